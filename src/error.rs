@@ -1,0 +1,271 @@
+//! Every failure of a call, and its one mapping to `tonic::Status` (contract §4).
+//!
+//! Status messages stay short (they travel in HTTP/2 trailers): the upstream
+//! `error_msg`, truncated, never a body dump. Details are `google.rpc` messages:
+//! `ErrorInfo` (reason = upstream `error_code`, domain = the service,
+//! `metadata.http_status`), `RequestInfo` (upstream `X-Request-Id`) and, for input
+//! the gateway refused itself, `BadRequest` naming every offending field.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+use crate::{
+    upstream::{Service, UpstreamError},
+    validate::ValidationError,
+};
+
+/// `ErrorInfo.domain` of errors the gateway raises itself.
+pub const GATEWAY_DOMAIN: &str = "cbr-gateway";
+
+/// Longest status message passed on; upstream messages can be long.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// Upstream 400 codes that describe a state conflict rather than bad input
+/// (REFERENCE.md §4.2): retrying later, not changing the request, can succeed.
+const STATE_CONFLICT_CODES: &[&str] = &[
+    "BackupService.0001", // no resource is available for backup
+    "BackupService.2002", // the resource is being backed up
+    "BackupService.2005", // restore not allowed in the current backup status
+    "BackupService.6103", // resource already associated with a vault
+    "BackupService.6113", // backup not allowed in the current vault status
+    "BackupService.6114", // vault capacity exceeded
+    "BackupService.6124", // backup not allowed for this type of vault
+    "BackupService.6125", // a backup task is in progress
+    "BackupService.6201", // the backup cannot be deleted
+    "BackupService.6203", // performing backups
+    "BackupService.6215", // backup not allowed in the current resource status
+    "BackupService.7101", // backup not allowed in the current server status
+    "BackupService.7102", // the server has stopped
+    "BackupService.8300", // insufficient snapshot quota
+    "BackupService.4008", // new projects may not use the old services
+    "CSBS.2003",          // item in executing
+    "CSBS.4000",          // checkpoint item not available
+];
+
+/// Upstream codes that mean "not found" even when sent with 400
+/// (`BackupService.6105` is 404 on OTC and 400 on Huawei's page).
+const NOT_FOUND_CODES: &[&str] = &[
+    "BackupService.6105", // the vault does not exist
+    "BackupService.6135", // the resource does not exist in the vault
+    "BackupService.6200", // the backup does not exist
+    "BackupService.6217", // the restore point does not exist
+    "BackupService.6302", // the resource does not exist
+    "BackupService.7000", // the disk does not exist
+    "BackupService.7100", // the server does not exist
+    "CSBS.3001",          // checkpoint item not found
+];
+
+/// CBR's answer to some missing IDs: a 401 with this message (REFERENCE.md §4.1).
+const MALFORMED_URL: &str = "Malformed request url";
+
+/// Any failure of a gateway call.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The request broke an input rule; nothing was sent upstream.
+    #[error(transparent)]
+    InvalidArgument(#[from] ValidationError),
+    /// The upstream call failed.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+impl GatewayError {
+    /// The gRPC status for this failure, with `google.rpc` details.
+    pub fn to_status(&self) -> Status {
+        match self {
+            GatewayError::InvalidArgument(v) => invalid_argument(v),
+            GatewayError::Upstream(u) => upstream_status(u),
+        }
+    }
+
+    /// Upstream's request id, when a response arrived.
+    pub fn upstream_request_id(&self) -> Option<&str> {
+        match self {
+            GatewayError::Upstream(u) => u.request_id(),
+            GatewayError::InvalidArgument(_) => None,
+        }
+    }
+}
+
+impl From<GatewayError> for Status {
+    fn from(e: GatewayError) -> Self {
+        e.to_status()
+    }
+}
+
+fn invalid_argument(v: &ValidationError) -> Status {
+    let mut details = ErrorDetails::with_bad_request(
+        v.violations
+            .iter()
+            .map(|x| FieldViolation::new(&x.field, &x.description))
+            .collect::<Vec<_>>(),
+    );
+    details.set_error_info("INVALID_ARGUMENT", GATEWAY_DOMAIN, HashMap::new());
+    let mut message = format!("{}: {}", v.violations[0].field, v.violations[0].description);
+    if v.violations.len() > 1 {
+        message.push_str(&format!(" (and {} more)", v.violations.len() - 1));
+    }
+    Status::with_error_details(Code::InvalidArgument, truncate(&message), details)
+}
+
+/// The gRPC code for an upstream HTTP status and error code (contract §4).
+pub fn code_for_http(status: u16, error_code: Option<&str>, message: Option<&str>) -> Code {
+    let code_is = |list: &[&str]| error_code.is_some_and(|c| list.contains(&c));
+    match status {
+        400 if code_is(STATE_CONFLICT_CODES) => Code::FailedPrecondition,
+        400 if code_is(NOT_FOUND_CODES) => Code::NotFound,
+        400 => Code::InvalidArgument,
+        401 if message.is_some_and(|m| m.trim().eq_ignore_ascii_case(MALFORMED_URL)) => {
+            Code::NotFound
+        }
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::NotFound,
+        409 => Code::Aborted,
+        412 => Code::FailedPrecondition,
+        429 => Code::ResourceExhausted,
+        499 => Code::Cancelled,
+        500 => Code::Internal,
+        501 => Code::Unimplemented,
+        502 | 503 => Code::Unavailable,
+        504 => Code::DeadlineExceeded,
+        _ => Code::Unknown,
+    }
+}
+
+fn upstream_status(u: &UpstreamError) -> Status {
+    let service = u.service();
+    let (code, reason, message, mut metadata) = match u {
+        UpstreamError::Status {
+            status,
+            code,
+            message,
+            ..
+        } => {
+            let grpc = code_for_http(*status, code.as_deref(), message.as_deref());
+            let reason = code.clone().unwrap_or_else(|| format!("HTTP_{status}"));
+            let text = message
+                .clone()
+                .filter(|m| !m.trim().is_empty())
+                .unwrap_or_else(|| format!("{} answered HTTP {status}", service.name()));
+            let meta = HashMap::from([("http_status".to_owned(), status.to_string())]);
+            (grpc, reason, text, meta)
+        }
+        UpstreamError::Connect { .. } | UpstreamError::Transport { .. } => (
+            Code::Unavailable,
+            "UPSTREAM_UNAVAILABLE".to_owned(),
+            u.to_string(),
+            HashMap::new(),
+        ),
+        UpstreamError::Timeout { .. } => (
+            Code::DeadlineExceeded,
+            "UPSTREAM_TIMEOUT".to_owned(),
+            u.to_string(),
+            HashMap::new(),
+        ),
+        UpstreamError::DeadlineExceeded { .. } => (
+            Code::DeadlineExceeded,
+            "DEADLINE_EXCEEDED".to_owned(),
+            u.to_string(),
+            HashMap::new(),
+        ),
+        UpstreamError::BodyTooLarge { limit, .. } => (
+            Code::Internal,
+            "UPSTREAM_RESPONSE_TOO_LARGE".to_owned(),
+            u.to_string(),
+            HashMap::from([("limit_bytes".to_owned(), limit.to_string())]),
+        ),
+        UpstreamError::Decode { .. } => (
+            Code::Internal,
+            "UPSTREAM_RESPONSE_UNREADABLE".to_owned(),
+            u.to_string(),
+            HashMap::new(),
+        ),
+        UpstreamError::NotConfigured { .. } => (
+            Code::FailedPrecondition,
+            "UPSTREAM_NOT_CONFIGURED".to_owned(),
+            format!(
+                "{} (set {})",
+                u,
+                match service {
+                    Service::Cbr => "CBR_ENDPOINT",
+                    Service::Csbs => "CSBS_ENDPOINT",
+                }
+            ),
+            HashMap::new(),
+        ),
+        UpstreamError::Url { .. } => (
+            Code::InvalidArgument,
+            "UNSAFE_UPSTREAM_URL".to_owned(),
+            u.to_string(),
+            HashMap::new(),
+        ),
+    };
+    metadata.insert("service".to_owned(), service.name().to_owned());
+    let mut details = ErrorDetails::new();
+    details.set_error_info(reason, service.domain(), metadata);
+    if let Some(id) = u.request_id() {
+        details.set_request_info(id, "");
+    }
+    Status::with_error_details(code, truncate(&message), details)
+}
+
+/// Cuts `s` to at most [`MAX_MESSAGE_CHARS`] characters.
+fn truncate(s: &str) -> String {
+    match s.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_table() {
+        let cases = [
+            (400, Some("BackupService.9900"), None, Code::InvalidArgument),
+            (
+                400,
+                Some("BackupService.6125"),
+                None,
+                Code::FailedPrecondition,
+            ),
+            (400, Some("BackupService.6105"), None, Code::NotFound),
+            (
+                401,
+                Some("APIGW.0301"),
+                Some("verify aksk signature fail"),
+                Code::Unauthenticated,
+            ),
+            (
+                401,
+                Some("401"),
+                Some("Malformed request url"),
+                Code::NotFound,
+            ),
+            (403, None, None, Code::PermissionDenied),
+            (404, Some("BackupService.6200"), None, Code::NotFound),
+            (409, None, None, Code::Aborted),
+            (429, None, None, Code::ResourceExhausted),
+            (500, None, None, Code::Internal),
+            (502, None, None, Code::Unavailable),
+            (503, None, None, Code::Unavailable),
+            (504, None, None, Code::DeadlineExceeded),
+            (418, None, None, Code::Unknown),
+        ];
+        for (http, code, msg, want) in cases {
+            assert_eq!(code_for_http(http, code, msg), want, "{http} {code:?}");
+        }
+    }
+
+    #[test]
+    fn long_messages_are_cut() {
+        let long = "é".repeat(1000);
+        let cut = truncate(&long);
+        assert_eq!(cut.chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
+}

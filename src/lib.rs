@@ -1,0 +1,151 @@
+//! cbr-gateway: a typed gRPC API over Huawei Cloud's backup REST APIs
+//! (CBR v3 and CSBS v1).
+//!
+//! # One request, end to end
+//!
+//! ```text
+//! gRPC call ──► service/<svc>.rs   thin tonic adapter; service::unary reads x-auth-token
+//!                  │               and grpc-timeout, logs one line per RPC
+//!                  ▼
+//!               validate.rs        proto request → checked input, or INVALID_ARGUMENT
+//!                  │               with a BadRequest naming each field
+//!                  ▼
+//!               convert.rs         checked input → upstream request DTO
+//!                  │
+//!                  ▼
+//!               upstream/          client.rs  one pooled reqwest client, timeouts, body cap
+//!                  │               paths.rs   URLs from encoded segments, strict queries
+//!                  │               auth.rs    the caller's token, redacted everywhere
+//!                  │               dto.rs     serde models of upstream JSON
+//!                  │               lenient.rs scalars that absorb upstream's type quirks
+//!                  ▼
+//!               convert.rs         upstream DTO → proto (the only place knowing both)
+//!                  │
+//!                  ▼
+//! gRPC reply ◄── error.rs          every failure → tonic::Status + google.rpc details
+//! ```
+//!
+//! Around it: [`config`] (clap flags and env, fail fast), [`telemetry`] (logs),
+//! [`shutdown`] (signals), [`proto`] (generated code and the reflection descriptor).
+//! [`serve`] is the testable entry point: it takes a bound listener and a shutdown
+//! future, so tests run the real server on `127.0.0.1:0`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod convert;
+pub mod error;
+pub mod proto;
+pub mod service;
+pub mod shutdown;
+pub mod telemetry;
+pub mod upstream;
+pub mod validate;
+
+use std::{future::Future, sync::Arc};
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+use crate::{
+    config::Config,
+    proto::{
+        backup_service_server::BackupServiceServer,
+        checkpoint_item_service_server::CheckpointItemServiceServer,
+        checkpoint_service_server::CheckpointServiceServer,
+    },
+    service::{
+        Shared, backup::BackupApi, checkpoint::CheckpointApi, checkpoint_item::CheckpointItemApi,
+    },
+    upstream::{UpstreamClient, UpstreamSettings},
+};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The upstream HTTP client could not be built.
+    #[error("cannot build the upstream client: {0}")]
+    Upstream(#[from] reqwest::Error),
+    /// The reflection service could not load the descriptor sets.
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The gRPC server failed.
+    #[error("gRPC server error: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Installs rustls' `ring` provider as the process default (once; later calls
+/// are no-ops). One backend for every TLS user avoids rustls' start-up panic when
+/// two providers are compiled in.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Upstream settings from the configuration.
+pub fn upstream_settings(config: &Config) -> UpstreamSettings {
+    UpstreamSettings {
+        cbr_endpoint: config.cbr_endpoint.clone(),
+        csbs_endpoint: config.effective_csbs_endpoint(),
+        connect_timeout: config.upstream_connect_timeout,
+        request_timeout: config.upstream_timeout,
+        max_body_bytes: config.upstream_max_body_bytes,
+        pool_max_idle: config.upstream_pool_max_idle,
+    }
+}
+
+/// Serves the gateway on `listener` until `shutdown` resolves.
+///
+/// Registers the three API services, `grpc.health.v1.Health` (SERVING for each
+/// service and for `""`), and server reflection v1 and v1alpha with the API,
+/// health and `google.rpc` descriptor sets, so grpcurl needs no proto files and
+/// can decode error details.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let shared = Arc::new(Shared {
+        upstream: UpstreamClient::new(upstream_settings(&config))?,
+        default_project: config.project_id.clone(),
+    });
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<CheckpointServiceServer<CheckpointApi>>()
+        .await;
+    health_reporter
+        .set_serving::<BackupServiceServer<BackupApi>>()
+        .await;
+    health_reporter
+        .set_serving::<CheckpointItemServiceServer<CheckpointItemApi>>()
+        .await;
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    Server::builder()
+        .tcp_nodelay(true)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(CheckpointServiceServer::new(CheckpointApi::new(
+            shared.clone(),
+        )))
+        .add_service(BackupServiceServer::new(BackupApi::new(shared.clone())))
+        .add_service(CheckpointItemServiceServer::new(CheckpointItemApi::new(
+            shared,
+        )))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! `cbr.gateway.v1.BackupService`.
+
+use std::{pin::Pin, sync::Arc};
+
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::{Shared, unary};
+use crate::{
+    convert,
+    proto::{
+        GetBackupRequest, GetBackupResponse, ListBackupsRequest, ListBackupsResponse,
+        StreamBackupsRequest, StreamBackupsResponse, backup_service_server::BackupService,
+    },
+    validate,
+};
+
+/// Serves ListBackups, StreamBackups and GetBackup.
+#[derive(Debug, Clone)]
+pub struct BackupApi {
+    shared: Arc<Shared>,
+}
+
+impl BackupApi {
+    /// A service over the shared state.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+/// The server stream of StreamBackups.
+pub type BackupStream =
+    Pin<Box<dyn Stream<Item = Result<StreamBackupsResponse, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl BackupService for BackupApi {
+    async fn list_backups(
+        &self,
+        request: Request<ListBackupsRequest>,
+    ) -> Result<Response<ListBackupsResponse>, Status> {
+        unary("ListBackups", request, |call, req| async move {
+            let (project_id, query) =
+                validate::check_list_backups(&req, self.shared.default_project.as_deref())?;
+            let reply = self
+                .shared
+                .upstream
+                .list_backups(&call.auth, call.deadline, &project_id, &query)
+                .await?;
+            Ok(reply.map(|page| convert::list_backups(page, &query)))
+        })
+        .await
+    }
+
+    type StreamBackupsStream = BackupStream;
+
+    async fn stream_backups(
+        &self,
+        _request: Request<StreamBackupsRequest>,
+    ) -> Result<Response<Self::StreamBackupsStream>, Status> {
+        Err(Status::unimplemented(
+            "StreamBackups is not implemented yet",
+        ))
+    }
+
+    async fn get_backup(
+        &self,
+        request: Request<GetBackupRequest>,
+    ) -> Result<Response<GetBackupResponse>, Status> {
+        unary("GetBackup", request, |call, req| async move {
+            let target = validate::check_get(
+                &req.project_id,
+                "backup_id",
+                &req.backup_id,
+                self.shared.default_project.as_deref(),
+            )?;
+            let reply = self
+                .shared
+                .upstream
+                .get_backup(&call.auth, call.deadline, &target.project_id, &target.id)
+                .await?;
+            Ok(reply.map(|b| GetBackupResponse {
+                backup: Some(convert::backup(b)),
+            }))
+        })
+        .await
+    }
+}

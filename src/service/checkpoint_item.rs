@@ -1,0 +1,54 @@
+//! `cbr.gateway.v1.CheckpointItemService` (CSBS v1).
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::{Shared, unary};
+use crate::{
+    convert,
+    proto::{
+        GetCheckpointItemRequest, GetCheckpointItemResponse,
+        checkpoint_item_service_server::CheckpointItemService,
+    },
+    validate,
+};
+
+/// Serves GetCheckpointItem.
+#[derive(Debug, Clone)]
+pub struct CheckpointItemApi {
+    shared: Arc<Shared>,
+}
+
+impl CheckpointItemApi {
+    /// A service over the shared state.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+#[tonic::async_trait]
+impl CheckpointItemService for CheckpointItemApi {
+    async fn get_checkpoint_item(
+        &self,
+        request: Request<GetCheckpointItemRequest>,
+    ) -> Result<Response<GetCheckpointItemResponse>, Status> {
+        unary("GetCheckpointItem", request, |call, req| async move {
+            let target = validate::check_get(
+                &req.project_id,
+                "checkpoint_item_id",
+                &req.checkpoint_item_id,
+                self.shared.default_project.as_deref(),
+            )?;
+            let reply = self
+                .shared
+                .upstream
+                .get_checkpoint_item(&call.auth, call.deadline, &target.project_id, &target.id)
+                .await?;
+            Ok(reply.map(|i| GetCheckpointItemResponse {
+                checkpoint_item: Some(convert::checkpoint_item(i)),
+            }))
+        })
+        .await
+    }
+}

@@ -1,0 +1,133 @@
+//! What can go wrong talking to upstream. The mapping to gRPC lives in
+//! `crate::error`, the one place that knows both sides.
+
+use super::paths::PathError;
+
+/// Which upstream service a call went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Cloud Backup and Recovery, REST v3.
+    Cbr,
+    /// Cloud Server Backup Service, REST v1.
+    Csbs,
+}
+
+impl Service {
+    /// The `google.rpc.ErrorInfo.domain` of errors from this service.
+    pub fn domain(self) -> &'static str {
+        match self {
+            Service::Cbr => "cbr.myhuaweicloud.com",
+            Service::Csbs => "csbs.myhuaweicloud.com",
+        }
+    }
+
+    /// Short name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Cbr => "cbr",
+            Service::Csbs => "csbs",
+        }
+    }
+}
+
+/// A failed upstream call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    /// Upstream answered with a non-2xx status.
+    #[error("{} answered HTTP {status}", service.name())]
+    Status {
+        /// The service.
+        service: Service,
+        /// HTTP status code.
+        status: u16,
+        /// Upstream `error_code`, e.g. `BackupService.6200`.
+        code: Option<String>,
+        /// Upstream `error_msg`.
+        message: Option<String>,
+        /// Upstream `X-Request-Id`.
+        request_id: Option<String>,
+    },
+    /// No connection could be opened (refused, DNS, TLS handshake, connect timeout).
+    #[error("could not connect to {}", service.name())]
+    Connect {
+        /// The service.
+        service: Service,
+    },
+    /// The connection failed after it was opened (reset, closed early).
+    #[error("connection to {} failed", service.name())]
+    Transport {
+        /// The service.
+        service: Service,
+    },
+    /// The upstream request timeout expired.
+    #[error("{} did not answer in time", service.name())]
+    Timeout {
+        /// The service.
+        service: Service,
+    },
+    /// The caller's gRPC deadline expired before upstream answered.
+    #[error("deadline expired before {} answered", service.name())]
+    DeadlineExceeded {
+        /// The service.
+        service: Service,
+    },
+    /// The response body was larger than the configured cap.
+    #[error("{} response is larger than {limit} bytes", service.name())]
+    BodyTooLarge {
+        /// The service.
+        service: Service,
+        /// The cap, in bytes.
+        limit: u64,
+        /// Upstream `X-Request-Id`.
+        request_id: Option<String>,
+    },
+    /// A 2xx body that is not the expected JSON document.
+    #[error("{} sent a response the gateway cannot read", service.name())]
+    Decode {
+        /// The service.
+        service: Service,
+        /// Upstream `X-Request-Id`.
+        request_id: Option<String>,
+    },
+    /// No endpoint is configured for the service.
+    #[error("no {} endpoint is configured", service.name())]
+    NotConfigured {
+        /// The service.
+        service: Service,
+    },
+    /// The upstream URL could not be built safely.
+    #[error("could not build the {} URL: {source}", service.name())]
+    Url {
+        /// The service.
+        service: Service,
+        /// Why.
+        source: PathError,
+    },
+}
+
+impl UpstreamError {
+    /// The service the failed call went to.
+    pub fn service(&self) -> Service {
+        match self {
+            UpstreamError::Status { service, .. }
+            | UpstreamError::Connect { service }
+            | UpstreamError::Transport { service }
+            | UpstreamError::Timeout { service }
+            | UpstreamError::DeadlineExceeded { service }
+            | UpstreamError::BodyTooLarge { service, .. }
+            | UpstreamError::Decode { service, .. }
+            | UpstreamError::NotConfigured { service }
+            | UpstreamError::Url { service, .. } => *service,
+        }
+    }
+
+    /// Upstream's `X-Request-Id`, when a response arrived.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            UpstreamError::Status { request_id, .. }
+            | UpstreamError::BodyTooLarge { request_id, .. }
+            | UpstreamError::Decode { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+    }
+}

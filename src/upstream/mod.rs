@@ -1,0 +1,13 @@
+//! The upstream REST client and everything it needs: DTOs, lenient scalars, URL
+//! building, credentials, and the errors of talking to CBR and CSBS.
+
+pub mod auth;
+pub mod client;
+pub mod dto;
+pub mod error;
+pub mod lenient;
+pub mod paths;
+
+pub use auth::{Auth, AuthToken};
+pub use client::{Reply, UpstreamClient, UpstreamSettings};
+pub use error::{Service, UpstreamError};
