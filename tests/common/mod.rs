@@ -1,0 +1,141 @@
+//! Shared test harness: the real gateway in-process on `127.0.0.1:0`, a wiremock
+//! server standing in for CBR/CSBS, and generated tonic clients.
+
+#![allow(dead_code)]
+
+use std::{net::SocketAddr, time::Duration};
+
+use cbr_gateway::{
+    config::Config,
+    proto::{
+        backup_service_client::BackupServiceClient,
+        checkpoint_item_service_client::CheckpointItemServiceClient,
+        checkpoint_service_client::CheckpointServiceClient,
+    },
+};
+use clap::Parser;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::transport::Channel;
+use tonic_types::{ErrorDetails, StatusExt};
+use wiremock::MockServer;
+
+/// The docs' example project.
+pub const PROJECT: &str = "4229d7a45436489f8c3dc2b1d35d4987";
+/// The seed checkpoint.
+pub const CHECKPOINT: &str = "8b0851a8-adf3-4f4c-a914-dead08bf9664";
+/// The seed backup.
+pub const BACKUP: &str = "6df2b54c-dd62-4059-a07c-1b8f24f2725d";
+/// The seed vault.
+pub const VAULT: &str = "3b5816b5-f29c-4172-9d9a-76c719a659ce";
+/// The seed CSBS checkpoint item.
+pub const CHECKPOINT_ITEM: &str = "90c1d5fa-1b9f-4aeb-b2f4-81c806e98190";
+
+/// A fixture file's text.
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// A running gateway; stops when dropped.
+pub struct Gateway {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its gRPC channel.
+    pub channel: Channel,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Gateway {
+    /// Starts the gateway with these extra command-line arguments.
+    pub async fn start(args: &[&str]) -> Gateway {
+        let mut argv = vec!["cbr-gateway", "--listen", "127.0.0.1:0"];
+        argv.extend_from_slice(args);
+        let config = Config::try_parse_from(argv).expect("test config parses");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            cbr_gateway::serve(listener, config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("gateway serves");
+        });
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .expect("connect to gateway");
+        Gateway {
+            addr,
+            channel,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// A gateway whose CBR and CSBS endpoints are both `upstream`.
+    pub async fn against(upstream: &MockServer) -> Gateway {
+        let uri = upstream.uri();
+        Gateway::start(&["--cbr-endpoint", &uri, "--csbs-endpoint", &uri]).await
+    }
+
+    /// CheckpointService client.
+    pub fn checkpoints(&self) -> CheckpointServiceClient<Channel> {
+        CheckpointServiceClient::new(self.channel.clone())
+    }
+
+    /// BackupService client.
+    pub fn backups(&self) -> BackupServiceClient<Channel> {
+        BackupServiceClient::new(self.channel.clone())
+    }
+
+    /// CheckpointItemService client.
+    pub fn checkpoint_items(&self) -> CheckpointItemServiceClient<Channel> {
+        CheckpointItemServiceClient::new(self.channel.clone())
+    }
+
+    /// Stops the gateway and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A request carrying `x-auth-token`.
+pub fn with_token<T>(msg: T, token: &str) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    req.metadata_mut()
+        .insert("x-auth-token", token.parse().unwrap());
+    req
+}
+
+/// The `google.rpc` details of a status.
+pub fn details(status: &tonic::Status) -> ErrorDetails {
+    status.get_error_details()
+}
+
+/// The fields named by a status's BadRequest detail.
+pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
+    details(status)
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
+}
