@@ -25,6 +25,10 @@
 //! gRPC reply ◄── error.rs          every failure → tonic::Status + google.rpc details
 //! ```
 //!
+//! In front of every service, [`deadline`] turns `grpc-timeout` into a deadline the
+//! handlers honour; [`server`] runs the routes on hyper with keepalive and a
+//! bounded drain.
+//!
 //! Around it: [`config`] (clap flags and env, fail fast), [`telemetry`] (logs),
 //! [`shutdown`] (signals), [`proto`] (generated code and the reflection descriptor).
 //! [`serve`] is the testable entry point: it takes a bound listener and a shutdown
@@ -35,8 +39,10 @@
 
 pub mod config;
 pub mod convert;
+pub mod deadline;
 pub mod error;
 pub mod proto;
+pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
@@ -46,8 +52,8 @@ pub mod validate;
 use std::{future::Future, sync::Arc};
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
+use tonic::service::Routes;
+use tower::ServiceBuilder;
 
 use crate::{
     config::Config,
@@ -71,9 +77,6 @@ pub enum ServeError {
     /// The reflection service could not load the descriptor sets.
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
-    /// The gRPC server failed.
-    #[error("gRPC server error: {0}")]
-    Transport(#[from] tonic::transport::Error),
 }
 
 /// Installs rustls' `ring` provider as the process default (once; later calls
@@ -133,9 +136,7 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    Server::builder()
-        .tcp_nodelay(true)
-        .add_service(health_service)
+    let routes = Routes::new(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(CheckpointServiceServer::new(CheckpointApi::new(
@@ -145,7 +146,16 @@ pub async fn serve(
         .add_service(CheckpointItemServiceServer::new(CheckpointItemApi::new(
             shared,
         )))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await?;
+        .prepare();
+    let service = ServiceBuilder::new()
+        .layer(deadline::DeadlineLayer)
+        .service(routes);
+    server::run(
+        listener,
+        service,
+        server::ServerSettings::default(),
+        shutdown,
+    )
+    .await;
     Ok(())
 }

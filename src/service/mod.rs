@@ -1,7 +1,7 @@
 //! gRPC services: thin adapters from tonic to validation, upstream and conversion.
 //!
-//! Every unary RPC goes through [`unary`], which reads the call's metadata
-//! (`x-auth-token`, `grpc-timeout`), runs the handler, maps a failure to a status
+//! Every unary RPC goes through [`unary`], which reads the call's credentials
+//! (`x-auth-token`) and deadline (set by [`crate::deadline`]), runs the handler, maps a failure to a status
 //! in the one place that does it ([`crate::error`]), attaches upstream's request id
 //! as `x-request-id`, and writes one log line per RPC.
 
@@ -9,7 +9,7 @@ pub mod backup;
 pub mod checkpoint;
 pub mod checkpoint_item;
 
-use std::{future::Future, time::Duration};
+use std::future::Future;
 
 use tokio::time::Instant;
 use tonic::{
@@ -18,6 +18,7 @@ use tonic::{
 };
 
 use crate::{
+    deadline::Deadline,
     error::GatewayError,
     upstream::{Auth, AuthToken, Reply, UpstreamClient},
 };
@@ -36,7 +37,7 @@ pub struct Shared {
 pub struct Call {
     /// Credentials for the upstream request.
     pub auth: Auth,
-    /// When the caller stops waiting (from `grpc-timeout`).
+    /// When the caller stops waiting (from `grpc-timeout`, via [`Deadline`]).
     pub deadline: Option<Instant>,
 }
 
@@ -50,7 +51,8 @@ where
     Fut: Future<Output = Result<Reply<Resp>, GatewayError>>,
 {
     let started = Instant::now();
-    let outcome = match call_context(request.metadata(), started) {
+    let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
+    let outcome = match call_context(request.metadata(), deadline) {
         Ok(call) => handler(call, request.into_inner()).await,
         Err(status) => {
             log_rpc(method, &status, started, None);
@@ -95,8 +97,8 @@ fn log_rpc(method: &str, status: &Status, started: Instant, upstream_request_id:
     }
 }
 
-/// Reads credentials and the deadline from the call's metadata.
-fn call_context(md: &MetadataMap, now: Instant) -> Result<Call, Status> {
+/// Reads the caller's credentials from metadata.
+fn call_context(md: &MetadataMap, deadline: Option<Instant>) -> Result<Call, Status> {
     let auth = match md.get("x-auth-token") {
         None => Auth::Anonymous,
         Some(v) => {
@@ -114,56 +116,5 @@ fn call_context(md: &MetadataMap, now: Instant) -> Result<Call, Status> {
             }
         }
     };
-    let deadline = match md.get("grpc-timeout") {
-        None => None,
-        Some(v) => {
-            let timeout = v
-                .to_str()
-                .ok()
-                .and_then(parse_grpc_timeout)
-                .ok_or_else(|| Status::invalid_argument("grpc-timeout metadata is malformed"))?;
-            Some(now + timeout)
-        }
-    };
     Ok(Call { auth, deadline })
-}
-
-/// Parses a `grpc-timeout` value: up to 8 digits and a unit (`H M S m u n`).
-pub fn parse_grpc_timeout(raw: &str) -> Option<Duration> {
-    if raw.len() < 2 || raw.len() > 9 {
-        return None;
-    }
-    let (digits, unit) = raw.split_at(raw.len() - 1);
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(n.checked_mul(3600)?),
-        "M" => Duration::from_secs(n.checked_mul(60)?),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grpc_timeout_units() {
-        assert_eq!(parse_grpc_timeout("5S"), Some(Duration::from_secs(5)));
-        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_grpc_timeout("2H"), Some(Duration::from_secs(7200)));
-        assert_eq!(
-            parse_grpc_timeout("99999999n"),
-            Some(Duration::from_nanos(99_999_999))
-        );
-        for bad in ["", "S", "5", "5s", "123456789S", "-1S", "1.5S"] {
-            assert_eq!(parse_grpc_timeout(bad), None, "{bad:?}");
-        }
-    }
 }

@@ -139,3 +139,63 @@ pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
         .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
         .unwrap_or_default()
 }
+
+/// The outcome of a raw gRPC call: `grpc-status`, `grpc-message`.
+pub struct RawOutcome {
+    /// `grpc-status` (from trailers, or headers for trailers-only answers).
+    pub code: i32,
+    /// `grpc-message`, percent-decoded.
+    pub message: String,
+}
+
+/// Calls `path` over a bare HTTP/2 connection with `message` as the request and
+/// `headers` added, enforcing nothing on the client side (unlike tonic's client,
+/// which applies `grpc-timeout` locally), so a test sees what the server answers.
+pub async fn raw_grpc_call(
+    addr: SocketAddr,
+    path: &str,
+    message: &impl prost::Message,
+    headers: &[(&str, &str)],
+) -> RawOutcome {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://{addr}{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let encoded = message.encode_to_vec();
+    let mut frame = Vec::with_capacity(5 + encoded.len());
+    frame.push(0);
+    frame.extend_from_slice(&u32::try_from(encoded.len()).unwrap().to_be_bytes());
+    frame.extend_from_slice(&encoded);
+    let (response, mut send) = client.send_request(req.body(()).unwrap(), false).unwrap();
+    send.send_data(bytes::Bytes::from(frame), true).unwrap();
+    let response = response.await.unwrap();
+    let (parts, mut body) = response.into_parts();
+    let mut fields = parts.headers.clone();
+    if !fields.contains_key("grpc-status") {
+        while let Some(chunk) = body.data().await {
+            chunk.unwrap();
+        }
+        if let Some(trailers) = body.trailers().await.unwrap() {
+            fields = trailers;
+        }
+    }
+    let text = |k: &str| {
+        fields
+            .get(k)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    RawOutcome {
+        code: text("grpc-status").parse().expect("grpc-status"),
+        message: percent_encoding::percent_decode_str(&text("grpc-message"))
+            .decode_utf8_lossy()
+            .into_owned(),
+    }
+}
