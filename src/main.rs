@@ -34,6 +34,17 @@ async fn main() -> ExitCode {
         csbs_endpoint = %config.effective_csbs_endpoint().map_or_else(|| "(none)".to_owned(), |u| u.to_string()),
         "cbr-gateway serving gRPC"
     );
+    for url in [Some(cbr.clone()), config.effective_csbs_endpoint()]
+        .into_iter()
+        .flatten()
+    {
+        let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+            || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+            || url.host_str() == Some("localhost");
+        if url.scheme() == "http" && !loopback {
+            tracing::warn!(endpoint = %url, "upstream endpoint is plaintext HTTP: tokens would cross the network unencrypted");
+        }
+    }
     match serve(listener, config, shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
