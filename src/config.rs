@@ -5,10 +5,47 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use url::Url;
 
-use crate::validate;
+use crate::{simulator::SimulatorSettings, validate};
+
+/// The command line: the gateway by default, or one of the subcommands.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "cbr-gateway", version, about, long_about = None,
+          args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// A subcommand; none runs the gateway.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Gateway settings.
+    #[command(flatten)]
+    pub gateway: Config,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the built-in CBR/CSBS simulator alone, for any CBR client (Huawei's SDKs included).
+    Simulator(SimulatorArgs),
+}
+
+/// Settings of `cbr-gateway simulator`.
+#[derive(Debug, Clone, Args)]
+pub struct SimulatorArgs {
+    /// Address the simulator's REST API listens on.
+    #[arg(long, env = "SIMULATOR_LISTEN", default_value = "127.0.0.1:8930")]
+    pub listen: SocketAddr,
+    /// Simulator behaviour.
+    #[command(flatten)]
+    pub settings: SimulatorSettings,
+    /// Log line format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log filter in `tracing` syntax.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info", value_parser = parse_filter)]
+    pub log_level: String,
+}
 
 /// Command-line and environment configuration of the gateway.
 #[derive(Debug, Clone, Parser)]
@@ -19,6 +56,7 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Base URL of CBR v3, e.g. `https://cbr.cn-north-4.myhuaweicloud.com`.
+    /// Unset: the gateway serves from its built-in simulator.
     #[arg(long, env = "CBR_ENDPOINT", value_parser = parse_endpoint)]
     pub cbr_endpoint: Option<Url>,
 
@@ -56,6 +94,10 @@ pub struct Config {
     /// Log filter in `tracing` syntax, e.g. `info` or `cbr_gateway=debug`.
     #[arg(long, env = "LOG_LEVEL", default_value = "info", value_parser = parse_filter)]
     pub log_level: String,
+
+    /// The built-in simulator, used when no CBR endpoint is set.
+    #[command(flatten)]
+    pub simulator: SimulatorSettings,
 }
 
 /// How log lines are written.
@@ -149,6 +191,34 @@ mod tests {
         );
         let c = parse(&["--cbr-endpoint", "http://127.0.0.1:9000"]).unwrap();
         assert!(c.effective_csbs_endpoint().is_none());
+    }
+
+    #[test]
+    fn the_simulator_is_a_subcommand() {
+        let cli = Cli::try_parse_from([
+            "cbr-gateway",
+            "simulator",
+            "--listen",
+            "127.0.0.1:9000",
+            "--sim-credentials",
+            "AK1:SK1,AK2:SK2",
+            "--sim-fault",
+            "route=get_backup,error_rate=0.5;route=list_backups,latency=10ms",
+        ])
+        .unwrap();
+        let Some(Command::Simulator(args)) = cli.command else {
+            panic!("expected the simulator subcommand");
+        };
+        assert_eq!(args.listen.port(), 9000);
+        assert_eq!(args.settings.credentials.len(), 2);
+        assert_eq!(args.settings.faults.len(), 2);
+        assert!(!format!("{args:?}").contains("SK1"), "secrets are redacted");
+        assert!(
+            Cli::try_parse_from(["cbr-gateway"])
+                .unwrap()
+                .command
+                .is_none()
+        );
     }
 
     #[test]

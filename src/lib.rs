@@ -45,6 +45,8 @@ pub mod proto;
 pub mod server;
 pub mod service;
 pub mod shutdown;
+pub mod signing;
+pub mod simulator;
 pub mod telemetry;
 pub mod upstream;
 pub mod validate;

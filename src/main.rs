@@ -1,23 +1,29 @@
-//! `cbr-gateway`: parse the configuration, start logging, serve, map errors to an
-//! exit code (2 for configuration, 1 for run-time failures).
+//! `cbr-gateway`: parse the command line, start logging, run the gateway (with
+//! the built-in simulator when no cloud is configured) or the simulator alone,
+//! and map errors to an exit code (2 for configuration, 1 for run-time failures).
 
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
-use cbr_gateway::{config::Config, serve, shutdown, telemetry};
+use cbr_gateway::{
+    config::{Cli, Command, Config, SimulatorArgs},
+    serve, shutdown, simulator, telemetry,
+};
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     // clap prints usage errors and exits with code 2 by itself.
-    let config = Config::parse();
-    telemetry::init(config.log_format, &config.log_level);
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Simulator(args)) => run_simulator(args).await,
+        None => run_gateway(cli.gateway).await,
+    }
+}
 
-    let Some(cbr) = config.cbr_endpoint.as_ref() else {
-        eprintln!("error: no upstream configured: set CBR_ENDPOINT (or --cbr-endpoint)");
-        return ExitCode::from(2);
-    };
+async fn run_gateway(mut config: Config) -> ExitCode {
+    telemetry::init(config.log_format, &config.log_level);
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -28,21 +34,45 @@ async fn main() -> ExitCode {
     let addr = listener
         .local_addr()
         .map_or_else(|_| config.listen.to_string(), |a| a.to_string());
-    tracing::info!(
-        listen = %addr,
-        cbr_endpoint = %cbr,
-        csbs_endpoint = %config.effective_csbs_endpoint().map_or_else(|| "(none)".to_owned(), |u| u.to_string()),
-        "cbr-gateway serving gRPC"
-    );
-    for url in [Some(cbr.clone()), config.effective_csbs_endpoint()]
-        .into_iter()
-        .flatten()
-    {
-        let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
-            || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
-            || url.host_str() == Some("localhost");
-        if url.scheme() == "http" && !loopback {
-            tracing::warn!(endpoint = %url, "upstream endpoint is plaintext HTTP: tokens would cross the network unencrypted");
+    if config.cbr_endpoint.is_none() {
+        // No cloud configured: serve from the built-in simulator, over HTTP on
+        // loopback, exactly as the gateway talks to the cloud.
+        let sim = match simulator::spawn(&config.simulator).await {
+            Ok(sim) => sim,
+            Err(e) => {
+                eprintln!("error: cannot start the built-in simulator: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let url = format!("http://{}", sim.addr);
+        config.cbr_endpoint = url.parse().ok();
+        config.csbs_endpoint = url.parse().ok();
+        let project = config
+            .project_id
+            .get_or_insert_with(|| simulator::seed::PROJECT.to_owned());
+        tracing::info!(
+            listen = %addr,
+            simulator = %url,
+            default_project = %project,
+            fleet_size = config.simulator.fleet_size,
+            "cbr-gateway serving gRPC from the built-in CBR simulator (no CBR_ENDPOINT set)"
+        );
+    } else {
+        let cbr = config.cbr_endpoint.clone();
+        let csbs = config.effective_csbs_endpoint();
+        tracing::info!(
+            listen = %addr,
+            cbr_endpoint = %cbr.as_ref().map_or_else(String::new, |u| u.to_string()),
+            csbs_endpoint = %csbs.as_ref().map_or_else(|| "(none)".to_owned(), |u| u.to_string()),
+            "cbr-gateway serving gRPC"
+        );
+        for url in [cbr, csbs].into_iter().flatten() {
+            let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+                || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+                || url.host_str() == Some("localhost");
+            if url.scheme() == "http" && !loopback {
+                tracing::warn!(endpoint = %url, "upstream endpoint is plaintext HTTP: tokens would cross the network unencrypted");
+            }
         }
     }
     match serve(listener, config, shutdown::signal()).await {
@@ -52,4 +82,28 @@ async fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+async fn run_simulator(args: SimulatorArgs) -> ExitCode {
+    telemetry::init(args.log_format, &args.log_level);
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            return ExitCode::from(1);
+        }
+    };
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| args.listen.to_string(), |a| a.to_string());
+    let state = std::sync::Arc::new(simulator::SimState::new(&args.settings));
+    tracing::info!(
+        listen = %addr,
+        project = simulator::seed::PROJECT,
+        fleet_size = args.settings.fleet_size,
+        auth = state.credentials.enabled(),
+        "CBR simulator serving the CBR v3 and CSBS v1 REST APIs"
+    );
+    simulator::serve(listener, state, shutdown::signal()).await;
+    ExitCode::SUCCESS
 }

@@ -5,7 +5,7 @@
 //! `tonic::transport::Server`, so that its own layers (deadlines first) see each
 //! request before anything else, and so that shutdown can be bounded.
 
-use std::{convert::Infallible, future::Future, time::Duration};
+use std::{future::Future, time::Duration};
 
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -15,7 +15,6 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use tokio::net::TcpListener;
-use tonic::body::Body;
 use tower::Service;
 
 /// Connection-level settings.
@@ -42,17 +41,18 @@ impl Default for ServerSettings {
 /// Accepts connections on `listener` and serves `service` on each until
 /// `shutdown` resolves; then stops accepting and lets open connections finish
 /// within `settings.drain_timeout`.
-pub async fn run<S>(
+pub async fn run<S, B>(
     listener: TcpListener,
     service: S,
     settings: ServerSettings,
     shutdown: impl Future<Output = ()>,
 ) where
-    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder

@@ -1,0 +1,89 @@
+//! Upstream error answers: HTTP status plus `{"error_code", "error_msg"}` with the
+//! real codes (REFERENCE.md §3, §4).
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+/// An error answer of the simulated API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// `error_code`.
+    pub code: &'static str,
+    /// `error_msg`.
+    pub message: String,
+}
+
+impl ApiError {
+    /// 400 `BackupService.9900`: a parameter failed upstream's checks.
+    pub fn parameter(detail: &str) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "BackupService.9900",
+            message: format!("Parameter verification failed. {detail}"),
+        }
+    }
+    /// 404 `BackupService.6217`.
+    pub fn checkpoint_not_found(id: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "BackupService.6217",
+            message: format!("The backup restore point {id} does not exist."),
+        }
+    }
+    /// 404 `BackupService.6200`.
+    pub fn backup_not_found(id: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "BackupService.6200",
+            message: format!("The backup {id} does not exist."),
+        }
+    }
+    /// 404 `CSBS.3001`.
+    pub fn checkpoint_item_not_found(id: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "CSBS.3001",
+            message: format!("Checkpoint_item ({id}) is not found."),
+        }
+    }
+    /// 404 `BackupService.6105`.
+    pub fn vault_not_found(id: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "BackupService.6105",
+            message: format!("The vault {id} does not exist."),
+        }
+    }
+    /// 400 `BackupService.6135`.
+    pub fn resource_not_in_vault(id: &str) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "BackupService.6135",
+            message: format!("The resource {id} does not exist in the vault."),
+        }
+    }
+    /// 400 `BackupService.0001`.
+    pub fn no_resource() -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "BackupService.0001",
+            message: "No resource is available for backup.".into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error_code": self.code, "error_msg": self.message})),
+        )
+            .into_response()
+    }
+}

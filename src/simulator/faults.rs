@@ -1,0 +1,250 @@
+//! Fault injection and request counters, per route.
+//!
+//! Rules come from `--sim-fault` at start or `PUT /_simulator/faults` at run
+//! time. For each request the first rule matching its route (or `*`) decides:
+//! added latency, a dropped connection (no response at all), or an error answer
+//! with the rule's HTTP status. The counters let tests see exactly how many
+//! requests upstream received.
+
+use std::{
+    collections::BTreeMap,
+    str::FromStr,
+    sync::{
+        RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+
+/// The routes the simulator knows, as used in rules and counters.
+pub const ROUTES: &[&str] = &[
+    "create_checkpoint",
+    "get_checkpoint",
+    "list_backups",
+    "get_backup",
+    "get_checkpoint_item",
+];
+
+/// The route name of a request, if it is one of the simulated API's.
+pub fn route_of(method: &http::Method, path: &str) -> Option<&'static str> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method.as_str(), segs.as_slice()) {
+        ("POST", ["v3", _, "checkpoints"]) => Some("create_checkpoint"),
+        ("GET", ["v3", _, "checkpoints", _]) => Some("get_checkpoint"),
+        ("GET", ["v3", _, "backups"]) => Some("list_backups"),
+        ("GET", ["v3", _, "backups", _]) => Some("get_backup"),
+        ("GET", ["v1", _, "checkpoint_items", _]) => Some("get_checkpoint_item"),
+        _ => None,
+    }
+}
+
+/// One fault rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRule {
+    /// A route name of [`ROUTES`], or `*` for all.
+    #[serde(default = "all_routes")]
+    pub route: String,
+    /// Share of requests answered with `status`, 0.0-1.0.
+    #[serde(default)]
+    pub error_rate: f64,
+    /// HTTP status of injected errors.
+    #[serde(default = "default_status")]
+    pub status: u16,
+    /// Latency added before answering, in milliseconds.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// Share of requests whose connection is dropped without an answer, 0.0-1.0.
+    #[serde(default)]
+    pub drop_rate: f64,
+}
+
+fn all_routes() -> String {
+    "*".into()
+}
+fn default_status() -> u16 {
+    503
+}
+
+impl FromStr for FaultRule {
+    type Err = String;
+
+    /// `route=get_backup,error_rate=0.2,status=503,latency=50ms,drop_rate=0.1`
+    fn from_str(spec: &str) -> Result<Self, String> {
+        let mut rule = FaultRule {
+            route: all_routes(),
+            error_rate: 0.0,
+            status: default_status(),
+            latency_ms: 0,
+            drop_rate: 0.0,
+        };
+        for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| format!("expected key=value, got {part:?}"))?;
+            let (k, v) = (k.trim(), v.trim());
+            let rate = |v: &str| {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|r| (0.0..=1.0).contains(r))
+                    .ok_or_else(|| format!("{k} must be between 0 and 1"))
+            };
+            match k {
+                "route" => rule.route = v.to_owned(),
+                "error_rate" => rule.error_rate = rate(v)?,
+                "drop_rate" => rule.drop_rate = rate(v)?,
+                "status" => {
+                    rule.status = v
+                        .parse()
+                        .ok()
+                        .filter(|s| (400..=599).contains(s))
+                        .ok_or("status must be 400-599")?;
+                }
+                "latency" => {
+                    rule.latency_ms = u64::try_from(
+                        humantime::parse_duration(v)
+                            .map_err(|e| e.to_string())?
+                            .as_millis(),
+                    )
+                    .unwrap_or(u64::MAX);
+                }
+                _ => return Err(format!("unknown fault key {k:?}")),
+            }
+        }
+        if rule.route != "*" && !ROUTES.contains(&rule.route.as_str()) {
+            return Err(format!(
+                "unknown route {:?}; one of * {}",
+                rule.route,
+                ROUTES.join(" ")
+            ));
+        }
+        Ok(rule)
+    }
+}
+
+/// What to do with one request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Decision {
+    /// Wait this long first.
+    pub latency: Duration,
+    /// Drop the connection instead of answering.
+    pub drop: bool,
+    /// Answer with this HTTP status instead of serving.
+    pub error: Option<u16>,
+}
+
+/// The fault rules in force.
+#[derive(Debug, Default)]
+pub struct Faults {
+    rules: RwLock<Vec<FaultRule>>,
+}
+
+impl Faults {
+    /// Faults with these rules.
+    pub fn new(rules: Vec<FaultRule>) -> Self {
+        Self {
+            rules: RwLock::new(rules),
+        }
+    }
+
+    /// Replaces the rules.
+    pub fn replace(&self, rules: Vec<FaultRule>) {
+        *self.rules.write().unwrap_or_else(|e| e.into_inner()) = rules;
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> Vec<FaultRule> {
+        self.rules.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Decides the fate of one request to `route`.
+    pub fn decide(&self, route: &str) -> Decision {
+        let rules = self.rules.read().unwrap_or_else(|e| e.into_inner());
+        let Some(rule) = rules.iter().find(|r| r.route == "*" || r.route == route) else {
+            return Decision::default();
+        };
+        Decision {
+            latency: Duration::from_millis(rule.latency_ms),
+            drop: rule.drop_rate > 0.0 && fastrand::f64() < rule.drop_rate,
+            error: (rule.error_rate > 0.0 && fastrand::f64() < rule.error_rate)
+                .then_some(rule.status),
+        }
+    }
+}
+
+/// Requests received, per route.
+#[derive(Debug, Default)]
+pub struct Stats {
+    counts: [AtomicU64; 5],
+}
+
+impl Stats {
+    /// Counts one request to `route`.
+    pub fn count(&self, route: &str) {
+        if let Some(i) = ROUTES.iter().position(|r| *r == route) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Requests per route so far.
+    pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
+        ROUTES
+            .iter()
+            .zip(&self.counts)
+            .map(|(r, c)| (*r, c.load(Ordering::Relaxed)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_parse_from_flags() {
+        let r: FaultRule = "route=get_backup,error_rate=0.2,status=502,latency=50ms,drop_rate=0.1"
+            .parse()
+            .unwrap();
+        assert_eq!(r.route, "get_backup");
+        assert_eq!((r.status, r.latency_ms), (502, 50));
+        for bad in [
+            "route=nope",
+            "error_rate=2",
+            "status=200",
+            "latency=soon",
+            "x=1",
+            "oops",
+        ] {
+            assert!(bad.parse::<FaultRule>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn routes_are_recognised() {
+        use http::Method;
+        assert_eq!(
+            route_of(&Method::POST, "/v3/p/checkpoints"),
+            Some("create_checkpoint")
+        );
+        assert_eq!(
+            route_of(&Method::GET, "/v3/p/backups"),
+            Some("list_backups")
+        );
+        assert_eq!(
+            route_of(&Method::GET, "/v1/p/checkpoint_items/x"),
+            Some("get_checkpoint_item")
+        );
+        assert_eq!(route_of(&Method::GET, "/_simulator/stats"), None);
+    }
+
+    #[test]
+    fn certain_faults_always_apply() {
+        let f = Faults::new(vec![
+            "route=get_backup,error_rate=1,status=503".parse().unwrap(),
+        ]);
+        assert_eq!(f.decide("get_backup").error, Some(503));
+        assert_eq!(f.decide("list_backups").error, None);
+    }
+}

@@ -1,0 +1,158 @@
+//! The built-in CBR/CSBS simulator: a REST server that speaks the upstream API
+//! as the real service does (contract §7), so the gateway, its tests and any CBR
+//! client (Huawei's SDKs included) can run with no cloud account.
+//!
+//! It only speaks HTTP; the gateway reaches it exactly as it reaches the cloud.
+//!
+//! ```text
+//! request ─► front.rs   X-Request-Id, counters, faults, AK/SK or token check
+//!              ▼
+//!            routes.rs  the five REST routes (+ /_simulator/stats, /_simulator/faults)
+//!              ▼
+//!            store.rs   vaults, checkpoints, backups; create; list (query.rs)
+//!              ▼
+//!            model.rs   records → upstream JSON, with upstream's quirks
+//! ```
+//!
+//! [`seed`] fills the store with the API documents' objects under their own IDs
+//! and a deterministic fleet.
+
+pub mod auth;
+pub mod error;
+pub mod faults;
+pub mod front;
+pub mod model;
+pub mod query;
+pub mod routes;
+pub mod seed;
+pub mod store;
+
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, RwLock, RwLockReadGuard},
+    time::Duration,
+};
+
+use tokio::net::TcpListener;
+
+use crate::server;
+
+/// Settings of the simulator, as flags and environment variables.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimulatorSettings {
+    /// Generated backups in the simulator's fleet (besides the documents' examples).
+    #[arg(
+        long = "sim-fleet-size",
+        env = "SIM_FLEET_SIZE",
+        default_value_t = 3000
+    )]
+    pub fleet_size: usize,
+
+    /// Time a new backup takes to go from `protecting` to `available` (e.g. `10s`).
+    #[arg(long = "sim-backup-duration", env = "SIM_BACKUP_DURATION", default_value = "10s",
+          value_parser = humantime::parse_duration)]
+    pub backup_duration: Duration,
+
+    /// AK:SK pairs whose SDK-HMAC-SHA256 signatures the simulator accepts
+    /// (comma-separated). With credentials or tokens set, every API call must
+    /// authenticate.
+    #[arg(
+        long = "sim-credentials",
+        env = "SIM_CREDENTIALS",
+        value_delimiter = ','
+    )]
+    pub credentials: Vec<auth::KeyPair>,
+
+    /// IAM tokens the simulator accepts as `X-Auth-Token` (comma-separated).
+    #[arg(long = "sim-tokens", env = "SIM_TOKENS", value_delimiter = ',')]
+    pub tokens: Vec<String>,
+
+    /// Fault rules, `;`-separated, e.g.
+    /// `route=get_backup,error_rate=0.2,status=503,latency=50ms,drop_rate=0.1`
+    /// (`route` is `*` or one of create_checkpoint, get_checkpoint, list_backups,
+    /// get_backup, get_checkpoint_item).
+    #[arg(long = "sim-fault", env = "SIM_FAULTS", value_delimiter = ';')]
+    pub faults: Vec<faults::FaultRule>,
+}
+
+impl Default for SimulatorSettings {
+    fn default() -> Self {
+        Self {
+            fleet_size: 3000,
+            backup_duration: Duration::from_secs(10),
+            credentials: vec![],
+            tokens: vec![],
+            faults: vec![],
+        }
+    }
+}
+
+/// The simulator's shared state.
+#[derive(Debug)]
+pub struct SimState {
+    /// The data.
+    pub store: RwLock<store::Store>,
+    /// How long new backups take.
+    pub backup_duration: Duration,
+    /// Fault rules.
+    pub faults: faults::Faults,
+    /// Request counters.
+    pub stats: faults::Stats,
+    /// Accepted credentials.
+    pub credentials: auth::Credentials,
+}
+
+impl SimState {
+    /// State seeded per `settings`.
+    pub fn new(settings: &SimulatorSettings) -> Self {
+        Self {
+            store: RwLock::new(seed::store(settings.fleet_size)),
+            backup_duration: settings.backup_duration,
+            faults: faults::Faults::new(settings.faults.clone()),
+            stats: faults::Stats::default(),
+            credentials: auth::Credentials::new(&settings.credentials, &settings.tokens),
+        }
+    }
+
+    /// Read access to the store (a poisoned lock still holds consistent data:
+    /// no writer panics midway).
+    pub fn read(&self) -> RwLockReadGuard<'_, store::Store> {
+        self.store.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Serves the simulator on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<SimState>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let service = front::Front::new(routes::router(state.clone()), state);
+    server::run(
+        listener,
+        service,
+        server::ServerSettings::default(),
+        shutdown,
+    )
+    .await;
+}
+
+/// A simulator running in this process on a loopback port.
+#[derive(Debug)]
+pub struct Embedded {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its state (counters, faults).
+    pub state: Arc<SimState>,
+}
+
+/// Starts a simulator on `127.0.0.1:0` in the background; it runs until the
+/// runtime stops.
+pub async fn spawn(settings: &SimulatorSettings) -> std::io::Result<Embedded> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(SimState::new(settings));
+    tokio::spawn(serve(listener, state.clone(), std::future::pending()));
+    Ok(Embedded { addr, state })
+}

@@ -1,0 +1,121 @@
+//! The five REST routes of CBR v3 and CSBS v1, plus the simulator's own admin
+//! routes under `/_simulator/` (counters and faults, for tests and benchmarks).
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Path, RawQuery, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::{SimState, error::ApiError, faults::FaultRule};
+
+/// The simulated API.
+pub fn router(state: Arc<SimState>) -> Router {
+    Router::new()
+        .route("/v3/{project_id}/checkpoints", post(create_checkpoint))
+        .route(
+            "/v3/{project_id}/checkpoints/{checkpoint_id}",
+            get(show_checkpoint),
+        )
+        .route("/v3/{project_id}/backups", get(list_backups))
+        .route("/v3/{project_id}/backups/{backup_id}", get(show_backup))
+        .route(
+            "/v1/{project_id}/checkpoint_items/{checkpoint_item_id}",
+            get(show_checkpoint_item),
+        )
+        .route("/_simulator/stats", get(stats))
+        .route("/_simulator/faults", get(get_faults).put(put_faults))
+        .fallback(unknown_api)
+        .with_state(state)
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+async fn create_checkpoint(
+    State(state): State<Arc<SimState>>,
+    Path(project_id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let body: Value =
+        serde_json::from_slice(&body).map_err(|_| ApiError::parameter("body is not JSON"))?;
+    let mut store = state.store.write().unwrap_or_else(|e| e.into_inner());
+    store
+        .create_checkpoint(&project_id, &body, Utc::now(), state.backup_duration)
+        .map(Json)
+}
+
+async fn show_checkpoint(
+    State(state): State<Arc<SimState>>,
+    Path((project_id, checkpoint_id)): Path<(String, String)>,
+) -> ApiResult {
+    state
+        .read()
+        .checkpoint(&project_id, &checkpoint_id, Utc::now())
+        .map(Json)
+}
+
+async fn list_backups(
+    State(state): State<Arc<SimState>>,
+    Path(project_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let query = super::query::ListQuery::parse(query.as_deref())?;
+    state.read().list(&project_id, &query, Utc::now()).map(Json)
+}
+
+async fn show_backup(
+    State(state): State<Arc<SimState>>,
+    Path((project_id, backup_id)): Path<(String, String)>,
+) -> ApiResult {
+    state
+        .read()
+        .backup(&project_id, &backup_id, Utc::now())
+        .map(Json)
+}
+
+async fn show_checkpoint_item(
+    State(state): State<Arc<SimState>>,
+    Path((project_id, item_id)): Path<(String, String)>,
+) -> ApiResult {
+    state
+        .read()
+        .checkpoint_item(&project_id, &item_id, Utc::now())
+        .map(Json)
+}
+
+async fn stats(State(state): State<Arc<SimState>>) -> Json<Value> {
+    Json(json!({ "requests": state.stats.snapshot() }))
+}
+
+async fn get_faults(State(state): State<Arc<SimState>>) -> Json<Value> {
+    Json(json!(state.faults.rules()))
+}
+
+async fn put_faults(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Vec<FaultRule>>(&body) {
+        Ok(rules) => {
+            state.faults.replace(rules);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => ApiError::parameter(&format!("bad fault rules: {e}")).into_response(),
+    }
+}
+
+/// What the API gateway answers for a path it does not know.
+async fn unknown_api() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({
+            "error_code": "APIGW.0101",
+            "error_msg": "The API does not exist or has not been published in the environment",
+        })),
+    )
+        .into_response()
+}

@@ -1,0 +1,456 @@
+//! The simulator's in-memory store: vaults, checkpoints and backups, the reads
+//! the REST routes need, and CreateCheckpoint with upstream's validation.
+//!
+//! One owner (a `RwLock` held only for synchronous work, never across an await).
+//! Status is computed from each backup's [`Lifecycle`] at read time, so nothing
+//! runs in the background and a checkpoint becomes `available` on schedule.
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{
+    error::ApiError,
+    model::{Backup, Checkpoint, Lifecycle, Resource, ResourceKind, TimeStyle, Vault},
+    query::{ListQuery, SortKey},
+};
+
+/// Checkpoints whose `parameters.name` starts with this end in `error`.
+pub const FAIL_PREFIX: &str = "sim-error";
+
+/// Everything the simulator knows.
+#[derive(Debug, Default)]
+pub struct Store {
+    /// Vaults by ID.
+    pub vaults: HashMap<String, Vault>,
+    /// Checkpoints by ID.
+    pub checkpoints: HashMap<String, Checkpoint>,
+    /// Backups (top-level and children) by ID.
+    pub backups: HashMap<String, Backup>,
+    /// Top-level backup IDs, newest first: the default listing order.
+    pub listing: Vec<String>,
+    /// CSBS checkpoint items served verbatim (the document's example).
+    pub literal_items: HashMap<String, Value>,
+}
+
+impl Store {
+    /// Adds a top-level backup and its children, keeping `listing` newest first.
+    pub fn insert_backup(&mut self, backup: Backup, children: Vec<Backup>) {
+        let at = self
+            .listing
+            .partition_point(|id| self.backups[id].created_at > backup.created_at);
+        self.listing.insert(at, backup.id.clone());
+        for child in children {
+            self.backups.insert(child.id.clone(), child);
+        }
+        self.backups.insert(backup.id.clone(), backup);
+    }
+
+    fn backup_in(&self, project: &str, id: &str) -> Option<&Backup> {
+        self.backups.get(id).filter(|b| b.project_id == project)
+    }
+
+    /// `{"checkpoint": …}` or 404 `BackupService.6217`.
+    pub fn checkpoint(
+        &self,
+        project: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Value, ApiError> {
+        let cp = self
+            .checkpoints
+            .get(id)
+            .filter(|c| c.project_id == project)
+            .ok_or_else(|| ApiError::checkpoint_not_found(id))?;
+        Ok(json!({"checkpoint": cp.render(|b| self.backups.get(b).map(|b| b.state(now).0))}))
+    }
+
+    /// `{"backup": …}` with its children, or 404 `BackupService.6200`.
+    pub fn backup(&self, project: &str, id: &str, now: DateTime<Utc>) -> Result<Value, ApiError> {
+        let b = self
+            .backup_in(project, id)
+            .ok_or_else(|| ApiError::backup_not_found(id))?;
+        let children = b
+            .children
+            .iter()
+            .filter_map(|c| self.backups.get(c))
+            .map(|c| c.render(now, vec![], false))
+            .collect();
+        Ok(json!({"backup": b.render(now, children, false)}))
+    }
+
+    /// `{"checkpoint_item": …}` or 404 `CSBS.3001`.
+    pub fn checkpoint_item(
+        &self,
+        project: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Value, ApiError> {
+        if let Some(item) = self.literal_items.get(id)
+            && project == super::seed::PROJECT
+        {
+            return Ok(item.clone());
+        }
+        let b = self
+            .backup_in(project, id)
+            .filter(|b| b.parent_id.is_none())
+            .ok_or_else(|| ApiError::checkpoint_item_not_found(id))?;
+        let volumes: Vec<&Backup> = b
+            .children
+            .iter()
+            .filter_map(|c| self.backups.get(c))
+            .collect();
+        Ok(json!({"checkpoint_item": b.render_checkpoint_item(now, &volumes)}))
+    }
+
+    /// One page of ListBackups; `count` is the number of all matches.
+    pub fn list(
+        &self,
+        project: &str,
+        q: &ListQuery,
+        now: DateTime<Utc>,
+    ) -> Result<Value, ApiError> {
+        let candidates: Vec<&Backup> = match &q.parent_id {
+            Some(parent) => self
+                .backup_in(project, parent)
+                .map(|p| {
+                    p.children
+                        .iter()
+                        .filter_map(|c| self.backups.get(c))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            None => self.listing.iter().map(|id| &self.backups[id]).collect(),
+        };
+        let mut matches: Vec<(&Backup, &'static str)> = candidates
+            .into_iter()
+            .filter(|b| b.project_id == project)
+            .map(|b| (b, b.state(now).0))
+            .filter(|(b, status)| q.matches(b, status))
+            .collect();
+        // `listing` is already newest first, so the default order needs no sort.
+        if !q.is_default_order() {
+            matches.sort_by(|(a, sa), (b, sb)| {
+                for (key, desc) in &q.sort {
+                    let ord = match key {
+                        SortKey::CreatedAt | SortKey::UpdatedAt | SortKey::ProtectedAt => {
+                            a.created_at.cmp(&b.created_at)
+                        }
+                        SortKey::Name => a.name.cmp(&b.name),
+                        SortKey::Status => sa.cmp(sb),
+                        SortKey::Id => a.id.cmp(&b.id),
+                    };
+                    let ord = if *desc { ord.reverse() } else { ord };
+                    if ord.is_ne() {
+                        return ord;
+                    }
+                }
+                a.id.cmp(&b.id)
+            });
+        }
+        let count = matches.len();
+        let start = match &q.marker {
+            Some(m) => {
+                matches
+                    .iter()
+                    .position(|(b, _)| &b.id == m)
+                    .ok_or_else(|| ApiError::parameter(&format!("marker {m} does not exist")))?
+                    + 1
+            }
+            None => 0,
+        } + q.offset;
+        let page: Vec<Value> = matches
+            .iter()
+            .skip(start)
+            .take(q.limit)
+            .map(|(b, _)| b.render(now, vec![], q.show_replication))
+            .collect();
+        Ok(json!({
+            "backups": page,
+            "count": count,
+            "offset": q.offset,
+            "limit": q.limit,
+        }))
+    }
+
+    /// CreateCheckpoint: validates like upstream, then starts one backup per
+    /// resource (servers get one child per disk), each `protecting` for `duration`.
+    pub fn create_checkpoint(
+        &mut self,
+        project: &str,
+        body: &Value,
+        now: DateTime<Utc>,
+        duration: Duration,
+    ) -> Result<Value, ApiError> {
+        let input = CreateInput::parse(body)?;
+        let vault = self
+            .vaults
+            .get(&input.vault_id)
+            .filter(|v| v.project_id == project)
+            .ok_or_else(|| ApiError::vault_not_found(&input.vault_id))?
+            .clone();
+        let targets: Vec<Resource> = if input.resource_ids.is_empty() {
+            vault.resources.clone()
+        } else {
+            let mut picked = Vec::new();
+            for id in &input.resource_ids {
+                let r = vault
+                    .resources
+                    .iter()
+                    .find(|r| &r.id == id)
+                    .ok_or_else(|| ApiError::resource_not_in_vault(id))?;
+                if !picked.iter().any(|p: &Resource| p.id == r.id) {
+                    picked.push(r.clone());
+                }
+            }
+            picked
+        };
+        if targets.is_empty() {
+            return Err(ApiError::no_resource());
+        }
+        let fails = input
+            .name
+            .as_deref()
+            .is_some_and(|n| n.starts_with(FAIL_PREFIX));
+        let checkpoint_id = uuid::Uuid::new_v4().to_string();
+        let tag = &checkpoint_id[..4];
+        let name = input
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("manualbk_{tag}"));
+        let lifecycle = Lifecycle::Running {
+            started: now,
+            duration,
+            fails,
+        };
+        let mut resources = Vec::new();
+        for r in targets {
+            let backup_id = uuid::Uuid::new_v4().to_string();
+            let children: Vec<Backup> = r
+                .disks
+                .iter()
+                .map(|d| Backup {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    parent_id: Some(backup_id.clone()),
+                    name: format!("{name}_{}", &d.id[..4]),
+                    resource_id: d.id.clone(),
+                    resource_name: r.name.clone(),
+                    kind: ResourceKind::Volume,
+                    resource_size: d.size_gb,
+                    bootable: d.bootable,
+                    snapshot_id: Some(uuid::Uuid::new_v4().to_string()),
+                    children: vec![],
+                    ..new_backup(
+                        project,
+                        &vault.id,
+                        &checkpoint_id,
+                        &r,
+                        &input,
+                        &name,
+                        now,
+                        &lifecycle,
+                    )
+                })
+                .collect();
+            let backup = Backup {
+                id: backup_id.clone(),
+                children: children.iter().map(|c| c.id.clone()).collect(),
+                ..new_backup(
+                    project,
+                    &vault.id,
+                    &checkpoint_id,
+                    &r,
+                    &input,
+                    &name,
+                    now,
+                    &lifecycle,
+                )
+            };
+            self.insert_backup(backup, children);
+            resources.push((r, backup_id));
+        }
+        let checkpoint = Checkpoint {
+            id: checkpoint_id.clone(),
+            project_id: project.to_owned(),
+            vault_id: vault.id.clone(),
+            vault_name: vault.name.clone(),
+            created_at: now,
+            extra_info: Some((
+                name,
+                input.description.clone().unwrap_or_default(),
+                input.retention.unwrap_or(-1),
+            )),
+            resources,
+        };
+        self.checkpoints.insert(checkpoint_id.clone(), checkpoint);
+        self.checkpoint(project, &checkpoint_id, now)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn new_backup(
+    project: &str,
+    vault_id: &str,
+    checkpoint_id: &str,
+    r: &Resource,
+    input: &CreateInput,
+    name: &str,
+    now: DateTime<Utc>,
+    lifecycle: &Lifecycle,
+) -> Backup {
+    Backup {
+        id: String::new(),
+        project_id: project.to_owned(),
+        vault_id: vault_id.to_owned(),
+        checkpoint_id: checkpoint_id.to_owned(),
+        parent_id: None,
+        name: name.to_owned(),
+        description: input.description.clone(),
+        resource_id: r.id.clone(),
+        resource_name: r.name.clone(),
+        kind: r.kind,
+        resource_az: r.az.clone(),
+        resource_size: r.size_gb,
+        image_type: "backup",
+        created_at: now,
+        time_style: TimeStyle::Naive,
+        lifecycle: lifecycle.clone(),
+        children: vec![],
+        auto_trigger: input.auto_trigger,
+        incremental: input.incremental,
+        bootable: false,
+        snapshot_id: None,
+        numeric_eps: false,
+    }
+}
+
+/// The parts of a CreateCheckpoint body the simulator acts on, checked with
+/// upstream's rules (REFERENCE.md §2.1).
+#[derive(Debug, Default)]
+struct CreateInput {
+    vault_id: String,
+    name: Option<String>,
+    description: Option<String>,
+    auto_trigger: bool,
+    incremental: bool,
+    retention: Option<i64>,
+    /// From `resources` and `resource_details`, in order.
+    resource_ids: Vec<String>,
+}
+
+impl CreateInput {
+    fn parse(body: &Value) -> Result<Self, ApiError> {
+        let cp = body
+            .get("checkpoint")
+            .and_then(Value::as_object)
+            .ok_or_else(|| ApiError::parameter("checkpoint is required"))?;
+        let vault_id = cp
+            .get("vault_id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::parameter("checkpoint.vault_id is required"))?
+            .to_owned();
+        let mut input = CreateInput {
+            vault_id,
+            incremental: true,
+            ..Default::default()
+        };
+        let Some(params) = cp.get("parameters") else {
+            return Ok(input);
+        };
+        let params = params
+            .as_object()
+            .ok_or_else(|| ApiError::parameter("parameters must be an object"))?;
+        let text = |k: &str| -> Result<Option<String>, ApiError> {
+            match params.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(ApiError::parameter(&format!(
+                    "parameters.{k} must be a string"
+                ))),
+            }
+        };
+        let flag = |k: &str, default: bool| -> Result<bool, ApiError> {
+            match params.get(k) {
+                None | Some(Value::Null) => Ok(default),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(_) => Err(ApiError::parameter(&format!(
+                    "parameters.{k} must be a boolean"
+                ))),
+            }
+        };
+        input.name = text("name")?;
+        if let Some(n) = &input.name
+            && !((1..=64).contains(&n.len())
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+        {
+            return Err(ApiError::parameter("parameters.name is invalid"));
+        }
+        input.description = text("description")?;
+        if input
+            .description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 255)
+        {
+            return Err(ApiError::parameter("parameters.description is too long"));
+        }
+        input.auto_trigger = flag("auto_trigger", false)?;
+        input.incremental = flag("incremental", true)?;
+        text("policy_id")?;
+        if let Some(days) = params
+            .get("retention_duration_days")
+            .filter(|v| !v.is_null())
+        {
+            let days = days
+                .as_i64()
+                .filter(|d| *d == -1 || (1..=36500).contains(d))
+                .ok_or_else(|| {
+                    ApiError::parameter("parameters.retention_duration_days is invalid")
+                })?;
+            if input.auto_trigger {
+                return Err(ApiError::parameter(
+                    "parameters.retention_duration_days is not allowed with auto_trigger",
+                ));
+            }
+            input.retention = Some(days);
+        }
+        if let Some(list) = params.get("resources").filter(|v| !v.is_null()) {
+            for r in list
+                .as_array()
+                .ok_or_else(|| ApiError::parameter("parameters.resources must be an array"))?
+            {
+                let id = r
+                    .as_str()
+                    .ok_or_else(|| ApiError::parameter("parameters.resources must hold strings"))?;
+                input.resource_ids.push(id.to_owned());
+            }
+        }
+        if let Some(list) = params.get("resource_details").filter(|v| !v.is_null()) {
+            let list = list.as_array().ok_or_else(|| {
+                ApiError::parameter("parameters.resource_details must be an array")
+            })?;
+            if list.len() > 256 {
+                return Err(ApiError::parameter(
+                    "parameters.resource_details has more than 256 items",
+                ));
+            }
+            for r in list {
+                let id = r
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty());
+                let kind = r.get("type").and_then(Value::as_str);
+                let (Some(id), Some(kind)) = (id, kind) else {
+                    return Err(ApiError::parameter("resource_details need id and type"));
+                };
+                if !super::query::RESOURCE_TYPES.contains(&kind) {
+                    return Err(ApiError::parameter("resource_details type is invalid"));
+                }
+                input.resource_ids.push(id.to_owned());
+            }
+        }
+        Ok(input)
+    }
+}
