@@ -176,6 +176,9 @@ pub struct Backup {
     pub resource_name: String,
     /// Its kind.
     pub kind: ResourceKind,
+    /// Backup provider: the top-level resource's (a server's disk backups carry
+    /// the server provider, as the documents show).
+    pub provider_id: &'static str,
     /// Its AZ.
     pub resource_az: String,
     /// Its size, GB.
@@ -198,6 +201,8 @@ pub struct Backup {
     pub bootable: bool,
     /// Snapshot of a disk backup.
     pub snapshot_id: Option<String>,
+    /// Encrypted (disk backups).
+    pub encrypted: bool,
     /// Render `enterprise_project_id` as the number `0` (the OTC quirk) instead of `"0"`.
     pub numeric_eps: bool,
 }
@@ -242,7 +247,7 @@ impl Backup {
         if self.parent_id.is_some() {
             extend["bootable"] = json!(self.bootable);
             extend["system_disk"] = json!(self.bootable);
-            extend["encrypted"] = json!(false);
+            extend["encrypted"] = json!(self.encrypted);
         }
         if let Some(s) = &self.snapshot_id {
             extend["snapshot_id"] = json!(s);
@@ -252,7 +257,7 @@ impl Backup {
             "checkpoint_id": self.checkpoint_id,
             "project_id": self.project_id,
             "vault_id": self.vault_id,
-            "provider_id": self.kind.provider_id(),
+            "provider_id": self.provider_id,
             "name": self.name,
             "description": self.description,
             "parent_id": self.parent_id,

@@ -88,6 +88,7 @@ fn seed_documents(store: &mut Store) {
         resource_id: SERVER.into(),
         resource_name: "ecs-1f0f-0002".into(),
         kind: ResourceKind::Server,
+        provider_id: ResourceKind::Server.provider_id(),
         resource_az: "az1.dc1".into(),
         resource_size: 40,
         image_type: "backup",
@@ -99,6 +100,7 @@ fn seed_documents(store: &mut Store) {
         incremental: false,
         bootable: false,
         snapshot_id: None,
+        encrypted: false,
         numeric_eps: true,
     };
     let child = Backup {
@@ -112,6 +114,7 @@ fn seed_documents(store: &mut Store) {
         children: vec![],
         bootable: true,
         snapshot_id: Some("5230a977-1a94-4092-8edd-519303a44cda".into()),
+        encrypted: true,
         numeric_eps: false,
         ..backup.clone()
     };
@@ -229,6 +232,7 @@ fn generate_fleet(store: &mut Store, fleet_size: usize) {
             resource_id: r.id.clone(),
             resource_name: r.name.clone(),
             kind: r.kind,
+            provider_id: r.kind.provider_id(),
             resource_az: r.az.clone(),
             resource_size: r.size_gb,
             image_type: if rng.below(20) == 0 {
@@ -244,6 +248,7 @@ fn generate_fleet(store: &mut Store, fleet_size: usize) {
             incremental: rng.below(3) != 0,
             bootable: false,
             snapshot_id: None,
+            encrypted: false,
             numeric_eps: false,
         };
         let children: Vec<Backup> = r

@@ -310,6 +310,7 @@ fn new_backup(
         resource_id: r.id.clone(),
         resource_name: r.name.clone(),
         kind: r.kind,
+        provider_id: r.kind.provider_id(),
         resource_az: r.az.clone(),
         resource_size: r.size_gb,
         image_type: "backup",
@@ -321,6 +322,7 @@ fn new_backup(
         incremental: input.incremental,
         bootable: false,
         snapshot_id: None,
+        encrypted: false,
         numeric_eps: false,
     }
 }

@@ -27,6 +27,8 @@ pub const CHECKPOINT: &str = "8b0851a8-adf3-4f4c-a914-dead08bf9664";
 pub const BACKUP: &str = "6df2b54c-dd62-4059-a07c-1b8f24f2725d";
 /// The seed vault.
 pub const VAULT: &str = "3b5816b5-f29c-4172-9d9a-76c719a659ce";
+/// The seed server resource.
+pub const SERVER: &str = "94eba8b2-acc9-4d82-badc-127144cc5526";
 /// The seed CSBS checkpoint item.
 pub const CHECKPOINT_ITEM: &str = "90c1d5fa-1b9f-4aeb-b2f4-81c806e98190";
 
