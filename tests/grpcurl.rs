@@ -5,88 +5,14 @@
 
 mod common;
 
-use std::{
-    process::Stdio,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
 use common::*;
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-};
+use tokio::process::Command;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{header, method, path},
 };
-
-/// The `cbr-gateway` binary, started with JSON logs at debug level; killed on drop.
-struct Binary {
-    child: Child,
-    addr: String,
-    /// Every log line so far.
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-impl Binary {
-    async fn start(upstream: &str) -> Binary {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cbr-gateway"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--cbr-endpoint",
-                upstream,
-                "--csbs-endpoint",
-                upstream,
-                "--log-format",
-                "json",
-                "--log-level",
-                "debug",
-            ])
-            .env_remove("HUAWEICLOUD_SDK_PROJECT_ID")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start cbr-gateway");
-        // The first log line names the bound address.
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .expect("first log line in time")
-            .unwrap()
-            .expect("a log line");
-        let json: serde_json::Value = serde_json::from_str(&first).expect("JSON log line");
-        let addr = json["listen"].as_str().expect("listen field").to_owned();
-        // Keep reading the logs so the child never blocks on a full pipe.
-        let logs = Arc::new(Mutex::new(vec![first]));
-        let sink = logs.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Binary { child, addr, logs }
-    }
-
-    /// The log lines (JSON objects) so far.
-    fn log_lines(&self) -> Vec<serde_json::Value> {
-        self.logs
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|l| serde_json::from_str(l).expect("JSON log line"))
-            .collect()
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
 
 /// Runs grpcurl; returns (success, stdout, stderr).
 async fn grpcurl(args: &[&str]) -> (bool, String, String) {
@@ -127,7 +53,20 @@ async fn grpcurl_lists_describes_and_calls_the_binary() {
         )
         .mount(&upstream)
         .await;
-    let bin = Binary::start(&upstream.uri()).await;
+    let uri = upstream.uri();
+    let bin = Binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--cbr-endpoint",
+        &uri,
+        "--csbs-endpoint",
+        &uri,
+        "--log-format",
+        "json",
+        "--log-level",
+        "debug",
+    ])
+    .await;
     let addr = bin.addr.as_str();
 
     // list: every service, through reflection alone.
@@ -268,4 +207,87 @@ async fn grpcurl_lists_describes_and_calls_the_binary() {
     );
     let all = bin.logs.lock().unwrap().join("\n");
     assert!(!all.contains("grpcurl-token"), "token leaked into logs");
+}
+
+/// The README walkthrough: the binary with no cloud configured serves from the
+/// built-in simulator, says so in its first log line, and grpcurl alone creates
+/// a checkpoint, follows it to available and lists its backups.
+#[tokio::test]
+async fn with_no_cloud_the_binary_serves_from_the_simulator() {
+    let bin = Binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--sim-backup-duration",
+        "1s",
+        "--sim-fleet-size",
+        "200",
+        "--log-format",
+        "json",
+    ])
+    .await;
+    let first = &bin.log_lines()[0];
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap()
+            .contains("built-in CBR simulator"),
+        "{first}"
+    );
+    assert_eq!(first["default_project"], PROJECT);
+    let addr = bin.addr.as_str();
+
+    let body = format!(
+        r#"{{"vault_id":"{VAULT}","parameters":{{"name":"walkthrough","resources":["{SERVER}"]}}}}"#
+    );
+    let (ok, out, err) = grpcurl(&[
+        "-plaintext",
+        "-d",
+        &body,
+        addr,
+        "cbr.gateway.v1.CheckpointService/CreateCheckpoint",
+    ])
+    .await;
+    assert!(ok, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        created["checkpoint"]["status"],
+        "CHECKPOINT_STATUS_PROTECTING"
+    );
+    let id = created["checkpoint"]["id"].as_str().unwrap().to_owned();
+
+    let get = format!(r#"{{"checkpoint_id":"{id}"}}"#);
+    let mut status = String::new();
+    for _ in 0..100 {
+        let (ok, out, err) = grpcurl(&[
+            "-plaintext",
+            "-d",
+            &get,
+            addr,
+            "cbr.gateway.v1.CheckpointService/GetCheckpoint",
+        ])
+        .await;
+        assert!(ok, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        status = v["checkpoint"]["status"].as_str().unwrap().to_owned();
+        if status != "CHECKPOINT_STATUS_PROTECTING" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "CHECKPOINT_STATUS_AVAILABLE");
+
+    let list = format!(r#"{{"checkpoint_id":"{id}"}}"#);
+    let (ok, out, err) = grpcurl(&[
+        "-plaintext",
+        "-d",
+        &list,
+        addr,
+        "cbr.gateway.v1.BackupService/ListBackups",
+    ])
+    .await;
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["count"], 1);
+    assert_eq!(v["backups"][0]["status"], "BACKUP_STATUS_AVAILABLE");
+    assert_eq!(v["backups"][0]["name"], "walkthrough");
 }

@@ -3,7 +3,12 @@
 
 #![allow(dead_code)]
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::SocketAddr,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use cbr_gateway::{
     config::Config,
@@ -14,7 +19,13 @@ use cbr_gateway::{
     },
 };
 use clap::Parser;
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    net::TcpListener,
+    process::{Child, Command},
+    sync::oneshot,
+    task::JoinHandle,
+};
 use tonic::transport::Channel;
 use tonic_types::{ErrorDetails, StatusExt};
 use wiremock::MockServer;
@@ -199,5 +210,66 @@ pub async fn raw_grpc_call(
         message: percent_encoding::percent_decode_str(&text("grpc-message"))
             .decode_utf8_lossy()
             .into_owned(),
+    }
+}
+
+/// The built `cbr-gateway` binary in a child process; killed on drop.
+pub struct Binary {
+    child: Child,
+    /// The address its first log line names.
+    pub addr: String,
+    /// Every log line so far.
+    pub logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Binary {
+    /// Starts the binary with `args`, which must select JSON logs and a `:0`
+    /// listen address; returns once the first log line names the address.
+    pub async fn start(args: &[&str]) -> Binary {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cbr-gateway"))
+            .args(args)
+            .env_remove("HUAWEICLOUD_SDK_PROJECT_ID")
+            .env_remove("CBR_ENDPOINT")
+            .env_remove("CSBS_ENDPOINT")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start cbr-gateway");
+        // The first log line names the bound address.
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("first log line in time")
+            .unwrap()
+            .expect("a log line");
+        let json: serde_json::Value = serde_json::from_str(&first).expect("JSON log line");
+        let addr = json["listen"].as_str().expect("listen field").to_owned();
+        // Keep reading the logs so the child never blocks on a full pipe.
+        let logs = Arc::new(Mutex::new(vec![first]));
+        let sink = logs.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Binary { child, addr, logs }
+    }
+
+    /// The log lines (JSON objects) so far.
+    pub fn log_lines(&self) -> Vec<serde_json::Value> {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("JSON log line"))
+            .collect()
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
     }
 }
