@@ -1,17 +1,38 @@
 //! The binary's command line: `--help` lists every setting with its environment
-//! variable, and invalid configuration stops it at start with exit code 2.
+//! variable, and invalid configuration (gateway or simulator) stops it at start
+//! with exit code 2.
 
-use std::process::Command;
+use std::{
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
 
-fn gateway(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_cbr-gateway"))
+/// Runs the binary to completion; a binary that starts serving instead of
+/// exiting is killed and fails the test rather than hanging it.
+fn run(cmd: &mut Command) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cbr-gateway");
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("cbr-gateway kept running instead of exiting: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn gateway(args: &[&str]) -> Output {
+    run(Command::new(env!("CARGO_BIN_EXE_cbr-gateway"))
         .args(args)
         .env_remove("CBR_ENDPOINT")
         .env_remove("CSBS_ENDPOINT")
         .env_remove("GATEWAY_LISTEN")
-        .env_remove("HUAWEICLOUD_SDK_PROJECT_ID")
-        .output()
-        .expect("run cbr-gateway")
+        .env_remove("HUAWEICLOUD_SDK_PROJECT_ID"))
 }
 
 #[test]
@@ -29,6 +50,11 @@ fn help_lists_every_setting_and_its_environment_variable() {
         ("--upstream-max-body-bytes", "UPSTREAM_MAX_BODY_BYTES"),
         ("--log-format", "LOG_FORMAT"),
         ("--log-level", "LOG_LEVEL"),
+        ("--sim-fleet-size", "SIM_FLEET_SIZE"),
+        ("--sim-backup-duration", "SIM_BACKUP_DURATION"),
+        ("--sim-credentials", "SIM_CREDENTIALS"),
+        ("--sim-tokens", "SIM_TOKENS"),
+        ("--sim-fault", "SIM_FAULTS"),
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
         assert!(
@@ -81,7 +107,12 @@ fn invalid_configuration_exits_with_code_2() {
             ],
             "--project-id",
         ),
-        (&[], "CBR_ENDPOINT"),
+        (&["--sim-fault", "route=nowhere"], "--sim-fault"),
+        (
+            &["simulator", "--sim-credentials", "no-colon"],
+            "--sim-credentials",
+        ),
+        (&["simulator", "--listen", "nowhere"], "--listen"),
     ] {
         let out = gateway(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -92,10 +123,7 @@ fn invalid_configuration_exits_with_code_2() {
 
 #[test]
 fn invalid_environment_is_refused_too() {
-    let out = Command::new(env!("CARGO_BIN_EXE_cbr-gateway"))
-        .env("CBR_ENDPOINT", "not a url")
-        .output()
-        .unwrap();
+    let out = run(Command::new(env!("CARGO_BIN_EXE_cbr-gateway")).env("CBR_ENDPOINT", "not a url"));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--cbr-endpoint"));
 }

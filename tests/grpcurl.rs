@@ -16,8 +16,11 @@ use wiremock::{
 
 /// Runs grpcurl; returns (success, stdout, stderr).
 async fn grpcurl(args: &[&str]) -> (bool, String, String) {
+    // -max-time bounds every call, so a broken server fails the test, never hangs it.
     let out = Command::new(std::env::var("GRPCURL").unwrap_or_else(|_| "grpcurl".into()))
+        .args(["-max-time", "20"])
         .args(args)
+        .kill_on_drop(true)
         .output()
         .await
         .expect("grpcurl is installed (scripts/test.sh installs it)");

@@ -23,7 +23,7 @@ async fn the_official_python_sdk_works_against_the_simulator() {
     ])
     .await;
     let script = format!("{}/tests/sdk/official_sdk.py", env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
+    let run = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
         .args([
             "-W",
             "ignore::Warning",
@@ -32,8 +32,11 @@ async fn the_official_python_sdk_works_against_the_simulator() {
             "SDKTESTAK",
             "SDKTESTSK",
         ])
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(180), run)
         .await
+        .expect("the SDK script finished in time")
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
