@@ -3,12 +3,12 @@
 //! Values are checked while parsing (clap value parsers), so a bad setting stops the
 //! process before it binds anything, with clap's message and exit code 2.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use url::Url;
 
-use crate::{simulator::SimulatorSettings, validate};
+use crate::{simulator::SimulatorSettings, upstream::Secret, validate};
 
 /// The command line: the gateway by default, or one of the subcommands.
 #[derive(Debug, Clone, Parser)]
@@ -95,9 +95,80 @@ pub struct Config {
     #[arg(long, env = "LOG_LEVEL", default_value = "info", value_parser = parse_filter)]
     pub log_level: String,
 
+    /// Credentials the gateway holds (used when a caller sends no token).
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+
+    /// PEM certificate chain: serve gRPC over TLS.
+    #[arg(long, env = "GATEWAY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "GATEWAY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM CA bundle: require client certificates it signed (mutual TLS).
+    #[arg(long, env = "GATEWAY_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Projects the gateway may act on, comma-separated. Empty: any project.
+    /// Calls for other projects are PERMISSION_DENIED before any upstream call.
+    #[arg(long, env = "GATEWAY_ALLOWED_PROJECTS", value_delimiter = ',', value_parser = parse_project_id)]
+    pub allowed_projects: Vec<String>,
+
     /// The built-in simulator, used when no CBR endpoint is set.
     #[command(flatten)]
     pub simulator: SimulatorSettings,
+}
+
+/// Credentials the gateway holds: AK/SK (optionally temporary) or an IAM user.
+/// Secrets are best passed by environment or file; `--help` never shows their values.
+#[derive(Debug, Clone, Args)]
+pub struct CredentialArgs {
+    /// Access key ID for SDK-HMAC-SHA256 signing (also read from `CLOUD_SDK_AK`).
+    #[arg(long, env = "HUAWEICLOUD_SDK_AK")]
+    pub ak: Option<String>,
+
+    /// Secret access key (also read from `CLOUD_SDK_SK`).
+    #[arg(long, env = "HUAWEICLOUD_SDK_SK", hide_env_values = true, conflicts_with = "sk_file")]
+    pub sk: Option<Secret>,
+
+    /// File holding the secret access key, re-read when it changes (Kubernetes Secrets).
+    #[arg(long, env = "HUAWEICLOUD_SDK_SK_FILE")]
+    pub sk_file: Option<PathBuf>,
+
+    /// Security token of temporary AK/SK credentials, sent as `X-Security-Token`.
+    #[arg(long, env = "HUAWEICLOUD_SDK_SECURITY_TOKEN", hide_env_values = true,
+          conflicts_with = "security_token_file")]
+    pub security_token: Option<Secret>,
+
+    /// File holding the security token, re-read when it changes.
+    #[arg(long, env = "HUAWEICLOUD_SDK_SECURITY_TOKEN_FILE")]
+    pub security_token_file: Option<PathBuf>,
+
+    /// IAM endpoint for password logins, e.g. `https://iam.myhuaweicloud.com`.
+    #[arg(long, env = "IAM_ENDPOINT", value_parser = parse_endpoint)]
+    pub iam_endpoint: Option<Url>,
+
+    /// IAM account (domain) name of the IAM user.
+    #[arg(long, env = "IAM_DOMAIN")]
+    pub iam_domain: Option<String>,
+
+    /// IAM user name.
+    #[arg(long, env = "IAM_USER")]
+    pub iam_user: Option<String>,
+
+    /// IAM user password.
+    #[arg(long, env = "IAM_PASSWORD", hide_env_values = true, conflicts_with = "iam_password_file")]
+    pub iam_password: Option<Secret>,
+
+    /// File holding the IAM user password, re-read when it changes.
+    #[arg(long, env = "IAM_PASSWORD_FILE")]
+    pub iam_password_file: Option<PathBuf>,
+
+    /// Refresh IAM tokens this long before they expire.
+    #[arg(long, env = "IAM_REFRESH_AHEAD", default_value = "10m", value_parser = parse_duration)]
+    pub iam_refresh_ahead: Duration,
 }
 
 /// How log lines are written.

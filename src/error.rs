@@ -192,6 +192,7 @@ fn upstream_status(u: &UpstreamError) -> Status {
                 match service {
                     Service::Cbr => "CBR_ENDPOINT",
                     Service::Csbs => "CSBS_ENDPOINT",
+                    Service::Iam => "IAM_ENDPOINT",
                 }
             ),
             HashMap::new(),

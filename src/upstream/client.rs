@@ -183,6 +183,8 @@ impl UpstreamClient {
         let endpoint = match service {
             Service::Cbr => self.settings.cbr_endpoint.as_ref(),
             Service::Csbs => self.settings.csbs_endpoint.as_ref(),
+            // IAM is called by the token provider, never through these routes.
+            Service::Iam => None,
         }
         .ok_or(UpstreamError::NotConfigured { service })?;
         paths::build(endpoint, segments).map_err(|source| UpstreamError::Url { service, source })

@@ -10,6 +10,8 @@ pub enum Service {
     Cbr,
     /// Cloud Server Backup Service, REST v1.
     Csbs,
+    /// Identity and Access Management (token issuance).
+    Iam,
 }
 
 impl Service {
@@ -18,6 +20,7 @@ impl Service {
         match self {
             Service::Cbr => "cbr.myhuaweicloud.com",
             Service::Csbs => "csbs.myhuaweicloud.com",
+            Service::Iam => "iam.myhuaweicloud.com",
         }
     }
 
@@ -26,6 +29,7 @@ impl Service {
         match self {
             Service::Cbr => "cbr",
             Service::Csbs => "csbs",
+            Service::Iam => "iam",
         }
     }
 }

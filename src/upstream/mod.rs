@@ -7,7 +7,9 @@ pub mod dto;
 pub mod error;
 pub mod lenient;
 pub mod paths;
+pub mod secrets;
 
 pub use auth::{Auth, AuthToken};
 pub use client::{Reply, UpstreamClient, UpstreamSettings};
 pub use error::{Service, UpstreamError};
+pub use secrets::{Secret, SecretError, SecretFile, SecretSource};
