@@ -130,7 +130,12 @@ pub struct CredentialArgs {
     pub ak: Option<String>,
 
     /// Secret access key (also read from `CLOUD_SDK_SK`).
-    #[arg(long, env = "HUAWEICLOUD_SDK_SK", hide_env_values = true, conflicts_with = "sk_file")]
+    #[arg(
+        long,
+        env = "HUAWEICLOUD_SDK_SK",
+        hide_env_values = true,
+        conflicts_with = "sk_file"
+    )]
     pub sk: Option<Secret>,
 
     /// File holding the secret access key, re-read when it changes (Kubernetes Secrets).
@@ -138,8 +143,12 @@ pub struct CredentialArgs {
     pub sk_file: Option<PathBuf>,
 
     /// Security token of temporary AK/SK credentials, sent as `X-Security-Token`.
-    #[arg(long, env = "HUAWEICLOUD_SDK_SECURITY_TOKEN", hide_env_values = true,
-          conflicts_with = "security_token_file")]
+    #[arg(
+        long,
+        env = "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "security_token_file"
+    )]
     pub security_token: Option<Secret>,
 
     /// File holding the security token, re-read when it changes.
@@ -159,7 +168,12 @@ pub struct CredentialArgs {
     pub iam_user: Option<String>,
 
     /// IAM user password.
-    #[arg(long, env = "IAM_PASSWORD", hide_env_values = true, conflicts_with = "iam_password_file")]
+    #[arg(
+        long,
+        env = "IAM_PASSWORD",
+        hide_env_values = true,
+        conflicts_with = "iam_password_file"
+    )]
     pub iam_password: Option<Secret>,
 
     /// File holding the IAM user password, re-read when it changes.

@@ -69,6 +69,12 @@ pub enum GatewayError {
     /// The upstream call failed.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// The call carries no credentials and the gateway holds none.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// The gateway may not act on this project (`--allowed-projects`).
+    #[error("project {0} is not allowed")]
+    ProjectNotAllowed(String),
 }
 
 impl GatewayError {
@@ -77,6 +83,14 @@ impl GatewayError {
         match self {
             GatewayError::InvalidArgument(v) => invalid_argument(v),
             GatewayError::Upstream(u) => upstream_status(u),
+            GatewayError::Unauthenticated(why) => {
+                gateway_status(Code::Unauthenticated, "NO_CREDENTIALS", why)
+            }
+            GatewayError::ProjectNotAllowed(_) => gateway_status(
+                Code::PermissionDenied,
+                "PROJECT_NOT_ALLOWED",
+                &self.to_string(),
+            ),
         }
     }
 
@@ -84,7 +98,7 @@ impl GatewayError {
     pub fn upstream_request_id(&self) -> Option<&str> {
         match self {
             GatewayError::Upstream(u) => u.request_id(),
-            GatewayError::InvalidArgument(_) => None,
+            _ => None,
         }
     }
 }
@@ -93,6 +107,13 @@ impl From<GatewayError> for Status {
     fn from(e: GatewayError) -> Self {
         e.to_status()
     }
+}
+
+/// A refusal by the gateway itself, with an `ErrorInfo` in the gateway's domain.
+fn gateway_status(code: Code, reason: &str, message: &str) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_error_info(reason, GATEWAY_DOMAIN, HashMap::new());
+    Status::with_error_details(code, truncate(message), details)
 }
 
 fn invalid_argument(v: &ValidationError) -> Status {
@@ -195,6 +216,12 @@ fn upstream_status(u: &UpstreamError) -> Status {
                     Service::Iam => "IAM_ENDPOINT",
                 }
             ),
+            HashMap::new(),
+        ),
+        UpstreamError::Credentials { .. } => (
+            Code::Unavailable,
+            "CREDENTIALS_UNAVAILABLE".to_owned(),
+            u.to_string(),
             HashMap::new(),
         ),
         UpstreamError::Url { .. } => (

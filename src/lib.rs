@@ -48,6 +48,7 @@ pub mod shutdown;
 pub mod signing;
 pub mod simulator;
 pub mod telemetry;
+pub mod tls;
 pub mod upstream;
 pub mod validate;
 
@@ -76,9 +77,15 @@ pub enum ServeError {
     /// The upstream HTTP client could not be built.
     #[error("cannot build the upstream client: {0}")]
     Upstream(#[from] reqwest::Error),
+    /// The gateway's credentials are incomplete or unreadable.
+    #[error("invalid credentials configuration: {0}")]
+    Credentials(#[from] upstream::credentials::CredentialError),
     /// The reflection service could not load the descriptor sets.
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The TLS certificate, key or client CA could not be loaded.
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Installs rustls' `ring` provider as the process default (once; later calls
@@ -124,9 +131,27 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let held = upstream::Held::from_args(&config.credentials)?;
+    let upstream = UpstreamClient::new(upstream_settings(&config))?;
+    let iam = held.iam.map(|user| {
+        Arc::new(upstream::iam::IamTokenProvider::new(
+            upstream.http().clone(),
+            upstream::iam::IamSettings {
+                endpoint: user.endpoint,
+                domain: user.domain,
+                user: user.user,
+                password: user.password,
+                refresh_ahead: user.refresh_ahead,
+                request_timeout: config.upstream_timeout,
+            },
+        ))
+    });
     let shared = Arc::new(Shared {
-        upstream: UpstreamClient::new(upstream_settings(&config))?,
+        upstream,
         default_project: config.project_id.clone(),
+        allowed_projects: config.allowed_projects.clone(),
+        aksk: held.aksk.map(Arc::new),
+        iam,
     });
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -160,7 +185,10 @@ pub async fn serve(
     server::run(
         listener,
         service,
-        server::ServerSettings::default(),
+        server::ServerSettings {
+            tls: tls::from_config(&config)?,
+            ..server::ServerSettings::default()
+        },
         shutdown,
     )
     .await;

@@ -36,7 +36,25 @@ async fn run_gateway(mut config: Config) -> ExitCode {
         .map_or_else(|_| config.listen.to_string(), |a| a.to_string());
     if config.cbr_endpoint.is_none() {
         // No cloud configured: serve from the built-in simulator, over HTTP on
-        // loopback, exactly as the gateway talks to the cloud.
+        // loopback, exactly as the gateway talks to the cloud. Unless told
+        // otherwise, the gateway signs with a fresh key pair that the simulator
+        // verifies, so the default setup exercises real request signing.
+        let c = &config.credentials;
+        let holds_nothing = c.ak.is_none()
+            && c.sk.is_none()
+            && c.sk_file.is_none()
+            && c.iam_user.is_none()
+            && std::env::var_os("CLOUD_SDK_AK").is_none();
+        if holds_nothing && config.simulator.credentials.is_empty() {
+            let pair = simulator::auth::KeyPair {
+                access_key: "CBRGATEWAYSIMULATOR".into(),
+                secret_key: uuid::Uuid::new_v4().simple().to_string(),
+            };
+            config.credentials.ak = Some(pair.access_key.clone());
+            config.credentials.sk =
+                Some(pair.secret_key.parse().unwrap_or_else(|_| unreachable!()));
+            config.simulator.credentials.push(pair);
+        }
         let sim = match simulator::spawn(&config.simulator).await {
             Ok(sim) => sim,
             Err(e) => {

@@ -31,6 +31,9 @@ async fn grpcurl(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// The SK the binary holds in the grpcurl test; it must never reach a log line.
+const GRPCURL_SK: &str = "grpcurl-secret-key-9f3a";
+
 #[tokio::test]
 async fn grpcurl_lists_describes_and_calls_the_binary() {
     let upstream = MockServer::start().await;
@@ -64,10 +67,14 @@ async fn grpcurl_lists_describes_and_calls_the_binary() {
         &uri,
         "--csbs-endpoint",
         &uri,
+        "--ak",
+        "grpcurl-ak",
+        "--sk",
+        GRPCURL_SK,
         "--log-format",
         "json",
         "--log-level",
-        "debug",
+        "trace",
     ])
     .await;
     let addr = bin.addr.as_str();
@@ -177,8 +184,9 @@ async fn grpcurl_lists_describes_and_calls_the_binary() {
     assert!(text.contains("google.rpc.BadRequest"), "{text}");
     assert!(text.contains("project_id"), "{text}");
 
-    // One log line per RPC: method, code, latency, upstream request id; the
-    // caller's token appears nowhere, not even at debug level.
+    // One log line per RPC: method, code, latency, upstream request id; no secret
+    // (the caller's token, the SK, a signature) appears anywhere, even at trace
+    // level, where hyper, h2 and reqwest log their internals too.
     // Each line is written before its response is sent; the reader may lag.
     for _ in 0..250 {
         let seen = bin.log_lines();
@@ -197,7 +205,7 @@ async fn grpcurl_lists_describes_and_calls_the_binary() {
         .iter()
         .filter(|l| l["message"] == "rpc" && l["rpc"] == "GetBackup")
         .collect();
-    assert_eq!(rpc_lines.len(), 3, "{rpc_lines:?}");
+    assert_eq!(rpc_lines.len(), 3, "{}", rpc_lines.len());
     assert_eq!(rpc_lines[0]["code"], "Ok");
     assert_eq!(rpc_lines[0]["upstream_request_id"], "req-grpcurl");
     assert!(rpc_lines[0]["latency_us"].as_u64().is_some());
@@ -209,7 +217,23 @@ async fn grpcurl_lists_describes_and_calls_the_binary() {
         "debug lines present"
     );
     let all = bin.logs.lock().unwrap().join("\n");
+    assert!(
+        lines.len() > 50,
+        "trace logging is on: {} lines",
+        lines.len()
+    );
     assert!(!all.contains("grpcurl-token"), "token leaked into logs");
+    assert!(!all.contains(GRPCURL_SK), "SK leaked into logs");
+    assert!(!all.contains("Signature="), "a signature leaked into logs");
+    // The unsigned calls were signed: upstream saw the AK, never the SK.
+    let signed = upstream.received_requests().await.unwrap();
+    let auth = signed
+        .iter()
+        .find_map(|r| r.headers.get("authorization"))
+        .expect("a signed request");
+    assert!(auth.to_str().unwrap().starts_with(
+        "SDK-HMAC-SHA256 Access=grpcurl-ak, SignedHeaders=host;x-project-id;x-sdk-date, Signature="
+    ));
 }
 
 /// The README walkthrough: the binary with no cloud configured serves from the

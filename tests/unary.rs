@@ -745,7 +745,7 @@ async fn project_and_token_handling() {
         project_id: String::new(),
         backup_id: BACKUP.into(),
     };
-    // Without a token: no X-Auth-Token header at all.
+    // Without a token: the gateway's own AK/SK signs; no X-Auth-Token at all.
     gw.backups().get_backup(req()).await.unwrap();
     // With a token: forwarded verbatim.
     gw.backups()
@@ -754,6 +754,25 @@ async fn project_and_token_handling() {
         .unwrap();
     let seen = upstream.received_requests().await.unwrap();
     assert!(seen[0].headers.get("x-auth-token").is_none());
+    let auth = seen[0]
+        .headers
+        .get("authorization")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        auth.starts_with(&format!(
+            "SDK-HMAC-SHA256 Access={TEST_AK}, SignedHeaders=host;x-project-id;x-sdk-date, Signature="
+        )),
+        "{auth}"
+    );
+    assert_eq!(
+        seen[0].headers.get("x-project-id").unwrap(),
+        "default-project"
+    );
+    assert!(seen[0].headers.get("x-sdk-date").is_some());
+    // A caller's token takes precedence: the request is not signed.
+    assert!(seen[1].headers.get("authorization").is_none());
     assert_eq!(
         seen[1].headers.get("x-auth-token").unwrap(),
         "MIIEXAMPLE-token_value"

@@ -5,7 +5,7 @@ use std::{pin::Pin, sync::Arc};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::{Shared, unary};
+use super::Shared;
 use crate::{
     convert,
     proto::{
@@ -38,17 +38,19 @@ impl BackupService for BackupApi {
         &self,
         request: Request<ListBackupsRequest>,
     ) -> Result<Response<ListBackupsResponse>, Status> {
-        unary("ListBackups", request, |call, req| async move {
-            let (project_id, query) =
-                validate::check_list_backups(&req, self.shared.default_project.as_deref())?;
-            let reply = self
-                .shared
-                .upstream
-                .list_backups(&call.auth, call.deadline, &project_id, &query)
-                .await?;
-            Ok(reply.map(|page| convert::list_backups(page, &query)))
-        })
-        .await
+        self.shared
+            .unary("ListBackups", request, |call, req| async move {
+                let (project_id, query) =
+                    validate::check_list_backups(&req, self.shared.default_project.as_deref())?;
+                self.shared.authorize(&project_id)?;
+                let reply = self
+                    .shared
+                    .upstream
+                    .list_backups(&call.auth, call.deadline, &project_id, &query)
+                    .await?;
+                Ok(reply.map(|page| convert::list_backups(page, &query)))
+            })
+            .await
     }
 
     type StreamBackupsStream = BackupStream;
@@ -66,22 +68,24 @@ impl BackupService for BackupApi {
         &self,
         request: Request<GetBackupRequest>,
     ) -> Result<Response<GetBackupResponse>, Status> {
-        unary("GetBackup", request, |call, req| async move {
-            let target = validate::check_get(
-                &req.project_id,
-                "backup_id",
-                &req.backup_id,
-                self.shared.default_project.as_deref(),
-            )?;
-            let reply = self
-                .shared
-                .upstream
-                .get_backup(&call.auth, call.deadline, &target.project_id, &target.id)
-                .await?;
-            Ok(reply.map(|b| GetBackupResponse {
-                backup: Some(convert::backup(b)),
-            }))
-        })
-        .await
+        self.shared
+            .unary("GetBackup", request, |call, req| async move {
+                let target = validate::check_get(
+                    &req.project_id,
+                    "backup_id",
+                    &req.backup_id,
+                    self.shared.default_project.as_deref(),
+                )?;
+                self.shared.authorize(&target.project_id)?;
+                let reply = self
+                    .shared
+                    .upstream
+                    .get_backup(&call.auth, call.deadline, &target.project_id, &target.id)
+                    .await?;
+                Ok(reply.map(|b| GetBackupResponse {
+                    backup: Some(convert::backup(b)),
+                }))
+            })
+            .await
     }
 }

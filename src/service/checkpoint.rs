@@ -5,7 +5,7 @@ use std::{pin::Pin, sync::Arc};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::{Shared, unary};
+use super::Shared;
 use crate::{
     convert,
     proto::{
@@ -39,43 +39,47 @@ impl CheckpointService for CheckpointApi {
         &self,
         request: Request<CreateCheckpointRequest>,
     ) -> Result<Response<CreateCheckpointResponse>, Status> {
-        unary("CreateCheckpoint", request, |call, req| async move {
-            let input =
-                validate::check_create_checkpoint(req, self.shared.default_project.as_deref())?;
-            let body = convert::create_checkpoint_body(&input);
-            let reply = self
-                .shared
-                .upstream
-                .create_checkpoint(&call.auth, call.deadline, &input.project_id, &body)
-                .await?;
-            Ok(reply.map(|c| CreateCheckpointResponse {
-                checkpoint: Some(convert::checkpoint(c)),
-            }))
-        })
-        .await
+        self.shared
+            .unary("CreateCheckpoint", request, |call, req| async move {
+                let input =
+                    validate::check_create_checkpoint(req, self.shared.default_project.as_deref())?;
+                self.shared.authorize(&input.project_id)?;
+                let body = convert::create_checkpoint_body(&input);
+                let reply = self
+                    .shared
+                    .upstream
+                    .create_checkpoint(&call.auth, call.deadline, &input.project_id, &body)
+                    .await?;
+                Ok(reply.map(|c| CreateCheckpointResponse {
+                    checkpoint: Some(convert::checkpoint(c)),
+                }))
+            })
+            .await
     }
 
     async fn get_checkpoint(
         &self,
         request: Request<GetCheckpointRequest>,
     ) -> Result<Response<GetCheckpointResponse>, Status> {
-        unary("GetCheckpoint", request, |call, req| async move {
-            let target = validate::check_get(
-                &req.project_id,
-                "checkpoint_id",
-                &req.checkpoint_id,
-                self.shared.default_project.as_deref(),
-            )?;
-            let reply = self
-                .shared
-                .upstream
-                .get_checkpoint(&call.auth, call.deadline, &target.project_id, &target.id)
-                .await?;
-            Ok(reply.map(|c| GetCheckpointResponse {
-                checkpoint: Some(convert::checkpoint(c)),
-            }))
-        })
-        .await
+        self.shared
+            .unary("GetCheckpoint", request, |call, req| async move {
+                let target = validate::check_get(
+                    &req.project_id,
+                    "checkpoint_id",
+                    &req.checkpoint_id,
+                    self.shared.default_project.as_deref(),
+                )?;
+                self.shared.authorize(&target.project_id)?;
+                let reply = self
+                    .shared
+                    .upstream
+                    .get_checkpoint(&call.auth, call.deadline, &target.project_id, &target.id)
+                    .await?;
+                Ok(reply.map(|c| GetCheckpointResponse {
+                    checkpoint: Some(convert::checkpoint(c)),
+                }))
+            })
+            .await
     }
 
     type WatchCheckpointStream = WatchStream;

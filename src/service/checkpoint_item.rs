@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::{Shared, unary};
+use super::Shared;
 use crate::{
     convert,
     proto::{
@@ -33,22 +33,24 @@ impl CheckpointItemService for CheckpointItemApi {
         &self,
         request: Request<GetCheckpointItemRequest>,
     ) -> Result<Response<GetCheckpointItemResponse>, Status> {
-        unary("GetCheckpointItem", request, |call, req| async move {
-            let target = validate::check_get(
-                &req.project_id,
-                "checkpoint_item_id",
-                &req.checkpoint_item_id,
-                self.shared.default_project.as_deref(),
-            )?;
-            let reply = self
-                .shared
-                .upstream
-                .get_checkpoint_item(&call.auth, call.deadline, &target.project_id, &target.id)
-                .await?;
-            Ok(reply.map(|i| GetCheckpointItemResponse {
-                checkpoint_item: Some(convert::checkpoint_item(i)),
-            }))
-        })
-        .await
+        self.shared
+            .unary("GetCheckpointItem", request, |call, req| async move {
+                let target = validate::check_get(
+                    &req.project_id,
+                    "checkpoint_item_id",
+                    &req.checkpoint_item_id,
+                    self.shared.default_project.as_deref(),
+                )?;
+                self.shared.authorize(&target.project_id)?;
+                let reply = self
+                    .shared
+                    .upstream
+                    .get_checkpoint_item(&call.auth, call.deadline, &target.project_id, &target.id)
+                    .await?;
+                Ok(reply.map(|i| GetCheckpointItemResponse {
+                    checkpoint_item: Some(convert::checkpoint_item(i)),
+                }))
+            })
+            .await
     }
 }

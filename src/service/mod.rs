@@ -9,7 +9,7 @@ pub mod backup;
 pub mod checkpoint;
 pub mod checkpoint_item;
 
-use std::future::Future;
+use std::{future::Future, sync::Arc};
 
 use tokio::time::Instant;
 use tonic::{
@@ -20,7 +20,7 @@ use tonic::{
 use crate::{
     deadline::Deadline,
     error::GatewayError,
-    upstream::{Auth, AuthToken, Reply, UpstreamClient},
+    upstream::{AkSk, Auth, AuthToken, Reply, UpstreamClient, iam::IamTokenProvider},
 };
 
 /// State every service shares.
@@ -30,6 +30,104 @@ pub struct Shared {
     pub upstream: UpstreamClient,
     /// Project used when a request leaves `project_id` empty.
     pub default_project: Option<String>,
+    /// Projects the gateway may act on; empty allows any.
+    pub allowed_projects: Vec<String>,
+    /// The gateway's own AK/SK, used when a caller sends no token.
+    pub aksk: Option<Arc<AkSk>>,
+    /// The gateway's IAM user, used when there is neither a token nor AK/SK.
+    pub iam: Option<Arc<IamTokenProvider>>,
+}
+
+impl Shared {
+    /// Refuses projects outside `--allowed-projects`, before any upstream call.
+    pub fn authorize(&self, project_id: &str) -> Result<(), GatewayError> {
+        if self.allowed_projects.is_empty() || self.allowed_projects.iter().any(|p| p == project_id)
+        {
+            Ok(())
+        } else {
+            Err(GatewayError::ProjectNotAllowed(project_id.to_owned()))
+        }
+    }
+
+    /// Runs one unary RPC: credentials and deadline, handler, error mapping,
+    /// metadata, log line.
+    pub async fn unary<Req, Resp, Fut>(
+        &self,
+        method: &'static str,
+        request: Request<Req>,
+        handler: impl FnOnce(Call, Req) -> Fut,
+    ) -> Result<Response<Resp>, Status>
+    where
+        Fut: Future<Output = Result<Reply<Resp>, GatewayError>>,
+    {
+        let started = Instant::now();
+        let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
+        let outcome = match self.call_context(request.metadata(), deadline) {
+            Ok(call) => handler(call, request.into_inner()).await,
+            Err(err) => Err(err),
+        };
+        match outcome {
+            Ok(reply) => {
+                let mut response = Response::new(reply.value);
+                if let Some(id) = reply.request_id.as_deref()
+                    && let Ok(value) = MetadataValue::try_from(id)
+                {
+                    response.metadata_mut().insert("x-request-id", value);
+                }
+                log_rpc(
+                    method,
+                    &Status::ok(""),
+                    started,
+                    reply.request_id.as_deref(),
+                );
+                Ok(response)
+            }
+            Err(err) => {
+                let status = err.to_status();
+                log_rpc(method, &status, started, err.upstream_request_id());
+                Err(status)
+            }
+        }
+    }
+
+    /// Who the call acts as (contract §3): the caller's token, else the
+    /// gateway's AK/SK, else its IAM user, else nobody — which is refused.
+    fn call_context(
+        &self,
+        md: &MetadataMap,
+        deadline: Option<Instant>,
+    ) -> Result<Call, GatewayError> {
+        let auth = match md.get("x-auth-token") {
+            Some(v) => {
+                let token = v
+                    .to_str()
+                    .map_err(|_| "must be visible ASCII")
+                    .and_then(AuthToken::parse)
+                    .map_err(|why| match why {
+                        "must not be empty" => {
+                            GatewayError::Unauthenticated("x-auth-token metadata must not be empty")
+                        }
+                        "is too long" => {
+                            GatewayError::Unauthenticated("x-auth-token metadata is too long")
+                        }
+                        _ => GatewayError::Unauthenticated(
+                            "x-auth-token metadata must be visible ASCII",
+                        ),
+                    })?;
+                Auth::Token(token)
+            }
+            None => match (&self.aksk, &self.iam) {
+                (Some(creds), _) => Auth::AkSk(creds.clone()),
+                (None, Some(iam)) => Auth::Iam(iam.clone()),
+                (None, None) => {
+                    return Err(GatewayError::Unauthenticated(
+                        "no credentials: send x-auth-token metadata, or configure the gateway with AK/SK or an IAM user",
+                    ));
+                }
+            },
+        };
+        Ok(Call { auth, deadline })
+    }
 }
 
 /// What the gateway knows about one call before it runs.
@@ -39,48 +137,6 @@ pub struct Call {
     pub auth: Auth,
     /// When the caller stops waiting (from `grpc-timeout`, via [`Deadline`]).
     pub deadline: Option<Instant>,
-}
-
-/// Runs one unary RPC: context, handler, error mapping, metadata, log line.
-pub async fn unary<Req, Resp, Fut>(
-    method: &'static str,
-    request: Request<Req>,
-    handler: impl FnOnce(Call, Req) -> Fut,
-) -> Result<Response<Resp>, Status>
-where
-    Fut: Future<Output = Result<Reply<Resp>, GatewayError>>,
-{
-    let started = Instant::now();
-    let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
-    let outcome = match call_context(request.metadata(), deadline) {
-        Ok(call) => handler(call, request.into_inner()).await,
-        Err(status) => {
-            log_rpc(method, &status, started, None);
-            return Err(status);
-        }
-    };
-    match outcome {
-        Ok(reply) => {
-            let mut response = Response::new(reply.value);
-            if let Some(id) = reply.request_id.as_deref()
-                && let Ok(value) = MetadataValue::try_from(id)
-            {
-                response.metadata_mut().insert("x-request-id", value);
-            }
-            log_rpc(
-                method,
-                &Status::ok(""),
-                started,
-                reply.request_id.as_deref(),
-            );
-            Ok(response)
-        }
-        Err(err) => {
-            let status = err.to_status();
-            log_rpc(method, &status, started, err.upstream_request_id());
-            Err(status)
-        }
-    }
 }
 
 fn log_rpc(method: &str, status: &Status, started: Instant, upstream_request_id: Option<&str>) {
@@ -95,26 +151,4 @@ fn log_rpc(method: &str, status: &Status, started: Instant, upstream_request_id:
     } else {
         tracing::info!(rpc = method, code = ?code, latency_us, upstream_request_id, "rpc");
     }
-}
-
-/// Reads the caller's credentials from metadata.
-fn call_context(md: &MetadataMap, deadline: Option<Instant>) -> Result<Call, Status> {
-    let auth = match md.get("x-auth-token") {
-        None => Auth::Anonymous,
-        Some(v) => {
-            let parsed = v
-                .to_str()
-                .map_err(|_| "must be visible ASCII")
-                .and_then(AuthToken::parse);
-            match parsed {
-                Ok(token) => Auth::Token(token),
-                Err(why) => {
-                    return Err(Status::unauthenticated(format!(
-                        "x-auth-token metadata {why}"
-                    )));
-                }
-            }
-        }
-    };
-    Ok(Call { auth, deadline })
 }

@@ -1,13 +1,15 @@
 //! Authentication as Huawei's API gateway checks it: an `X-Auth-Token` from a
 //! known set, or an `SDK-HMAC-SHA256` signature rebuilt from the request and the
 //! header's own `SignedHeaders` list (REFERENCE.md §5.2), with `X-Sdk-Date` at most
-//! 15 minutes from now. Failures are 401 `APIGW.0301`.
+//! 15 minutes from now. Tokens issued by the simulated IAM ([`super::iam`]) are
+//! accepted until they expire. Failures are 401 `APIGW.0301`.
 
-use std::{collections::HashMap, fmt, str::FromStr};
+use std::{collections::HashMap, fmt, str::FromStr, sync::Arc};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use http::request::Parts;
 
+use super::iam::{self, Iam};
 use crate::signing;
 
 /// Largest clock difference the API gateway tolerates.
@@ -48,6 +50,7 @@ impl FromStr for KeyPair {
 pub struct Credentials {
     keys: HashMap<String, String>,
     tokens: Vec<String>,
+    iam: Option<Arc<Iam>>,
 }
 
 impl fmt::Debug for Credentials {
@@ -55,6 +58,7 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("access_keys", &self.keys.keys().collect::<Vec<_>>())
             .field("tokens", &self.tokens.len())
+            .field("iam", &self.iam)
             .finish()
     }
 }
@@ -68,26 +72,47 @@ impl Credentials {
                 .map(|p| (p.access_key.clone(), p.secret_key.clone()))
                 .collect(),
             tokens: tokens.to_vec(),
+            iam: None,
         }
+    }
+
+    /// Also accepts the tokens `iam` issued; its users, if any, enable the checks.
+    pub fn with_iam(mut self, iam: Arc<Iam>) -> Self {
+        self.iam = Some(iam);
+        self
     }
 
     /// Whether any check is configured.
     pub fn enabled(&self) -> bool {
-        !self.keys.is_empty() || !self.tokens.is_empty()
+        !self.keys.is_empty()
+            || !self.tokens.is_empty()
+            || self.iam.as_ref().is_some_and(|i| i.enabled())
     }
 
     /// Checks one request; `Err` carries APIG's wording of the failure.
     pub fn check(&self, parts: &Parts, body: &[u8], now: DateTime<Utc>) -> Result<(), String> {
+        // The IAM login is how a client gets a token: it takes none.
+        if super::faults::route_of(&parts.method, parts.uri.path()) == Some("iam_tokens") {
+            return Ok(());
+        }
         if let Some(token) = parts.headers.get("x-auth-token") {
-            let ok = token.to_str().is_ok_and(|t| {
-                self.tokens
-                    .iter()
-                    .any(|known| signing::constant_time_eq(known.as_bytes(), t.as_bytes()))
-            });
-            return if ok {
-                Ok(())
-            } else {
-                Err("decrypt token fail".into())
+            let Ok(token) = token.to_str() else {
+                return Err("decrypt token fail".into());
+            };
+            let known = self
+                .tokens
+                .iter()
+                .any(|known| signing::constant_time_eq(known.as_bytes(), token.as_bytes()));
+            if known {
+                return Ok(());
+            }
+            return match self.iam.as_ref().and_then(|i| i.lookup(token)) {
+                Some(issued) if now < issued.expires_at => Ok(()),
+                Some(issued) => Err(format!(
+                    "token expires, expires_at: {}",
+                    iam::format_time(issued.expires_at)
+                )),
+                None => Err("decrypt token fail".into()),
             };
         }
         let Some(auth) = parts.headers.get("authorization") else {

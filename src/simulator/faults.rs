@@ -25,6 +25,7 @@ pub const ROUTES: &[&str] = &[
     "list_backups",
     "get_backup",
     "get_checkpoint_item",
+    "iam_tokens",
 ];
 
 /// The route name of a request, if it is one of the simulated API's.
@@ -36,6 +37,7 @@ pub fn route_of(method: &http::Method, path: &str) -> Option<&'static str> {
         ("GET", ["v3", _, "backups"]) => Some("list_backups"),
         ("GET", ["v3", _, "backups", _]) => Some("get_backup"),
         ("GET", ["v1", _, "checkpoint_items", _]) => Some("get_checkpoint_item"),
+        ("POST", ["v3", "auth", "tokens"]) => Some("iam_tokens"),
         _ => None,
     }
 }
@@ -177,7 +179,7 @@ impl Faults {
 /// Requests received, per route.
 #[derive(Debug, Default)]
 pub struct Stats {
-    counts: [AtomicU64; 5],
+    counts: [AtomicU64; ROUTES.len()],
 }
 
 impl Stats {
@@ -235,6 +237,10 @@ mod tests {
         assert_eq!(
             route_of(&Method::GET, "/v1/p/checkpoint_items/x"),
             Some("get_checkpoint_item")
+        );
+        assert_eq!(
+            route_of(&Method::POST, "/v3/auth/tokens"),
+            Some("iam_tokens")
         );
         assert_eq!(route_of(&Method::GET, "/_simulator/stats"), None);
     }

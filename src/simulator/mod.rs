@@ -7,7 +7,8 @@
 //! ```text
 //! request ─► front.rs   X-Request-Id, counters, faults, AK/SK or token check
 //!              ▼
-//!            routes.rs  the five REST routes (+ /_simulator/stats, /_simulator/faults)
+//!            routes.rs  the five REST routes, IAM's POST /v3/auth/tokens (iam.rs)
+//!                       (+ /_simulator/stats, /_simulator/faults)
 //!              ▼
 //!            store.rs   vaults, checkpoints, backups; create; list (query.rs)
 //!              ▼
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod error;
 pub mod faults;
 pub mod front;
+pub mod iam;
 pub mod model;
 pub mod query;
 pub mod routes;
@@ -68,10 +70,27 @@ pub struct SimulatorSettings {
     #[arg(long = "sim-tokens", env = "SIM_TOKENS", value_delimiter = ',')]
     pub tokens: Vec<String>,
 
+    /// IAM users that may log in with `POST /v3/auth/tokens`, as comma-separated
+    /// `DOMAIN:USER:PASSWORD` triples. The tokens they get are accepted as
+    /// `X-Auth-Token` until they expire; with users set, every API call must
+    /// authenticate.
+    #[arg(
+        long = "sim-iam-users",
+        env = "SIM_IAM_USERS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub iam_users: Vec<iam::IamUser>,
+
+    /// Validity of the IAM tokens the simulator issues (e.g. `24h`, `2s`).
+    #[arg(long = "sim-iam-token-lifetime", env = "SIM_IAM_TOKEN_LIFETIME", default_value = "24h",
+          value_parser = humantime::parse_duration)]
+    pub iam_token_lifetime: Duration,
+
     /// Fault rules, `;`-separated, e.g.
     /// `route=get_backup,error_rate=0.2,status=503,latency=50ms,drop_rate=0.1`
     /// (`route` is `*` or one of create_checkpoint, get_checkpoint, list_backups,
-    /// get_backup, get_checkpoint_item).
+    /// get_backup, get_checkpoint_item, iam_tokens).
     #[arg(long = "sim-fault", env = "SIM_FAULTS", value_delimiter = ';')]
     pub faults: Vec<faults::FaultRule>,
 }
@@ -83,6 +102,8 @@ impl Default for SimulatorSettings {
             backup_duration: Duration::from_secs(10),
             credentials: vec![],
             tokens: vec![],
+            iam_users: vec![],
+            iam_token_lifetime: Duration::from_secs(24 * 60 * 60),
             faults: vec![],
         }
     }
@@ -101,17 +122,25 @@ pub struct SimState {
     pub stats: faults::Stats,
     /// Accepted credentials.
     pub credentials: auth::Credentials,
+    /// IAM users and the tokens issued to them (also consulted by `credentials`).
+    pub iam: Arc<iam::Iam>,
 }
 
 impl SimState {
     /// State seeded per `settings`.
     pub fn new(settings: &SimulatorSettings) -> Self {
+        let iam = Arc::new(iam::Iam::new(
+            &settings.iam_users,
+            settings.iam_token_lifetime,
+        ));
         Self {
             store: RwLock::new(seed::store(settings.fleet_size)),
             backup_duration: settings.backup_duration,
             faults: faults::Faults::new(settings.faults.clone()),
             stats: faults::Stats::default(),
-            credentials: auth::Credentials::new(&settings.credentials, &settings.tokens),
+            credentials: auth::Credentials::new(&settings.credentials, &settings.tokens)
+                .with_iam(iam.clone()),
+            iam,
         }
     }
 

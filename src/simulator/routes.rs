@@ -1,5 +1,6 @@
-//! The five REST routes of CBR v3 and CSBS v1, plus the simulator's own admin
-//! routes under `/_simulator/` (counters and faults, for tests and benchmarks).
+//! The five REST routes of CBR v3 and CSBS v1, IAM's token login, plus the
+//! simulator's own admin routes under `/_simulator/` (counters and faults, for
+//! tests and benchmarks).
 
 use std::sync::Arc;
 
@@ -30,8 +31,13 @@ pub fn router(state: Arc<SimState>) -> Router {
             "/v1/{project_id}/checkpoint_items/{checkpoint_item_id}",
             get(show_checkpoint_item),
         )
+        .route("/v3/auth/tokens", post(iam_tokens))
         .route("/_simulator/stats", get(stats))
         .route("/_simulator/faults", get(get_faults).put(put_faults))
+        .route(
+            "/_simulator/iam/tokens",
+            axum::routing::delete(revoke_tokens),
+        )
         .fallback(unknown_api)
         .with_state(state)
 }
@@ -90,8 +96,17 @@ async fn show_checkpoint_item(
         .map(Json)
 }
 
+async fn iam_tokens(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    state.iam.create_token(&body, Utc::now())
+}
+
 async fn stats(State(state): State<Arc<SimState>>) -> Json<Value> {
     Json(json!({ "requests": state.stats.snapshot() }))
+}
+
+/// Revokes every token IAM issued, so tests can exercise refresh-on-401.
+async fn revoke_tokens(State(state): State<Arc<SimState>>) -> Json<Value> {
+    Json(json!({ "revoked": state.iam.revoke_all() }))
 }
 
 async fn get_faults(State(state): State<Arc<SimState>>) -> Json<Value> {

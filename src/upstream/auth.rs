@@ -1,11 +1,14 @@
-//! Who the gateway calls upstream as.
-//!
-//! First mode (contract §3.1): the caller's IAM token, from gRPC metadata
-//! `x-auth-token`, forwarded as `X-Auth-Token`. The token is held as a sensitive
-//! header value (hyper neither logs nor HPACK-indexes it) and its `Debug` is
-//! redacted, so it cannot reach a log line by accident.
+//! Who the gateway calls upstream as (contract §3), in this order: the caller's
+//! IAM token from gRPC metadata `x-auth-token`, forwarded as `X-Auth-Token`; else
+//! the gateway's own AK/SK, signing every request with SDK-HMAC-SHA256; else
+//! tokens the gateway obtains for its IAM user (see [`super::iam`]). Tokens
+//! are held as sensitive header values (hyper neither logs nor HPACK-indexes
+//! them) and every credential type's `Debug` is redacted, so none can reach a log
+//! line by accident.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
+
+use super::{credentials::AkSk, iam::IamTokenProvider};
 
 use reqwest::header::HeaderValue;
 
@@ -40,6 +43,14 @@ impl AuthToken {
     }
 }
 
+impl PartialEq for AuthToken {
+    fn eq(&self, other: &Self) -> bool {
+        crate::signing::constant_time_eq(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
+
+impl Eq for AuthToken {}
+
 impl fmt::Debug for AuthToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AuthToken(<redacted>)")
@@ -51,8 +62,10 @@ impl fmt::Debug for AuthToken {
 pub enum Auth {
     /// The caller's IAM token, forwarded as `X-Auth-Token`.
     Token(AuthToken),
-    /// No credentials: upstream decides (the real cloud answers 401).
-    Anonymous,
+    /// The gateway's AK/SK: every request is signed.
+    AkSk(Arc<AkSk>),
+    /// The gateway's IAM user: project-scoped tokens, cached and refreshed.
+    Iam(Arc<IamTokenProvider>),
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use reqwest::{
     Method, StatusCode,
-    header::{ACCEPT, CONTENT_TYPE, HeaderValue},
+    header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue},
 };
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
@@ -18,11 +18,12 @@ use url::Url;
 
 use super::{
     auth::Auth,
+    credentials::AkSk,
     dto,
     error::{Service, UpstreamError},
     paths,
 };
-use crate::validate::BackupQuery;
+use crate::{signing, validate::BackupQuery};
 
 /// Settings of the upstream client, taken from the configuration.
 #[derive(Debug, Clone)]
@@ -71,8 +72,16 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const JSON_UTF8: HeaderValue = HeaderValue::from_static("application/json;charset=UTF-8");
 const X_AUTH_TOKEN: &str = "x-auth-token";
 const X_REQUEST_ID: &str = "x-request-id";
+const X_PROJECT_ID: &str = "x-project-id";
+const X_SDK_DATE: &str = "x-sdk-date";
+const X_SECURITY_TOKEN: &str = "x-security-token";
 
 impl UpstreamClient {
+    /// The underlying HTTP client (pooled, no redirects), for the IAM token provider.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Builds the client. Fails only if the TLS stack cannot be set up.
     pub fn new(settings: UpstreamSettings) -> Result<Self, reqwest::Error> {
         crate::install_crypto_provider();
@@ -104,7 +113,17 @@ impl UpstreamClient {
             request_id: None,
         })?;
         let reply: Reply<dto::CheckpointEnvelope> = self
-            .send(service, Method::POST, url, Some(bytes), auth, deadline)
+            .send(
+                Outgoing {
+                    service,
+                    method: Method::POST,
+                    url,
+                    body: Some(bytes),
+                },
+                auth,
+                project_id,
+                deadline,
+            )
             .await?;
         Ok(reply.map(|e| e.checkpoint))
     }
@@ -120,7 +139,17 @@ impl UpstreamClient {
         let service = Service::Cbr;
         let url = self.url(service, &["v3", project_id, "checkpoints", checkpoint_id])?;
         let reply: Reply<dto::CheckpointEnvelope> = self
-            .send(service, Method::GET, url, None, auth, deadline)
+            .send(
+                Outgoing {
+                    service,
+                    method: Method::GET,
+                    url,
+                    body: None,
+                },
+                auth,
+                project_id,
+                deadline,
+            )
             .await?;
         Ok(reply.map(|e| e.checkpoint))
     }
@@ -140,8 +169,18 @@ impl UpstreamClient {
             let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
             url.set_query(Some(&paths::encode_query(&refs)));
         }
-        self.send(service, Method::GET, url, None, auth, deadline)
-            .await
+        self.send(
+            Outgoing {
+                service,
+                method: Method::GET,
+                url,
+                body: None,
+            },
+            auth,
+            project_id,
+            deadline,
+        )
+        .await
     }
 
     /// `GET /v3/{project_id}/backups/{backup_id}`.
@@ -155,7 +194,17 @@ impl UpstreamClient {
         let service = Service::Cbr;
         let url = self.url(service, &["v3", project_id, "backups", backup_id])?;
         let reply: Reply<dto::BackupEnvelope> = self
-            .send(service, Method::GET, url, None, auth, deadline)
+            .send(
+                Outgoing {
+                    service,
+                    method: Method::GET,
+                    url,
+                    body: None,
+                },
+                auth,
+                project_id,
+                deadline,
+            )
             .await?;
         Ok(reply.map(|e| e.backup))
     }
@@ -174,7 +223,17 @@ impl UpstreamClient {
             &["v1", project_id, "checkpoint_items", checkpoint_item_id],
         )?;
         let reply: Reply<dto::CheckpointItemEnvelope> = self
-            .send(service, Method::GET, url, None, auth, deadline)
+            .send(
+                Outgoing {
+                    service,
+                    method: Method::GET,
+                    url,
+                    body: None,
+                },
+                auth,
+                project_id,
+                deadline,
+            )
             .await?;
         Ok(reply.map(|e| e.checkpoint_item))
     }
@@ -194,13 +253,17 @@ impl UpstreamClient {
     /// and the caller's deadline, whichever comes first.
     async fn send<T: DeserializeOwned>(
         &self,
-        service: Service,
-        method: Method,
-        url: Url,
-        body: Option<Vec<u8>>,
+        out: Outgoing,
         auth: &Auth,
+        project_id: &str,
         deadline: Option<Instant>,
     ) -> Result<Reply<T>, UpstreamError> {
+        let Outgoing {
+            service,
+            method,
+            url,
+            body,
+        } = out;
         let own = Instant::now() + self.settings.request_timeout;
         let (until, by_caller) = match deadline {
             Some(d) if d <= own => (d, true),
@@ -211,18 +274,68 @@ impl UpstreamClient {
         }
         let started = Instant::now();
         let route = url.path().to_owned();
-        let mut req = self.http.request(method.clone(), url).header(ACCEPT, JSON);
-        if let Auth::Token(token) = auth {
-            req = req.header(X_AUTH_TOKEN, token.header_value().clone());
-        }
-        if let Some(bytes) = body {
-            req = req.header(CONTENT_TYPE, JSON_UTF8).body(bytes);
-        }
-        let outcome = tokio::time::timeout_at(until, self.exchange(service, req)).await;
-        let (status, request_id, bytes) = match outcome {
-            Ok(result) => result?,
-            Err(_) if by_caller => return Err(UpstreamError::DeadlineExceeded { service }),
-            Err(_) => return Err(UpstreamError::Timeout { service }),
+        // With IAM-issued tokens, one 401 earns one refresh and one retry: the
+        // token may have been revoked early. A 401 comes from upstream's API
+        // gateway before the service acts, so re-sending a create is safe.
+        let mut rejected = None;
+        let mut refreshed = false;
+        let (status, request_id, bytes) = loop {
+            let mut req = self
+                .http
+                .request(method.clone(), url.clone())
+                .header(ACCEPT, JSON);
+            if let Some(bytes) = &body {
+                req = req.header(CONTENT_TYPE, JSON_UTF8).body(bytes.clone());
+            }
+            // Building cannot fail: the URL is already parsed and every header valid.
+            let mut request = req.build().map_err(|_| UpstreamError::Url {
+                service,
+                source: paths::PathError::BadEndpoint,
+            })?;
+            let iam_token = match auth {
+                Auth::Token(token) => {
+                    request
+                        .headers_mut()
+                        .insert(X_AUTH_TOKEN, token.header_value().clone());
+                    None
+                }
+                Auth::AkSk(creds) => {
+                    sign(&mut request, creds, project_id, chrono::Utc::now()).map_err(|err| {
+                        tracing::warn!(error = %err, "cannot read the gateway's credentials");
+                        UpstreamError::Credentials { service }
+                    })?;
+                    None
+                }
+                Auth::Iam(provider) => {
+                    let token = match rejected.take() {
+                        Some(old) => {
+                            provider
+                                .refresh_after_rejection(project_id, &old, deadline)
+                                .await?
+                        }
+                        None => provider.token(project_id, deadline).await?,
+                    };
+                    request
+                        .headers_mut()
+                        .insert(X_AUTH_TOKEN, token.header_value().clone());
+                    Some(token)
+                }
+            };
+            let outcome = tokio::time::timeout_at(until, self.exchange(service, request)).await;
+            let answer = match outcome {
+                Ok(result) => result?,
+                Err(_) if by_caller => return Err(UpstreamError::DeadlineExceeded { service }),
+                Err(_) => return Err(UpstreamError::Timeout { service }),
+            };
+            match iam_token {
+                Some(token) if answer.0 == StatusCode::UNAUTHORIZED && !refreshed => {
+                    tracing::debug!(upstream = service.name(), "token refused; refreshing once");
+                    refreshed = true;
+                    rejected = Some(token);
+                    continue;
+                }
+                _ => break answer,
+            }
         };
         tracing::debug!(
             upstream = service.name(),
@@ -259,9 +372,13 @@ impl UpstreamClient {
     async fn exchange(
         &self,
         service: Service,
-        req: reqwest::RequestBuilder,
+        request: reqwest::Request,
     ) -> Result<(StatusCode, Option<String>, Vec<u8>), UpstreamError> {
-        let mut resp = req.send().await.map_err(|e| classify(service, &e))?;
+        let mut resp = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| classify(service, &e))?;
         let status = resp.status();
         let request_id = resp
             .headers()
@@ -290,6 +407,89 @@ impl UpstreamClient {
         }
         Ok((status, request_id, bytes))
     }
+}
+
+/// The parts of one upstream request that do not depend on credentials.
+struct Outgoing {
+    service: Service,
+    method: Method,
+    url: Url,
+    body: Option<Vec<u8>>,
+}
+
+/// Signs the final request with SDK-HMAC-SHA256 exactly as Huawei's SDKs do
+/// (REFERENCE.md §5.2): sets `Host`, `X-Project-Id`, `X-Sdk-Date` and, for
+/// temporary credentials, `X-Security-Token`, then signs those and
+/// `Content-Type` (when there is a body) over the exact body bytes and the URL's
+/// encoded path and query.
+fn sign(
+    request: &mut reqwest::Request,
+    creds: &AkSk,
+    project_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), super::SecretError> {
+    let secret_key = creds.secret_key.current()?;
+    let security_token = creds
+        .security_token
+        .as_ref()
+        .map(super::SecretSource::current)
+        .transpose()?;
+    let url = request.url().clone();
+    let method = request.method().clone();
+    let payload_hash = signing::payload_hash(
+        request
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+            .unwrap_or(b""),
+    );
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => String::new(),
+    };
+    let sdk_date = now.format(signing::DATE_FORMAT).to_string();
+    let headers = request.headers_mut();
+    let valid = |v: &str| HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static(""));
+    headers.insert(HOST, valid(&host));
+    headers.insert(X_PROJECT_ID, valid(project_id));
+    headers.insert(X_SDK_DATE, valid(&sdk_date));
+    if let Some(token) = &security_token {
+        let mut value = valid(token.expose());
+        value.set_sensitive(true);
+        headers.insert(X_SECURITY_TOKEN, value);
+    }
+    let mut signed: Vec<&str> = vec!["host", "x-project-id", "x-sdk-date"];
+    if headers.contains_key(CONTENT_TYPE) {
+        signed.push("content-type");
+    }
+    if security_token.is_some() {
+        signed.push("x-security-token");
+    }
+    signed.sort_unstable();
+    let pairs: Vec<(&str, &str)> = signed
+        .iter()
+        .filter_map(|name| Some((*name, headers.get(*name)?.to_str().ok()?)))
+        .collect();
+    let canonical = signing::canonical_request(
+        method.as_str(),
+        url.path(),
+        url.query().unwrap_or(""),
+        &pairs,
+        &signed,
+        &payload_hash,
+    );
+    let signature = signing::signature(
+        secret_key.expose().as_bytes(),
+        &signing::string_to_sign(&sdk_date, &canonical),
+    );
+    let mut authorization = valid(&signing::authorization(
+        &creds.access_key,
+        &signed,
+        &signature,
+    ));
+    authorization.set_sensitive(true);
+    request.headers_mut().insert(AUTHORIZATION, authorization);
+    Ok(())
 }
 
 /// Sorts a reqwest failure into connect (never reached upstream), timeout, or

@@ -99,6 +99,12 @@ pub enum UpstreamError {
         /// The service.
         service: Service,
     },
+    /// The gateway's own credentials could not be read (e.g. a secret file vanished).
+    #[error("the gateway's credentials for {} are unavailable", service.name())]
+    Credentials {
+        /// The service.
+        service: Service,
+    },
     /// The upstream URL could not be built safely.
     #[error("could not build the {} URL: {source}", service.name())]
     Url {
@@ -121,6 +127,7 @@ impl UpstreamError {
             | UpstreamError::BodyTooLarge { service, .. }
             | UpstreamError::Decode { service, .. }
             | UpstreamError::NotConfigured { service }
+            | UpstreamError::Credentials { service }
             | UpstreamError::Url { service, .. } => *service,
         }
     }

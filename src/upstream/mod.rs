@@ -3,13 +3,17 @@
 
 pub mod auth;
 pub mod client;
+pub mod credentials;
 pub mod dto;
 pub mod error;
+pub mod iam;
 pub mod lenient;
 pub mod paths;
 pub mod secrets;
 
 pub use auth::{Auth, AuthToken};
 pub use client::{Reply, UpstreamClient, UpstreamSettings};
+pub use credentials::{AkSk, Held};
 pub use error::{Service, UpstreamError};
+pub use iam::{IamSettings, IamTokenProvider};
 pub use secrets::{Secret, SecretError, SecretFile, SecretSource};

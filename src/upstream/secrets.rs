@@ -89,16 +89,21 @@ pub enum SecretError {
     },
 }
 
+/// A file's modification time and length: what says it changed.
+type Stamp = (Option<SystemTime>, u64);
+
 /// A secret kept in a file (e.g. a mounted Kubernetes Secret).
 pub struct SecretFile {
     path: PathBuf,
-    /// The last value read and the file's (mtime, len) when it was read.
-    cache: Mutex<Option<((Option<SystemTime>, u64), Secret)>>,
+    /// The last value read and the file's stamp when it was read.
+    cache: Mutex<Option<(Stamp, Secret)>>,
 }
 
 impl fmt::Debug for SecretFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretFile").field("path", &self.path).finish()
+        f.debug_struct("SecretFile")
+            .field("path", &self.path)
+            .finish()
     }
 }
 

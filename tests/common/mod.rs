@@ -30,6 +30,11 @@ use tonic::transport::Channel;
 use tonic_types::{ErrorDetails, StatusExt};
 use wiremock::MockServer;
 
+/// The AK the test gateway holds.
+pub const TEST_AK: &str = "TESTAK";
+/// The SK the test gateway holds.
+pub const TEST_SK: &str = "TESTSK-never-logged";
+
 /// The docs' example project.
 pub const PROJECT: &str = "4229d7a45436489f8c3dc2b1d35d4987";
 /// The seed checkpoint.
@@ -63,10 +68,25 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Starts the gateway with these extra command-line arguments.
+    /// Starts the gateway with these extra command-line arguments, holding the
+    /// test AK/SK ([`TEST_AK`]/[`TEST_SK`]) unless `args` name credentials.
     pub async fn start(args: &[&str]) -> Gateway {
         let mut argv = vec!["cbr-gateway", "--listen", "127.0.0.1:0"];
+        if !args.iter().any(|a| *a == "--ak" || *a == "--iam-user") {
+            argv.extend_from_slice(&["--ak", TEST_AK, "--sk", TEST_SK]);
+        }
         argv.extend_from_slice(args);
+        Gateway::start_exactly(argv).await
+    }
+
+    /// Starts the gateway holding no credentials of its own.
+    pub async fn start_without_credentials(args: &[&str]) -> Gateway {
+        let mut argv = vec!["cbr-gateway", "--listen", "127.0.0.1:0"];
+        argv.extend_from_slice(args);
+        Gateway::start_exactly(argv).await
+    }
+
+    async fn start_exactly(argv: Vec<&str>) -> Gateway {
         let config = Config::try_parse_from(argv).expect("test config parses");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,0 +1,362 @@
+//! Who the gateway calls as (contract §3, issue 4): its own AK/SK against the
+//! simulator with signature checking on, secrets from files re-read on change,
+//! the project allow-list, and the refusal when nobody's credentials are there.
+
+mod common;
+
+use std::time::Duration;
+
+use cbr_gateway::{
+    proto as pb,
+    simulator::{self, SimulatorSettings, auth::KeyPair},
+};
+use common::*;
+use tonic::Code;
+
+const AK: &str = "SIGNINGAK";
+const SK: &str = "signing-secret-key";
+
+async fn signing_simulator() -> String {
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 50,
+        backup_duration: Duration::from_millis(300),
+        credentials: vec![KeyPair {
+            access_key: AK.into(),
+            secret_key: SK.into(),
+        }],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    format!("http://{}", sim.addr)
+}
+
+async fn gateway(sim: &str, extra: &[&str]) -> Gateway {
+    let mut args = vec![
+        "--cbr-endpoint",
+        sim,
+        "--csbs-endpoint",
+        sim,
+        "--project-id",
+        PROJECT,
+    ];
+    args.extend_from_slice(extra);
+    Gateway::start(&args).await
+}
+
+#[tokio::test]
+async fn every_call_is_signed_and_accepted() {
+    let sim = signing_simulator().await;
+    let gw = gateway(&sim, &["--ak", AK, "--sk", SK]).await;
+    let cp = gw
+        .checkpoints()
+        .create_checkpoint(pb::CreateCheckpointRequest {
+            vault_id: VAULT.into(),
+            parameters: Some(pb::CheckpointParameters {
+                name: Some("signed".into()),
+                description: Some("body bytes are signed too: é ✓".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .checkpoint
+        .unwrap();
+    gw.checkpoints()
+        .get_checkpoint(pb::GetCheckpointRequest {
+            project_id: String::new(),
+            checkpoint_id: cp.id.clone(),
+        })
+        .await
+        .unwrap();
+    let page = gw
+        .backups()
+        .list_backups(pb::ListBackupsRequest {
+            checkpoint_id: cp.id.clone(),
+            name: "signed".into(),
+            resource_type: "OS::Nova::Server".into(),
+            status: vec![
+                pb::BackupStatus::Protecting as i32,
+                pb::BackupStatus::Available as i32,
+            ],
+            sort: "created_at:asc,name".into(),
+            limit: Some(10),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.count, 1);
+    gw.backups()
+        .get_backup(pb::GetBackupRequest {
+            project_id: String::new(),
+            backup_id: page.backups[0].id.clone(),
+        })
+        .await
+        .unwrap();
+    gw.checkpoint_items()
+        .get_checkpoint_item(pb::GetCheckpointItemRequest {
+            project_id: String::new(),
+            checkpoint_item_id: page.backups[0].id.clone(),
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_wrong_sk_is_unauthenticated_with_apigw_reason() {
+    let sim = signing_simulator().await;
+    let gw = gateway(&sim, &["--ak", AK, "--sk", "not-the-secret"]).await;
+    let status = gw
+        .backups()
+        .get_backup(pb::GetBackupRequest {
+            project_id: String::new(),
+            backup_id: BACKUP.into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    let info = details(&status).error_info().cloned().unwrap();
+    assert_eq!(info.reason, "APIGW.0301");
+    assert!(status.message().contains("verify aksk signature fail"));
+    assert!(!status.message().contains("not-the-secret"));
+}
+
+#[tokio::test]
+async fn the_secret_key_file_is_reread_when_it_changes() {
+    let sim = signing_simulator().await;
+    let dir = std::env::temp_dir().join(format!("cbr-sk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("sk");
+    std::fs::write(&file, format!("{SK}\n")).unwrap();
+    let path = file.to_str().unwrap();
+    let gw = gateway(&sim, &["--ak", AK, "--sk-file", path]).await;
+    let get = || pb::GetBackupRequest {
+        project_id: String::new(),
+        backup_id: BACKUP.into(),
+    };
+    gw.backups().get_backup(get()).await.unwrap();
+    // Rotated to a key the simulator does not know: refused.
+    std::fs::write(&file, "rotated-but-wrong-secret\n").unwrap();
+    let status = gw.backups().get_backup(get()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    // Rotated back: accepted again, without a restart.
+    std::fs::write(&file, format!("{SK}\n")).unwrap();
+    gw.backups().get_backup(get()).await.unwrap();
+    // The file vanishes: a clear, retryable error, no secret in it.
+    std::fs::remove_file(&file).unwrap();
+    let status = gw.backups().get_backup(get()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(
+        details(&status).error_info().unwrap().reason,
+        "CREDENTIALS_UNAVAILABLE"
+    );
+}
+
+#[tokio::test]
+async fn projects_outside_the_allow_list_are_refused_before_upstream() {
+    let upstream = wiremock::MockServer::start().await;
+    let uri = upstream.uri();
+    let gw = Gateway::start(&[
+        "--cbr-endpoint",
+        &uri,
+        "--csbs-endpoint",
+        &uri,
+        "--allowed-projects",
+        &format!("{PROJECT},other_project"),
+    ])
+    .await;
+    let status = gw
+        .backups()
+        .get_backup(pb::GetBackupRequest {
+            project_id: "someone_elses_project".into(),
+            backup_id: BACKUP.into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(
+        details(&status).error_info().unwrap().reason,
+        "PROJECT_NOT_ALLOWED"
+    );
+    let status = gw
+        .backups()
+        .list_backups(pb::ListBackupsRequest {
+            project_id: "someone_elses_project".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = gw
+        .checkpoints()
+        .create_checkpoint(pb::CreateCheckpointRequest {
+            project_id: "someone_elses_project".into(),
+            vault_id: VAULT.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    // Even with the caller's own token: the gateway does not act there.
+    let status = gw
+        .checkpoint_items()
+        .get_checkpoint_item(with_token(
+            pb::GetCheckpointItemRequest {
+                project_id: "someone_elses_project".into(),
+                checkpoint_item_id: "x".into(),
+            },
+            "a-token",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert!(upstream.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn no_credentials_anywhere_is_unauthenticated() {
+    let upstream = wiremock::MockServer::start().await;
+    let uri = upstream.uri();
+    let gw = Gateway::start_without_credentials(&["--cbr-endpoint", &uri]).await;
+    let status = gw
+        .backups()
+        .get_backup(pb::GetBackupRequest {
+            project_id: PROJECT.into(),
+            backup_id: BACKUP.into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(
+        details(&status).error_info().unwrap().reason,
+        "NO_CREDENTIALS"
+    );
+    assert!(upstream.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn iam_user_tokens_are_cached_refreshed_and_retried_once_on_401() {
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 20,
+        iam_users: vec!["acme:backup-bot:iam-password-xyz".parse().unwrap()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", sim.addr);
+    let gw = Gateway::start(&[
+        "--cbr-endpoint",
+        &url,
+        "--csbs-endpoint",
+        &url,
+        "--project-id",
+        PROJECT,
+        "--iam-endpoint",
+        &url,
+        "--iam-domain",
+        "acme",
+        "--iam-user",
+        "backup-bot",
+        "--iam-password",
+        "iam-password-xyz",
+    ])
+    .await;
+    let iam_requests = || sim.state.stats.snapshot()["iam_tokens"];
+    let get = || pb::GetBackupRequest {
+        project_id: String::new(),
+        backup_id: BACKUP.into(),
+    };
+
+    // Many concurrent calls on a cold cache: one login.
+    let calls = (0..20).map(|_| {
+        let mut c = gw.backups();
+        async move { c.get_backup(get()).await }
+    });
+    for r in futures_join_all(calls).await {
+        r.unwrap();
+    }
+    assert_eq!(iam_requests(), 1);
+    gw.backups().get_backup(get()).await.unwrap();
+    assert_eq!(iam_requests(), 1, "cached");
+
+    // IAM revokes the token: the next call gets a 401, refreshes once, retries once.
+    let revoked: serde_json::Value = reqwest::Client::new()
+        .delete(format!("{url}/_simulator/iam/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked["revoked"], 1);
+    let before = sim.state.stats.snapshot()["get_backup"];
+    gw.backups().get_backup(get()).await.unwrap();
+    assert_eq!(iam_requests(), 2, "one refresh");
+    assert_eq!(
+        sim.state.stats.snapshot()["get_backup"],
+        before + 2,
+        "one retry"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_iam_password_is_unauthenticated() {
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 20,
+        iam_users: vec!["acme:backup-bot:right".parse().unwrap()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", sim.addr);
+    let gw = Gateway::start(&[
+        "--cbr-endpoint",
+        &url,
+        "--project-id",
+        PROJECT,
+        "--iam-endpoint",
+        &url,
+        "--iam-domain",
+        "acme",
+        "--iam-user",
+        "backup-bot",
+        "--iam-password",
+        "not-the-password-123",
+    ])
+    .await;
+    let status = gw
+        .backups()
+        .get_backup(pb::GetBackupRequest {
+            project_id: String::new(),
+            backup_id: BACKUP.into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(
+        details(&status).error_info().unwrap().domain,
+        "iam.myhuaweicloud.com"
+    );
+    assert!(
+        !status.message().contains("not-the-password-123"),
+        "{}",
+        status.message()
+    );
+}
+
+/// Awaits every future (a tiny join_all, to avoid a dependency for one test).
+async fn futures_join_all<F>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}

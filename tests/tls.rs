@@ -1,0 +1,477 @@
+//! TLS and mutual TLS on the gRPC listener, black-box: the real gateway in-process
+//! on `127.0.0.1:0` with certificates generated at test time (rcgen), called with
+//! tonic clients over TLS, with and without client certificates, and in plaintext.
+
+use std::{
+    future::Future,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicU32, Ordering},
+    time::Duration,
+};
+
+use cbr_gateway::{ServeError, config::Config};
+use clap::Parser;
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+/// Upper bound of any one client attempt; reached only by a regression.
+const ATTEMPT: Duration = Duration::from_secs(10);
+
+/// A directory under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "cbr-gateway-tls-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A certificate and its private key, PEM-encoded.
+struct Pair {
+    cert: String,
+    key: String,
+}
+
+impl Pair {
+    fn identity(&self) -> Identity {
+        Identity::from_pem(&self.cert, &self.key)
+    }
+}
+
+/// A test CA able to sign server and client certificates.
+struct Ca {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        Ca { issuer }
+    }
+
+    fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    fn sign(&self, common_name: &str, sans: &[&str], usage: ExtendedKeyUsagePurpose) -> Pair {
+        let sans: Vec<String> = sans.iter().map(|s| (*s).to_owned()).collect();
+        let mut params = CertificateParams::new(sans).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        params.extended_key_usages = vec![usage];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Pair {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+        }
+    }
+
+    fn server(&self) -> Pair {
+        self.sign(
+            "cbr-gateway",
+            &["localhost", "127.0.0.1"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )
+    }
+
+    fn client(&self, name: &str) -> Pair {
+        self.sign(name, &[], ExtendedKeyUsagePurpose::ClientAuth)
+    }
+}
+
+/// A gateway serving TLS in-process; stopped (and awaited) by [`Gateway::stop`].
+struct Gateway {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), ServeError>>,
+}
+
+impl Gateway {
+    async fn start(extra: &[&str]) -> Gateway {
+        let mut argv = vec![
+            "cbr-gateway",
+            "--listen",
+            "127.0.0.1:0",
+            // Health checks never reach upstream; any URL will do.
+            "--cbr-endpoint",
+            "http://127.0.0.1:9",
+        ];
+        argv.extend_from_slice(extra);
+        let config = Config::try_parse_from(argv).expect("test config parses");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(cbr_gateway::serve(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Gateway { addr, stop, task }
+    }
+
+    /// Shuts the gateway down and checks that it drained and stopped cleanly.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(15), self.task)
+            .await
+            .expect("the gateway stops")
+            .expect("the gateway task does not panic")
+            .expect("the gateway stops without error");
+    }
+}
+
+/// Server certificate files for `ca`, plus the CLI flags naming them.
+struct ServerFiles {
+    _dir: TempDir,
+    cert: PathBuf,
+    key: PathBuf,
+    client_ca: PathBuf,
+}
+
+impl ServerFiles {
+    fn new(ca: &Ca, client_ca: &Ca) -> ServerFiles {
+        let dir = TempDir::new();
+        let server = ca.server();
+        let cert = dir.write("server.pem", &server.cert);
+        let key = dir.write("server.key", &server.key);
+        let client_ca = dir.write("client-ca.pem", &client_ca.pem());
+        ServerFiles {
+            _dir: dir,
+            cert,
+            key,
+            client_ca,
+        }
+    }
+
+    fn tls_args(&self) -> Vec<&str> {
+        vec![
+            "--tls-cert",
+            path_str(&self.cert),
+            "--tls-key",
+            path_str(&self.key),
+        ]
+    }
+
+    fn mtls_args(&self) -> Vec<&str> {
+        let mut args = self.tls_args();
+        args.extend(["--tls-client-ca", path_str(&self.client_ca)]);
+        args
+    }
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("temp paths are UTF-8")
+}
+
+/// Connects (over TLS when `tls` is set) and calls `grpc.health.v1.Health/Check`
+/// for the whole server; `Ok` only when it answers SERVING.
+async fn health_check(addr: SocketAddr, tls: Option<ClientTlsConfig>) -> Result<(), String> {
+    let attempt = async {
+        let channel = match tls {
+            Some(tls) => Channel::from_shared(format!("https://{addr}"))
+                .unwrap()
+                .tls_config(tls)
+                .map_err(|e| format!("client TLS config: {e}"))?,
+            None => Channel::from_shared(format!("http://{addr}")).unwrap(),
+        };
+        let channel = channel
+            .connect()
+            .await
+            .map_err(|e| format!("connect: {e:?}"))?;
+        let reply = HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .map_err(|status| format!("health check: {status:?}"))?
+            .into_inner();
+        if reply.status() == ServingStatus::Serving {
+            Ok(())
+        } else {
+            Err(format!("not serving: {reply:?}"))
+        }
+    };
+    within(attempt).await
+}
+
+async fn within<T>(attempt: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+    tokio::time::timeout(ATTEMPT, attempt)
+        .await
+        .unwrap_or_else(|_| Err("attempt timed out".into()))
+}
+
+/// A client trusting `ca` for the server name `localhost`.
+fn client_tls(ca: &Ca) -> ClientTlsConfig {
+    ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(ca.pem()))
+        .domain_name("localhost")
+}
+
+#[tokio::test]
+async fn a_client_trusting_the_ca_calls_over_tls_and_plaintext_is_refused() {
+    cbr_gateway::install_crypto_provider();
+    let ca = Ca::new("test server CA");
+    let files = ServerFiles::new(&ca, &ca);
+    let gateway = Gateway::start(&files.tls_args()).await;
+
+    health_check(gateway.addr, Some(client_tls(&ca)))
+        .await
+        .expect("a TLS client trusting the CA is served (ALPN h2 negotiated)");
+
+    let err = health_check(gateway.addr, None)
+        .await
+        .expect_err("a plaintext client must fail against the TLS listener");
+    assert!(!err.contains("timed out"), "plaintext fails fast: {err}");
+
+    let stranger = Ca::new("unrelated CA");
+    let err = health_check(gateway.addr, Some(client_tls(&stranger)))
+        .await
+        .expect_err("a client not trusting the server's CA must fail");
+    assert!(err.contains("UnknownIssuer"), "{err}");
+
+    // The listener still serves after failed handshakes, then drains cleanly.
+    health_check(gateway.addr, Some(client_tls(&ca)))
+        .await
+        .expect("still served after failed handshakes");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn mutual_tls_requires_a_client_certificate_from_the_client_ca() {
+    cbr_gateway::install_crypto_provider();
+    let server_ca = Ca::new("test server CA");
+    let client_ca = Ca::new("test client CA");
+    let files = ServerFiles::new(&server_ca, &client_ca);
+    let gateway = Gateway::start(&files.mtls_args()).await;
+
+    let trusted = client_ca.client("trusted-client");
+    health_check(
+        gateway.addr,
+        Some(client_tls(&server_ca).identity(trusted.identity())),
+    )
+    .await
+    .expect("a client certificate signed by the client CA is accepted");
+
+    let err = health_check(gateway.addr, Some(client_tls(&server_ca)))
+        .await
+        .expect_err("a client without a certificate must be refused");
+    assert!(err.contains("CertificateRequired"), "{err}");
+
+    let other_ca = Ca::new("another client CA");
+    let untrusted = other_ca.client("untrusted-client");
+    let err = health_check(
+        gateway.addr,
+        Some(client_tls(&server_ca).identity(untrusted.identity())),
+    )
+    .await
+    .expect_err("a client certificate from another CA must be refused");
+    assert!(err.contains("UnknownCA"), "{err}");
+
+    // The server CA signs server certificates only: one of its client
+    // certificates is not trusted for client authentication either.
+    let wrong_issuer = server_ca.client("server-ca-client");
+    let err = health_check(
+        gateway.addr,
+        Some(client_tls(&server_ca).identity(wrong_issuer.identity())),
+    )
+    .await
+    .expect_err("only the configured client CA is trusted");
+    assert!(err.contains("UnknownCA"), "{err}");
+
+    health_check(gateway.addr, None)
+        .await
+        .expect_err("plaintext is refused under mutual TLS");
+
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_drains_an_open_tls_connection() {
+    cbr_gateway::install_crypto_provider();
+    let ca = Ca::new("test server CA");
+    let files = ServerFiles::new(&ca, &ca);
+    let gateway = Gateway::start(&files.tls_args()).await;
+
+    // An idle, established TLS connection must not hold shutdown for the whole
+    // drain timeout: hyper closes it gracefully.
+    let channel = within(async {
+        Channel::from_shared(format!("https://{}", gateway.addr))
+            .unwrap()
+            .tls_config(client_tls(&ca))
+            .map_err(|e| e.to_string())?
+            .connect()
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .expect("connects over TLS");
+    HealthClient::new(channel.clone())
+        .check(HealthCheckRequest::default())
+        .await
+        .expect("served");
+
+    let started = std::time::Instant::now();
+    gateway.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "drained in {:?}, not at the 10 s drain timeout",
+        started.elapsed()
+    );
+    drop(channel);
+}
+
+#[tokio::test]
+async fn a_stalled_handshake_blocks_neither_other_clients_nor_shutdown() {
+    use tokio::io::AsyncReadExt;
+
+    cbr_gateway::install_crypto_provider();
+    let ca = Ca::new("test server CA");
+    let files = ServerFiles::new(&ca, &ca);
+    let gateway = Gateway::start(&files.tls_args()).await;
+
+    // A client that connects and never sends its ClientHello.
+    let mut silent = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    health_check(gateway.addr, Some(client_tls(&ca)))
+        .await
+        .expect("others are served while a handshake is pending");
+
+    // Shutdown abandons the pending handshake instead of waiting for its
+    // timeout or for the drain timeout, and closes the connection.
+    let started = std::time::Instant::now();
+    gateway.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped in {:?}",
+        started.elapsed()
+    );
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(ATTEMPT, silent.read(&mut buf))
+        .await
+        .expect("the silent connection is closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+}
+
+#[tokio::test]
+async fn unusable_tls_files_stop_serve_before_it_serves() {
+    cbr_gateway::install_crypto_provider();
+    let ca = Ca::new("test server CA");
+    let files = ServerFiles::new(&ca, &ca);
+    let dir = TempDir::new();
+    let missing = dir.0.join("missing.pem");
+    let not_pem = dir.write("not-pem.pem", "this is not PEM\n");
+    let wrong_key = dir.write("other.key", &ca.server().key);
+
+    let cases: Vec<(Vec<&str>, &Path, &str)> = vec![
+        (
+            vec![
+                "--tls-cert",
+                path_str(&missing),
+                "--tls-key",
+                path_str(&files.key),
+            ],
+            &missing,
+            "cannot read TLS certificate file",
+        ),
+        (
+            vec![
+                "--tls-cert",
+                path_str(&files.cert),
+                "--tls-key",
+                path_str(&missing),
+            ],
+            &missing,
+            "cannot read TLS key file",
+        ),
+        (
+            vec![
+                "--tls-cert",
+                path_str(&not_pem),
+                "--tls-key",
+                path_str(&files.key),
+            ],
+            &not_pem,
+            "no certificate found",
+        ),
+        (
+            vec![
+                "--tls-cert",
+                path_str(&files.cert),
+                "--tls-key",
+                path_str(&not_pem),
+            ],
+            &not_pem,
+            "no private key found",
+        ),
+        (
+            vec![
+                "--tls-cert",
+                path_str(&files.cert),
+                "--tls-key",
+                path_str(&files.key),
+                "--tls-client-ca",
+                path_str(&not_pem),
+            ],
+            &not_pem,
+            "no certificate found in client CA file",
+        ),
+        (
+            vec![
+                "--tls-cert",
+                path_str(&files.cert),
+                "--tls-key",
+                path_str(&wrong_key),
+            ],
+            &wrong_key,
+            "cannot use TLS certificate",
+        ),
+    ];
+    for (args, path, expected) in cases {
+        let Gateway { stop, task, .. } = Gateway::start(&args).await;
+        let result = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("serve returns promptly instead of serving")
+            .expect("serve does not panic");
+        drop(stop);
+        let err = result.expect_err("serve must fail");
+        assert!(matches!(err, ServeError::Tls(_)), "{args:?}: {err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains(expected), "{args:?}: {msg}");
+        assert!(msg.contains(path_str(path)), "names the file: {msg}");
+    }
+}
