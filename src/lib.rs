@@ -88,6 +88,17 @@ pub enum ServeError {
     Tls(#[from] tls::TlsError),
 }
 
+impl ServeError {
+    /// The process exit code: 2 for configuration the operator must fix
+    /// (credentials, TLS files), 1 for run-time failures.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ServeError::Credentials(_) | ServeError::Tls(_) => 2,
+            ServeError::Upstream(_) | ServeError::Reflection(_) => 1,
+        }
+    }
+}
+
 /// Installs rustls' `ring` provider as the process default (once; later calls
 /// are no-ops). One backend for every TLS user avoids rustls' start-up panic when
 /// two providers are compiled in.

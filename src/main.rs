@@ -49,6 +49,7 @@ async fn run_gateway(mut config: Config) -> ExitCode {
             let pair = simulator::auth::KeyPair {
                 access_key: "CBRGATEWAYSIMULATOR".into(),
                 secret_key: uuid::Uuid::new_v4().simple().to_string(),
+                security_token: None,
             };
             config.credentials.ak = Some(pair.access_key.clone());
             config.credentials.sk =
@@ -93,11 +94,25 @@ async fn run_gateway(mut config: Config) -> ExitCode {
             }
         }
     }
+    let c = &config.credentials;
+    let holds_credentials =
+        c.ak.is_some() || c.iam_user.is_some() || std::env::var_os("CLOUD_SDK_AK").is_some();
+    if holds_credentials
+        && config.tls_cert.is_none()
+        && !config.listen.ip().is_loopback()
+        && config.allowed_projects.is_empty()
+    {
+        tracing::warn!(
+            listen = %addr,
+            "the gateway holds credentials and serves plaintext on a non-loopback address: anyone who can reach it acts with them (use --tls-client-ca, a mesh, or --allowed-projects)"
+        );
+    }
     match serve(listener, config, shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            eprintln!("error: {e}");
             tracing::error!(error = %e, "cbr-gateway stopped");
-            ExitCode::from(1)
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -55,6 +55,16 @@ fn help_lists_every_setting_and_its_environment_variable() {
         ("--sim-credentials", "SIM_CREDENTIALS"),
         ("--sim-tokens", "SIM_TOKENS"),
         ("--sim-fault", "SIM_FAULTS"),
+        ("--ak", "HUAWEICLOUD_SDK_AK"),
+        ("--sk", "HUAWEICLOUD_SDK_SK"),
+        ("--sk-file", "HUAWEICLOUD_SDK_SK_FILE"),
+        ("--security-token", "HUAWEICLOUD_SDK_SECURITY_TOKEN"),
+        ("--iam-endpoint", "IAM_ENDPOINT"),
+        ("--iam-user", "IAM_USER"),
+        ("--iam-password-file", "IAM_PASSWORD_FILE"),
+        ("--tls-cert", "GATEWAY_TLS_CERT"),
+        ("--tls-client-ca", "GATEWAY_TLS_CLIENT_CA"),
+        ("--allowed-projects", "GATEWAY_ALLOWED_PROJECTS"),
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
         assert!(
@@ -113,6 +123,7 @@ fn invalid_configuration_exits_with_code_2() {
             "--sim-credentials",
         ),
         (&["simulator", "--listen", "nowhere"], "--listen"),
+        (&["--tls-cert", "/tmp/cert.pem"], "--tls-key"),
     ] {
         let out = gateway(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -126,4 +137,55 @@ fn invalid_environment_is_refused_too() {
     let out = run(Command::new(env!("CARGO_BIN_EXE_cbr-gateway")).env("CBR_ENDPOINT", "not a url"));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--cbr-endpoint"));
+}
+
+#[test]
+fn help_never_shows_secret_values_from_the_environment() {
+    let out = run(Command::new(env!("CARGO_BIN_EXE_cbr-gateway"))
+        .arg("--help")
+        .env("HUAWEICLOUD_SDK_SK", "sk-from-env-123")
+        .env("HUAWEICLOUD_SDK_SECURITY_TOKEN", "token-from-env-456")
+        .env("IAM_PASSWORD", "password-from-env-789"));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for secret in [
+        "sk-from-env-123",
+        "token-from-env-456",
+        "password-from-env-789",
+    ] {
+        assert!(!help.contains(secret), "{secret} shown in --help");
+    }
+}
+
+#[test]
+fn incomplete_credentials_stop_the_gateway_at_start() {
+    for (args, mention) in [
+        (
+            &["--cbr-endpoint", "http://127.0.0.1:9", "--ak", "ONLYAK"][..],
+            "an AK needs an SK",
+        ),
+        (
+            &["--cbr-endpoint", "http://127.0.0.1:9", "--iam-user", "u"],
+            "IAM login needs",
+        ),
+        (
+            &[
+                "--cbr-endpoint",
+                "http://127.0.0.1:9",
+                "--ak",
+                "A",
+                "--sk-file",
+                "/nonexistent/sk",
+            ],
+            "/nonexistent/sk",
+        ),
+    ] {
+        let out = gateway(&[&["--listen", "127.0.0.1:0"], args].concat());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stderr.contains(mention) || stdout.contains(mention),
+            "{args:?}: {stderr}{stdout}"
+        );
+    }
 }

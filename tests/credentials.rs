@@ -23,6 +23,7 @@ async fn signing_simulator() -> String {
         credentials: vec![KeyPair {
             access_key: AK.into(),
             secret_key: SK.into(),
+            security_token: None,
         }],
         ..Default::default()
     })
@@ -359,4 +360,82 @@ where
         out.push(h.await.unwrap());
     }
     out
+}
+
+#[tokio::test]
+async fn temporary_credentials_send_and_sign_their_security_token() {
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 20,
+        credentials: vec!["TEMPAK:temp-secret:temp-security-token".parse().unwrap()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", sim.addr);
+    let get = || pb::GetBackupRequest {
+        project_id: String::new(),
+        backup_id: BACKUP.into(),
+    };
+    let gw = gateway(
+        &url,
+        &[
+            "--ak",
+            "TEMPAK",
+            "--sk",
+            "temp-secret",
+            "--security-token",
+            "temp-security-token",
+        ],
+    )
+    .await;
+    gw.backups().get_backup(get()).await.unwrap();
+    // The same key without its token is refused, as the cloud refuses it.
+    let gw = gateway(&url, &["--ak", "TEMPAK", "--sk", "temp-secret"]).await;
+    let status = gw.backups().get_backup(get()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(details(&status).error_info().unwrap().reason, "APIGW.0301");
+}
+
+#[tokio::test]
+async fn the_binary_reads_huaweis_documented_environment_names() {
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 20,
+        credentials: vec!["ENVAK:env-secret".parse().unwrap()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", sim.addr);
+    // CLOUD_SDK_AK / CLOUD_SDK_SK, as Huawei's examples name them.
+    let bin = Binary::start_with_env(
+        &["--listen", "127.0.0.1:0", "--log-format", "json"],
+        &[
+            ("CBR_ENDPOINT", url.as_str()),
+            ("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT),
+            ("CLOUD_SDK_AK", "ENVAK"),
+            ("CLOUD_SDK_SK", "env-secret"),
+        ],
+    )
+    .await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", bin.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = pb::backup_service_client::BackupServiceClient::new(channel);
+    let backup = client
+        .get_backup(pb::GetBackupRequest {
+            project_id: String::new(),
+            backup_id: BACKUP.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .backup
+        .unwrap();
+    assert_eq!(backup.id, BACKUP);
+    // Served by this (signature-checking) simulator, not an embedded one.
+    assert_eq!(sim.state.stats.snapshot()["get_backup"], 1);
+    let logs = bin.logs.lock().unwrap().join("\n");
+    assert!(!logs.contains("env-secret"));
 }

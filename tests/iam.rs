@@ -451,6 +451,7 @@ async fn the_simulated_login_speaks_keystone() {
         credentials: vec![KeyPair {
             access_key: "TESTAK".into(),
             secret_key: "TESTSK".into(),
+            security_token: None,
         }],
         tokens: vec!["static-token".into()],
         iam_users: vec![format!("{DOMAIN}:{USER}:{PASSWORD}").parse().unwrap()],

@@ -479,6 +479,7 @@ async fn signatures_and_tokens_are_checked_like_the_api_gateway() {
         credentials: vec![KeyPair {
             access_key: "TESTAK".into(),
             secret_key: "TESTSK".into(),
+            security_token: None,
         }],
         tokens: vec!["good-token".into()],
         ..Default::default()

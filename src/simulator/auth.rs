@@ -15,14 +15,17 @@ use crate::signing;
 /// Largest clock difference the API gateway tolerates.
 const MAX_SKEW_SECONDS: i64 = 15 * 60;
 
-/// An access key and its secret, from `--sim-credentials AK:SK`. `Debug` hides
-/// the secret.
+/// An access key and its secret, from `--sim-credentials AK:SK[:SECURITY_TOKEN]`;
+/// with a security token the key is temporary and requests must carry (and
+/// sign) that `X-Security-Token`. `Debug` hides the secrets.
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeyPair {
     /// Access key ID.
     pub access_key: String,
     /// Secret access key.
     pub secret_key: String,
+    /// Security token of temporary credentials.
+    pub security_token: Option<String>,
 }
 
 impl fmt::Debug for KeyPair {
@@ -34,12 +37,14 @@ impl fmt::Debug for KeyPair {
 impl FromStr for KeyPair {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.split_once(':') {
-            Some((ak, sk)) if !ak.is_empty() && !sk.is_empty() => Ok(KeyPair {
+        let mut parts = s.splitn(3, ':');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(ak), Some(sk), token) if !ak.is_empty() && !sk.is_empty() => Ok(KeyPair {
                 access_key: ak.to_owned(),
                 secret_key: sk.to_owned(),
+                security_token: token.filter(|t| !t.is_empty()).map(str::to_owned),
             }),
-            _ => Err("expected AK:SK".into()),
+            _ => Err("expected AK:SK or AK:SK:SECURITY_TOKEN".into()),
         }
     }
 }
@@ -48,7 +53,7 @@ impl FromStr for KeyPair {
 /// accepted.
 #[derive(Default)]
 pub struct Credentials {
-    keys: HashMap<String, String>,
+    keys: HashMap<String, KeyPair>,
     tokens: Vec<String>,
     iam: Option<Arc<Iam>>,
 }
@@ -69,7 +74,7 @@ impl Credentials {
         Self {
             keys: pairs
                 .iter()
-                .map(|p| (p.access_key.clone(), p.secret_key.clone()))
+                .map(|p| (p.access_key.clone(), p.clone()))
                 .collect(),
             tokens: tokens.to_vec(),
             iam: None,
@@ -123,10 +128,25 @@ impl Credentials {
             .ok()
             .and_then(signing::parse_authorization)
             .ok_or("invalid authorization header")?;
-        let secret = self
+        let pair = self
             .keys
             .get(&auth.access_key)
             .ok_or_else(|| format!("ak {} not exist", auth.access_key))?;
+        let secret = &pair.secret_key;
+        if let Some(expected) = &pair.security_token {
+            // Temporary keys are only valid with their (signed) security token.
+            let sent = parts
+                .headers
+                .get("x-security-token")
+                .and_then(|v| v.to_str().ok());
+            let signed = auth.signed_headers.iter().any(|h| h == "x-security-token");
+            if !signed
+                || !sent
+                    .is_some_and(|t| signing::constant_time_eq(t.as_bytes(), expected.as_bytes()))
+            {
+                return Err("the security token is missing or invalid".into());
+            }
+        }
         if !auth
             .signed_headers
             .iter()

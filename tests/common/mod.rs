@@ -246,11 +246,18 @@ impl Binary {
     /// Starts the binary with `args`, which must select JSON logs and a `:0`
     /// listen address; returns once the first log line names the address.
     pub async fn start(args: &[&str]) -> Binary {
+        Binary::start_with_env(args, &[]).await
+    }
+
+    /// As [`Binary::start`], with extra environment variables.
+    pub async fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Binary {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cbr-gateway"))
             .args(args)
             .env_remove("HUAWEICLOUD_SDK_PROJECT_ID")
             .env_remove("CBR_ENDPOINT")
             .env_remove("CSBS_ENDPOINT")
+            // After the removals, so callers can set any of them.
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
