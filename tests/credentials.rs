@@ -439,3 +439,57 @@ async fn the_binary_reads_huaweis_documented_environment_names() {
     let logs = bin.logs.lock().unwrap().join("\n");
     assert!(!logs.contains("env-secret"));
 }
+
+#[tokio::test]
+async fn precedence_is_caller_token_then_aksk_then_iam() {
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 20,
+        credentials: vec!["PRECAK:prec-secret".parse().unwrap()],
+        tokens: vec!["caller-token".into()],
+        iam_users: vec!["acme:bot:pw-123".parse().unwrap()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", sim.addr);
+    let iam = [
+        "--iam-endpoint",
+        &url,
+        "--iam-domain",
+        "acme",
+        "--iam-user",
+        "bot",
+        "--iam-password",
+        "pw-123",
+    ];
+    let get = || pb::GetBackupRequest {
+        project_id: String::new(),
+        backup_id: BACKUP.into(),
+    };
+    // AK/SK and IAM both held: AK/SK signs, IAM is never asked.
+    let both = gateway(
+        &url,
+        &[&["--ak", "PRECAK", "--sk", "prec-secret"][..], &iam].concat(),
+    )
+    .await;
+    both.backups().get_backup(get()).await.unwrap();
+    assert_eq!(sim.state.stats.snapshot()["iam_tokens"], 0);
+    // A caller's token wins over both (a wrong one is refused, not replaced).
+    both.backups()
+        .get_backup(with_token(get(), "caller-token"))
+        .await
+        .unwrap();
+    let status = both
+        .backups()
+        .get_backup(with_token(get(), "not-a-token"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(sim.state.stats.snapshot()["iam_tokens"], 0);
+    // IAM alone: used.
+    let only_iam =
+        Gateway::start(&[&["--cbr-endpoint", &url, "--project-id", PROJECT][..], &iam].concat())
+            .await;
+    only_iam.backups().get_backup(get()).await.unwrap();
+    assert_eq!(sim.state.stats.snapshot()["iam_tokens"], 1);
+}
