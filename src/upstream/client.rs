@@ -138,19 +138,8 @@ impl UpstreamClient {
     ) -> Result<Reply<dto::CheckpointDto>, UpstreamError> {
         let service = Service::Cbr;
         let url = self.url(service, &["v3", project_id, "checkpoints", checkpoint_id])?;
-        let reply: Reply<dto::CheckpointEnvelope> = self
-            .send(
-                Outgoing {
-                    service,
-                    method: Method::GET,
-                    url,
-                    body: None,
-                },
-                auth,
-                project_id,
-                deadline,
-            )
-            .await?;
+        let reply: Reply<dto::CheckpointEnvelope> =
+            self.get(service, url, auth, project_id, deadline).await?;
         Ok(reply.map(|e| e.checkpoint))
     }
 
@@ -169,18 +158,7 @@ impl UpstreamClient {
             let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
             url.set_query(Some(&paths::encode_query(&refs)));
         }
-        self.send(
-            Outgoing {
-                service,
-                method: Method::GET,
-                url,
-                body: None,
-            },
-            auth,
-            project_id,
-            deadline,
-        )
-        .await
+        self.get(service, url, auth, project_id, deadline).await
     }
 
     /// `GET /v3/{project_id}/backups/{backup_id}`.
@@ -193,19 +171,8 @@ impl UpstreamClient {
     ) -> Result<Reply<dto::BackupDto>, UpstreamError> {
         let service = Service::Cbr;
         let url = self.url(service, &["v3", project_id, "backups", backup_id])?;
-        let reply: Reply<dto::BackupEnvelope> = self
-            .send(
-                Outgoing {
-                    service,
-                    method: Method::GET,
-                    url,
-                    body: None,
-                },
-                auth,
-                project_id,
-                deadline,
-            )
-            .await?;
+        let reply: Reply<dto::BackupEnvelope> =
+            self.get(service, url, auth, project_id, deadline).await?;
         Ok(reply.map(|e| e.backup))
     }
 
@@ -222,19 +189,8 @@ impl UpstreamClient {
             service,
             &["v1", project_id, "checkpoint_items", checkpoint_item_id],
         )?;
-        let reply: Reply<dto::CheckpointItemEnvelope> = self
-            .send(
-                Outgoing {
-                    service,
-                    method: Method::GET,
-                    url,
-                    body: None,
-                },
-                auth,
-                project_id,
-                deadline,
-            )
-            .await?;
+        let reply: Reply<dto::CheckpointItemEnvelope> =
+            self.get(service, url, auth, project_id, deadline).await?;
         Ok(reply.map(|e| e.checkpoint_item))
     }
 
@@ -247,6 +203,24 @@ impl UpstreamClient {
         }
         .ok_or(UpstreamError::NotConfigured { service })?;
         paths::build(endpoint, segments).map_err(|source| UpstreamError::Url { service, source })
+    }
+
+    /// A GET of `url`; see [`Self::send`].
+    async fn get<T: DeserializeOwned>(
+        &self,
+        service: Service,
+        url: Url,
+        auth: &Auth,
+        project_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Reply<T>, UpstreamError> {
+        let out = Outgoing {
+            service,
+            method: Method::GET,
+            url,
+            body: None,
+        };
+        self.send(out, auth, project_id, deadline).await
     }
 
     /// Sends one request and parses a 2xx body as `T`, within the request timeout
