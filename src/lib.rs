@@ -51,6 +51,7 @@ pub mod telemetry;
 pub mod tls;
 pub mod upstream;
 pub mod validate;
+pub mod watch;
 
 use std::{future::Future, sync::Arc};
 

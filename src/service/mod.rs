@@ -90,6 +90,14 @@ impl Shared {
         }
     }
 
+    /// The context of a streaming call (credentials and deadline), or the
+    /// status that refuses it.
+    pub fn stream_context<Req>(&self, request: &Request<Req>) -> Result<Call, Status> {
+        let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
+        self.call_context(request.metadata(), deadline)
+            .map_err(|e| e.to_status())
+    }
+
     /// Who the call acts as (contract §3): the caller's token, else the
     /// gateway's AK/SK, else its IAM user, else nobody — which is refused.
     fn call_context(

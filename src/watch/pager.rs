@@ -1,0 +1,1 @@
+//! The pager behind StreamBackups (to be written).
