@@ -7,7 +7,7 @@ pub mod pager;
 use std::pin::Pin;
 
 use tokio::{sync::mpsc, time::Instant};
-use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
+use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::Status;
 
 /// A boxed server stream of `T`.
@@ -74,6 +74,7 @@ impl<T> Stream for UntilDeadline<T> {
 mod tests {
     use super::*;
     use std::time::Duration;
+    use tokio_stream::StreamExt;
 
     #[tokio::test(start_paused = true)]
     async fn streams_end_with_deadline_exceeded() {
