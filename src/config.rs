@@ -95,6 +95,29 @@ pub struct Config {
     #[arg(long, env = "LOG_LEVEL", default_value = "info", value_parser = parse_filter)]
     pub log_level: String,
 
+    /// WatchCheckpoint: interval between upstream polls while the state changes.
+    #[arg(long, env = "WATCH_POLL_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub watch_poll_interval: Duration,
+
+    /// WatchCheckpoint: longest poll interval the adaptive slow-down reaches.
+    #[arg(long, env = "WATCH_MAX_POLL_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub watch_max_poll_interval: Duration,
+
+    /// WatchCheckpoint: a stream with no change for this long gets a heartbeat
+    /// message (keeps proxies and meshes from cutting idle streams).
+    #[arg(long, env = "WATCH_HEARTBEAT", default_value = "30s", value_parser = parse_duration)]
+    pub watch_heartbeat: Duration,
+
+    /// Most WatchCheckpoint streams open at once; beyond it, RESOURCE_EXHAUSTED.
+    #[arg(long, env = "MAX_WATCH_STREAMS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_watch_streams: u32,
+
+    /// Most concurrent HTTP/2 streams (calls) per client connection.
+    #[arg(long, env = "MAX_STREAMS_PER_CONNECTION", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams_per_connection: u32,
+
     /// Credentials the gateway holds (used when a caller sends no token).
     #[command(flatten)]
     pub credentials: CredentialArgs,

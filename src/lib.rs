@@ -158,7 +158,22 @@ pub async fn serve(
             },
         ))
     });
+    let watch_hub = watch::hub::WatchHub::new(
+        upstream.clone(),
+        watch::hub::WatchSettings {
+            poll_interval: config.watch_poll_interval,
+            max_poll_interval: config
+                .watch_max_poll_interval
+                .max(config.watch_poll_interval),
+            heartbeat: config.watch_heartbeat,
+        },
+    );
     let shared = Arc::new(Shared {
+        watch_hub,
+        watch_slots: Arc::new(tokio::sync::Semaphore::new(
+            config.max_watch_streams as usize,
+        )),
+        watch_heartbeat: config.watch_heartbeat,
         upstream,
         default_project: config.project_id.clone(),
         allowed_projects: config.allowed_projects.clone(),
@@ -199,6 +214,7 @@ pub async fn serve(
         service,
         server::ServerSettings {
             tls: tls::from_config(&config)?,
+            max_streams_per_connection: config.max_streams_per_connection,
             ..server::ServerSettings::default()
         },
         shutdown,

@@ -44,6 +44,8 @@ pub struct ServerSettings {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Time a client gets to complete the TLS handshake before it is dropped.
     pub tls_handshake_timeout: Duration,
+    /// Most concurrent HTTP/2 streams per connection (watch streams are long).
+    pub max_streams_per_connection: u32,
 }
 
 impl Default for ServerSettings {
@@ -54,6 +56,7 @@ impl Default for ServerSettings {
             drain_timeout: Duration::from_secs(10),
             tls: None,
             tls_handshake_timeout: Duration::from_secs(10),
+            max_streams_per_connection: 1_000,
         }
     }
 }
@@ -79,7 +82,8 @@ pub async fn run<S, B>(
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(settings.http2_keepalive_interval)
-        .keep_alive_timeout(settings.http2_keepalive_timeout);
+        .keep_alive_timeout(settings.http2_keepalive_timeout)
+        .max_concurrent_streams(settings.max_streams_per_connection);
     let builder = Arc::new(builder);
     let acceptor = settings.tls.clone().map(TlsAcceptor::from);
     let handshake_timeout = settings.tls_handshake_timeout;

@@ -1,19 +1,20 @@
 //! `cbr.gateway.v1.CheckpointService`.
 
-use std::{pin::Pin, sync::Arc};
+use std::sync::Arc;
 
-use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::Shared;
 use crate::{
     convert,
+    error::GatewayError,
     proto::{
         CreateCheckpointRequest, CreateCheckpointResponse, GetCheckpointRequest,
         GetCheckpointResponse, WatchCheckpointRequest, WatchCheckpointResponse,
         checkpoint_service_server::CheckpointService,
     },
     validate,
+    watch::hub::{WatchKey, watcher_stream},
 };
 
 /// Serves CreateCheckpoint, GetCheckpoint and WatchCheckpoint.
@@ -30,8 +31,7 @@ impl CheckpointApi {
 }
 
 /// The server stream of WatchCheckpoint.
-pub type WatchStream =
-    Pin<Box<dyn Stream<Item = Result<WatchCheckpointResponse, Status>> + Send + 'static>>;
+pub type WatchStream = crate::watch::BoxStream<WatchCheckpointResponse>;
 
 #[tonic::async_trait]
 impl CheckpointService for CheckpointApi {
@@ -86,10 +86,40 @@ impl CheckpointService for CheckpointApi {
 
     async fn watch_checkpoint(
         &self,
-        _request: Request<WatchCheckpointRequest>,
+        request: Request<WatchCheckpointRequest>,
     ) -> Result<Response<Self::WatchCheckpointStream>, Status> {
-        Err(Status::unimplemented(
-            "WatchCheckpoint is not implemented yet",
-        ))
+        let shared = &self.shared;
+        let call = shared.stream_context(&request)?;
+        let req = request.get_ref();
+        let target = validate::check_get(
+            &req.project_id,
+            "checkpoint_id",
+            &req.checkpoint_id,
+            shared.default_project.as_deref(),
+        )
+        .map_err(|e| GatewayError::from(e).to_status())?;
+        shared
+            .authorize(&target.project_id)
+            .map_err(|e| e.to_status())?;
+        // Long-lived streams are capped on their own: tower's concurrency limits
+        // free their slot when the response headers go out.
+        let permit = shared
+            .watch_slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Status::resource_exhausted("too many watch streams; retry later"))?;
+        let key = WatchKey {
+            identity: WatchKey::identity_of(&call.auth),
+            project_id: target.project_id,
+            checkpoint_id: target.id,
+            include_backups: req.include_backups,
+        };
+        tracing::info!(rpc = "WatchCheckpoint", checkpoint = %key.checkpoint_id, include_backups = key.include_backups, "watch started");
+        let rx = shared.watch_hub.subscribe(key, call.auth);
+        let stream = watcher_stream(rx, shared.watch_heartbeat, permit);
+        Ok(Response::new(crate::watch::with_deadline(
+            stream,
+            call.deadline,
+        )))
     }
 }

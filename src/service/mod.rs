@@ -36,6 +36,12 @@ pub struct Shared {
     pub aksk: Option<Arc<AkSk>>,
     /// The gateway's IAM user, used when there is neither a token nor AK/SK.
     pub iam: Option<Arc<IamTokenProvider>>,
+    /// Shared pollers of WatchCheckpoint.
+    pub watch_hub: Arc<crate::watch::hub::WatchHub>,
+    /// One permit per open watch stream.
+    pub watch_slots: Arc<tokio::sync::Semaphore>,
+    /// Heartbeat interval of watch streams.
+    pub watch_heartbeat: std::time::Duration,
 }
 
 impl Shared {

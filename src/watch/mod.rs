@@ -2,6 +2,7 @@
 //! pager behind StreamBackups ([`pager`]), and what both need: a bound by the
 //! caller's deadline.
 
+pub mod hub;
 pub mod pager;
 
 use std::pin::Pin;
@@ -22,14 +23,21 @@ pub fn bounded<T: Send + 'static>(
     rx: mpsc::Receiver<Result<T, Status>>,
     deadline: Option<Instant>,
 ) -> BoxStream<T> {
-    let stream = ReceiverStream::new(rx);
+    with_deadline(Box::pin(ReceiverStream::new(rx)), deadline)
+}
+
+/// `stream`, ended with DEADLINE_EXCEEDED when `deadline` passes.
+pub fn with_deadline<T: Send + 'static>(
+    stream: BoxStream<T>,
+    deadline: Option<Instant>,
+) -> BoxStream<T> {
     match deadline {
-        None => Box::pin(stream),
+        None => stream,
         Some(deadline) => {
             let expiry = tokio_stream::once(Err(Status::deadline_exceeded("deadline exceeded")));
             let timer = Box::pin(tokio::time::sleep_until(deadline));
             Box::pin(UntilDeadline {
-                inner: Box::pin(stream),
+                inner: stream,
                 timer,
                 expiry: Some(Box::pin(expiry)),
             })

@@ -1,0 +1,471 @@
+//! The hub behind WatchCheckpoint: one shared poller per checkpoint and
+//! credential identity, any number of watchers.
+//!
+//! ```text
+//! watcher ─┐                       ┌─ GET checkpoint (+ ListBackups checkpoint_id=…)
+//! watcher ─┼─ watch::Receiver ◄── Poller ── every interval (adaptive, jittered)
+//! watcher ─┘   (latest state)      └─ publishes only when something changed
+//! ```
+//!
+//! * A watcher joining a running poller gets its latest state at once and costs no
+//!   upstream call. Pollers are keyed by the caller's credential identity (a hash
+//!   of the caller's token, or the gateway's own identity), so a watcher never
+//!   receives what its own credentials could not read.
+//! * The poller stops when the state is terminal, on a permanent error (404, 403,
+//!   401: published to every watcher), or when the last watcher leaves. Transient
+//!   failures (connect errors, 5xx, 429, timeouts) are retried with backoff and
+//!   never end a stream.
+//! * A watcher is a stream over its receiver, not a task: an idle watcher costs a
+//!   receiver, a timer and the `Arc` of the state it last sent.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use prost_types::Timestamp;
+use tokio::{
+    sync::{OwnedSemaphorePermit, watch},
+    time::Instant,
+};
+use tonic::{Code, Status};
+
+use crate::{
+    convert,
+    error::GatewayError,
+    proto as pb,
+    upstream::{Auth, UpstreamClient},
+    validate::BackupQuery,
+};
+
+use super::BoxStream;
+
+/// Timing of pollers and watchers.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchSettings {
+    /// Interval between polls while things change.
+    pub poll_interval: Duration,
+    /// Longest interval the adaptive slow-down reaches for long jobs.
+    pub max_poll_interval: Duration,
+    /// A watcher that has sent nothing for this long sends a heartbeat.
+    pub heartbeat: Duration,
+}
+
+/// What a poller publishes.
+#[derive(Debug, Clone)]
+pub enum Published {
+    /// Nothing fetched yet.
+    Pending,
+    /// The latest state.
+    State(Arc<Snapshot>),
+    /// A permanent failure: watchers end with this status.
+    Failed(Status),
+}
+
+/// One observed state of a checkpoint (and its backups).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The checkpoint.
+    pub checkpoint: pb::Checkpoint,
+    /// Its backups (with `include_backups`).
+    pub backups: Vec<pb::Backup>,
+    /// When the poller observed it.
+    pub observed_at: Timestamp,
+}
+
+impl Snapshot {
+    /// Terminal: the checkpoint's status is final and no resource is still in
+    /// a transitional `protect_status` (upstream reports the checkpoint
+    /// `available` while resources may still be finishing).
+    pub fn is_terminal(&self) -> bool {
+        use pb::CheckpointStatus as S;
+        let status_final = matches!(
+            self.checkpoint.status(),
+            S::Available | S::Error | S::Deleted | S::ErrorDeleting
+        );
+        let resources_settled = self.checkpoint.vault.as_ref().is_none_or(|v| {
+            v.resources.iter().all(|r| {
+                !matches!(
+                    r.protect_status(),
+                    pb::ProtectStatus::Protecting
+                        | pb::ProtectStatus::Restoring
+                        | pb::ProtectStatus::Removing
+                )
+            })
+        });
+        status_final && resources_settled
+    }
+
+    /// What differs from `before`, as short human-readable lines.
+    pub fn changes_since(&self, before: &Snapshot) -> Vec<String> {
+        let mut out = Vec::new();
+        let (old, new) = (&before.checkpoint, &self.checkpoint);
+        if old.status != new.status {
+            out.push(format!(
+                "status: {} -> {}",
+                old.status().as_str_name(),
+                new.status().as_str_name()
+            ));
+        }
+        let resources = |c: &pb::Checkpoint| -> HashMap<String, i32> {
+            c.vault
+                .iter()
+                .flat_map(|v| &v.resources)
+                .map(|r| (r.id.clone(), r.protect_status))
+                .collect()
+        };
+        let old_resources = resources(old);
+        for r in new.vault.iter().flat_map(|v| &v.resources) {
+            if old_resources.get(&r.id) != Some(&r.protect_status) {
+                out.push(format!(
+                    "resource {} protect_status: {} -> {}",
+                    r.id,
+                    old_resources
+                        .get(&r.id)
+                        .and_then(|s| pb::ProtectStatus::try_from(*s).ok())
+                        .map_or("(none)", |s| s.as_str_name()),
+                    r.protect_status().as_str_name()
+                ));
+            }
+        }
+        let old_backups: HashMap<&str, &pb::Backup> =
+            before.backups.iter().map(|b| (b.id.as_str(), b)).collect();
+        for b in &self.backups {
+            let progress = |b: &pb::Backup| b.extend_info.as_ref().and_then(|e| e.progress);
+            match old_backups.get(b.id.as_str()) {
+                None => out.push(format!(
+                    "backup {} appeared: {}",
+                    b.id,
+                    b.status().as_str_name()
+                )),
+                Some(o) => {
+                    if o.status != b.status {
+                        out.push(format!(
+                            "backup {} status: {} -> {}",
+                            b.id,
+                            o.status().as_str_name(),
+                            b.status().as_str_name()
+                        ));
+                    }
+                    if progress(o) != progress(b) {
+                        let show = |p: Option<i32>| p.map_or("-".to_owned(), |p| p.to_string());
+                        out.push(format!(
+                            "backup {} progress: {} -> {}",
+                            b.id,
+                            show(progress(o)),
+                            show(progress(b))
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Which poller a watcher shares.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WatchKey {
+    /// Project.
+    pub project_id: String,
+    /// Checkpoint.
+    pub checkpoint_id: String,
+    /// Whether backups are polled too.
+    pub include_backups: bool,
+    /// Whose credentials read it: never the credentials themselves.
+    pub identity: String,
+}
+
+impl WatchKey {
+    /// The credential identity of `auth`: a hash of a caller's token, or the
+    /// gateway's own identity.
+    pub fn identity_of(auth: &Auth) -> String {
+        match auth {
+            Auth::Token(t) => format!(
+                "token:{}",
+                crate::signing::payload_hash(t.header_value().as_bytes())
+            ),
+            Auth::AkSk(k) => format!("aksk:{}", k.access_key),
+            Auth::Iam(_) => "iam".to_owned(),
+        }
+    }
+}
+
+struct Entry {
+    /// Tells entries apart when a key is reused after its poller ended.
+    generation: u64,
+    sender: Arc<watch::Sender<Published>>,
+}
+
+/// The one owner of every running poller.
+pub struct WatchHub {
+    upstream: UpstreamClient,
+    settings: WatchSettings,
+    pollers: Mutex<HashMap<WatchKey, Entry>>,
+    generations: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for WatchHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchHub")
+            .field("settings", &self.settings)
+            .field("pollers", &self.poller_count())
+            .finish()
+    }
+}
+
+impl WatchHub {
+    /// A hub polling through `upstream`.
+    pub fn new(upstream: UpstreamClient, settings: WatchSettings) -> Arc<Self> {
+        Arc::new(Self {
+            upstream,
+            settings,
+            pollers: Mutex::new(HashMap::new()),
+            generations: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Running pollers.
+    pub fn poller_count(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<WatchKey, Entry>> {
+        self.pollers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Joins the poller for `key`, starting one if none runs.
+    pub fn subscribe(self: &Arc<Self>, key: WatchKey, auth: Auth) -> watch::Receiver<Published> {
+        let mut pollers = self.lock();
+        if let Some(entry) = pollers.get(&key) {
+            return entry.sender.subscribe();
+        }
+        let (sender, receiver) = watch::channel(Published::Pending);
+        let sender = Arc::new(sender);
+        let generation = self
+            .generations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        pollers.insert(
+            key.clone(),
+            Entry {
+                generation,
+                sender: sender.clone(),
+            },
+        );
+        tokio::spawn(self.clone().poll(key, generation, sender, auth));
+        receiver
+    }
+
+    /// Removes the entry if it is still this poller's and, unless `force`, no
+    /// one watches; returns whether the poller should stop.
+    fn retire(&self, key: &WatchKey, generation: u64, force: bool) -> bool {
+        let mut pollers = self.lock();
+        let Some(entry) = pollers.get(key) else {
+            return true;
+        };
+        if entry.generation != generation {
+            return true;
+        }
+        if force || entry.sender.receiver_count() == 0 {
+            pollers.remove(key);
+            return true;
+        }
+        false
+    }
+
+    async fn poll(
+        self: Arc<Self>,
+        key: WatchKey,
+        generation: u64,
+        sender: Arc<watch::Sender<Published>>,
+        auth: Auth,
+    ) {
+        let s = self.settings;
+        let mut interval = s.poll_interval;
+        let mut last: Option<Arc<Snapshot>> = None;
+        loop {
+            let wait = match self.fetch(&key, &auth).await {
+                Ok(snap) => {
+                    let changed = last.as_deref().is_none_or(|l| {
+                        l.checkpoint != snap.checkpoint || l.backups != snap.backups
+                    });
+                    let terminal = snap.is_terminal();
+                    if changed {
+                        let snap = Arc::new(snap);
+                        last = Some(snap.clone());
+                        sender.send_replace(Published::State(snap));
+                        interval = s.poll_interval;
+                    } else {
+                        // Long jobs change rarely: poll less often, up to the cap.
+                        interval = (interval.mul_f32(1.5)).min(s.max_poll_interval);
+                    }
+                    if terminal {
+                        self.retire(&key, generation, true);
+                        return;
+                    }
+                    interval
+                }
+                Err(status) if is_transient(status.code()) => {
+                    tracing::debug!(checkpoint = %key.checkpoint_id, code = ?status.code(), "watch poll failed; retrying");
+                    interval = (interval * 2).min(s.max_poll_interval);
+                    interval
+                }
+                Err(status) => {
+                    sender.send_replace(Published::Failed(status));
+                    self.retire(&key, generation, true);
+                    return;
+                }
+            };
+            let jittered = jitter(wait);
+            tokio::select! {
+                () = tokio::time::sleep(jittered) => {}
+                () = sender.closed() => {}
+            }
+            if sender.receiver_count() == 0 && self.retire(&key, generation, false) {
+                return;
+            }
+        }
+    }
+
+    async fn fetch(&self, key: &WatchKey, auth: &Auth) -> Result<Snapshot, Status> {
+        let map = |e| GatewayError::Upstream(e).to_status();
+        let cp = self
+            .upstream
+            .get_checkpoint(auth, None, &key.project_id, &key.checkpoint_id)
+            .await
+            .map_err(map)?;
+        let backups = if key.include_backups {
+            let query = BackupQuery {
+                checkpoint_id: Some(key.checkpoint_id.clone()),
+                ..Default::default()
+            };
+            let page = self
+                .upstream
+                .list_backups(auth, None, &key.project_id, &query)
+                .await
+                .map_err(map)?;
+            page.value
+                .backups
+                .0
+                .into_iter()
+                .map(convert::backup)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let now = std::time::SystemTime::now();
+        Ok(Snapshot {
+            checkpoint: convert::checkpoint(cp.value),
+            backups,
+            observed_at: Timestamp::from(now),
+        })
+    }
+}
+
+/// Failures worth retrying without ending the watch.
+fn is_transient(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::ResourceExhausted
+            | Code::Internal
+            | Code::Unknown
+            | Code::Aborted
+    )
+}
+
+/// ±10 % so that many pollers started together do not poll in lockstep.
+fn jitter(d: Duration) -> Duration {
+    d.mul_f64(0.9 + fastrand::f64() * 0.2)
+}
+
+/// State of one watcher's stream.
+struct Watcher {
+    rx: watch::Receiver<Published>,
+    last: Option<Arc<Snapshot>>,
+    heartbeat: Duration,
+    next_heartbeat: Instant,
+    done: bool,
+    /// Holds one of the gateway's watch-stream slots until the stream drops.
+    _permit: OwnedSemaphorePermit,
+}
+
+fn message(
+    kind: pb::WatchEventKind,
+    snap: &Snapshot,
+    changes: Vec<String>,
+) -> pb::WatchCheckpointResponse {
+    pb::WatchCheckpointResponse {
+        kind: kind as i32,
+        checkpoint: Some(snap.checkpoint.clone()),
+        backups: snap.backups.clone(),
+        changes,
+        observed_at: Some(snap.observed_at),
+    }
+}
+
+/// The stream of one watcher over `rx`: the current state at once, then a
+/// message per change, heartbeats while nothing changes, and the end (OK) after
+/// a terminal state.
+pub fn watcher_stream(
+    rx: watch::Receiver<Published>,
+    heartbeat: Duration,
+    permit: OwnedSemaphorePermit,
+) -> BoxStream<pb::WatchCheckpointResponse> {
+    let state = Watcher {
+        rx,
+        last: None,
+        heartbeat,
+        next_heartbeat: Instant::now() + heartbeat,
+        done: false,
+        _permit: permit,
+    };
+    Box::pin(futures_util::stream::unfold(state, |mut w| async move {
+        if w.done {
+            return None;
+        }
+        loop {
+            let current = w.rx.borrow_and_update().clone();
+            match current {
+                Published::Failed(status) => {
+                    w.done = true;
+                    return Some((Err(status), w));
+                }
+                Published::State(snap) => {
+                    let kind_changes = match &w.last {
+                        None => Some((pb::WatchEventKind::Initial, Vec::new())),
+                        Some(last) if Arc::ptr_eq(last, &snap) => None,
+                        Some(last) => {
+                            let changes = snap.changes_since(last);
+                            (!changes.is_empty()).then_some((pb::WatchEventKind::Changed, changes))
+                        }
+                    };
+                    if let Some((kind, changes)) = kind_changes {
+                        w.last = Some(snap.clone());
+                        w.next_heartbeat = Instant::now() + w.heartbeat;
+                        w.done = snap.is_terminal();
+                        return Some((Ok(message(kind, &snap, changes)), w));
+                    }
+                }
+                Published::Pending => {}
+            }
+            tokio::select! {
+                changed = w.rx.changed() => {
+                    if changed.is_err() {
+                        // The poller ended without a terminal state or a failure
+                        // it published: nothing more will come.
+                        w.done = true;
+                        return Some((Err(Status::unavailable("watch ended; retry")), w));
+                    }
+                }
+                () = tokio::time::sleep_until(w.next_heartbeat), if w.last.is_some() => {
+                    w.next_heartbeat = Instant::now() + w.heartbeat;
+                    let snap = w.last.clone().expect("guarded");
+                    return Some((Ok(message(pb::WatchEventKind::Heartbeat, &snap, Vec::new())), w));
+                }
+            }
+        }
+    }))
+}

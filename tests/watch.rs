@@ -1,0 +1,376 @@
+//! WatchCheckpoint through the gateway against the simulator: initial state at
+//! once, a message per change, heartbeats, the end after a terminal state;
+//! shared pollers (one upstream poll per interval however many watch), never
+//! shared across credentials; transient faults survived, permanent ones end the
+//! stream; the cap on open watch streams.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use cbr_gateway::{
+    proto::{self as pb, checkpoint_service_client::CheckpointServiceClient},
+    simulator::{self, Embedded, SimulatorSettings},
+};
+use common::*;
+use serde_json::json;
+use tokio_stream::StreamExt;
+use tonic::{Code, Streaming, transport::Channel};
+
+struct Stack {
+    gw: Gateway,
+    sim: Embedded,
+    url: String,
+}
+
+async fn stack(backup_duration: Duration, extra: &[&str], sim_tokens: &[&str]) -> Stack {
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 20,
+        backup_duration,
+        tokens: sim_tokens.iter().map(|t| (*t).to_owned()).collect(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", sim.addr);
+    let mut args = vec![
+        "--cbr-endpoint",
+        &url,
+        "--project-id",
+        PROJECT,
+        "--watch-poll-interval",
+        "100ms",
+        "--watch-max-poll-interval",
+        "200ms",
+    ];
+    args.extend_from_slice(extra);
+    let args: Vec<&str> = args.iter().map(|s| &**s).collect();
+    let gw = Gateway::start(&args).await;
+    Stack { gw, sim, url }
+}
+
+impl Stack {
+    fn polls(&self) -> u64 {
+        self.sim.state.stats.snapshot()["get_checkpoint"]
+    }
+
+    async fn create(&self, name: &str) -> String {
+        self.create_as(name, None).await
+    }
+
+    async fn create_as(&self, name: &str, token: Option<&str>) -> String {
+        let req = pb::CreateCheckpointRequest {
+            vault_id: VAULT.into(),
+            parameters: Some(pb::CheckpointParameters {
+                name: Some(name.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let req = match token {
+            Some(t) => with_token(req, t),
+            None => tonic::Request::new(req),
+        };
+        self.gw
+            .checkpoints()
+            .create_checkpoint(req)
+            .await
+            .unwrap()
+            .into_inner()
+            .checkpoint
+            .unwrap()
+            .id
+    }
+}
+
+async fn watch(
+    client: &mut CheckpointServiceClient<Channel>,
+    id: &str,
+    include_backups: bool,
+) -> Streaming<pb::WatchCheckpointResponse> {
+    client
+        .watch_checkpoint(pb::WatchCheckpointRequest {
+            project_id: String::new(),
+            checkpoint_id: id.into(),
+            include_backups,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test]
+async fn a_fresh_checkpoint_is_watched_to_available_with_progress() {
+    let s = stack(Duration::from_millis(1500), &[], &[]).await;
+    let id = s.create("watched").await;
+    let mut stream = watch(&mut s.gw.checkpoints(), &id, true).await;
+    let mut messages = vec![];
+    while let Some(m) = stream.next().await {
+        messages.push(m.unwrap());
+    }
+    let first = &messages[0];
+    assert_eq!(first.kind(), pb::WatchEventKind::Initial);
+    assert_eq!(
+        first.checkpoint.as_ref().unwrap().status(),
+        pb::CheckpointStatus::Protecting
+    );
+    assert!(first.observed_at.is_some());
+    let last = messages.last().unwrap();
+    assert_eq!(
+        last.checkpoint.as_ref().unwrap().status(),
+        pb::CheckpointStatus::Available
+    );
+    assert_eq!(last.backups[0].status(), pb::BackupStatus::Available);
+    assert!(
+        last.changes
+            .iter()
+            .any(|c| c
+                .contains("status: CHECKPOINT_STATUS_PROTECTING -> CHECKPOINT_STATUS_AVAILABLE")),
+        "{:?}",
+        last.changes
+    );
+    // Progress was reported on the way, rising.
+    let progress: Vec<i32> = messages
+        .iter()
+        .filter_map(|m| m.backups.first()?.extend_info.as_ref()?.progress)
+        .collect();
+    assert!(progress.len() >= 3, "{progress:?}");
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    assert!(
+        messages[1..]
+            .iter()
+            .all(|m| m.kind() == pb::WatchEventKind::Changed && !m.changes.is_empty())
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.changes.iter().any(|c| c.contains("progress:")))
+    );
+}
+
+#[tokio::test]
+async fn a_thousand_watchers_share_one_poller() {
+    let s = stack(
+        Duration::from_secs(30),
+        &["--max-streams-per-connection", "1000"],
+        &[],
+    )
+    .await;
+    let id = s.create("crowd").await;
+    let polls_before = s.polls();
+    let started = Instant::now();
+    // At most one poll per interval (100 ms, jittered down to 90 ms) plus the
+    // first, however many watchers there are.
+    let allowed = |since: Instant| (since.elapsed().as_millis() / 90) as u64 + 2;
+    // Several connections, as many clients would have.
+    let mut streams = Vec::new();
+    for c in 0..4 {
+        let channel = Channel::from_shared(format!("http://{}", s.gw.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = CheckpointServiceClient::new(channel);
+        for _ in 0..250 {
+            streams.push(watch(&mut client, &id, true).await);
+        }
+        let _ = c;
+    }
+    for st in &mut streams {
+        let m = st.next().await.unwrap().unwrap();
+        assert_eq!(m.kind(), pb::WatchEventKind::Initial);
+    }
+    let joined = s.polls() - polls_before;
+    assert!(
+        joined <= allowed(started),
+        "1000 watchers joined with {joined} upstream polls in {:?}",
+        started.elapsed()
+    );
+    // Every watcher now sees the same three changes; upstream is polled about
+    // once per change, not once per watcher.
+    for _ in 0..3 {
+        for st in &mut streams {
+            let m = st.next().await.unwrap().unwrap();
+            assert_eq!(m.kind(), pb::WatchEventKind::Changed);
+        }
+    }
+    let polls = s.polls() - polls_before;
+    assert!(
+        polls <= allowed(started),
+        "{polls} upstream polls for 1000 watchers in {:?}",
+        started.elapsed()
+    );
+
+    // Everyone leaves: the poller stops.
+    drop(streams);
+    let settle = Instant::now();
+    let mut last = s.polls();
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = s.polls();
+        if now == last {
+            break;
+        }
+        last = now;
+        assert!(
+            settle.elapsed() < Duration::from_secs(5),
+            "the poller kept polling"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(s.polls(), last, "no polls after the last watcher left");
+}
+
+#[tokio::test]
+async fn watchers_with_different_credentials_never_share() {
+    let s = stack(Duration::from_secs(30), &[], &["token-a", "token-b"]).await;
+    let id = s.create_as("private", Some("token-a")).await;
+    let before = s.polls();
+    let mut client = s.gw.checkpoints();
+    let req = || pb::WatchCheckpointRequest {
+        project_id: String::new(),
+        checkpoint_id: id.clone(),
+        include_backups: false,
+    };
+    let mut a = client
+        .watch_checkpoint(with_token(req(), "token-a"))
+        .await
+        .unwrap()
+        .into_inner();
+    a.next().await.unwrap().unwrap();
+    let mut b = client
+        .watch_checkpoint(with_token(req(), "token-b"))
+        .await
+        .unwrap()
+        .into_inner();
+    b.next().await.unwrap().unwrap();
+    assert_eq!(s.polls() - before, 2, "one poller per identity");
+    let mut a2 = client
+        .watch_checkpoint(with_token(req(), "token-a"))
+        .await
+        .unwrap()
+        .into_inner();
+    a2.next().await.unwrap().unwrap();
+    assert!(
+        s.polls() - before <= 3,
+        "a second watcher with the same token joins"
+    );
+    // A token upstream refuses gets its own poller and its own refusal.
+    let mut c = client
+        .watch_checkpoint(with_token(req(), "token-c"))
+        .await
+        .unwrap()
+        .into_inner();
+    let status = c.next().await.unwrap().unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn transient_faults_do_not_end_the_stream_and_a_404_does() {
+    let s = stack(Duration::from_millis(1500), &[], &[]).await;
+    let id = s.create("flaky").await;
+    let mut stream = watch(&mut s.gw.checkpoints(), &id, false).await;
+    assert_eq!(
+        stream.next().await.unwrap().unwrap().kind(),
+        pb::WatchEventKind::Initial
+    );
+    let http = reqwest::Client::new();
+    let faults = format!("{}/_simulator/faults", s.url);
+    http.put(&faults)
+        .json(&json!([{"route": "get_checkpoint", "error_rate": 1.0, "status": 503}]))
+        .send()
+        .await
+        .unwrap();
+    let during = s.polls();
+    // Let a few polls fail.
+    while s.polls() < during + 3 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    http.put(&faults).json(&json!([])).send().await.unwrap();
+    let mut last = None;
+    while let Some(m) = stream.next().await {
+        last = Some(m.expect("transient faults never end the stream"));
+    }
+    assert_eq!(
+        last.unwrap().checkpoint.unwrap().status(),
+        pb::CheckpointStatus::Available
+    );
+
+    let mut missing = watch(&mut s.gw.checkpoints(), "no-such-checkpoint", false).await;
+    let status = missing.next().await.unwrap().unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(
+        details(&status).error_info().unwrap().reason,
+        "BackupService.6217"
+    );
+    assert!(missing.next().await.is_none());
+}
+
+#[tokio::test]
+async fn heartbeats_while_nothing_changes_and_the_stream_cap() {
+    let s = stack(
+        Duration::from_secs(60),
+        &["--watch-heartbeat", "200ms", "--max-watch-streams", "2"],
+        &[],
+    )
+    .await;
+    let id = s.create("quiet").await;
+    let mut client = s.gw.checkpoints();
+    let mut one = watch(&mut client, &id, false).await;
+    assert_eq!(
+        one.next().await.unwrap().unwrap().kind(),
+        pb::WatchEventKind::Initial
+    );
+    let beat = one.next().await.unwrap().unwrap();
+    assert_eq!(beat.kind(), pb::WatchEventKind::Heartbeat);
+    assert!(beat.changes.is_empty());
+    assert_eq!(beat.checkpoint.unwrap().id, id);
+
+    let _two = watch(&mut client, &id, false).await;
+    let third = client
+        .watch_checkpoint(pb::WatchCheckpointRequest {
+            project_id: String::new(),
+            checkpoint_id: id.clone(),
+            include_backups: false,
+        })
+        .await;
+    let status = match third {
+        Err(status) => status,
+        Ok(resp) => resp.into_inner().next().await.unwrap().unwrap_err(),
+    };
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    // Closing a stream frees its slot.
+    drop(one);
+    let started = Instant::now();
+    loop {
+        let again = client
+            .watch_checkpoint(pb::WatchCheckpointRequest {
+                project_id: String::new(),
+                checkpoint_id: id.clone(),
+                include_backups: false,
+            })
+            .await;
+        if again.is_ok() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "slot never freed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_terminal_checkpoint_is_sent_once_and_the_stream_ends() {
+    let s = stack(Duration::from_secs(10), &[], &[]).await;
+    let mut stream = watch(&mut s.gw.checkpoints(), CHECKPOINT, true).await;
+    let only = stream.next().await.unwrap().unwrap();
+    assert_eq!(only.kind(), pb::WatchEventKind::Initial);
+    assert_eq!(
+        only.checkpoint.unwrap().status(),
+        pb::CheckpointStatus::Available
+    );
+    assert_eq!(only.backups.len(), 1);
+    assert!(stream.next().await.is_none(), "ends with OK");
+}
