@@ -156,29 +156,3 @@ async fn health_serves_every_service() {
         .unwrap_err();
     assert_eq!(unknown.code(), tonic::Code::NotFound);
 }
-
-#[tokio::test]
-async fn streaming_rpcs_answer_unimplemented_for_now() {
-    let upstream = MockServer::start().await;
-    let gw = Gateway::against(&upstream).await;
-    let status = gw
-        .checkpoints()
-        .watch_checkpoint(cbr_gateway::proto::WatchCheckpointRequest {
-            project_id: PROJECT.into(),
-            checkpoint_id: CHECKPOINT.into(),
-            include_backups: true,
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), tonic::Code::Unimplemented);
-    let status = gw
-        .backups()
-        .stream_backups(cbr_gateway::proto::StreamBackupsRequest {
-            project_id: PROJECT.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), tonic::Code::Unimplemented);
-    assert!(upstream.received_requests().await.unwrap().is_empty());
-}
