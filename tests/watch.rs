@@ -374,3 +374,33 @@ async fn a_terminal_checkpoint_is_sent_once_and_the_stream_ends() {
     assert_eq!(only.backups.len(), 1);
     assert!(stream.next().await.is_none(), "ends with OK");
 }
+
+#[tokio::test]
+async fn the_callers_deadline_ends_a_watch_with_deadline_exceeded() {
+    let s = stack(Duration::from_secs(60), &["--watch-heartbeat", "60s"], &[]).await;
+    let id = s.create("deadline").await;
+    let mut req = tonic::Request::new(pb::WatchCheckpointRequest {
+        project_id: String::new(),
+        checkpoint_id: id,
+        include_backups: false,
+    });
+    req.set_timeout(Duration::from_millis(700));
+    let started = Instant::now();
+    let mut stream =
+        s.gw.checkpoints()
+            .watch_checkpoint(req)
+            .await
+            .unwrap()
+            .into_inner();
+    assert_eq!(
+        stream.next().await.unwrap().unwrap().kind(),
+        pb::WatchEventKind::Initial
+    );
+    let end = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("the stream ends at the deadline")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(end.code(), Code::DeadlineExceeded, "{end:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
