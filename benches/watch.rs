@@ -38,7 +38,12 @@ fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // Fields after the comm: state is [0], utime is [11], stime is [12].
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -96,7 +101,11 @@ async fn main() {
     let sim = first["simulator"].as_str().unwrap().to_owned();
     let http = reqwest::Client::new();
 
-    let channel = Channel::from_shared(addr.clone()).unwrap().connect().await.unwrap();
+    let channel = Channel::from_shared(addr.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let id = CheckpointServiceClient::new(channel)
         .create_checkpoint(pb::CreateCheckpointRequest {
             vault_id: VAULT.into(),
@@ -121,7 +130,11 @@ async fn main() {
     let mut streams = Vec::with_capacity(watchers);
     let mut clients = Vec::new();
     for _ in 0..watchers.div_ceil(PER_CONNECTION) {
-        let channel = Channel::from_shared(addr.clone()).unwrap().connect().await.unwrap();
+        let channel = Channel::from_shared(addr.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
         clients.push(CheckpointServiceClient::new(channel));
     }
     for i in 0..watchers {
@@ -162,8 +175,13 @@ async fn main() {
     let cpu = cpu_seconds(pid) - cpu_before;
     let polls_during = polls(&http, &sim).await - polls_fan;
 
-    println!("WatchCheckpoint benchmark ({watchers} watchers of one checkpoint, include_backups, poll interval 1 s)");
-    println!("  joining: {:.2} s for all watchers, {polls_join} upstream polls meanwhile", join_time.as_secs_f64());
+    println!(
+        "WatchCheckpoint benchmark ({watchers} watchers of one checkpoint, include_backups, poll interval 1 s)"
+    );
+    println!(
+        "  joining: {:.2} s for all watchers, {polls_join} upstream polls meanwhile",
+        join_time.as_secs_f64()
+    );
     println!(
         "  fan-out: {rounds} changes in {:.2} s, {polls_during} upstream polls = {:.2} polls per interval",
         fan_time.as_secs_f64(),
