@@ -463,6 +463,90 @@ pub fn check_list_backups(
     c.finish((project_id, query))
 }
 
+/// Upstream page size StreamBackups uses when the request leaves `page_size` unset.
+pub const DEFAULT_PAGE_SIZE: i32 = 1000;
+
+/// Checks a StreamBackups request by the rules of ListBackups: the filters share
+/// their names (and so their violations), `page_size` takes the range of `limit`
+/// and is reported under its own name, and there is no `marker`. It rejects
+/// nothing that ListBackups accepts.
+///
+/// The query's `limit` is the page size (default [`DEFAULT_PAGE_SIZE`]) and its
+/// `offset` where the walk starts (default 0); both are always set.
+pub fn check_stream_backups(
+    req: &proto::StreamBackupsRequest,
+    default_project: Option<&str>,
+) -> Result<(String, BackupQuery), ValidationError> {
+    // Destructured in full so that a field added to one message and not
+    // mapped here fails to compile.
+    let proto::StreamBackupsRequest {
+        project_id,
+        checkpoint_id,
+        dec,
+        end_time,
+        image_type,
+        page_size,
+        name,
+        offset,
+        resource_az,
+        resource_id,
+        resource_name,
+        resource_type,
+        sort,
+        start_time,
+        status,
+        vault_id,
+        enterprise_project_id,
+        own_type,
+        member_status,
+        parent_id,
+        used_percent,
+        show_replication,
+        incremental,
+    } = req.clone();
+    let list = proto::ListBackupsRequest {
+        project_id,
+        checkpoint_id,
+        dec,
+        end_time,
+        image_type,
+        limit: page_size,
+        marker: String::new(),
+        name,
+        offset,
+        resource_az,
+        resource_id,
+        resource_name,
+        resource_type,
+        sort,
+        start_time,
+        status,
+        vault_id,
+        enterprise_project_id,
+        own_type,
+        member_status,
+        parent_id,
+        used_percent,
+        show_replication,
+        incremental,
+    };
+    match check_list_backups(&list, default_project) {
+        Ok((project_id, mut query)) => {
+            query.limit = Some(page_size.unwrap_or(DEFAULT_PAGE_SIZE));
+            query.offset = Some(offset.unwrap_or(0));
+            Ok((project_id, query))
+        }
+        Err(mut err) => {
+            for v in &mut err.violations {
+                if v.field == "limit" {
+                    v.field = "page_size".into();
+                }
+            }
+            Err(err)
+        }
+    }
+}
+
 /// `<key>[:asc|desc]` joined by commas, keys from [`SORT_KEYS`], ≤ 255 characters.
 fn check_sort(sort: &str) -> Result<(), String> {
     if sort.len() > MAX_TEXT {

@@ -57,11 +57,31 @@ impl BackupService for BackupApi {
 
     async fn stream_backups(
         &self,
-        _request: Request<StreamBackupsRequest>,
+        request: Request<StreamBackupsRequest>,
     ) -> Result<Response<Self::StreamBackupsStream>, Status> {
-        Err(Status::unimplemented(
-            "StreamBackups is not implemented yet",
-        ))
+        // Everything that can refuse the call happens before the stream starts,
+        // so bad input fails the call itself rather than its first message.
+        let started = tokio::time::Instant::now();
+        let refuse = |status: Status| {
+            crate::watch::pager::log_stream("StreamBackups", &status, started, 0, 0, None);
+            status
+        };
+        let (project_id, query) = validate::check_stream_backups(
+            request.get_ref(),
+            self.shared.default_project.as_deref(),
+        )
+        .map_err(|e| refuse(crate::error::GatewayError::InvalidArgument(e).to_status()))?;
+        self.shared
+            .authorize(&project_id)
+            .map_err(|e| refuse(e.to_status()))?;
+        let call = self.shared.stream_context(&request).map_err(refuse)?;
+        let pager = crate::watch::pager::BackupPager {
+            upstream: self.shared.upstream.clone(),
+            call,
+            project_id,
+            query,
+        };
+        Ok(Response::new(pager.stream(started)))
     }
 
     async fn get_backup(
