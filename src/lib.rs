@@ -4,8 +4,9 @@
 //! # One request, end to end
 //!
 //! ```text
-//! gRPC call ──► service/<svc>.rs   thin tonic adapter; service::unary reads x-auth-token
-//!                  │               and grpc-timeout, logs one line per RPC
+//! gRPC call ──► service/<svc>.rs   thin tonic adapter; Shared::unary picks the credentials
+//!                  │               (caller token > AK/SK > IAM), checks --allowed-projects,
+//!                  │               logs one line per RPC
 //!                  ▼
 //!               validate.rs        proto request → checked input, or INVALID_ARGUMENT
 //!                  │               with a BadRequest naming each field
@@ -15,7 +16,10 @@
 //!                  ▼
 //!               upstream/          client.rs  one pooled reqwest client, timeouts, body cap
 //!                  │               paths.rs   URLs from encoded segments, strict queries
-//!                  │               auth.rs    the caller's token, redacted everywhere
+//!                  │               auth.rs    who the call acts as, redacted everywhere
+//!                  │               credentials.rs, secrets.rs  held AK/SK, IAM user, secret files
+//!                  │               iam.rs     project-scoped IAM tokens, cached, single-flight
+//!                  │               (signing.rs: SDK-HMAC-SHA256, shared with the simulator)
 //!                  │               dto.rs     serde models of upstream JSON
 //!                  │               lenient.rs scalars that absorb upstream's type quirks
 //!                  ▼
@@ -26,8 +30,15 @@
 //! ```
 //!
 //! In front of every service, [`deadline`] turns `grpc-timeout` into a deadline the
-//! handlers honour; [`server`] runs the routes on hyper with keepalive and a
-//! bounded drain.
+//! handlers honour; [`server`] runs the routes on hyper with keepalive, a
+//! per-connection stream cap, optional TLS/mTLS ([`tls`]) and a bounded drain.
+//!
+//! Streams live in [`watch`]: the hub of shared pollers behind WatchCheckpoint
+//! (one per checkpoint and credential identity, watchers as cheap streams) and
+//! the pager behind StreamBackups; both end at the caller's deadline.
+//!
+//! [`simulator`] is the built-in CBR/CSBS/IAM simulator: a separate REST server
+//! the gateway reaches only over HTTP, exactly as it reaches the cloud.
 //!
 //! Around it: [`config`] (clap flags and env, fail fast), [`telemetry`] (logs),
 //! [`shutdown`] (signals), [`proto`] (generated code and the reflection descriptor).
