@@ -1,6 +1,6 @@
 //! gRPC services: thin adapters from tonic to validation, upstream and conversion.
 //!
-//! Every unary RPC goes through [`unary`], which reads the call's credentials
+//! Every unary RPC goes through [`Shared::unary`], which reads the call's credentials
 //! (`x-auth-token`) and deadline (set by [`crate::deadline`]), runs the handler, maps a failure to a status
 //! in the one place that does it ([`crate::error`]), attaches upstream's request id
 //! as `x-request-id`, and writes one log line per RPC.

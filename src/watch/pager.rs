@@ -29,7 +29,7 @@
 //! * **Cancellation.** The caller going away (or the deadline passing) drops the
 //!   receiver. The producer notices at once: a send fails, or
 //!   `tx.closed()` wins the `select!` against the page it awaits. It returns, and
-//!   the fetch task's guard ([`Fetch`]) aborts that task, which drops the
+//!   the fetch task's guard (`Fetch`) aborts that task, which drops the
 //!   in-flight upstream request; no further page is requested.
 //! * **Failures.** An upstream failure ends the stream with its mapped status
 //!   (contract §4) after the backups already sent. Each page's call gets the
