@@ -30,6 +30,18 @@ pub enum Command {
     Simulator(SimulatorArgs),
 }
 
+impl CredentialArgs {
+    /// Whether any credential of the gateway's own is configured (flags,
+    /// environment, files, or Huawei's `CLOUD_SDK_AK`).
+    pub fn any_configured(&self) -> bool {
+        self.ak.is_some()
+            || self.sk.is_some()
+            || self.sk_file.is_some()
+            || self.iam_user.is_some()
+            || std::env::var_os("CLOUD_SDK_AK").is_some()
+    }
+}
+
 /// Settings of `cbr-gateway simulator`.
 #[derive(Debug, Clone, Args)]
 pub struct SimulatorArgs {

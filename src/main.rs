@@ -39,13 +39,7 @@ async fn run_gateway(mut config: Config) -> ExitCode {
         // loopback, exactly as the gateway talks to the cloud. Unless told
         // otherwise, the gateway signs with a fresh key pair that the simulator
         // verifies, so the default setup exercises real request signing.
-        let c = &config.credentials;
-        let holds_nothing = c.ak.is_none()
-            && c.sk.is_none()
-            && c.sk_file.is_none()
-            && c.iam_user.is_none()
-            && std::env::var_os("CLOUD_SDK_AK").is_none();
-        if holds_nothing && config.simulator.credentials.is_empty() {
+        if !config.credentials.any_configured() && config.simulator.credentials.is_empty() {
             let pair = simulator::auth::KeyPair {
                 access_key: "CBRGATEWAYSIMULATOR".into(),
                 secret_key: uuid::Uuid::new_v4().simple().to_string(),
@@ -94,10 +88,7 @@ async fn run_gateway(mut config: Config) -> ExitCode {
             }
         }
     }
-    let c = &config.credentials;
-    let holds_credentials =
-        c.ak.is_some() || c.iam_user.is_some() || std::env::var_os("CLOUD_SDK_AK").is_some();
-    if holds_credentials
+    if config.credentials.any_configured()
         && config.tls_cert.is_none()
         && !config.listen.ip().is_loopback()
         && config.allowed_projects.is_empty()

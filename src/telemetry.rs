@@ -19,3 +19,35 @@ pub fn init(format: LogFormat, filter: &str) {
     // A subscriber already installed (tests) is fine.
     drop(result);
 }
+
+/// Counters of a server stream, logged with its RPC line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StreamCounts {
+    /// Messages sent.
+    pub backups: u64,
+    /// Upstream pages fetched.
+    pub pages: u64,
+}
+
+/// The one log line per RPC: method, gRPC code, latency, upstream request id
+/// (and, for streams, what was sent). Failures the gateway cannot explain
+/// (INTERNAL, UNKNOWN, DATA_LOSS) are warnings with the status message.
+pub fn log_rpc(
+    method: &str,
+    status: &tonic::Status,
+    started: tokio::time::Instant,
+    upstream_request_id: Option<&str>,
+    stream: Option<StreamCounts>,
+) {
+    use tonic::Code;
+    let latency_us = started.elapsed().as_micros() as u64;
+    let code = status.code();
+    let upstream_request_id = upstream_request_id.unwrap_or("");
+    let backups = stream.map(|s| s.backups);
+    let pages = stream.map(|s| s.pages);
+    if matches!(code, Code::Internal | Code::Unknown | Code::DataLoss) {
+        tracing::warn!(rpc = method, code = ?code, latency_us, upstream_request_id, backups, pages, message = status.message(), "rpc");
+    } else {
+        tracing::info!(rpc = method, code = ?code, latency_us, upstream_request_id, backups, pages, "rpc");
+    }
+}

@@ -63,7 +63,13 @@ impl BackupService for BackupApi {
         // so bad input fails the call itself rather than its first message.
         let started = tokio::time::Instant::now();
         let refuse = |status: Status| {
-            crate::watch::pager::log_stream("StreamBackups", &status, started, 0, 0, None);
+            crate::telemetry::log_rpc(
+                "StreamBackups",
+                &status,
+                started,
+                None,
+                Some(crate::telemetry::StreamCounts::default()),
+            );
             status
         };
         let (project_id, query) = validate::check_stream_backups(

@@ -80,17 +80,24 @@ impl Shared {
                 {
                     response.metadata_mut().insert("x-request-id", value);
                 }
-                log_rpc(
+                crate::telemetry::log_rpc(
                     method,
                     &Status::ok(""),
                     started,
                     reply.request_id.as_deref(),
+                    None,
                 );
                 Ok(response)
             }
             Err(err) => {
                 let status = err.to_status();
-                log_rpc(method, &status, started, err.upstream_request_id());
+                crate::telemetry::log_rpc(
+                    method,
+                    &status,
+                    started,
+                    err.upstream_request_id(),
+                    None,
+                );
                 Err(status)
             }
         }
@@ -151,18 +158,4 @@ pub struct Call {
     pub auth: Auth,
     /// When the caller stops waiting (from `grpc-timeout`, via [`Deadline`]).
     pub deadline: Option<Instant>,
-}
-
-fn log_rpc(method: &str, status: &Status, started: Instant, upstream_request_id: Option<&str>) {
-    let latency_us = started.elapsed().as_micros() as u64;
-    let code = status.code();
-    let upstream_request_id = upstream_request_id.unwrap_or("");
-    if matches!(
-        code,
-        tonic::Code::Internal | tonic::Code::Unknown | tonic::Code::DataLoss
-    ) {
-        tracing::warn!(rpc = method, code = ?code, latency_us, upstream_request_id, message = status.message(), "rpc");
-    } else {
-        tracing::info!(rpc = method, code = ?code, latency_us, upstream_request_id, "rpc");
-    }
 }

@@ -42,7 +42,7 @@ use tokio::{
     task::{JoinError, JoinHandle},
     time::Instant,
 };
-use tonic::{Code, Status};
+use tonic::Status;
 
 use crate::{
     convert,
@@ -105,13 +105,16 @@ impl BackupPager {
         let deadline = self.call.deadline;
         tokio::spawn(async move {
             let summary = self.walk(&tx, capacity).await;
-            log_stream(
+            let counts = crate::telemetry::StreamCounts {
+                backups: summary.sent,
+                pages: summary.pages,
+            };
+            crate::telemetry::log_rpc(
                 METHOD,
                 &summary.status,
                 started,
-                summary.sent,
-                summary.pages,
                 summary.request_id.as_deref(),
+                Some(counts),
             );
         });
         bounded(rx, deadline)
@@ -225,32 +228,4 @@ async fn fail(tx: &mpsc::Sender<Item>, mut summary: Summary, status: Status) -> 
     let _ = tx.send(Err(status.clone())).await;
     summary.status = status;
     summary
-}
-
-/// The one log line of a server stream (or of a stream call refused before it
-/// started), shaped like the unary calls' line plus what was streamed.
-pub fn log_stream(
-    method: &str,
-    status: &Status,
-    started: Instant,
-    sent: u64,
-    pages: u64,
-    upstream_request_id: Option<&str>,
-) {
-    let latency_us = started.elapsed().as_micros() as u64;
-    let code = status.code();
-    let upstream_request_id = upstream_request_id.unwrap_or("");
-    if matches!(code, Code::Internal | Code::Unknown | Code::DataLoss) {
-        tracing::warn!(rpc = method, code = ?code, backups = sent, pages, latency_us, upstream_request_id, message = status.message(), "rpc");
-    } else {
-        tracing::info!(
-            rpc = method,
-            code = ?code,
-            backups = sent,
-            pages,
-            latency_us,
-            upstream_request_id,
-            "rpc"
-        );
-    }
 }
