@@ -130,6 +130,52 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_streams_per_connection: u32,
 
+    /// Retries of upstream reads, and their budget.
+    #[command(flatten)]
+    pub retry: RetryArgs,
+
+    /// Unary calls without a `grpc-timeout` get this deadline.
+    #[arg(long, env = "DEFAULT_DEADLINE", default_value = "30s", value_parser = parse_duration)]
+    pub default_deadline: Duration,
+
+    /// Longest deadline a unary call may have; longer `grpc-timeout`s are cut to it.
+    #[arg(long, env = "MAX_DEADLINE", default_value = "5m", value_parser = parse_duration)]
+    pub max_deadline: Duration,
+
+    /// Most upstream requests in flight at once (pollers included). Beyond it a
+    /// call waits at most `--upstream-queue-timeout` for a slot, then is shed
+    /// with UNAVAILABLE (reason OVERLOADED).
+    #[arg(long, env = "MAX_UPSTREAM_INFLIGHT", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_upstream_inflight: u32,
+
+    /// Longest a call waits for an upstream slot before it is shed.
+    #[arg(long, env = "UPSTREAM_QUEUE_TIMEOUT", default_value = "100ms", value_parser = parse_duration)]
+    pub upstream_queue_timeout: Duration,
+
+    /// Largest gRPC request message accepted, in bytes (RESOURCE_EXHAUSTED beyond).
+    #[arg(long, env = "MAX_REQUEST_BYTES", default_value_t = 4 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=256 * 1024 * 1024))]
+    pub max_request_bytes: u64,
+
+    /// Largest gRPC response message sent, in bytes.
+    #[arg(long, env = "MAX_RESPONSE_BYTES", default_value_t = 16 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
+    pub max_response_bytes: u64,
+
+    /// Idempotent CreateCheckpoint (`request_id`).
+    #[command(flatten)]
+    pub idempotency: IdempotencyArgs,
+
+    /// After SIGTERM/SIGINT: time health reports NOT_SERVING while still serving,
+    /// so load balancers stop sending new calls. A second signal skips it.
+    #[arg(long, env = "SHUTDOWN_DELAY", default_value = "5s", value_parser = parse_duration_or_zero)]
+    pub shutdown_delay: Duration,
+
+    /// After the delay: time in-flight calls get to finish before connections close.
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "15s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
     /// Credentials the gateway holds (used when a caller sends no token).
     #[command(flatten)]
     pub credentials: CredentialArgs,
@@ -220,6 +266,74 @@ pub struct CredentialArgs {
     pub iam_refresh_ahead: Duration,
 }
 
+/// Retries of upstream reads (GET): which failures, how many attempts, how long
+/// between them, and the budget that keeps an outage from multiplying load.
+#[derive(Debug, Clone, Args)]
+pub struct RetryArgs {
+    /// Most attempts of one upstream read (1 disables retries). Creates are re-sent
+    /// only when the connection could not be opened.
+    #[arg(long = "retry-max-attempts", env = "RETRY_MAX_ATTEMPTS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub max_attempts: u32,
+
+    /// Backoff ceiling before the first retry; it doubles per retry, and each wait is
+    /// drawn uniformly below the ceiling (full jitter).
+    #[arg(long = "retry-initial-backoff", env = "RETRY_INITIAL_BACKOFF", default_value = "50ms",
+          value_parser = parse_duration)]
+    pub initial_backoff: Duration,
+
+    /// Largest backoff ceiling.
+    #[arg(long = "retry-max-backoff", env = "RETRY_MAX_BACKOFF", default_value = "2s",
+          value_parser = parse_duration)]
+    pub max_backoff: Duration,
+
+    /// Longest `Retry-After` the gateway waits for; a longer one ends the call.
+    #[arg(long = "retry-max-retry-after", env = "RETRY_MAX_RETRY_AFTER", default_value = "10s",
+          value_parser = parse_duration)]
+    pub max_retry_after: Duration,
+
+    /// Retry budget: each upstream request earns this many retry tokens (0.2: retries
+    /// add at most 20 % to the load upstream sees, beyond the reserve).
+    #[arg(long = "retry-budget-ratio", env = "RETRY_BUDGET_RATIO", default_value_t = 0.2,
+          value_parser = parse_ratio)]
+    pub budget_ratio: f64,
+
+    /// Retry budget: retries per second always allowed (the reserve refills at this
+    /// rate, up to ten seconds' worth), so quiet gateways still retry.
+    #[arg(long = "retry-budget-min-per-second", env = "RETRY_BUDGET_MIN_PER_SECOND",
+          default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub budget_min_per_second: u32,
+}
+
+/// Where `request_id`s of CreateCheckpoint are remembered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyStore {
+    /// In this process only.
+    Memory,
+    /// A Redis server shared by every replica (`redis://` or `rediss://` URL).
+    Redis(Secret),
+}
+
+/// Idempotent CreateCheckpoint settings.
+#[derive(Debug, Clone, Args)]
+pub struct IdempotencyArgs {
+    /// `memory`, or a `redis://host:port/db` URL shared by all replicas so a
+    /// `request_id` holds across them. The URL may carry a password; it is never logged.
+    #[arg(long = "idempotency-store", env = "IDEMPOTENCY_STORE", default_value = "memory",
+          hide_env_values = true, value_parser = parse_idempotency_store)]
+    pub store: IdempotencyStore,
+
+    /// How long a completed create is remembered by its `request_id`.
+    #[arg(long = "idempotency-ttl", env = "IDEMPOTENCY_TTL", default_value = "1h",
+          value_parser = parse_duration)]
+    pub ttl: Duration,
+
+    /// Most `request_id`s remembered in memory; the oldest are forgotten first.
+    #[arg(long = "idempotency-max-entries", env = "IDEMPOTENCY_MAX_ENTRIES",
+          default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub max_entries: u64,
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -274,6 +388,35 @@ fn parse_filter(raw: &str) -> Result<String, String> {
     tracing_subscriber::EnvFilter::try_new(raw)
         .map(|_| raw.to_owned())
         .map_err(|e| e.to_string())
+}
+
+fn parse_duration_or_zero(raw: &str) -> Result<Duration, String> {
+    humantime::parse_duration(raw).map_err(|e| e.to_string())
+}
+
+fn parse_ratio(raw: &str) -> Result<f64, String> {
+    raw.parse::<f64>()
+        .ok()
+        .filter(|r| (0.0..=10.0).contains(r))
+        .ok_or_else(|| "must be a number from 0 to 10".to_owned())
+}
+
+fn parse_idempotency_store(raw: &str) -> Result<IdempotencyStore, String> {
+    let raw = raw.trim();
+    if raw.eq_ignore_ascii_case("memory") {
+        return Ok(IdempotencyStore::Memory);
+    }
+    // The message must not echo the value: it may hold a password.
+    let url = Url::parse(raw).map_err(|_| "expected `memory` or a redis:// URL".to_owned())?;
+    if !matches!(url.scheme(), "redis" | "rediss") {
+        return Err("expected `memory` or a redis:// or rediss:// URL".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the Redis URL has no host".into());
+    }
+    raw.parse::<Secret>()
+        .map(IdempotencyStore::Redis)
+        .map_err(|_| "the Redis URL is not valid".to_owned())
 }
 
 fn parse_duration(raw: &str) -> Result<Duration, String> {

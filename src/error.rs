@@ -224,6 +224,12 @@ fn upstream_status(u: &UpstreamError) -> Status {
             u.to_string(),
             HashMap::new(),
         ),
+        UpstreamError::Overloaded { .. } => (
+            Code::Unavailable,
+            "OVERLOADED".to_owned(),
+            u.to_string(),
+            HashMap::new(),
+        ),
         UpstreamError::Url { .. } => (
             Code::InvalidArgument,
             "UNSAFE_UPSTREAM_URL".to_owned(),

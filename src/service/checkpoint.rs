@@ -109,7 +109,7 @@ impl CheckpointService for CheckpointApi {
             .try_acquire_owned()
             .map_err(|_| Status::resource_exhausted("too many watch streams; retry later"))?;
         let key = WatchKey {
-            identity: WatchKey::identity_of(&call.auth),
+            identity: call.auth.identity(),
             project_id: target.project_id,
             checkpoint_id: target.id,
             include_backups: req.include_backups,

@@ -68,6 +68,22 @@ pub enum Auth {
     Iam(Arc<IamTokenProvider>),
 }
 
+impl Auth {
+    /// The credential identity behind this auth, for keys of shared state (watch
+    /// pollers, remembered creates): a SHA-256 of a caller's token (never the
+    /// token), the gateway's access key, or its IAM user.
+    pub fn identity(&self) -> String {
+        match self {
+            Auth::Token(t) => format!(
+                "token:{}",
+                crate::signing::payload_hash(t.header_value().as_bytes())
+            ),
+            Auth::AkSk(k) => format!("aksk:{}", k.access_key),
+            Auth::Iam(_) => "iam".to_owned(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,6 +105,13 @@ pub enum UpstreamError {
         /// The service.
         service: Service,
     },
+    /// The gateway shed the call: every upstream slot stayed busy
+    /// (`--max-upstream-inflight`) for `--upstream-queue-timeout`.
+    #[error("the gateway is overloaded; retry shortly")]
+    Overloaded {
+        /// The service.
+        service: Service,
+    },
     /// The upstream URL could not be built safely.
     #[error("could not build the {} URL: {source}", service.name())]
     Url {
@@ -128,6 +135,7 @@ impl UpstreamError {
             | UpstreamError::Decode { service, .. }
             | UpstreamError::NotConfigured { service }
             | UpstreamError::Credentials { service }
+            | UpstreamError::Overloaded { service }
             | UpstreamError::Url { service, .. } => *service,
         }
     }
@@ -139,6 +147,23 @@ impl UpstreamError {
             | UpstreamError::BodyTooLarge { request_id, .. }
             | UpstreamError::Decode { request_id, .. } => request_id.as_deref(),
             _ => None,
+        }
+    }
+
+    /// Whether the request certainly never reached upstream, so that sending it
+    /// again cannot repeat its effect: no connection could be opened, the gateway
+    /// shed or refused it before sending, or upstream's API gateway refused it
+    /// before the service saw it (401 authentication, 429 throttling).
+    pub fn certainly_not_sent(&self) -> bool {
+        match self {
+            UpstreamError::Connect { .. }
+            | UpstreamError::Overloaded { .. }
+            | UpstreamError::NotConfigured { .. }
+            | UpstreamError::Credentials { .. }
+            | UpstreamError::Url { .. } => true,
+            UpstreamError::Status { status, .. } => matches!(status, 401 | 429),
+            // IAM failures happen before the CBR request is sent.
+            other => other.service() == Service::Iam,
         }
     }
 }

@@ -177,21 +177,6 @@ pub struct WatchKey {
     pub identity: String,
 }
 
-impl WatchKey {
-    /// The credential identity of `auth`: a hash of a caller's token, or the
-    /// gateway's own identity.
-    pub fn identity_of(auth: &Auth) -> String {
-        match auth {
-            Auth::Token(t) => format!(
-                "token:{}",
-                crate::signing::payload_hash(t.header_value().as_bytes())
-            ),
-            Auth::AkSk(k) => format!("aksk:{}", k.access_key),
-            Auth::Iam(_) => "iam".to_owned(),
-        }
-    }
-}
-
 struct Entry {
     /// Tells entries apart when a key is reused after its poller ended.
     generation: u64,
