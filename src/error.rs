@@ -12,6 +12,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::{
+    idempotency::IdempotencyError,
     upstream::{Service, UpstreamError},
     validate::ValidationError,
 };
@@ -75,6 +76,16 @@ pub enum GatewayError {
     /// The gateway may not act on this project (`--allowed-projects`).
     #[error("project {0} is not allowed")]
     ProjectNotAllowed(String),
+    /// A request message is larger than `--max-request-bytes`.
+    #[error("request message is larger than {0} bytes")]
+    RequestTooLarge(u64),
+    /// The gateway is shutting down; the client should reconnect elsewhere.
+    #[error("the gateway is shutting down; reconnect")]
+    ShuttingDown,
+    /// An idempotent create (`request_id`) was refused, failed, or replays a
+    /// remembered failure.
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
 }
 
 impl GatewayError {
@@ -91,6 +102,33 @@ impl GatewayError {
                 "PROJECT_NOT_ALLOWED",
                 &self.to_string(),
             ),
+            GatewayError::RequestTooLarge(_) => gateway_status(
+                Code::ResourceExhausted,
+                "REQUEST_TOO_LARGE",
+                &self.to_string(),
+            ),
+            GatewayError::ShuttingDown => {
+                gateway_status(Code::Unavailable, "SHUTTING_DOWN", &self.to_string())
+            }
+            GatewayError::Idempotency(e) => match e {
+                IdempotencyError::Mismatch => invalid_argument(&ValidationError::single(
+                    "request_id",
+                    "was already used with different parameters",
+                )),
+                IdempotencyError::StoreUnavailable => gateway_status(
+                    Code::Unavailable,
+                    "IDEMPOTENCY_STORE_UNAVAILABLE",
+                    &e.to_string(),
+                ),
+                // Exactly the status first answered, details included.
+                IdempotencyError::Failed(f) => {
+                    Status::with_details(f.code(), f.message(), f.details().to_vec().into())
+                }
+                IdempotencyError::Upstream(u) => upstream_status(u),
+                IdempotencyError::Interrupted => {
+                    gateway_status(Code::Internal, "CREATE_INTERRUPTED", &e.to_string())
+                }
+            },
         }
     }
 
@@ -98,6 +136,7 @@ impl GatewayError {
     pub fn upstream_request_id(&self) -> Option<&str> {
         match self {
             GatewayError::Upstream(u) => u.request_id(),
+            GatewayError::Idempotency(e) => e.upstream_request_id(),
             _ => None,
         }
     }

@@ -14,7 +14,9 @@
 //!               convert.rs         checked input → upstream request DTO
 //!                  │
 //!                  ▼
-//!               upstream/          client.rs  one pooled reqwest client, timeouts, body cap
+//!               upstream/          client.rs  one pooled reqwest client, timeouts, body cap,
+//!                  │                          in-flight cap (sheds with OVERLOADED)
+//!                  │               retry.rs   which failures are retried, backoff, retry budget
 //!                  │               paths.rs   URLs from encoded segments, strict queries
 //!                  │               auth.rs    who the call acts as, redacted everywhere
 //!                  │               credentials.rs, secrets.rs  held AK/SK, IAM user, secret files
@@ -30,8 +32,10 @@
 //! ```
 //!
 //! In front of every service, [`deadline`] turns `grpc-timeout` into a deadline the
-//! handlers honour; [`server`] runs the routes on hyper with keepalive, a
-//! per-connection stream cap, optional TLS/mTLS ([`tls`]) and a bounded drain.
+//! handlers honour (`Shared::unary` adds the default and the clamp), and [`limit`]
+//! refuses oversized request messages; [`server`] runs the routes on hyper with
+//! keepalive, a per-connection stream cap, optional TLS/mTLS ([`tls`]) and a
+//! bounded drain.
 //!
 //! Streams live in [`watch`]: the hub of shared pollers behind WatchCheckpoint
 //! (one per checkpoint and credential identity, watchers as cheap streams) and
@@ -40,8 +44,13 @@
 //! [`simulator`] is the built-in CBR/CSBS/IAM simulator: a separate REST server
 //! the gateway reaches only over HTTP, exactly as it reaches the cloud.
 //!
+//! [`idempotency`] makes CreateCheckpoint with a `request_id` happen once: the
+//! create runs detached and its outcome is remembered (in memory, or in Redis
+//! across replicas).
+//!
 //! Around it: [`config`] (clap flags and env, fail fast), [`telemetry`] (logs),
-//! [`shutdown`] (signals), [`proto`] (generated code and the reflection descriptor).
+//! [`shutdown`] (signals; health NOT_SERVING, delay, then the drain that ends
+//! long-lived streams with UNAVAILABLE), [`proto`] (generated code and the reflection descriptor).
 //! [`serve`] is the testable entry point: it takes a bound listener and a shutdown
 //! future, so tests run the real server on `127.0.0.1:0`.
 
@@ -52,6 +61,8 @@ pub mod config;
 pub mod convert;
 pub mod deadline;
 pub mod error;
+pub mod idempotency;
+pub mod limit;
 pub mod proto;
 pub mod server;
 pub mod service;
@@ -98,6 +109,9 @@ pub enum ServeError {
     /// The TLS certificate, key or client CA could not be loaded.
     #[error("cannot set up TLS: {0}")]
     Tls(#[from] tls::TlsError),
+    /// The idempotency store (Redis) could not be reached at start.
+    #[error("cannot use the idempotency store: {0}")]
+    Idempotency(#[from] idempotency::ConnectError),
 }
 
 impl ServeError {
@@ -106,7 +120,7 @@ impl ServeError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ServeError::Credentials(_) | ServeError::Tls(_) => 2,
-            ServeError::Upstream(_) | ServeError::Reflection(_) => 1,
+            ServeError::Upstream(_) | ServeError::Reflection(_) | ServeError::Idempotency(_) => 1,
         }
     }
 }
@@ -127,6 +141,16 @@ pub fn upstream_settings(config: &Config) -> UpstreamSettings {
         request_timeout: config.upstream_timeout,
         max_body_bytes: config.upstream_max_body_bytes,
         pool_max_idle: config.upstream_pool_max_idle,
+        retry: upstream::retry::RetryPolicy {
+            max_attempts: config.retry.max_attempts,
+            initial_backoff: config.retry.initial_backoff,
+            max_backoff: config.retry.max_backoff,
+            max_retry_after: config.retry.max_retry_after,
+            budget_ratio: config.retry.budget_ratio,
+            budget_min_per_second: config.retry.budget_min_per_second,
+        },
+        max_inflight: config.max_upstream_inflight as usize,
+        queue_timeout: config.upstream_queue_timeout,
     }
 }
 
@@ -179,12 +203,17 @@ pub async fn serve(
             heartbeat: config.watch_heartbeat,
         },
     );
+    let idempotency =
+        idempotency::Idempotency::from_config(&config.idempotency, config.upstream_timeout).await?;
     let shared = Arc::new(Shared {
+        idempotency,
         watch_hub,
         watch_slots: Arc::new(tokio::sync::Semaphore::new(
             config.max_watch_streams as usize,
         )),
         watch_heartbeat: config.watch_heartbeat,
+        default_deadline: config.default_deadline,
+        max_deadline: config.max_deadline,
         upstream,
         default_project: config.project_id.clone(),
         allowed_projects: config.allowed_projects.clone(),
@@ -206,30 +235,69 @@ pub async fn serve(
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
+    // `limit` enforces the request size with the right status code.
+    let unlimited = usize::MAX;
+    let max_response = usize::try_from(config.max_response_bytes).unwrap_or(usize::MAX);
     let routes = Routes::new(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(CheckpointServiceServer::new(CheckpointApi::new(
-            shared.clone(),
-        )))
-        .add_service(BackupServiceServer::new(BackupApi::new(shared.clone())))
-        .add_service(CheckpointItemServiceServer::new(CheckpointItemApi::new(
-            shared,
-        )))
+        .add_service(
+            CheckpointServiceServer::new(CheckpointApi::new(shared.clone()))
+                .max_decoding_message_size(unlimited)
+                .max_encoding_message_size(max_response),
+        )
+        .add_service(
+            BackupServiceServer::new(BackupApi::new(shared.clone()))
+                .max_decoding_message_size(unlimited)
+                .max_encoding_message_size(max_response),
+        )
+        .add_service(
+            CheckpointItemServiceServer::new(CheckpointItemApi::new(shared))
+                .max_decoding_message_size(unlimited)
+                .max_encoding_message_size(max_response),
+        )
         .prepare();
+    let drain = shutdown::Drain::new();
     let service = ServiceBuilder::new()
+        .layer(drain.layer())
         .layer(deadline::DeadlineLayer)
+        .layer(limit::RequestSizeLayer {
+            max_message_bytes: config.max_request_bytes,
+        })
         .service(routes);
+    let delay = config.shutdown_delay;
+    // Phase 1 of the shutdown (see `shutdown`): NOT_SERVING, then the delay,
+    // while still serving; the server then drains.
+    let shutdown = async move {
+        shutdown.await;
+        health_reporter
+            .set_not_serving::<CheckpointServiceServer<CheckpointApi>>()
+            .await;
+        health_reporter
+            .set_not_serving::<BackupServiceServer<BackupApi>>()
+            .await;
+        health_reporter
+            .set_not_serving::<CheckpointItemServiceServer<CheckpointItemApi>>()
+            .await;
+        health_reporter
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+        tracing::info!(delay = ?delay, "health is NOT_SERVING; still serving until the delay ends");
+        tokio::time::sleep(delay).await;
+    };
     server::run(
         listener,
         service,
         server::ServerSettings {
             tls: tls::from_config(&config)?,
             max_streams_per_connection: config.max_streams_per_connection,
+            drain_timeout: config.shutdown_grace,
+            drain,
             ..server::ServerSettings::default()
         },
         shutdown,
     )
     .await;
+    tracing::info!("cbr-gateway stopped");
     Ok(())
 }

@@ -98,7 +98,16 @@ async fn run_gateway(mut config: Config) -> ExitCode {
             "the gateway holds credentials and serves plaintext on a non-loopback address: anyone who can reach it acts with them (use --tls-client-ca, a mesh, or --allowed-projects)"
         );
     }
-    match serve(listener, config, shutdown::signal()).await {
+    // A second signal skips the delay and the drain: the operator means it.
+    let signal = async {
+        shutdown::signal().await;
+        tokio::spawn(async {
+            shutdown::signal().await;
+            tracing::warn!("second signal: exiting without draining");
+            std::process::exit(130);
+        });
+    };
+    match serve(listener, config, signal).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

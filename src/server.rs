@@ -25,10 +25,11 @@ use hyper_util::{
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::{TcpListener, TcpStream},
-    sync::watch,
 };
 use tokio_rustls::TlsAcceptor;
 use tower::Service;
+
+use crate::shutdown::Drain;
 
 /// Connection-level settings.
 #[derive(Debug, Clone)]
@@ -46,6 +47,9 @@ pub struct ServerSettings {
     pub tls_handshake_timeout: Duration,
     /// Most concurrent HTTP/2 streams per connection (watch streams are long).
     pub max_streams_per_connection: u32,
+    /// Started when the listener closes; long-lived streams and unfinished TLS
+    /// handshakes end on it (see [`crate::shutdown`]).
+    pub drain: Drain,
 }
 
 impl Default for ServerSettings {
@@ -57,13 +61,15 @@ impl Default for ServerSettings {
             tls: None,
             tls_handshake_timeout: Duration::from_secs(10),
             max_streams_per_connection: 1_000,
+            drain: Drain::new(),
         }
     }
 }
 
 /// Accepts connections on `listener` and serves `service` on each until
-/// `shutdown` resolves; then stops accepting, abandons unfinished TLS handshakes
-/// and lets open connections finish within `settings.drain_timeout`.
+/// `shutdown` resolves; then stops accepting, starts `settings.drain`
+/// (abandoning unfinished TLS handshakes), and lets open connections finish
+/// within `settings.drain_timeout`.
 pub async fn run<S, B>(
     listener: TcpListener,
     service: S,
@@ -88,8 +94,7 @@ pub async fn run<S, B>(
     let acceptor = settings.tls.clone().map(TlsAcceptor::from);
     let handshake_timeout = settings.tls_handshake_timeout;
     let graceful = GracefulShutdown::new();
-    // Tells connections still in their TLS handshake that shutdown has begun.
-    let (closing, _) = watch::channel(false);
+    let drain = settings.drain.clone();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -108,11 +113,11 @@ pub async fn run<S, B>(
                         }
                         Some(acceptor) => {
                             let acceptor = acceptor.clone();
-                            let mut closing = closing.subscribe();
+                            let draining = drain.started();
                             tokio::spawn(async move {
                                 let tls = tokio::select! {
                                     tls = handshake(&acceptor, stream, handshake_timeout, peer) => tls,
-                                    _ = closing.wait_for(|closing| *closing) => None,
+                                    () = draining => None,
                                 };
                                 let Some(stream) = tls else { return };
                                 serve_io(&builder, stream, service, watcher, peer).await;
@@ -130,7 +135,8 @@ pub async fn run<S, B>(
         }
     }
     drop(listener);
-    closing.send_replace(true);
+    drain.start();
+    tracing::info!(grace = ?settings.drain_timeout, "listener closed; draining connections");
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(settings.drain_timeout) => {

@@ -1,4 +1,32 @@
-//! Shutdown signals.
+//! Shutdown: signals, and the drain that ends long-lived streams.
+//!
+//! The sequence (driven by [`crate::serve`] and [`crate::server::run`]):
+//! 1. SIGTERM or SIGINT ([`signal`]): health turns NOT_SERVING for every
+//!    service, and the gateway keeps serving for `--shutdown-delay`, so load
+//!    balancers and meshes notice and stop sending new calls.
+//! 2. The listener closes and [`Drain::start`] fires: HTTP/2 connections get
+//!    GOAWAY, in-flight unary calls run to completion, and calls that would
+//!    otherwise live until cancelled (WatchCheckpoint, health Watch,
+//!    reflection) end at once with UNAVAILABLE, so their clients reconnect to
+//!    another replica instead of holding this one open.
+//! 3. After `--shutdown-grace` whatever is left is closed, and the process
+//!    exits 0.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http::{HeaderMap, Request, Response};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::Bytes;
+use tokio::sync::watch;
+use tonic::{Status, body::Body};
+use tower::{Layer, Service};
+
+use crate::error::GatewayError;
 
 /// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
 pub async fn signal() {
@@ -21,5 +49,173 @@ pub async fn signal() {
     tokio::select! {
         () = ctrl_c => tracing::info!("SIGINT received, shutting down"),
         () = term => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+/// gRPC paths of calls that last until the client cancels them.
+const LONG_LIVED: &[&str] = &[
+    "/cbr.gateway.v1.CheckpointService/WatchCheckpoint",
+    "/grpc.health.v1.Health/Watch",
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+];
+
+/// The moment the server stops accepting and starts draining. Clones share it.
+#[derive(Debug, Clone)]
+pub struct Drain {
+    tx: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Drain {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drain {
+    /// A drain that has not started.
+    pub fn new() -> Self {
+        Self {
+            tx: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// Starts draining (idempotent).
+    pub fn start(&self) {
+        self.tx.send_replace(true);
+    }
+
+    /// Resolves once draining has started.
+    pub fn started(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.tx.subscribe();
+        async move {
+            // The sender lives in `self`'s clones; if all are gone, so is the server.
+            let _ = rx.wait_for(|draining| *draining).await;
+        }
+    }
+
+    /// The layer that ends long-lived streams when draining starts.
+    pub fn layer(&self) -> EndStreamsLayer {
+        EndStreamsLayer {
+            drain: self.clone(),
+        }
+    }
+}
+
+/// See [`Drain::layer`].
+#[derive(Debug, Clone)]
+pub struct EndStreamsLayer {
+    drain: Drain,
+}
+
+impl<S> Layer<S> for EndStreamsLayer {
+    type Service = EndStreams<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        EndStreams {
+            inner,
+            drain: self.drain.clone(),
+        }
+    }
+}
+
+/// Wraps the response bodies of long-lived calls so that they end with
+/// UNAVAILABLE when draining starts.
+#[derive(Debug, Clone)]
+pub struct EndStreams<S> {
+    inner: S,
+    drain: Drain,
+}
+
+impl<S, B> Service<Request<B>> for EndStreams<S>
+where
+    S: Service<Request<B>, Response = Response<Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let long_lived = LONG_LIVED.contains(&req.uri().path());
+        let fut = self.inner.call(req);
+        if !long_lived {
+            return Box::pin(fut);
+        }
+        let drain = self.drain.clone();
+        Box::pin(async move {
+            let response = fut.await?;
+            Ok(response.map(|body| {
+                Body::new(EndOnDrain {
+                    inner: body,
+                    drain: Box::pin(drain.started()),
+                    done: false,
+                })
+            }))
+        })
+    }
+}
+
+/// A response body that ends with UNAVAILABLE trailers once draining starts.
+struct EndOnDrain {
+    inner: Body,
+    drain: Pin<Box<dyn Future<Output = ()> + Send>>,
+    done: bool,
+}
+
+impl HttpBody for EndOnDrain {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if self.drain.as_mut().poll(cx).is_ready() {
+            self.done = true;
+            let mut trailers = HeaderMap::new();
+            // Encoding a fixed, short status cannot fail.
+            let _ = GatewayError::ShuttingDown
+                .to_status()
+                .add_header(&mut trailers);
+            return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+        }
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => self.done = true,
+            Poll::Ready(Some(Ok(frame))) if frame.is_trailers() => self.done = true,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn started_resolves_for_every_clone_once_drain_starts() {
+        let drain = Drain::new();
+        let waiting = tokio::spawn(drain.clone().started());
+        assert!(!waiting.is_finished());
+        drain.clone().start();
+        waiting.await.unwrap();
+        // Late subscribers see it at once.
+        drain.started().await;
     }
 }

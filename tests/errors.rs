@@ -159,7 +159,17 @@ async fn every_upstream_status_maps_as_the_contract_says() {
             .expect(1)
             .mount(&upstream)
             .await;
-        let gw = Gateway::against(&upstream).await;
+        // One attempt: this is about the mapping; retries are tests/resilience.rs'.
+        let uri = upstream.uri();
+        let gw = Gateway::start(&[
+            "--cbr-endpoint",
+            &uri,
+            "--csbs-endpoint",
+            &uri,
+            "--retry-max-attempts",
+            "1",
+        ])
+        .await;
         let status = gw.backups().get_backup(get_backup()).await.unwrap_err();
         let request_id = format!("req-{http}");
         check(

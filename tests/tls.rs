@@ -133,6 +133,9 @@ impl Gateway {
             // Health checks never reach upstream; any URL will do.
             "--cbr-endpoint",
             "http://127.0.0.1:9",
+            // No load balancer is watching: drain at once.
+            "--shutdown-delay",
+            "0s",
         ];
         argv.extend_from_slice(extra);
         let config = Config::try_parse_from(argv).expect("test config parses");

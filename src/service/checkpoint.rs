@@ -8,6 +8,7 @@ use super::Shared;
 use crate::{
     convert,
     error::GatewayError,
+    idempotency::{Fingerprint, Key},
     proto::{
         CreateCheckpointRequest, CreateCheckpointResponse, GetCheckpointRequest,
         GetCheckpointResponse, WatchCheckpointRequest, WatchCheckpointResponse,
@@ -45,14 +46,37 @@ impl CheckpointService for CheckpointApi {
                     validate::check_create_checkpoint(req, self.shared.default_project.as_deref())?;
                 self.shared.authorize(&input.project_id)?;
                 let body = convert::create_checkpoint_body(&input);
-                let reply = self
+                let Some(request_id) = input.request_id else {
+                    let reply = self
+                        .shared
+                        .upstream
+                        .create_checkpoint(&call.auth, call.deadline, &input.project_id, &body)
+                        .await?;
+                    return Ok(reply.map(|c| CreateCheckpointResponse {
+                        checkpoint: Some(convert::checkpoint(c)),
+                    }));
+                };
+                let key = Key::new(&call.auth.identity(), &input.project_id, request_id);
+                let fingerprint = Fingerprint::of_create(&input.project_id, &body);
+                let upstream = self.shared.upstream.clone();
+                let auth = call.auth.clone();
+                let project = input.project_id;
+                // No caller deadline: this create runs detached and must reach an
+                // outcome to record even if the caller leaves; the upstream
+                // client's own request timeout bounds it.
+                let create = async move {
+                    let reply = upstream
+                        .create_checkpoint(&auth, None, &project, &body)
+                        .await?;
+                    Ok(reply.map(|c| CreateCheckpointResponse {
+                        checkpoint: Some(convert::checkpoint(c)),
+                    }))
+                };
+                Ok(self
                     .shared
-                    .upstream
-                    .create_checkpoint(&call.auth, call.deadline, &input.project_id, &body)
-                    .await?;
-                Ok(reply.map(|c| CreateCheckpointResponse {
-                    checkpoint: Some(convert::checkpoint(c)),
-                }))
+                    .idempotency
+                    .create(key, fingerprint, call.deadline, create)
+                    .await?)
             })
             .await
     }

@@ -42,6 +42,12 @@ pub struct Shared {
     pub watch_slots: Arc<tokio::sync::Semaphore>,
     /// Heartbeat interval of watch streams.
     pub watch_heartbeat: std::time::Duration,
+    /// Deadline of unary calls that set none.
+    pub default_deadline: std::time::Duration,
+    /// Longest deadline a unary call gets, whatever it asked for.
+    pub max_deadline: std::time::Duration,
+    /// Remembered CreateCheckpoint `request_id`s (in memory or in Redis).
+    pub idempotency: crate::idempotency::Idempotency,
 }
 
 impl Shared {
@@ -67,7 +73,15 @@ impl Shared {
         Fut: Future<Output = Result<Reply<Resp>, GatewayError>>,
     {
         let started = Instant::now();
-        let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
+        // Unary calls always have a deadline: the caller's, cut to the maximum,
+        // or the default. Streams keep exactly what the caller asked for.
+        let asked = request.extensions().get::<Deadline>().map(|d| d.0);
+        let longest = started + self.max_deadline;
+        let deadline = Some(
+            asked
+                .map_or(started + self.default_deadline, |d| d)
+                .min(longest),
+        );
         let outcome = match self.call_context(request.metadata(), deadline) {
             Ok(call) => handler(call, request.into_inner()).await,
             Err(err) => Err(err),

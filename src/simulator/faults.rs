@@ -10,7 +10,7 @@ use std::{
     collections::BTreeMap,
     str::FromStr,
     sync::{
-        RwLock,
+        Mutex, RwLock,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -61,6 +61,9 @@ pub struct FaultRule {
     /// Share of requests whose connection is dropped without an answer, 0.0-1.0.
     #[serde(default)]
     pub drop_rate: f64,
+    /// `Retry-After` sent with injected errors, in whole seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
 }
 
 fn all_routes() -> String {
@@ -81,6 +84,7 @@ impl FromStr for FaultRule {
             status: default_status(),
             latency_ms: 0,
             drop_rate: 0.0,
+            retry_after_s: None,
         };
         for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
             let (k, v) = part
@@ -112,6 +116,13 @@ impl FromStr for FaultRule {
                     )
                     .unwrap_or(u64::MAX);
                 }
+                "retry_after" => {
+                    rule.retry_after_s = Some(
+                        humantime::parse_duration(v)
+                            .map_err(|e| e.to_string())?
+                            .as_secs(),
+                    );
+                }
                 _ => return Err(format!("unknown fault key {k:?}")),
             }
         }
@@ -135,19 +146,24 @@ pub struct Decision {
     pub drop: bool,
     /// Answer with this HTTP status instead of serving.
     pub error: Option<u16>,
+    /// `Retry-After` seconds to send with the error.
+    pub retry_after_s: Option<u64>,
 }
 
 /// The fault rules in force.
 #[derive(Debug, Default)]
 pub struct Faults {
     rules: RwLock<Vec<FaultRule>>,
+    /// Draws the random decisions; seeded, a run's sequence of decisions repeats.
+    rng: Mutex<fastrand::Rng>,
 }
 
 impl Faults {
-    /// Faults with these rules.
-    pub fn new(rules: Vec<FaultRule>) -> Self {
+    /// Faults with these rules, drawing decisions from `seed` when given.
+    pub fn new(rules: Vec<FaultRule>, seed: Option<u64>) -> Self {
         Self {
             rules: RwLock::new(rules),
+            rng: Mutex::new(seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed)),
         }
     }
 
@@ -167,19 +183,48 @@ impl Faults {
         let Some(rule) = rules.iter().find(|r| r.route == "*" || r.route == route) else {
             return Decision::default();
         };
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        let error = (rule.error_rate > 0.0 && rng.f64() < rule.error_rate).then_some(rule.status);
         Decision {
             latency: Duration::from_millis(rule.latency_ms),
-            drop: rule.drop_rate > 0.0 && fastrand::f64() < rule.drop_rate,
-            error: (rule.error_rate > 0.0 && fastrand::f64() < rule.error_rate)
-                .then_some(rule.status),
+            drop: rule.drop_rate > 0.0 && rng.f64() < rule.drop_rate,
+            error,
+            retry_after_s: error.and(rule.retry_after_s),
         }
     }
 }
 
-/// Requests received, per route.
+/// Requests received, in progress and abandoned, per route.
 #[derive(Debug, Default)]
 pub struct Stats {
     counts: [AtomicU64; ROUTES.len()],
+    in_flight: [AtomicU64; ROUTES.len()],
+    abandoned: [AtomicU64; ROUTES.len()],
+}
+
+/// One request in progress; see [`Stats::start`].
+#[derive(Debug)]
+pub struct InFlight<'a> {
+    stats: &'a Stats,
+    index: usize,
+    answered: bool,
+}
+
+impl InFlight<'_> {
+    /// The request was answered (or dropped on purpose by a fault).
+    pub fn finish(mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.stats.in_flight[self.index].fetch_sub(1, Ordering::Relaxed);
+        if !self.answered {
+            // The client went away first: hyper dropped the handler.
+            self.stats.abandoned[self.index].fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Stats {
@@ -190,13 +235,40 @@ impl Stats {
         }
     }
 
-    /// Requests per route so far.
-    pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
+    /// Counts one request to `route` and tracks it until answered: a request
+    /// whose guard drops unanswered counts as abandoned (the client cancelled).
+    pub fn start(&self, route: &str) -> Option<InFlight<'_>> {
+        let index = ROUTES.iter().position(|r| *r == route)?;
+        self.counts[index].fetch_add(1, Ordering::Relaxed);
+        self.in_flight[index].fetch_add(1, Ordering::Relaxed);
+        Some(InFlight {
+            stats: self,
+            index,
+            answered: false,
+        })
+    }
+
+    /// Requests in progress per route.
+    pub fn in_flight(&self) -> BTreeMap<&'static str, u64> {
+        Self::read(&self.in_flight)
+    }
+
+    /// Requests whose client went away before the answer, per route.
+    pub fn abandoned(&self) -> BTreeMap<&'static str, u64> {
+        Self::read(&self.abandoned)
+    }
+
+    fn read(counters: &[AtomicU64; ROUTES.len()]) -> BTreeMap<&'static str, u64> {
         ROUTES
             .iter()
-            .zip(&self.counts)
+            .zip(counters)
             .map(|(r, c)| (*r, c.load(Ordering::Relaxed)))
             .collect()
+    }
+
+    /// Requests per route so far.
+    pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
+        Self::read(&self.counts)
     }
 }
 
@@ -247,10 +319,28 @@ mod tests {
 
     #[test]
     fn certain_faults_always_apply() {
-        let f = Faults::new(vec![
-            "route=get_backup,error_rate=1,status=503".parse().unwrap(),
-        ]);
+        let f = Faults::new(
+            vec![
+                "route=get_backup,error_rate=1,status=503,retry_after=2s"
+                    .parse()
+                    .unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(f.decide("get_backup").retry_after_s, Some(2));
         assert_eq!(f.decide("get_backup").error, Some(503));
         assert_eq!(f.decide("list_backups").error, None);
+    }
+
+    #[test]
+    fn seeded_decisions_repeat() {
+        let rules = || vec!["error_rate=0.5".parse().unwrap()];
+        let run = |f: &Faults| {
+            (0..64)
+                .map(|_| f.decide("get_backup").error)
+                .collect::<Vec<_>>()
+        };
+        let (a, b) = (Faults::new(rules(), Some(7)), Faults::new(rules(), Some(7)));
+        assert_eq!(run(&a), run(&b));
     }
 }

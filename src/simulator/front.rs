@@ -77,7 +77,21 @@ async fn serve_api(
     state: &SimState,
     request_id: &str,
 ) -> Result<Response<Body>, Dropped> {
-    state.stats.count(route);
+    let in_flight = state.stats.start(route);
+    let response = answer(route, req, router, state, request_id).await;
+    if let Some(guard) = in_flight {
+        guard.finish();
+    }
+    response
+}
+
+async fn answer(
+    route: &'static str,
+    req: Request<Incoming>,
+    router: Router,
+    state: &SimState,
+    request_id: &str,
+) -> Result<Response<Body>, Dropped> {
     let decision = state.faults.decide(route);
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
@@ -86,7 +100,7 @@ async fn serve_api(
         return Err(Dropped);
     }
     if let Some(status) = decision.error {
-        return Ok(injected_error(status));
+        return Ok(injected_error(status, decision.retry_after_s));
     }
     let (parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(Body::new(body), MAX_BODY).await else {
@@ -110,7 +124,7 @@ async fn serve_api(
 }
 
 /// An injected error answer in upstream's shape.
-fn injected_error(status: u16) -> Response<Body> {
+fn injected_error(status: u16, retry_after_s: Option<u64>) -> Response<Body> {
     let code = match status {
         429 => "APIGW.0308",
         500 => "BackupService.9910",
@@ -121,5 +135,11 @@ fn injected_error(status: u16) -> Response<Body> {
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     let body = json!({"error_code": code, "error_msg": "simulated fault"});
-    (status, axum::Json(body)).into_response()
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Some(secs) = retry_after_s {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
 }

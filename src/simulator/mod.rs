@@ -93,6 +93,10 @@ pub struct SimulatorSettings {
     /// get_backup, get_checkpoint_item, iam_tokens).
     #[arg(long = "sim-fault", env = "SIM_FAULTS", value_delimiter = ';')]
     pub faults: Vec<faults::FaultRule>,
+
+    /// Seed of the fault decisions, so that a run's faults repeat exactly.
+    #[arg(long = "sim-fault-seed", env = "SIM_FAULT_SEED")]
+    pub fault_seed: Option<u64>,
 }
 
 impl Default for SimulatorSettings {
@@ -105,6 +109,7 @@ impl Default for SimulatorSettings {
             iam_users: vec![],
             iam_token_lifetime: Duration::from_secs(24 * 60 * 60),
             faults: vec![],
+            fault_seed: None,
         }
     }
 }
@@ -136,7 +141,7 @@ impl SimState {
         Self {
             store: RwLock::new(seed::store(settings.fleet_size)),
             backup_duration: settings.backup_duration,
-            faults: faults::Faults::new(settings.faults.clone()),
+            faults: faults::Faults::new(settings.faults.clone(), settings.fault_seed),
             stats: faults::Stats::default(),
             credentials: auth::Credentials::new(&settings.credentials, &settings.tokens)
                 .with_iam(iam.clone()),

@@ -101,7 +101,11 @@ async fn iam_tokens(State(state): State<Arc<SimState>>, body: Bytes) -> Response
 }
 
 async fn stats(State(state): State<Arc<SimState>>) -> Json<Value> {
-    Json(json!({ "requests": state.stats.snapshot() }))
+    Json(json!({
+        "requests": state.stats.snapshot(),
+        "in_flight": state.stats.in_flight(),
+        "abandoned": state.stats.abandoned(),
+    }))
 }
 
 /// Revokes every token IAM issued, so tests can exercise refresh-on-401.

@@ -5,12 +5,17 @@
 //! explicit, and the caller's deadline shortens the request timeout; response
 //! bodies are read up to a cap. Dropping a call's future aborts the request, so a
 //! cancelled gRPC call cancels its upstream request too.
+//!
+//! Transient failures are retried per [`super::retry`], within the caller's
+//! deadline and each service's retry budget. At most `max_inflight` requests are
+//! in flight at once; a call that cannot get a slot within `queue_timeout` is
+//! shed with [`UpstreamError::Overloaded`] rather than queued without bound.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use reqwest::{
     Method, StatusCode,
-    header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue},
+    header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, RETRY_AFTER},
 };
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
@@ -22,6 +27,7 @@ use super::{
     dto,
     error::{Service, UpstreamError},
     paths,
+    retry::{self, RetryBudget, RetryPolicy},
 };
 use crate::{signing, validate::BackupQuery};
 
@@ -40,6 +46,12 @@ pub struct UpstreamSettings {
     pub max_body_bytes: u64,
     /// Idle connections kept per host.
     pub pool_max_idle: usize,
+    /// Retries and their budget.
+    pub retry: RetryPolicy,
+    /// Most requests in flight at once.
+    pub max_inflight: usize,
+    /// Longest wait for an in-flight slot before the call is shed.
+    pub queue_timeout: Duration,
 }
 
 /// A successful upstream call: the parsed body and upstream's request id.
@@ -61,11 +73,16 @@ impl<T> Reply<T> {
     }
 }
 
-/// The upstream client. Cheap to share behind an `Arc`.
+/// The upstream client. Cheap to clone: clones share the connection pool, the
+/// in-flight slots and the retry budgets.
 #[derive(Debug, Clone)]
 pub struct UpstreamClient {
     http: reqwest::Client,
-    settings: UpstreamSettings,
+    settings: Arc<UpstreamSettings>,
+    /// One permit per request in flight.
+    slots: Arc<tokio::sync::Semaphore>,
+    /// Retry budgets of CBR and CSBS (an outage of one spends only its own).
+    budgets: Arc<[RetryBudget; 2]>,
 }
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -94,7 +111,26 @@ impl UpstreamClient {
             .tcp_nodelay(true)
             .tcp_keepalive(Duration::from_secs(60))
             .build()?;
-        Ok(Self { http, settings })
+        let budget = || {
+            RetryBudget::new(
+                settings.retry.budget_ratio,
+                settings.retry.budget_min_per_second,
+            )
+        };
+        Ok(Self {
+            http,
+            slots: Arc::new(tokio::sync::Semaphore::new(settings.max_inflight.max(1))),
+            budgets: Arc::new([budget(), budget()]),
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// The retry budget of `service`.
+    pub fn budget(&self, service: Service) -> &RetryBudget {
+        match service {
+            Service::Csbs => &self.budgets[1],
+            Service::Cbr | Service::Iam => &self.budgets[0],
+        }
     }
 
     /// `POST /v3/{project_id}/checkpoints`.
@@ -223,8 +259,8 @@ impl UpstreamClient {
         self.send(out, auth, project_id, deadline).await
     }
 
-    /// Sends one request and parses a 2xx body as `T`, within the request timeout
-    /// and the caller's deadline, whichever comes first.
+    /// Sends one request, retrying per [`super::retry`], and parses a 2xx body
+    /// as `T`. Every attempt and wait ends by the caller's `deadline`.
     async fn send<T: DeserializeOwned>(
         &self,
         out: Outgoing,
@@ -232,33 +268,125 @@ impl UpstreamClient {
         project_id: &str,
         deadline: Option<Instant>,
     ) -> Result<Reply<T>, UpstreamError> {
+        let policy = &self.settings.retry;
+        let budget = self.budget(out.service);
+        budget.deposit();
+        let mut ceilings = policy.ceilings();
+        let mut attempt = 1;
+        let answer = loop {
+            let (error, retry_after) = match self.attempt(&out, auth, project_id, deadline).await {
+                Ok(answer) if answer.status.is_success() => break answer,
+                Ok(answer) => {
+                    let retry_after = answer.retry_after;
+                    (answer.into_error(out.service), retry_after)
+                }
+                Err(error) => (error, None),
+            };
+            if attempt >= policy.max_attempts || !retry::retryable(&out.method, &error) {
+                return Err(error);
+            }
+            let mut wait = retry::full_jitter(ceilings.next().unwrap_or(policy.max_backoff));
+            if let Some(asked) = retry_after {
+                if asked > policy.max_retry_after {
+                    tracing::debug!(upstream = out.service.name(), retry_after = ?asked, "Retry-After too long; giving up");
+                    return Err(error);
+                }
+                wait = wait.max(asked);
+            }
+            // No room for another attempt before the deadline: answer now.
+            if deadline.is_some_and(|d| Instant::now() + wait >= d) {
+                return Err(error);
+            }
+            if !budget.try_withdraw() {
+                tracing::debug!(upstream = out.service.name(), "retry budget exhausted");
+                return Err(error);
+            }
+            tracing::debug!(
+                upstream = out.service.name(),
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                error = %error,
+                "retrying upstream request"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        };
+        let Answer {
+            status,
+            request_id,
+            bytes,
+            ..
+        } = answer;
+        debug_assert!(status.is_success());
+        match serde_json::from_slice::<T>(&bytes) {
+            Ok(value) => Ok(Reply { value, request_id }),
+            Err(err) => {
+                tracing::warn!(upstream = out.service.name(), path = %out.url.path(), error = %err, "unreadable upstream response");
+                Err(UpstreamError::Decode {
+                    service: out.service,
+                    request_id,
+                })
+            }
+        }
+    }
+
+    /// One attempt: an in-flight slot, credentials, the exchange, within the
+    /// request timeout and the caller's deadline, whichever comes first.
+    async fn attempt(
+        &self,
+        out: &Outgoing,
+        auth: &Auth,
+        project_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Answer, UpstreamError> {
         let Outgoing {
             service,
             method,
             url,
             body,
         } = out;
+        let service = *service;
         let own = Instant::now() + self.settings.request_timeout;
         let (until, by_caller) = match deadline {
             Some(d) if d <= own => (d, true),
             _ => (own, false),
         };
+        let expired = || {
+            if by_caller {
+                UpstreamError::DeadlineExceeded { service }
+            } else {
+                UpstreamError::Timeout { service }
+            }
+        };
         if until <= Instant::now() {
-            return Err(UpstreamError::DeadlineExceeded { service });
+            return Err(expired());
         }
+        let _slot = match self.slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                let give_up = until.min(Instant::now() + self.settings.queue_timeout);
+                match tokio::time::timeout_at(give_up, self.slots.clone().acquire_owned()).await {
+                    Ok(Ok(slot)) => slot,
+                    _ if give_up == until => return Err(expired()),
+                    _ => {
+                        tracing::debug!(upstream = service.name(), "no in-flight slot; shedding");
+                        return Err(UpstreamError::Overloaded { service });
+                    }
+                }
+            }
+        };
         let started = Instant::now();
-        let route = url.path().to_owned();
         // With IAM-issued tokens, one 401 earns one refresh and one retry: the
         // token may have been revoked early. A 401 comes from upstream's API
         // gateway before the service acts, so re-sending a create is safe.
         let mut rejected = None;
         let mut refreshed = false;
-        let (status, request_id, bytes) = loop {
+        let answer = loop {
             let mut req = self
                 .http
                 .request(method.clone(), url.clone())
                 .header(ACCEPT, JSON);
-            if let Some(bytes) = &body {
+            if let Some(bytes) = body {
                 req = req.header(CONTENT_TYPE, JSON_UTF8).body(bytes.clone());
             }
             // Building cannot fail: the URL is already parsed and every header valid.
@@ -295,14 +423,13 @@ impl UpstreamClient {
                     Some(token)
                 }
             };
-            let outcome = tokio::time::timeout_at(until, self.exchange(service, request)).await;
-            let answer = match outcome {
+            let answer = match tokio::time::timeout_at(until, self.exchange(service, request)).await
+            {
                 Ok(result) => result?,
-                Err(_) if by_caller => return Err(UpstreamError::DeadlineExceeded { service }),
-                Err(_) => return Err(UpstreamError::Timeout { service }),
+                Err(_) => return Err(expired()),
             };
             match iam_token {
-                Some(token) if answer.0 == StatusCode::UNAUTHORIZED && !refreshed => {
+                Some(token) if answer.status == StatusCode::UNAUTHORIZED && !refreshed => {
                     tracing::debug!(upstream = service.name(), "token refused; refreshing once");
                     refreshed = true;
                     rejected = Some(token);
@@ -314,32 +441,13 @@ impl UpstreamClient {
         tracing::debug!(
             upstream = service.name(),
             %method,
-            path = %route,
-            http_status = status.as_u16(),
-            upstream_request_id = request_id.as_deref().unwrap_or(""),
+            path = %url.path(),
+            http_status = answer.status.as_u16(),
+            upstream_request_id = answer.request_id.as_deref().unwrap_or(""),
             latency_us = started.elapsed().as_micros() as u64,
             "upstream call"
         );
-        if !status.is_success() {
-            let parsed = dto::ErrorBody::parse(&bytes);
-            return Err(UpstreamError::Status {
-                service,
-                status: status.as_u16(),
-                code: parsed.code,
-                message: parsed.message,
-                request_id,
-            });
-        }
-        match serde_json::from_slice::<T>(&bytes) {
-            Ok(value) => Ok(Reply { value, request_id }),
-            Err(err) => {
-                tracing::warn!(upstream = service.name(), path = %route, error = %err, "unreadable upstream response");
-                Err(UpstreamError::Decode {
-                    service,
-                    request_id,
-                })
-            }
-        }
+        Ok(answer)
     }
 
     /// Sends the request and reads the status, request id and capped body.
@@ -347,7 +455,7 @@ impl UpstreamClient {
         &self,
         service: Service,
         request: reqwest::Request,
-    ) -> Result<(StatusCode, Option<String>, Vec<u8>), UpstreamError> {
+    ) -> Result<Answer, UpstreamError> {
         let mut resp = self
             .http
             .execute(request)
@@ -359,6 +467,11 @@ impl UpstreamClient {
             .get(X_REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry::parse_retry_after(v, std::time::SystemTime::now()));
         let limit = self.settings.max_body_bytes;
         if resp.content_length().is_some_and(|len| len > limit) {
             return Err(UpstreamError::BodyTooLarge {
@@ -379,7 +492,35 @@ impl UpstreamClient {
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok((status, request_id, bytes))
+        Ok(Answer {
+            status,
+            request_id,
+            bytes,
+            retry_after,
+        })
+    }
+}
+
+/// What upstream answered to one attempt.
+struct Answer {
+    status: StatusCode,
+    request_id: Option<String>,
+    bytes: Vec<u8>,
+    /// `Retry-After`, when upstream asked for a pause.
+    retry_after: Option<Duration>,
+}
+
+impl Answer {
+    /// The error a non-2xx answer stands for.
+    fn into_error(self, service: Service) -> UpstreamError {
+        let parsed = dto::ErrorBody::parse(&self.bytes);
+        UpstreamError::Status {
+            service,
+            status: self.status.as_u16(),
+            code: parsed.code,
+            message: parsed.message,
+            request_id: self.request_id,
+        }
     }
 }
 

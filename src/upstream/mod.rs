@@ -9,6 +9,7 @@ pub mod error;
 pub mod iam;
 pub mod lenient;
 pub mod paths;
+pub mod retry;
 pub mod secrets;
 
 pub use auth::{Auth, AuthToken};

@@ -86,7 +86,11 @@ impl Gateway {
         Gateway::start_exactly(argv).await
     }
 
-    async fn start_exactly(argv: Vec<&str>) -> Gateway {
+    async fn start_exactly(mut argv: Vec<&str>) -> Gateway {
+        // Tests stop gateways often; load balancers are not watching them.
+        if !argv.contains(&"--shutdown-delay") {
+            argv.extend_from_slice(&["--shutdown-delay", "0s"]);
+        }
         let config = Config::try_parse_from(argv).expect("test config parses");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -282,6 +286,25 @@ impl Binary {
             }
         });
         Binary { child, addr, logs }
+    }
+
+    /// Sends a signal (`TERM`, `INT`, …) to the process.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("still running").to_string();
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -{name} {pid}");
+    }
+
+    /// Waits (at most `limit`) for the process to exit.
+    pub async fn exit_status(&mut self, limit: Duration) -> std::process::ExitStatus {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .expect("the process exits in time")
+            .expect("wait for the process")
     }
 
     /// The log lines (JSON objects) so far.

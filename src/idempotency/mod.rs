@@ -1,0 +1,427 @@
+//! Idempotent CreateCheckpoint by `request_id` (contract §5).
+//!
+//! A create carrying a `request_id` is keyed by who sends it, the project and
+//! the id ([`Key`]); what it asks for is summed up in a [`Fingerprint`]. The
+//! first call with a key leads: its upstream request runs in a detached task,
+//! so its outcome is recorded even when that caller cancels or its deadline
+//! passes (the upstream client's own `--upstream-timeout` bounds the request
+//! instead). Every caller — the leader too — waits for the outcome until its
+//! own deadline. Repeats while the create runs wait for it; repeats after it
+//! get the recorded outcome until `--idempotency-ttl` passes. The same key with
+//! another fingerprint is refused, whether the first create runs or is done.
+//!
+//! What is recorded: a success (the response and upstream's request id), and
+//! any failure that may have reached upstream, replayed as the identical
+//! status. A failure that certainly never reached upstream
+//! ([`UpstreamError::certainly_not_sent`]) is forgotten, so a repeat tries again.
+//!
+//! Two stores: `memory.rs` (this process only) and `redis.rs` (shared by every
+//! replica; the leader is elected with `SET NX`, the others poll).
+
+mod memory;
+mod redis;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use sha2::{Digest, Sha256};
+use tokio::{sync::watch, time::Instant};
+use uuid::Uuid;
+
+use crate::{
+    config::{IdempotencyArgs, IdempotencyStore},
+    error::GatewayError,
+    proto::CreateCheckpointResponse,
+    upstream::{Reply, Service, UpstreamError, dto},
+};
+
+/// What one create call answers.
+pub type CreateResult = Result<Reply<CreateCheckpointResponse>, IdempotencyError>;
+
+/// Which create a `request_id` names: a SHA-256 of the caller's credential
+/// identity, the project and the id. The identity is part of it so that one
+/// caller can never read another's outcome by guessing its `request_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key([u8; 32]);
+
+impl Key {
+    /// The key of `request_id` sent by `identity` (see
+    /// [`crate::upstream::Auth::identity`]) for `project_id`.
+    pub fn new(identity: &str, project_id: &str, request_id: Uuid) -> Self {
+        let mut h = Sha256::new();
+        // NUL separators: neither identities nor project ids contain one, so
+        // no two different triples hash the same input.
+        h.update(identity.as_bytes());
+        h.update([0]);
+        h.update(project_id.as_bytes());
+        h.update([0]);
+        h.update(request_id.as_bytes());
+        Self(h.finalize().into())
+    }
+
+    /// Lowercase hex, for the Redis key.
+    fn hex(&self) -> String {
+        hex(&self.0)
+    }
+}
+
+/// What a create asks for: a SHA-256 of the project and the exact JSON body
+/// sent upstream. Two calls with one `request_id` must have the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    /// The fingerprint of creating `body` in `project_id`.
+    pub fn of_create(project_id: &str, body: &dto::CreateCheckpointBody) -> Self {
+        // Serialising plain structs of strings cannot fail; if it ever did,
+        // the upstream client would refuse to send the body too.
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        Self::new(project_id, &bytes)
+    }
+
+    /// The fingerprint of sending `body` to `project_id`.
+    pub fn new(project_id: &str, body: &[u8]) -> Self {
+        let mut h = Sha256::new();
+        h.update(project_id.as_bytes());
+        h.update([0]);
+        h.update(body);
+        Self(h.finalize().into())
+    }
+}
+
+/// A failed create's status, kept so that repeats get exactly the same answer
+/// (code, message and `google.rpc` details).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedFailure {
+    code: i32,
+    message: String,
+    details: Vec<u8>,
+    request_id: Option<String>,
+}
+
+impl RecordedFailure {
+    /// Records the status the gateway answers for `err`.
+    fn from_upstream(err: &UpstreamError) -> Self {
+        // The one mapping to a status (crate::error), applied once, here.
+        let status = GatewayError::Upstream(err.clone()).to_status();
+        Self {
+            code: status.code() as i32,
+            message: status.message().to_owned(),
+            details: status.details().to_vec(),
+            request_id: err.request_id().map(str::to_owned),
+        }
+    }
+
+    /// The gRPC status code.
+    pub fn code(&self) -> tonic::Code {
+        tonic::Code::from(self.code)
+    }
+
+    /// The status message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The encoded `google.rpc.Status` details (`grpc-status-details-bin`).
+    pub fn details(&self) -> &[u8] {
+        &self.details
+    }
+
+    /// Upstream's request id of the failed create, when it answered.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
+
+/// Why an idempotent create did not return a checkpoint.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IdempotencyError {
+    /// The `request_id` was used before with other parameters.
+    #[error("request_id was already used with different parameters")]
+    Mismatch,
+    /// The shared store could not be reached; nothing was sent upstream.
+    #[error("the idempotency store is unavailable; nothing was sent upstream")]
+    StoreUnavailable,
+    /// The create failed — in this call or in the one it repeats — in a way
+    /// that may have reached upstream; its status is replayed exactly.
+    #[error("{}", .0.message)]
+    Failed(Arc<RecordedFailure>),
+    /// The create failed without reaching upstream (nothing is remembered), or
+    /// the caller's deadline passed while it waited.
+    #[error(transparent)]
+    Upstream(UpstreamError),
+    /// The task running the create ended without an outcome (a bug); whether
+    /// upstream created the checkpoint is unknown.
+    #[error("the create was interrupted; its outcome is unknown")]
+    Interrupted,
+}
+
+impl IdempotencyError {
+    /// Upstream's request id behind the failure, when upstream answered.
+    pub fn upstream_request_id(&self) -> Option<&str> {
+        match self {
+            IdempotencyError::Failed(f) => f.request_id(),
+            IdempotencyError::Upstream(u) => u.request_id(),
+            _ => None,
+        }
+    }
+}
+
+/// The store could not be set up at start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The Redis URL was refused by the client library.
+    #[error("the Redis URL is not usable: {0}")]
+    BadUrl(String),
+    /// Redis refused the connection or a command.
+    #[error("cannot reach Redis: {0}")]
+    Unreachable(String),
+    /// Redis did not answer in time.
+    #[error("Redis did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// What a finished create left: an outcome to remember, or a failure that
+/// never reached upstream and is forgotten.
+#[derive(Debug, Clone)]
+pub(crate) enum Finished {
+    /// Recorded for repeats.
+    Remember(Outcome),
+    /// Not recorded: the request certainly never reached upstream.
+    Forget(UpstreamError),
+}
+
+impl Finished {
+    fn into_result(self) -> CreateResult {
+        match self {
+            Finished::Remember(outcome) => outcome.into_result(),
+            Finished::Forget(err) => Err(IdempotencyError::Upstream(err)),
+        }
+    }
+}
+
+/// A recorded outcome.
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    /// The checkpoint and upstream's request id (shared: every waiter gets it).
+    Created(Arc<Reply<CreateCheckpointResponse>>),
+    /// The status of a failure that may have reached upstream.
+    Failed(Arc<RecordedFailure>),
+}
+
+impl Outcome {
+    fn into_result(self) -> CreateResult {
+        match self {
+            Outcome::Created(reply) => Ok(Arc::unwrap_or_clone(reply)),
+            Outcome::Failed(f) => Err(IdempotencyError::Failed(f)),
+        }
+    }
+}
+
+/// Where remembered creates live; cheap to clone.
+#[derive(Clone)]
+pub struct Idempotency {
+    backend: Backend,
+    /// Longest a detached create may run before its outcome is recorded as a
+    /// timeout (it may still have reached upstream).
+    create_limit: Duration,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Memory(Arc<memory::MemoryStore>),
+    Redis(Arc<redis::RedisStore>),
+}
+
+impl std::fmt::Debug for Idempotency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the Redis URL: it may carry a password.
+        let store = match self.backend {
+            Backend::Memory(_) => "memory",
+            Backend::Redis(_) => "redis",
+        };
+        f.debug_struct("Idempotency")
+            .field("store", &store)
+            .field("create_limit", &self.create_limit)
+            .finish()
+    }
+}
+
+impl Idempotency {
+    /// An in-memory store remembering at most `max_entries` creates for `ttl`;
+    /// detached creates may run for `create_limit`.
+    pub fn in_memory(ttl: Duration, max_entries: usize, create_limit: Duration) -> Self {
+        Self {
+            backend: Backend::Memory(Arc::new(memory::MemoryStore::new(ttl, max_entries))),
+            create_limit,
+        }
+    }
+
+    /// The store `args` configure. `upstream_timeout` bounds one upstream
+    /// request; a detached create gets twice that (an IAM token fetch, then the
+    /// request). A Redis store is connected (and pinged) within a few seconds,
+    /// or this fails.
+    pub async fn from_config(
+        args: &IdempotencyArgs,
+        upstream_timeout: Duration,
+    ) -> Result<Self, ConnectError> {
+        let create_limit = upstream_timeout.saturating_mul(2);
+        match &args.store {
+            IdempotencyStore::Memory => Ok(Self::in_memory(
+                args.ttl,
+                usize::try_from(args.max_entries).unwrap_or(usize::MAX),
+                create_limit,
+            )),
+            IdempotencyStore::Redis(url) => {
+                let store =
+                    redis::RedisStore::connect(url, args.ttl, create_limit + redis::LEASE_MARGIN)
+                        .await?;
+                Ok(Self {
+                    backend: Backend::Redis(Arc::new(store)),
+                    create_limit,
+                })
+            }
+        }
+    }
+
+    /// Runs `create` at most once per `key` while it is remembered, and answers
+    /// its outcome; waits at most until `deadline` (then DEADLINE_EXCEEDED,
+    /// while a create already started goes on and is recorded).
+    pub async fn create<F>(
+        &self,
+        key: Key,
+        fingerprint: Fingerprint,
+        deadline: Option<Instant>,
+        create: F,
+    ) -> CreateResult
+    where
+        F: Future<Output = Result<Reply<CreateCheckpointResponse>, UpstreamError>> + Send + 'static,
+    {
+        let limit = self.create_limit;
+        match &self.backend {
+            Backend::Memory(store) => {
+                memory::create(store, key, fingerprint, deadline, limit, create).await
+            }
+            Backend::Redis(store) => {
+                redis::create(store, key, fingerprint, deadline, limit, create).await
+            }
+        }
+    }
+}
+
+/// Runs a leader's create, bounded by `limit`, and sorts its outcome.
+async fn run_create<F>(limit: Duration, create: F) -> Finished
+where
+    F: Future<Output = Result<Reply<CreateCheckpointResponse>, UpstreamError>>,
+{
+    let result = match tokio::time::timeout(limit, create).await {
+        Ok(result) => result,
+        // The request may be on the wire: record a timeout, never forget it.
+        Err(_) => Err(UpstreamError::Timeout {
+            service: Service::Cbr,
+        }),
+    };
+    match result {
+        Ok(reply) => Finished::Remember(Outcome::Created(Arc::new(reply))),
+        Err(err) if err.certainly_not_sent() => Finished::Forget(err),
+        Err(err) => Finished::Remember(Outcome::Failed(Arc::new(RecordedFailure::from_upstream(
+            &err,
+        )))),
+    }
+}
+
+/// Waits until `rx` holds an outcome or `deadline` passes. `Ok(None)`: the
+/// leader vanished without one.
+async fn wait_for_outcome(
+    rx: &mut watch::Receiver<Option<Finished>>,
+    deadline: Option<Instant>,
+) -> Result<Option<Finished>, IdempotencyError> {
+    let wait = async {
+        match rx.wait_for(Option::is_some).await {
+            Ok(finished) => finished.clone(),
+            Err(_) => None,
+        }
+    };
+    match deadline {
+        Some(at) => tokio::time::timeout_at(at, wait)
+            .await
+            .map_err(|_| deadline_exceeded()),
+        None => Ok(wait.await),
+    }
+}
+
+/// The caller's deadline passed before the create finished.
+fn deadline_exceeded() -> IdempotencyError {
+    IdempotencyError::Upstream(UpstreamError::DeadlineExceeded {
+        service: Service::Cbr,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_separate_callers_projects_and_ids() {
+        let id = Uuid::new_v4();
+        let base = Key::new("aksk:A", "p1", id);
+        assert_eq!(base, Key::new("aksk:A", "p1", id));
+        assert_ne!(base, Key::new("aksk:B", "p1", id));
+        assert_ne!(base, Key::new("aksk:A", "p2", id));
+        assert_ne!(base, Key::new("aksk:A", "p1", Uuid::new_v4()));
+        assert_eq!(base.hex().len(), 64);
+    }
+
+    #[test]
+    fn fingerprints_cover_project_and_body() {
+        let a = Fingerprint::new("p1", b"{\"a\":1}");
+        assert_eq!(a, Fingerprint::new("p1", b"{\"a\":1}"));
+        assert_ne!(a, Fingerprint::new("p2", b"{\"a\":1}"));
+        assert_ne!(a, Fingerprint::new("p1", b"{\"a\":2}"));
+    }
+
+    #[tokio::test]
+    async fn only_failures_that_never_left_are_forgotten() {
+        let limit = Duration::from_secs(5);
+        let connect = UpstreamError::Connect {
+            service: Service::Cbr,
+        };
+        assert!(matches!(
+            run_create(limit, async { Err(connect) }).await,
+            Finished::Forget(_)
+        ));
+        let status = UpstreamError::Status {
+            service: Service::Cbr,
+            status: 500,
+            code: Some("BackupService.9910".into()),
+            message: Some("boom".into()),
+            request_id: Some("r1".into()),
+        };
+        let Finished::Remember(Outcome::Failed(f)) = run_create(limit, async { Err(status) }).await
+        else {
+            panic!("a 500 may have created: remembered");
+        };
+        assert_eq!(f.code(), tonic::Code::Internal);
+        assert_eq!(f.message(), "boom");
+        assert_eq!(f.request_id(), Some("r1"));
+        assert!(!f.details().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_create_past_its_limit_is_recorded_as_a_timeout() {
+        let finished = run_create(Duration::from_secs(1), std::future::pending()).await;
+        let Finished::Remember(Outcome::Failed(f)) = finished else {
+            panic!("an overdue create may have reached upstream");
+        };
+        assert_eq!(f.code(), tonic::Code::DeadlineExceeded);
+    }
+}
