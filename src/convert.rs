@@ -17,7 +17,13 @@ use crate::{
 
 // ---------------------------------------------------------------- timestamps
 
-/// Parses an upstream time into a protobuf `Timestamp`.
+/// 0001-01-01T00:00:00Z, the earliest `google.protobuf.Timestamp`.
+const MIN_TIMESTAMP: i64 = -62_135_596_800;
+/// 9999-12-31T23:59:59Z, the latest.
+const MAX_TIMESTAMP: i64 = 253_402_300_799;
+
+/// Parses an upstream time into a protobuf `Timestamp`; times a Timestamp
+/// cannot hold are left unset.
 pub fn timestamp(raw: Option<&str>) -> Option<Timestamp> {
     let raw = raw?.trim();
     if raw.is_empty() {
@@ -37,9 +43,16 @@ pub fn timestamp(raw: Option<&str>) -> Option<Timestamp> {
                 .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
         });
     match parsed {
+        // google.protobuf.Timestamp covers years 0001-9999 only; strict
+        // clients (Go's CheckValid, the JSON mapping) refuse anything else.
+        Ok(dt) if !(MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&dt.timestamp()) => {
+            tracing::debug!(value = raw, "upstream timestamp out of range left unset");
+            None
+        }
         Ok(dt) => Some(Timestamp {
             seconds: dt.timestamp(),
-            nanos: i32::try_from(dt.timestamp_subsec_nanos()).unwrap_or(0),
+            // chrono gives a leap second nanos >= 1e9; Timestamps smear it.
+            nanos: i32::try_from(dt.timestamp_subsec_nanos().min(999_999_999)).unwrap_or(0),
         }),
         Err(_) => {
             tracing::debug!(value = raw, "unparseable upstream timestamp left unset");
@@ -464,6 +477,18 @@ fn checkpoint_item_extend_info(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_a_timestamp_cannot_hold_are_left_unset() {
+        assert_eq!(timestamp(Some("+10000-01-01")), None);
+        assert_eq!(timestamp(Some("-0001-01-01T00:00:00Z")), None);
+        let leap = timestamp(Some("2016-12-31T23:59:60.5Z")).unwrap();
+        assert_eq!(leap.nanos, 999_999_999);
+        let last = timestamp(Some("9999-12-31T23:59:59Z")).unwrap();
+        assert_eq!(last.seconds, MAX_TIMESTAMP);
+        let first = timestamp(Some("0001-01-01")).unwrap();
+        assert_eq!(first.seconds, MIN_TIMESTAMP);
+    }
 
     #[test]
     fn both_timestamp_forms_parse_as_utc() {

@@ -1,8 +1,10 @@
 //! Serde models of the upstream JSON (REFERENCE.md §2-3), field for field.
 //!
 //! Response models use the lenient scalars of [`super::lenient`] and
-//! `#[serde(default)]`, so absent, `null` or oddly typed fields never fail a
-//! response, and unknown fields are ignored. Timestamps stay text here; the
+//! `#[serde(default)]`, so absent, `null` or oddly typed scalar fields never fail
+//! a response, and unknown fields are ignored. A list or object of the wrong
+//! shape (`"backups": "x"`) does fail it, on purpose: read leniently, a garbled
+//! page would look like an empty one and end a StreamBackups walk early with OK. Timestamps stay text here; the
 //! conversion to protobuf parses them. Request models skip unset fields, so only
 //! what the caller set is sent.
 

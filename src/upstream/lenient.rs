@@ -5,8 +5,9 @@
 //! where an object could be. A response must never fail because of that, so each
 //! newtype here takes every JSON type and keeps what makes sense: [`Text`] renders
 //! numbers and booleans as text (and objects as JSON text), [`Int`] parses numeric
-//! strings, [`Flag`] parses `"true"`/`1`, [`List`] treats `null` as empty. Anything
-//! that still makes no sense becomes "absent", never an error.
+//! strings, [`Flag`] parses `"true"`/`1`, [`List`] treats `null` as empty. A scalar
+//! that still makes no sense becomes "absent", never an error; a [`List`] that is
+//! not a list (nor `null`) is an error (see [`super::dto`] for why).
 
 use std::fmt;
 

@@ -22,7 +22,8 @@ pub const STRICT: &AsciiSet = &NON_ALPHANUMERIC
 /// A URL could not be built safely.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
-    /// A segment was empty, `.` or `..`.
+    /// A segment was empty, `.` or `..`, or held a tab, LF or CR (which URL
+    /// parsing drops).
     #[error("unsafe path segment")]
     UnsafeSegment,
     /// The endpoint cannot carry a path (e.g. `data:` URLs).
@@ -35,15 +36,21 @@ pub enum PathError {
 
 /// `endpoint` + `/`-joined encoded `segments`.
 pub fn build(endpoint: &Url, segments: &[&str]) -> Result<Url, PathError> {
+    // URL parsing silently drops ASCII tab, LF and CR, so "a\tb" would become
+    // "ab" and "\t" an empty segment: refuse them rather than change the path.
     if segments
         .iter()
-        .any(|s| s.is_empty() || *s == "." || *s == "..")
+        .any(|s| s.is_empty() || *s == "." || *s == ".." || s.contains(['\t', '\n', '\r']))
     {
         return Err(PathError::UnsafeSegment);
     }
     let mut url = endpoint.clone();
     url.set_query(None);
     url.set_fragment(None);
+    // The prefix is the endpoint's path without its trailing slashes, however
+    // many (`https://h/a//` is `/a`), both to build on and to check against.
+    let prefix = endpoint.path().trim_end_matches('/');
+    url.set_path(prefix);
     {
         let mut path = url
             .path_segments_mut()
@@ -51,7 +58,6 @@ pub fn build(endpoint: &Url, segments: &[&str]) -> Result<Url, PathError> {
         path.pop_if_empty();
         path.extend(segments);
     }
-    let prefix = endpoint.path().trim_end_matches('/');
     let stays = url.scheme() == endpoint.scheme()
         && url.host() == endpoint.host()
         && url.port_or_known_default() == endpoint.port_or_known_default()
@@ -153,6 +159,38 @@ mod tests {
         assert_eq!(u.host_str(), Some("cbr.x.com"));
         assert!(u.path().starts_with("/base/v3/"));
         assert_eq!(u.path(), "/base/v3/%252e%252e/%2F%2Fevil.example");
+    }
+
+    #[test]
+    fn endpoints_with_several_trailing_slashes_build() {
+        // Found by tests/properties.rs: the configuration accepts these, and
+        // every URL built on them used to fail as `Escaped`.
+        for (endpoint, want) in [
+            ("https://cbr.x.com/a//", "https://cbr.x.com/a/v3/p1"),
+            ("https://cbr.x.com/a///", "https://cbr.x.com/a/v3/p1"),
+            ("https://cbr.x.com//", "https://cbr.x.com/v3/p1"),
+            ("https://cbr.x.com/a//b", "https://cbr.x.com/a//b/v3/p1"),
+        ] {
+            let u = build(&ep(endpoint), &["v3", "p1"]).unwrap();
+            assert_eq!(u.as_str(), want, "{endpoint}");
+        }
+    }
+
+    #[test]
+    fn whitespace_url_parsing_drops_is_refused() {
+        // Found by tests/properties.rs: "\t" became an empty segment (a get
+        // turned into a list route) and "a\tb" became "ab".
+        let e = ep("https://cbr.x.com/base");
+        for bad in ["\t", "a\tb", "b1\n", "\r", ".\t."] {
+            assert_eq!(
+                build(&e, &["v3", "p1", "backups", bad]),
+                Err(PathError::UnsafeSegment),
+                "{bad:?}"
+            );
+        }
+        // Other control characters are encoded, not dropped.
+        let u = build(&e, &["v3", "a\u{0}b\u{7f}"]).unwrap();
+        assert_eq!(u.path(), "/base/v3/a%00b%7F");
     }
 
     #[test]
