@@ -96,6 +96,8 @@ async fn gateway(upstream: &str) -> BackupServiceClient<Channel> {
         "cbr-gateway",
         "--listen",
         "127.0.0.1:0",
+        "--metrics-listen",
+        "off",
         "--cbr-endpoint",
         upstream,
         "--csbs-endpoint",

@@ -67,6 +67,11 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_LISTEN", default_value = "0.0.0.0:50051")]
     pub listen: SocketAddr,
 
+    /// Address of the Prometheus endpoint (`GET /metrics`); `off` disables it.
+    #[arg(long, env = "METRICS_LISTEN", default_value = "0.0.0.0:9090",
+          value_parser = parse_metrics_listen)]
+    pub metrics_listen: MetricsListen,
+
     /// Base URL of CBR v3, e.g. `https://cbr.cn-north-4.myhuaweicloud.com`.
     /// Unset: the gateway serves from its built-in simulator.
     #[arg(long, env = "CBR_ENDPOINT", value_parser = parse_endpoint)]
@@ -162,6 +167,14 @@ pub struct Config {
     #[arg(long, env = "MAX_RESPONSE_BYTES", default_value_t = 16 * 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
     pub max_response_bytes: u64,
+
+    /// Browser origins allowed to call the gateway with gRPC-Web (CORS),
+    /// comma-separated, e.g. `https://app.example.com`; `*` allows any origin.
+    /// Empty: no CORS headers, so browsers refuse calls from pages on other
+    /// origins (same-origin pages and non-browser clients are unaffected).
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "", hide_default_value = true,
+          value_parser = parse_cors_origins)]
+    pub cors_allowed_origins: CorsOrigins,
 
     /// Idempotent CreateCheckpoint (`request_id`).
     #[command(flatten)]
@@ -334,6 +347,33 @@ pub struct IdempotencyArgs {
     pub max_entries: u64,
 }
 
+/// Where the Prometheus endpoint listens, if anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsListen(pub Option<SocketAddr>);
+
+fn parse_metrics_listen(raw: &str) -> Result<MetricsListen, String> {
+    if raw.trim().eq_ignore_ascii_case("off") {
+        return Ok(MetricsListen(None));
+    }
+    raw.trim()
+        .parse::<SocketAddr>()
+        .map(|a| MetricsListen(Some(a)))
+        .map_err(|_| "expected host:port (e.g. 0.0.0.0:9090) or `off`".to_owned())
+}
+
+/// Which browser origins may call the gateway (`--cors-allowed-origins`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No CORS: browsers refuse cross-origin calls.
+    #[default]
+    None,
+    /// `*`: any origin.
+    Any,
+    /// Exactly these origins, normalized as browsers send them in `Origin`
+    /// (`scheme://host[:port]`, lower-case host, no default port).
+    List(Vec<http::HeaderValue>),
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -419,6 +459,49 @@ fn parse_idempotency_store(raw: &str) -> Result<IdempotencyStore, String> {
         .map_err(|_| "the Redis URL is not valid".to_owned())
 }
 
+fn parse_cors_origins(raw: &str) -> Result<CorsOrigins, String> {
+    let entries: Vec<&str> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    if entries.is_empty() {
+        return Ok(CorsOrigins::None);
+    }
+    if entries.contains(&"*") {
+        if entries.len() > 1 {
+            return Err("`*` allows any origin and cannot be combined with others".into());
+        }
+        return Ok(CorsOrigins::Any);
+    }
+    entries
+        .into_iter()
+        .map(parse_origin)
+        .collect::<Result<Vec<_>, _>>()
+        .map(CorsOrigins::List)
+}
+
+/// One origin: `http(s)://host[:port]` and nothing else (a trailing `/` is tolerated).
+fn parse_origin(raw: &str) -> Result<http::HeaderValue, String> {
+    let url = Url::parse(raw).map_err(|e| format!("{raw:?} is not an origin: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{raw:?}: an origin's scheme is http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty)
+        || url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(format!(
+            "{raw:?} is not an origin: expected scheme://host[:port] and nothing more"
+        ));
+    }
+    http::HeaderValue::from_str(&url.origin().ascii_serialization())
+        .map_err(|_| format!("{raw:?} is not an origin"))
+}
+
 fn parse_duration(raw: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(raw).map_err(|e| e.to_string())?;
     if d.is_zero() {
@@ -482,6 +565,40 @@ mod tests {
                 .command
                 .is_none()
         );
+    }
+
+    #[test]
+    fn cors_origins_are_parsed_and_normalized() {
+        assert_eq!(parse(&[]).unwrap().cors_allowed_origins, CorsOrigins::None);
+        let none = parse(&["--cors-allowed-origins", " , "]).unwrap();
+        assert_eq!(none.cors_allowed_origins, CorsOrigins::None);
+        let any = parse(&["--cors-allowed-origins", "*"]).unwrap();
+        assert_eq!(any.cors_allowed_origins, CorsOrigins::Any);
+        let list = parse(&[
+            "--cors-allowed-origins",
+            "https://App.Example.com/, http://localhost:8080,https://x.example:443",
+        ])
+        .unwrap();
+        assert_eq!(
+            list.cors_allowed_origins,
+            CorsOrigins::List(vec![
+                http::HeaderValue::from_static("https://app.example.com"),
+                http::HeaderValue::from_static("http://localhost:8080"),
+                http::HeaderValue::from_static("https://x.example"),
+            ])
+        );
+        for bad in [
+            "app.example.com",
+            "ftp://app.example.com",
+            "https://app.example.com/path",
+            "https://app.example.com?q=1",
+            "https://user@app.example.com",
+            "https://app.example.com,*",
+            "null",
+        ] {
+            let err = parse(&["--cors-allowed-origins", bad]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
     }
 
     #[test]

@@ -33,7 +33,9 @@
 //!
 //! In front of every service, [`deadline`] turns `grpc-timeout` into a deadline the
 //! handlers honour (`Shared::unary` adds the default and the clamp), and [`limit`]
-//! refuses oversized request messages; [`server`] runs the routes on hyper with
+//! refuses oversized request messages; before them, gRPC-Web (`tonic-web`) lets
+//! browsers call every service over HTTP/1.1 or HTTP/2, with CORS from
+//! `--cors-allowed-origins`; [`server`] runs the routes on hyper with
 //! keepalive, a per-connection stream cap, optional TLS/mTLS ([`tls`]) and a
 //! bounded drain.
 //!
@@ -63,6 +65,7 @@ pub mod deadline;
 pub mod error;
 pub mod idempotency;
 pub mod limit;
+pub mod metrics;
 pub mod proto;
 pub mod server;
 pub mod service;
@@ -106,6 +109,14 @@ pub enum ServeError {
     /// The reflection service could not load the descriptor sets.
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The metrics endpoint's address could not be bound.
+    #[error("cannot listen for metrics on {addr}: {source}")]
+    MetricsListen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The TLS certificate, key or client CA could not be loaded.
     #[error("cannot set up TLS: {0}")]
     Tls(#[from] tls::TlsError),
@@ -120,7 +131,10 @@ impl ServeError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ServeError::Credentials(_) | ServeError::Tls(_) => 2,
-            ServeError::Upstream(_) | ServeError::Reflection(_) | ServeError::Idempotency(_) => 1,
+            ServeError::Upstream(_)
+            | ServeError::Reflection(_)
+            | ServeError::Idempotency(_)
+            | ServeError::MetricsListen { .. } => 1,
         }
     }
 }
@@ -154,6 +168,43 @@ pub fn upstream_settings(config: &Config) -> UpstreamSettings {
     }
 }
 
+/// The CORS policy for gRPC-Web browsers, if any origin is allowed: the
+/// headers gRPC-Web clients send, the status headers they must read, POST only.
+fn cors_layer(origins: &config::CorsOrigins) -> Option<tower_http::cors::CorsLayer> {
+    use http::{HeaderName, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allow_origin = match origins {
+        config::CorsOrigins::None => return None,
+        config::CorsOrigins::Any => AllowOrigin::any(),
+        config::CorsOrigins::List(list) => AllowOrigin::list(list.iter().cloned()),
+    };
+    const ALLOW: [&str; 8] = [
+        "content-type",
+        "x-grpc-web",
+        "x-user-agent",
+        "grpc-timeout",
+        "x-auth-token",
+        "x-request-id",
+        "traceparent",
+        "tracestate",
+    ];
+    const EXPOSE: [&str; 4] = [
+        "grpc-status",
+        "grpc-message",
+        "grpc-status-details-bin",
+        "x-request-id",
+    ];
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::POST])
+            .allow_headers(ALLOW.map(HeaderName::from_static))
+            .expose_headers(EXPOSE.map(HeaderName::from_static))
+            // Chromium's cap; a changed policy reaches browsers within it.
+            .max_age(std::time::Duration::from_secs(2 * 60 * 60)),
+    )
+}
+
 /// A reflection builder knowing every descriptor the server speaks: the API,
 /// health, `google.rpc` (so clients can decode error details) and both
 /// reflection versions (so each lists the other).
@@ -179,7 +230,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let held = upstream::Held::from_args(&config.credentials)?;
-    let upstream = UpstreamClient::new(upstream_settings(&config))?;
+    let metrics = Arc::new(metrics::Metrics::new());
+    let metrics_listener = match config.metrics_listen.0 {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServeError::MetricsListen { addr, source })?,
+        ),
+        None => None,
+    };
+    let upstream = UpstreamClient::new(upstream_settings(&config))?.with_metrics(metrics.clone());
     let iam = held.iam.map(|user| {
         Arc::new(upstream::iam::IamTokenProvider::new(
             upstream.http().clone(),
@@ -204,7 +264,9 @@ pub async fn serve(
         },
     );
     let idempotency =
-        idempotency::Idempotency::from_config(&config.idempotency, config.upstream_timeout).await?;
+        idempotency::Idempotency::from_config(&config.idempotency, config.upstream_timeout)
+            .await?
+            .with_metrics(metrics.clone());
     let shared = Arc::new(Shared {
         idempotency,
         watch_hub,
@@ -220,6 +282,10 @@ pub async fn serve(
         aksk: held.aksk.map(Arc::new),
         iam,
     });
+    metrics.watch_gauges(Arc::new(LiveGauges {
+        shared: shared.clone(),
+        max_watch_streams: config.max_watch_streams as usize,
+    }));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -258,7 +324,16 @@ pub async fn serve(
         )
         .prepare();
     let drain = shutdown::Drain::new();
+    // Outermost first. CORS answers preflights and decorates every answer;
+    // gRPC-Web then turns browser calls (HTTP/1.1 or 2, binary or base64 text)
+    // into plain gRPC, so every layer below and every service (API, health,
+    // reflection) sees one protocol: deadlines from `grpc-timeout`, the size
+    // limit on the decoded frames, and the drain's UNAVAILABLE trailers, which
+    // gRPC-Web encodes into the body. Native gRPC passes through untouched.
     let service = ServiceBuilder::new()
+        .option_layer(cors_layer(&config.cors_allowed_origins))
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(metrics::RpcMetricsLayer::new(metrics.clone()))
         .layer(drain.layer())
         .layer(deadline::DeadlineLayer)
         .layer(limit::RequestSizeLayer {
@@ -285,6 +360,16 @@ pub async fn serve(
         tracing::info!(delay = ?delay, "health is NOT_SERVING; still serving until the delay ends");
         tokio::time::sleep(delay).await;
     };
+    let (grpc_done, metrics_stop) = tokio::sync::oneshot::channel::<()>();
+    let metrics_server = metrics_listener.map(|listener| {
+        let addr = listener
+            .local_addr()
+            .map_or_else(|_| "?".to_owned(), |a| a.to_string());
+        tracing::info!(metrics_listen = %addr, "Prometheus metrics at /metrics");
+        tokio::spawn(metrics::serve(listener, metrics, async {
+            let _ = metrics_stop.await;
+        }))
+    });
     server::run(
         listener,
         service,
@@ -298,6 +383,30 @@ pub async fn serve(
         shutdown,
     )
     .await;
+    // Scrapes keep working through the drain; the endpoint closes last.
+    let _ = grpc_done.send(());
+    if let Some(task) = metrics_server {
+        let _ = task.await;
+    }
     tracing::info!("cbr-gateway stopped");
     Ok(())
+}
+
+/// The gauges read at scrape time from their owners.
+struct LiveGauges {
+    shared: Arc<Shared>,
+    max_watch_streams: usize,
+}
+
+impl metrics::Gauges for LiveGauges {
+    fn watch_streams(&self) -> i64 {
+        let open = self.max_watch_streams - self.shared.watch_slots.available_permits();
+        i64::try_from(open).unwrap_or(i64::MAX)
+    }
+    fn watch_pollers(&self) -> i64 {
+        i64::try_from(self.shared.watch_hub.poller_count()).unwrap_or(i64::MAX)
+    }
+    fn upstream_inflight(&self) -> i64 {
+        i64::try_from(self.shared.upstream.inflight()).unwrap_or(i64::MAX)
+    }
 }

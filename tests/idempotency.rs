@@ -599,6 +599,8 @@ async fn an_unreachable_redis_stops_the_start() {
         "http://127.0.0.1:9",
         "--idempotency-store",
         &url,
+        "--metrics-listen",
+        "off",
     ])
     .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -136,6 +136,8 @@ impl Gateway {
             // No load balancer is watching: drain at once.
             "--shutdown-delay",
             "0s",
+            "--metrics-listen",
+            "off",
         ];
         argv.extend_from_slice(extra);
         let config = Config::try_parse_from(argv).expect("test config parses");

@@ -221,6 +221,8 @@ impl Outcome {
 #[derive(Clone)]
 pub struct Idempotency {
     backend: Backend,
+    /// Where answers are counted by kind.
+    metrics: Arc<crate::metrics::Metrics>,
     /// Longest a detached create may run before its outcome is recorded as a
     /// timeout (it may still have reached upstream).
     create_limit: Duration,
@@ -253,6 +255,7 @@ impl Idempotency {
         Self {
             backend: Backend::Memory(Arc::new(memory::MemoryStore::new(ttl, max_entries))),
             create_limit,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         }
     }
 
@@ -278,6 +281,7 @@ impl Idempotency {
                 Ok(Self {
                     backend: Backend::Redis(Arc::new(store)),
                     create_limit,
+                    metrics: Arc::new(crate::metrics::Metrics::new()),
                 })
             }
         }
@@ -296,15 +300,36 @@ impl Idempotency {
     where
         F: Future<Output = Result<Reply<CreateCheckpointResponse>, UpstreamError>> + Send + 'static,
     {
+        use crate::metrics::IdempotentResult;
         let limit = self.create_limit;
-        match &self.backend {
+        // Whether this call's own create ran, i.e. it was not deduplicated.
+        let sent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = sent.clone();
+        let create = async move {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            create.await
+        };
+        let result = match &self.backend {
             Backend::Memory(store) => {
                 memory::create(store, key, fingerprint, deadline, limit, create).await
             }
             Backend::Redis(store) => {
                 redis::create(store, key, fingerprint, deadline, limit, create).await
             }
-        }
+        };
+        self.metrics.idempotent_create(match &result {
+            Err(IdempotencyError::Mismatch) => IdempotentResult::Mismatch,
+            Err(IdempotencyError::StoreUnavailable) => IdempotentResult::StoreUnavailable,
+            _ if sent.load(std::sync::atomic::Ordering::Relaxed) => IdempotentResult::Sent,
+            _ => IdempotentResult::Deduplicated,
+        });
+        result
+    }
+
+    /// Counts answers into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 }
 

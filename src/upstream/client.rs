@@ -29,7 +29,11 @@ use super::{
     paths,
     retry::{self, RetryBudget, RetryPolicy},
 };
-use crate::{signing, validate::BackupQuery};
+use crate::{
+    metrics::{Metrics, UpstreamStatus},
+    signing,
+    validate::BackupQuery,
+};
 
 /// Settings of the upstream client, taken from the configuration.
 #[derive(Debug, Clone)]
@@ -83,6 +87,8 @@ pub struct UpstreamClient {
     slots: Arc<tokio::sync::Semaphore>,
     /// Retry budgets of CBR and CSBS (an outage of one spends only its own).
     budgets: Arc<[RetryBudget; 2]>,
+    /// Where attempts, retries and shed calls are counted.
+    metrics: Arc<Metrics>,
 }
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -122,7 +128,19 @@ impl UpstreamClient {
             slots: Arc::new(tokio::sync::Semaphore::new(settings.max_inflight.max(1))),
             budgets: Arc::new([budget(), budget()]),
             settings: Arc::new(settings),
+            metrics: Arc::new(Metrics::new()),
         })
+    }
+
+    /// Counts into `metrics` (by default, a private registry nobody scrapes).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Upstream requests in flight now.
+    pub fn inflight(&self) -> usize {
+        self.settings.max_inflight.max(1) - self.slots.available_permits()
     }
 
     /// The retry budget of `service`.
@@ -152,6 +170,7 @@ impl UpstreamClient {
             .send(
                 Outgoing {
                     service,
+                    route: "create_checkpoint",
                     method: Method::POST,
                     url,
                     body: Some(bytes),
@@ -174,8 +193,9 @@ impl UpstreamClient {
     ) -> Result<Reply<dto::CheckpointDto>, UpstreamError> {
         let service = Service::Cbr;
         let url = self.url(service, &["v3", project_id, "checkpoints", checkpoint_id])?;
-        let reply: Reply<dto::CheckpointEnvelope> =
-            self.get(service, url, auth, project_id, deadline).await?;
+        let reply: Reply<dto::CheckpointEnvelope> = self
+            .get(service, "get_checkpoint", url, auth, project_id, deadline)
+            .await?;
         Ok(reply.map(|e| e.checkpoint))
     }
 
@@ -194,7 +214,8 @@ impl UpstreamClient {
             let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
             url.set_query(Some(&paths::encode_query(&refs)));
         }
-        self.get(service, url, auth, project_id, deadline).await
+        self.get(service, "list_backups", url, auth, project_id, deadline)
+            .await
     }
 
     /// `GET /v3/{project_id}/backups/{backup_id}`.
@@ -207,8 +228,9 @@ impl UpstreamClient {
     ) -> Result<Reply<dto::BackupDto>, UpstreamError> {
         let service = Service::Cbr;
         let url = self.url(service, &["v3", project_id, "backups", backup_id])?;
-        let reply: Reply<dto::BackupEnvelope> =
-            self.get(service, url, auth, project_id, deadline).await?;
+        let reply: Reply<dto::BackupEnvelope> = self
+            .get(service, "get_backup", url, auth, project_id, deadline)
+            .await?;
         Ok(reply.map(|e| e.backup))
     }
 
@@ -225,8 +247,16 @@ impl UpstreamClient {
             service,
             &["v1", project_id, "checkpoint_items", checkpoint_item_id],
         )?;
-        let reply: Reply<dto::CheckpointItemEnvelope> =
-            self.get(service, url, auth, project_id, deadline).await?;
+        let reply: Reply<dto::CheckpointItemEnvelope> = self
+            .get(
+                service,
+                "get_checkpoint_item",
+                url,
+                auth,
+                project_id,
+                deadline,
+            )
+            .await?;
         Ok(reply.map(|e| e.checkpoint_item))
     }
 
@@ -245,6 +275,7 @@ impl UpstreamClient {
     async fn get<T: DeserializeOwned>(
         &self,
         service: Service,
+        route: &'static str,
         url: Url,
         auth: &Auth,
         project_id: &str,
@@ -252,6 +283,7 @@ impl UpstreamClient {
     ) -> Result<Reply<T>, UpstreamError> {
         let out = Outgoing {
             service,
+            route,
             method: Method::GET,
             url,
             body: None,
@@ -299,8 +331,10 @@ impl UpstreamClient {
             }
             if !budget.try_withdraw() {
                 tracing::debug!(upstream = out.service.name(), "retry budget exhausted");
+                self.metrics.retry_budget_exhausted(out.service.name());
                 return Err(error);
             }
+            self.metrics.retry(out.service.name(), out.route);
             tracing::debug!(
                 upstream = out.service.name(),
                 attempt,
@@ -344,6 +378,7 @@ impl UpstreamClient {
             method,
             url,
             body,
+            ..
         } = out;
         let service = *service;
         let own = Instant::now() + self.settings.request_timeout;
@@ -370,6 +405,7 @@ impl UpstreamClient {
                     _ if give_up == until => return Err(expired()),
                     _ => {
                         tracing::debug!(upstream = service.name(), "no in-flight slot; shedding");
+                        self.metrics.shed(service.name());
                         return Err(UpstreamError::Overloaded { service });
                     }
                 }
@@ -423,8 +459,18 @@ impl UpstreamClient {
                     Some(token)
                 }
             };
-            let answer = match tokio::time::timeout_at(until, self.exchange(service, request)).await
-            {
+            let sent = Instant::now();
+            let outcome = tokio::time::timeout_at(until, self.exchange(service, request)).await;
+            let seconds = sent.elapsed().as_secs_f64();
+            let status = match &outcome {
+                Ok(Ok(answer)) => UpstreamStatus::Http(answer.status.as_u16()),
+                Ok(Err(UpstreamError::Connect { .. })) => UpstreamStatus::ConnectError,
+                Ok(Err(UpstreamError::Timeout { .. })) | Err(_) => UpstreamStatus::Timeout,
+                Ok(Err(_)) => UpstreamStatus::TransportError,
+            };
+            self.metrics
+                .upstream_request(service.name(), out.route, status, seconds);
+            let answer = match outcome {
                 Ok(result) => result?,
                 Err(_) => return Err(expired()),
             };
@@ -527,6 +573,8 @@ impl Answer {
 /// The parts of one upstream request that do not depend on credentials.
 struct Outgoing {
     service: Service,
+    /// The operation, for metrics (`get_backup`, …).
+    route: &'static str,
     method: Method,
     url: Url,
     body: Option<Vec<u8>>,

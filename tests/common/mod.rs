@@ -91,6 +91,10 @@ impl Gateway {
         if !argv.contains(&"--shutdown-delay") {
             argv.extend_from_slice(&["--shutdown-delay", "0s"]);
         }
+        // Tests run in parallel: no two may take the default metrics port.
+        if !argv.contains(&"--metrics-listen") {
+            argv.extend_from_slice(&["--metrics-listen", "off"]);
+        }
         let config = Config::try_parse_from(argv).expect("test config parses");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -255,8 +259,13 @@ impl Binary {
 
     /// As [`Binary::start`], with extra environment variables.
     pub async fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Binary {
+        let mut args = args.to_vec();
+        // Tests run in parallel: no two gateways may take the default metrics port.
+        if args.first() != Some(&"simulator") && !args.contains(&"--metrics-listen") {
+            args.extend_from_slice(&["--metrics-listen", "127.0.0.1:0"]);
+        }
         let mut child = Command::new(env!("CARGO_BIN_EXE_cbr-gateway"))
-            .args(args)
+            .args(&args)
             .env_remove("HUAWEICLOUD_SDK_PROJECT_ID")
             .env_remove("CBR_ENDPOINT")
             .env_remove("CSBS_ENDPOINT")

@@ -1,0 +1,639 @@
+//! Prometheus metrics, served in the OpenMetrics text format on
+//! `--metrics-listen` at `/metrics`.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `grpc_server_started_total` | counter | `grpc_service`, `grpc_method` |
+//! | `grpc_server_handled_total` | counter | `grpc_service`, `grpc_method`, `grpc_code` |
+//! | `grpc_server_handling_seconds` | histogram | `grpc_service`, `grpc_method` |
+//! | `cbr_gateway_upstream_requests_total` | counter | `service`, `route`, `status` |
+//! | `cbr_gateway_upstream_request_duration_seconds` | histogram | `service`, `route` |
+//! | `cbr_gateway_upstream_retries_total` | counter | `service`, `route` |
+//! | `cbr_gateway_upstream_retry_budget_exhausted_total` | counter | `service` |
+//! | `cbr_gateway_upstream_shed_total` | counter | `service` |
+//! | `cbr_gateway_upstream_inflight` | gauge | |
+//! | `cbr_gateway_watch_streams` | gauge | |
+//! | `cbr_gateway_watch_pollers` | gauge | |
+//! | `cbr_gateway_idempotent_creates_total` | counter | `result` |
+//!
+//! The gRPC metrics follow go-grpc-prometheus' names, so existing dashboards
+//! work. Labels take values from small fixed sets only: method names the gateway
+//! serves (anything else is `unknown`), route names, HTTP status codes, gRPC
+//! code names. No ID, project, token or URL ever becomes a label.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http::{HeaderMap, Request, Response};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::Bytes;
+use prometheus_client::{
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric},
+    metrics::{
+        counter::Counter,
+        family::{Family, MetricConstructor},
+        gauge::ConstGauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::{Registry, Unit},
+};
+use tokio::time::Instant;
+use tonic::{Code, body::Body};
+use tower::{Layer, Service};
+
+/// Every gRPC method the gateway serves, as `(service, method)`.
+const METHODS: &[(&str, &str)] = &[
+    ("cbr.gateway.v1.CheckpointService", "CreateCheckpoint"),
+    ("cbr.gateway.v1.CheckpointService", "GetCheckpoint"),
+    ("cbr.gateway.v1.CheckpointService", "WatchCheckpoint"),
+    ("cbr.gateway.v1.BackupService", "GetBackup"),
+    ("cbr.gateway.v1.BackupService", "ListBackups"),
+    ("cbr.gateway.v1.BackupService", "StreamBackups"),
+    ("cbr.gateway.v1.CheckpointItemService", "GetCheckpointItem"),
+    ("grpc.health.v1.Health", "Check"),
+    ("grpc.health.v1.Health", "Watch"),
+    (
+        "grpc.reflection.v1.ServerReflection",
+        "ServerReflectionInfo",
+    ),
+    (
+        "grpc.reflection.v1alpha.ServerReflection",
+        "ServerReflectionInfo",
+    ),
+];
+
+/// Labels of the gRPC server metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct MethodLabels {
+    grpc_service: &'static str,
+    grpc_method: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct HandledLabels {
+    grpc_service: &'static str,
+    grpc_method: &'static str,
+    grpc_code: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct UpstreamLabels {
+    service: &'static str,
+    route: &'static str,
+    /// The HTTP status code, or `connect_error`, `timeout`, `transport_error`.
+    status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    service: &'static str,
+    route: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ServiceLabels {
+    service: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+/// Builds histograms with fixed buckets.
+#[derive(Debug, Clone, Copy)]
+struct Buckets {
+    start: f64,
+    count: u16,
+}
+
+impl MetricConstructor<Histogram> for Buckets {
+    fn new_metric(&self) -> Histogram {
+        Histogram::new(exponential_buckets(self.start, 2.0, self.count))
+    }
+}
+
+/// How a finished idempotent create was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdempotentResult {
+    /// This call sent the create upstream.
+    Sent,
+    /// Answered from a create already running or remembered: nothing sent.
+    Deduplicated,
+    /// Refused: the `request_id` was used with other parameters.
+    Mismatch,
+    /// The shared store could not be reached; nothing sent.
+    StoreUnavailable,
+}
+
+/// Live values read at scrape time from their owners.
+pub trait Gauges: Send + Sync + 'static {
+    /// Open WatchCheckpoint streams.
+    fn watch_streams(&self) -> i64;
+    /// Running shared watch pollers.
+    fn watch_pollers(&self) -> i64;
+    /// Upstream requests in flight.
+    fn upstream_inflight(&self) -> i64;
+}
+
+/// Every metric of one gateway. Cheap to share behind an `Arc`.
+pub struct Metrics {
+    registry: std::sync::RwLock<Registry>,
+    started: Family<MethodLabels, Counter>,
+    handled: Family<HandledLabels, Counter>,
+    handling: Family<MethodLabels, Histogram, Buckets>,
+    upstream: Family<UpstreamLabels, Counter>,
+    upstream_duration: Family<RouteLabels, Histogram, Buckets>,
+    retries: Family<RouteLabels, Counter>,
+    budget_exhausted: Family<ServiceLabels, Counter>,
+    shed: Family<ServiceLabels, Counter>,
+    idempotent: Family<ResultLabels, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric registered (and zero gauges until
+    /// [`Metrics::watch_gauges`] connects the owners).
+    pub fn new() -> Self {
+        let rpc_buckets = Buckets {
+            start: 0.001,
+            count: 16,
+        };
+        let m = Self {
+            registry: std::sync::RwLock::new(Registry::default()),
+            started: Family::default(),
+            handled: Family::default(),
+            handling: Family::new_with_constructor(rpc_buckets),
+            upstream: Family::default(),
+            upstream_duration: Family::new_with_constructor(rpc_buckets),
+            retries: Family::default(),
+            budget_exhausted: Family::default(),
+            shed: Family::default(),
+            idempotent: Family::default(),
+        };
+        {
+            let mut r = m.write();
+            r.register(
+                "grpc_server_started",
+                "RPCs started on the server",
+                m.started.clone(),
+            );
+            r.register(
+                "grpc_server_handled",
+                "RPCs completed on the server, by gRPC code",
+                m.handled.clone(),
+            );
+            r.register_with_unit(
+                "grpc_server_handling",
+                "Time from an RPC's arrival to its last byte (streams included)",
+                Unit::Seconds,
+                m.handling.clone(),
+            );
+            r.register(
+                "cbr_gateway_upstream_requests",
+                "Upstream HTTP requests (each attempt), by route and HTTP status or failure kind",
+                m.upstream.clone(),
+            );
+            r.register_with_unit(
+                "cbr_gateway_upstream_request_duration",
+                "Time of one upstream request, to the end of its body",
+                Unit::Seconds,
+                m.upstream_duration.clone(),
+            );
+            r.register(
+                "cbr_gateway_upstream_retries",
+                "Upstream requests sent again after a transient failure",
+                m.retries.clone(),
+            );
+            r.register(
+                "cbr_gateway_upstream_retry_budget_exhausted",
+                "Retries not sent because the retry budget was spent",
+                m.budget_exhausted.clone(),
+            );
+            r.register(
+                "cbr_gateway_upstream_shed",
+                "Calls shed because every upstream slot stayed busy",
+                m.shed.clone(),
+            );
+            r.register(
+                "cbr_gateway_idempotent_creates",
+                "CreateCheckpoint calls with a request_id, by how they were answered",
+                m.idempotent.clone(),
+            );
+        }
+        m
+    }
+
+    /// Connects the live gauges (watch streams, pollers, upstream slots).
+    pub fn watch_gauges(&self, gauges: Arc<dyn Gauges>) {
+        self.write()
+            .register_collector(Box::new(GaugeCollector(gauges)));
+    }
+
+    /// The OpenMetrics text of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.read().unwrap_or_else(|e| e.into_inner());
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+
+    /// One upstream attempt finished with `status` (an HTTP code or a failure kind).
+    pub fn upstream_request(
+        &self,
+        service: &'static str,
+        route: &'static str,
+        status: UpstreamStatus,
+        seconds: f64,
+    ) {
+        let status = match status {
+            UpstreamStatus::Http(code) => code.to_string(),
+            UpstreamStatus::ConnectError => "connect_error".to_owned(),
+            UpstreamStatus::Timeout => "timeout".to_owned(),
+            UpstreamStatus::TransportError => "transport_error".to_owned(),
+        };
+        self.upstream
+            .get_or_create(&UpstreamLabels {
+                service,
+                route,
+                status,
+            })
+            .inc();
+        self.upstream_duration
+            .get_or_create(&RouteLabels { service, route })
+            .observe(seconds);
+    }
+
+    /// A retry is about to be sent.
+    pub fn retry(&self, service: &'static str, route: &'static str) {
+        self.retries
+            .get_or_create(&RouteLabels { service, route })
+            .inc();
+    }
+
+    /// A retry was not sent: the budget was spent.
+    pub fn retry_budget_exhausted(&self, service: &'static str) {
+        self.budget_exhausted
+            .get_or_create(&ServiceLabels { service })
+            .inc();
+    }
+
+    /// A call was shed.
+    pub fn shed(&self, service: &'static str) {
+        self.shed.get_or_create(&ServiceLabels { service }).inc();
+    }
+
+    /// An idempotent create was answered.
+    pub fn idempotent_create(&self, result: IdempotentResult) {
+        let result = match result {
+            IdempotentResult::Sent => "sent",
+            IdempotentResult::Deduplicated => "deduplicated",
+            IdempotentResult::Mismatch => "mismatch",
+            IdempotentResult::StoreUnavailable => "store_unavailable",
+        };
+        self.idempotent
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+        self.registry.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn rpc_started(&self, method: MethodLabels) {
+        self.started.get_or_create(&method).inc();
+    }
+
+    fn rpc_handled(&self, method: &MethodLabels, code: Code, seconds: f64) {
+        self.handled
+            .get_or_create(&HandledLabels {
+                grpc_service: method.grpc_service,
+                grpc_method: method.grpc_method,
+                grpc_code: code_name(code),
+            })
+            .inc();
+        self.handling.get_or_create(method).observe(seconds);
+    }
+}
+
+/// How one upstream attempt ended.
+#[derive(Debug, Clone, Copy)]
+pub enum UpstreamStatus {
+    /// Upstream answered with this HTTP status.
+    Http(u16),
+    /// No connection could be opened.
+    ConnectError,
+    /// The attempt ran out of time.
+    Timeout,
+    /// The connection failed after it opened.
+    TransportError,
+}
+
+#[derive(Debug)]
+struct GaugeCollector(Arc<dyn Gauges>);
+
+impl std::fmt::Debug for dyn Gauges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Gauges")
+    }
+}
+
+impl Collector for GaugeCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for (name, help, value) in [
+            (
+                "cbr_gateway_watch_streams",
+                "Open WatchCheckpoint streams",
+                self.0.watch_streams(),
+            ),
+            (
+                "cbr_gateway_watch_pollers",
+                "Shared upstream pollers behind the watch streams",
+                self.0.watch_pollers(),
+            ),
+            (
+                "cbr_gateway_upstream_inflight",
+                "Upstream requests in flight",
+                self.0.upstream_inflight(),
+            ),
+        ] {
+            let gauge = ConstGauge::new(value);
+            let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
+            gauge.encode(metric)?;
+        }
+        Ok(())
+    }
+}
+
+/// The gRPC code's name as Go's `codes.Code.String()` spells it.
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "Canceled",
+        Code::Unknown => "Unknown",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::Aborted => "Aborted",
+        Code::OutOfRange => "OutOfRange",
+        Code::Unimplemented => "Unimplemented",
+        Code::Internal => "Internal",
+        Code::Unavailable => "Unavailable",
+        Code::DataLoss => "DataLoss",
+        Code::Unauthenticated => "Unauthenticated",
+    }
+}
+
+/// The labels of a request path; `unknown` for anything the gateway does not serve.
+fn method_of(path: &str) -> MethodLabels {
+    let parts = path.strip_prefix('/').and_then(|p| p.split_once('/'));
+    let known = parts
+        .and_then(|(service, method)| METHODS.iter().find(|(s, m)| *s == service && *m == method));
+    match known {
+        Some((s, m)) => MethodLabels {
+            grpc_service: s,
+            grpc_method: m,
+        },
+        None => MethodLabels {
+            grpc_service: "unknown",
+            grpc_method: "unknown",
+        },
+    }
+}
+
+/// The gRPC code in `headers`, if they carry one.
+fn code_in(headers: &HeaderMap) -> Option<Code> {
+    let raw = headers.get("grpc-status")?.to_str().ok()?;
+    Some(Code::from_i32(raw.parse().ok()?))
+}
+
+/// Counts and times every RPC, from arrival to the last byte of the response.
+#[derive(Debug, Clone)]
+pub struct RpcMetricsLayer {
+    metrics: Arc<Metrics>,
+}
+
+impl RpcMetricsLayer {
+    /// The layer recording into `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self { metrics }
+    }
+}
+
+impl<S> Layer<S> for RpcMetricsLayer {
+    type Service = RpcMetrics<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RpcMetrics {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// See [`RpcMetricsLayer`].
+#[derive(Debug, Clone)]
+pub struct RpcMetrics<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S, B> Service<Request<B>> for RpcMetrics<S>
+where
+    S: Service<Request<B>, Response = Response<Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let method = method_of(req.uri().path());
+        let metrics = self.metrics.clone();
+        metrics.rpc_started(method.clone());
+        let started = Instant::now();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let mut record = Record {
+                metrics,
+                method,
+                started,
+                done: false,
+            };
+            let response = fut.await?;
+            // Trailers-only answers (most errors) carry the code in the headers.
+            if let Some(code) = code_in(response.headers()) {
+                record.finish(code);
+            }
+            Ok(response.map(|inner| Body::new(Observed { inner, record })))
+        })
+    }
+}
+
+/// Records one RPC once: with its code, or as cancelled if dropped first.
+struct Record {
+    metrics: Arc<Metrics>,
+    method: MethodLabels,
+    started: Instant,
+    done: bool,
+}
+
+impl Record {
+    fn finish(&mut self, code: Code) {
+        if !self.done {
+            self.done = true;
+            let seconds = self.started.elapsed().as_secs_f64();
+            self.metrics.rpc_handled(&self.method, code, seconds);
+        }
+    }
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        // The client went away (or the connection closed) before the end.
+        self.finish(Code::Cancelled);
+    }
+}
+
+/// A response body that records its RPC when the trailers go out.
+struct Observed {
+    inner: Body,
+    record: Record,
+}
+
+impl HttpBody for Observed {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(code) = frame.trailers_ref().and_then(code_in) {
+                    self.record.finish(code);
+                }
+            }
+            Poll::Ready(Some(Err(status))) => {
+                let code = status.code();
+                self.record.finish(code);
+            }
+            Poll::Ready(None) => self.record.finish(Code::Unknown),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Serves `GET /metrics` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()>,
+) {
+    use axum::{Router, http::header, routing::get};
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let metrics = metrics.clone();
+            async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    metrics.render(),
+                )
+            }
+        }),
+    );
+    crate::server::run(
+        listener,
+        app,
+        crate::server::ServerSettings {
+            drain_timeout: std::time::Duration::from_secs(1),
+            ..crate::server::ServerSettings::default()
+        },
+        shutdown,
+    )
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_served_methods_become_labels() {
+        let m = method_of("/cbr.gateway.v1.BackupService/GetBackup");
+        assert_eq!(
+            (m.grpc_service, m.grpc_method),
+            ("cbr.gateway.v1.BackupService", "GetBackup")
+        );
+        for junk in [
+            "/x.Y/Z",
+            "/cbr.gateway.v1.BackupService/Nope",
+            "/",
+            "",
+            "/a",
+        ] {
+            assert_eq!(method_of(junk).grpc_method, "unknown", "{junk}");
+        }
+    }
+
+    #[test]
+    fn the_text_format_names_every_family() {
+        use std::fmt::Write as _;
+        let m = Metrics::new();
+        m.upstream_request("cbr", "get_backup", UpstreamStatus::Http(503), 0.01);
+        m.retry("cbr", "get_backup");
+        m.idempotent_create(IdempotentResult::Deduplicated);
+        let text = m.render();
+        let mut missing = String::new();
+        for name in [
+            "cbr_gateway_upstream_requests_total{service=\"cbr\",route=\"get_backup\",status=\"503\"} 1",
+            "cbr_gateway_upstream_request_duration_seconds_bucket",
+            "cbr_gateway_upstream_retries_total{service=\"cbr\",route=\"get_backup\"} 1",
+            "cbr_gateway_idempotent_creates_total{result=\"deduplicated\"} 1",
+        ] {
+            if !text.contains(name) {
+                let _ = writeln!(missing, "{name}");
+            }
+        }
+        assert!(missing.is_empty(), "missing:\n{missing}\nin:\n{text}");
+    }
+}

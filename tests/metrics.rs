@@ -1,0 +1,222 @@
+//! The Prometheus endpoint of the real binary, scraped over HTTP after real
+//! calls: RPCs by method and code, upstream requests by route and status,
+//! retries, shed calls, watch streams and pollers, idempotent creates — and no
+//! identifier in any label.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use cbr_gateway::proto as pb;
+use common::*;
+use tokio_stream::StreamExt;
+use tonic::{Code, transport::Channel};
+
+/// The value of the sample named exactly `series` (name and labels), if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn the_metrics_endpoint_counts_rpcs_upstream_calls_streams_and_creates() {
+    let gw = Binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--shutdown-delay",
+        "0s",
+        "--sim-backup-duration",
+        "1h",
+        "--sim-fault-seed",
+        "7",
+        "--sim-fault",
+        "route=list_backups,error_rate=1,status=503;route=get_checkpoint_item,latency=400ms",
+        "--max-upstream-inflight",
+        "2",
+        "--upstream-queue-timeout",
+        "10ms",
+    ])
+    .await;
+    // The metrics address is in the log line that announces it.
+    let started = Instant::now();
+    let metrics_addr = loop {
+        let found = gw.log_lines().into_iter().find_map(|l| {
+            (l["message"] == "Prometheus metrics at /metrics")
+                .then(|| l["metrics_listen"].as_str().map(str::to_owned))
+                .flatten()
+        });
+        if let Some(addr) = found {
+            break addr;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no metrics log line"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let channel = Channel::from_shared(format!("http://{}", gw.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut backups = pb::backup_service_client::BackupServiceClient::new(channel.clone());
+    let mut checkpoints =
+        pb::checkpoint_service_client::CheckpointServiceClient::new(channel.clone());
+    let items =
+        pb::checkpoint_item_service_client::CheckpointItemServiceClient::new(channel.clone());
+
+    let get = |id: &str| pb::GetBackupRequest {
+        project_id: String::new(),
+        backup_id: id.into(),
+    };
+    backups.get_backup(get(BACKUP)).await.unwrap();
+    backups.get_backup(get(BACKUP)).await.unwrap();
+    let bad = backups.get_backup(get("../x")).await.unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    // Every list attempt fails: retried, then UNAVAILABLE.
+    let down = backups
+        .list_backups(pb::ListBackupsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(down.code(), Code::Unavailable);
+
+    // The same request_id twice: one create sent, one deduplicated.
+    let request_id = "5d1f4c2e-7b7a-4a53-9a43-0c8f0a6b2b11";
+    let create = || pb::CreateCheckpointRequest {
+        vault_id: VAULT.into(),
+        request_id: request_id.into(),
+        ..Default::default()
+    };
+    let created = checkpoints
+        .create_checkpoint(create())
+        .await
+        .unwrap()
+        .into_inner()
+        .checkpoint
+        .unwrap();
+    checkpoints.create_checkpoint(create()).await.unwrap();
+
+    // Two watchers of one checkpoint: two streams, one shared poller.
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+        let mut s = checkpoints
+            .watch_checkpoint(pb::WatchCheckpointRequest {
+                checkpoint_id: created.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        s.next().await.unwrap().unwrap();
+        streams.push(s);
+    }
+
+    // Three slow calls for two upstream slots: one is shed.
+    let slow: Vec<_> = (0..3)
+        .map(|_| {
+            let mut c = items.clone();
+            tokio::spawn(async move {
+                c.get_checkpoint_item(pb::GetCheckpointItemRequest {
+                    project_id: String::new(),
+                    checkpoint_item_id: CHECKPOINT_ITEM.into(),
+                })
+                .await
+            })
+        })
+        .collect();
+    let mut shed = 0;
+    for call in slow {
+        if let Err(status) = call.await.unwrap() {
+            assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+            shed += 1;
+        }
+    }
+    assert!(shed >= 1, "no call was shed");
+
+    cbr_gateway::install_crypto_provider();
+    let response = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let text = response.text().await.unwrap();
+
+    let get_backup = r#"grpc_service="cbr.gateway.v1.BackupService",grpc_method="GetBackup""#;
+    for (series, want) in [
+        (format!("grpc_server_started_total{{{get_backup}}}"), 3.0),
+        (
+            format!(r#"grpc_server_handled_total{{{get_backup},grpc_code="OK"}}"#),
+            2.0,
+        ),
+        (
+            format!(r#"grpc_server_handled_total{{{get_backup},grpc_code="InvalidArgument"}}"#),
+            1.0,
+        ),
+        (
+            r#"grpc_server_handled_total{grpc_service="cbr.gateway.v1.BackupService",grpc_method="ListBackups",grpc_code="Unavailable"}"#.to_owned(),
+            1.0,
+        ),
+        (
+            format!(r#"grpc_server_handling_seconds_count{{{get_backup}}}"#),
+            3.0,
+        ),
+        (
+            r#"cbr_gateway_upstream_requests_total{service="cbr",route="get_backup",status="200"}"#.to_owned(),
+            2.0,
+        ),
+        (
+            r#"cbr_gateway_upstream_retries_total{service="cbr",route="list_backups"}"#.to_owned(),
+            4.0,
+        ),
+        (
+            r#"cbr_gateway_upstream_requests_total{service="cbr",route="list_backups",status="503"}"#.to_owned(),
+            5.0,
+        ),
+        (
+            r#"cbr_gateway_upstream_requests_total{service="cbr",route="create_checkpoint",status="200"}"#.to_owned(),
+            1.0,
+        ),
+        (
+            r#"cbr_gateway_idempotent_creates_total{result="sent"}"#.to_owned(),
+            1.0,
+        ),
+        (
+            r#"cbr_gateway_idempotent_creates_total{result="deduplicated"}"#.to_owned(),
+            1.0,
+        ),
+        (
+            r#"cbr_gateway_upstream_shed_total{service="csbs"}"#.to_owned(),
+            f64::from(shed),
+        ),
+        ("cbr_gateway_watch_streams".to_owned(), 2.0),
+        ("cbr_gateway_watch_pollers".to_owned(), 1.0),
+    ] {
+        assert_eq!(sample(&text, &series), Some(want), "{series} in:\n{text}");
+    }
+    assert!(text.contains("grpc_server_handling_seconds_bucket{"));
+    assert!(text.contains("cbr_gateway_upstream_request_duration_seconds_bucket{"));
+    assert!(text.contains("# TYPE cbr_gateway_upstream_inflight gauge"));
+    assert!(text.ends_with("# EOF\n"), "OpenMetrics ends with # EOF");
+    // No identifier ever becomes a label.
+    for id in [
+        BACKUP,
+        PROJECT,
+        VAULT,
+        CHECKPOINT_ITEM,
+        &created.id,
+        request_id,
+        "../x",
+    ] {
+        assert!(!text.contains(id), "{id} leaked into the metrics");
+    }
+    drop(streams);
+}
