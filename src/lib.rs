@@ -74,6 +74,7 @@ pub mod signing;
 pub mod simulator;
 pub mod telemetry;
 pub mod tls;
+pub mod trace;
 pub mod upstream;
 pub mod validate;
 pub mod watch;

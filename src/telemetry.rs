@@ -45,9 +45,12 @@ pub fn log_rpc(
     let upstream_request_id = upstream_request_id.unwrap_or("");
     let backups = stream.map(|s| s.backups);
     let pages = stream.map(|s| s.pages);
+    let trace = crate::trace::current();
+    let trace_id = trace.as_ref().map(|t| t.trace_id.as_str()).unwrap_or("");
+    let request_id = trace.as_ref().and_then(|t| t.request_id()).unwrap_or("");
     if matches!(code, Code::Internal | Code::Unknown | Code::DataLoss) {
-        tracing::warn!(rpc = method, code = ?code, latency_us, upstream_request_id, backups, pages, message = status.message(), "rpc");
+        tracing::warn!(rpc = method, code = ?code, latency_us, trace_id, request_id, upstream_request_id, backups, pages, message = status.message(), "rpc");
     } else {
-        tracing::info!(rpc = method, code = ?code, latency_us, upstream_request_id, backups, pages, "rpc");
+        tracing::info!(rpc = method, code = ?code, latency_us, trace_id, request_id, upstream_request_id, backups, pages, "rpc");
     }
 }

@@ -248,7 +248,7 @@ where
                     return Err(IdempotencyError::Interrupted);
                 };
                 // Detached: the outcome is recorded even if this caller leaves.
-                tokio::spawn(async move {
+                crate::trace::spawn(async move {
                     let finished = run_create(limit, create).await;
                     lead.finish(finished);
                 });

@@ -438,7 +438,7 @@ where
                 let (tx, mut rx) = watch::channel(None);
                 let store = store.clone();
                 // Detached: the outcome is recorded even if this caller leaves.
-                tokio::spawn(async move {
+                crate::trace::spawn(async move {
                     let finished = run_create(limit, create).await;
                     tx.send_replace(Some(finished.clone()));
                     store

@@ -87,7 +87,11 @@ impl BackupService for BackupApi {
             project_id,
             query,
         };
-        Ok(Response::new(pager.stream(started)))
+        let trace = crate::trace::TraceContext::from_metadata(request.metadata());
+        // The pager's tasks carry the caller's trace context to upstream.
+        Ok(Response::new(
+            crate::trace::CURRENT.sync_scope(trace, || pager.stream(started)),
+        ))
     }
 
     async fn get_backup(

@@ -72,6 +72,19 @@ impl Shared {
     where
         Fut: Future<Output = Result<Reply<Resp>, GatewayError>>,
     {
+        let trace = crate::trace::TraceContext::from_metadata(request.metadata());
+        crate::trace::scope(trace, self.unary_in_scope(method, request, handler)).await
+    }
+
+    async fn unary_in_scope<Req, Resp, Fut>(
+        &self,
+        method: &'static str,
+        request: Request<Req>,
+        handler: impl FnOnce(Call, Req) -> Fut,
+    ) -> Result<Response<Resp>, Status>
+    where
+        Fut: Future<Output = Result<Reply<Resp>, GatewayError>>,
+    {
         let started = Instant::now();
         // Unary calls always have a deadline: the caller's, cut to the maximum,
         // or the default. Streams keep exactly what the caller asked for.

@@ -95,6 +95,8 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const JSON_UTF8: HeaderValue = HeaderValue::from_static("application/json;charset=UTF-8");
 const X_AUTH_TOKEN: &str = "x-auth-token";
 const X_REQUEST_ID: &str = "x-request-id";
+const TRACEPARENT: &str = "traceparent";
+const TRACESTATE: &str = "tracestate";
 const X_PROJECT_ID: &str = "x-project-id";
 const X_SDK_DATE: &str = "x-sdk-date";
 const X_SECURITY_TOKEN: &str = "x-security-token";
@@ -430,6 +432,16 @@ impl UpstreamClient {
                 service,
                 source: paths::PathError::BadEndpoint,
             })?;
+            if let Some(trace) = crate::trace::current() {
+                let headers = request.headers_mut();
+                headers.insert(TRACEPARENT, trace.traceparent);
+                if let Some(state) = trace.tracestate {
+                    headers.insert(TRACESTATE, state);
+                }
+                if let Some(id) = trace.request_id {
+                    headers.insert(X_REQUEST_ID, id);
+                }
+            }
             let iam_token = match auth {
                 Auth::Token(token) => {
                     request

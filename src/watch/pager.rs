@@ -103,7 +103,7 @@ impl BackupPager {
         let capacity = CHANNEL_CAPACITY.min(self.page_size());
         let (tx, rx) = mpsc::channel(capacity);
         let deadline = self.call.deadline;
-        tokio::spawn(async move {
+        crate::trace::spawn(async move {
             let summary = self.walk(&tx, capacity).await;
             let counts = crate::telemetry::StreamCounts {
                 backups: summary.sent,
@@ -135,7 +135,7 @@ impl BackupPager {
         let mut query = self.query.clone();
         query.offset = Some(offset);
         query.marker = None;
-        Fetch(tokio::spawn(async move {
+        Fetch(crate::trace::spawn(async move {
             upstream
                 .list_backups(&auth, deadline, &project_id, &query)
                 .await
