@@ -108,6 +108,13 @@ pub struct Config {
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// OTLP/gRPC collector to export spans to, e.g. `http://otel-collector:4317`:
+    /// one span per RPC and per upstream request, children of the caller's
+    /// `traceparent`. Unset: no spans are exported (trace context is still
+    /// forwarded upstream and logged).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_parser = parse_endpoint)]
+    pub otlp_endpoint: Option<Url>,
+
     /// Log filter in `tracing` syntax, e.g. `info` or `cbr_gateway=debug`.
     #[arg(long, env = "LOG_LEVEL", default_value = "info", value_parser = parse_filter)]
     pub log_level: String,

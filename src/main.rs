@@ -23,7 +23,17 @@ async fn main() -> ExitCode {
 }
 
 async fn run_gateway(mut config: Config) -> ExitCode {
-    telemetry::init(config.log_format, &config.log_level);
+    let telemetry = match telemetry::init(
+        config.log_format,
+        &config.log_level,
+        config.otlp_endpoint.as_ref(),
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -107,18 +117,20 @@ async fn run_gateway(mut config: Config) -> ExitCode {
             std::process::exit(130);
         });
     };
-    match serve(listener, config, signal).await {
+    let code = match serve(listener, config, signal).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             tracing::error!(error = %e, "cbr-gateway stopped");
             ExitCode::from(e.exit_code())
         }
-    }
+    };
+    telemetry.shutdown();
+    code
 }
 
 async fn run_simulator(args: SimulatorArgs) -> ExitCode {
-    telemetry::init(args.log_format, &args.log_level);
+    let _ = telemetry::init(args.log_format, &args.log_level, None);
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
         Err(e) => {

@@ -7,11 +7,16 @@
 //! client reads it without every signature carrying it; [`spawn`] carries it
 //! into tasks a call spawns (prefetching pager, detached idempotent create).
 //!
-//! The gateway does not record spans of its own, so it forwards the caller's
-//! `traceparent` unchanged, as W3C Trace Context asks of a non-recording
-//! intermediary: upstream's spans become children of the caller's span. A call
-//! without one gets a fresh trace id (not sampled), so its upstream requests and
-//! log lines still share one id.
+//! Without an OTLP exporter the gateway records no spans, so it forwards the
+//! caller's `traceparent` unchanged, as W3C Trace Context asks of a
+//! non-recording intermediary: upstream's spans become children of the
+//! caller's span. A call without one gets a fresh trace id (not sampled), so its
+//! upstream requests and log lines still share one id.
+//!
+//! With `--otlp-endpoint`, each RPC is a server span (a child of the caller's
+//! span when it sent one) and each upstream attempt a client span under it;
+//! upstream then gets that client span as its parent ([`TraceContext::attach`],
+//! [`upstream_traceparent`]).
 
 use std::future::Future;
 
@@ -32,6 +37,9 @@ tokio::task_local! {
 /// The trace context of one call.
 #[derive(Debug, Clone)]
 pub struct TraceContext {
+    /// The caller's span, when it sent a valid `traceparent`: the parent of
+    /// this call's span.
+    remote: Option<opentelemetry::trace::SpanContext>,
     /// The trace id, 32 lowercase hex digits.
     pub trace_id: String,
     /// `traceparent` as sent upstream.
@@ -67,7 +75,11 @@ impl TraceContext {
                 .then(|| HeaderValue::from_str(v).ok())
                 .flatten()
         };
+        let remote = continued
+            .then(|| remote_span(header("traceparent")?, header("tracestate")))
+            .flatten();
         Self {
+            remote,
             // Built from hex digits and dashes only: always a valid header value.
             traceparent: HeaderValue::from_str(&traceparent)
                 .unwrap_or(HeaderValue::from_static("")),
@@ -80,10 +92,77 @@ impl TraceContext {
         }
     }
 
+    /// Makes `span` this call's span: a child of the caller's span when there
+    /// is one. When spans are exported (the span has a valid OpenTelemetry
+    /// context), the call's trace id becomes the span's.
+    pub fn attach(&mut self, span: &tracing::Span) {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        if let Some(remote) = &self.remote {
+            let parent = opentelemetry::Context::new().with_remote_span_context(remote.clone());
+            // Fails only when no OpenTelemetry layer is installed: nothing to do.
+            let _ = span.set_parent(parent);
+        }
+        let cx = span.context();
+        let own = cx.span().span_context().clone();
+        if own.is_valid() {
+            self.trace_id = own.trace_id().to_string();
+            if let Ok(v) = HeaderValue::from_str(&traceparent_of(&own)) {
+                self.traceparent = v;
+            }
+        }
+    }
+
     /// The caller's `x-request-id`, as text.
     pub fn request_id(&self) -> Option<&str> {
         self.request_id.as_ref().and_then(|v| v.to_str().ok())
     }
+}
+
+/// The `traceparent` for an upstream request made inside `span`: the span
+/// itself when spans are exported, else the call's own (forwarded) one.
+pub fn upstream_traceparent(span: &tracing::Span, call: &TraceContext) -> HeaderValue {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let cx = span.context();
+    let own = cx.span().span_context().clone();
+    if own.is_valid()
+        && let Ok(v) = HeaderValue::from_str(&traceparent_of(&own))
+    {
+        return v;
+    }
+    call.traceparent.clone()
+}
+
+fn traceparent_of(sc: &opentelemetry::trace::SpanContext) -> String {
+    format!(
+        "00-{}-{}-{:02x}",
+        sc.trace_id(),
+        sc.span_id(),
+        sc.trace_flags().to_u8()
+    )
+}
+
+/// The caller's span as an OpenTelemetry remote span context.
+fn remote_span(
+    traceparent: &str,
+    tracestate: Option<&str>,
+) -> Option<opentelemetry::trace::SpanContext> {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    let mut parts = traceparent.trim().split('-').skip(1);
+    let trace_id = TraceId::from_hex(parts.next()?).ok()?;
+    let span_id = SpanId::from_hex(parts.next()?).ok()?;
+    let flags = u8::from_str_radix(parts.next()?, 16).ok()?;
+    let state = tracestate
+        .and_then(|s| s.trim().parse::<TraceState>().ok())
+        .unwrap_or_default();
+    Some(SpanContext::new(
+        trace_id,
+        span_id,
+        TraceFlags::new(flags),
+        true,
+        state,
+    ))
 }
 
 /// The trace context of the call this task serves, if any.
@@ -96,12 +175,14 @@ pub async fn scope<F: Future>(ctx: TraceContext, fut: F) -> F::Output {
     CURRENT.scope(ctx, fut).await
 }
 
-/// `tokio::spawn`, carrying the current trace context into the task.
+/// `tokio::spawn`, carrying the current trace context and span into the task.
 pub fn spawn<F>(fut: F) -> tokio::task::JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    use tracing::Instrument as _;
+    let fut = fut.in_current_span();
     match current() {
         Some(ctx) => tokio::spawn(CURRENT.scope(ctx, fut)),
         None => tokio::spawn(fut),

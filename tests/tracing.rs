@@ -174,3 +174,127 @@ async fn the_rpc_log_line_carries_the_trace_id_and_the_callers_request_id() {
     assert_eq!(line["trace_id"], TRACE_ID, "{line}");
     assert_eq!(line["request_id"], "caller-req-7", "{line}");
 }
+
+/// A fake OTLP/gRPC collector: every exported span, sent down a channel.
+mod collector {
+    use opentelemetry_proto::tonic::{
+        collector::trace::v1::{
+            ExportTraceServiceRequest, ExportTraceServiceResponse,
+            trace_service_server::{TraceService, TraceServiceServer},
+        },
+        trace::v1::Span,
+    };
+    use tokio::sync::mpsc;
+
+    pub struct Collector(pub mpsc::UnboundedSender<Span>);
+
+    #[tonic::async_trait]
+    impl TraceService for Collector {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            for rs in request.into_inner().resource_spans {
+                for ss in rs.scope_spans {
+                    for span in ss.spans {
+                        let _ = self.0.send(span);
+                    }
+                }
+            }
+            Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+        }
+    }
+
+    /// Starts the collector on a loopback port; its address and the spans.
+    pub async fn start() -> (std::net::SocketAddr, mpsc::UnboundedReceiver<Span>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(TraceServiceServer::new(Collector(tx)))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        (addr, rx)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn with_otlp_each_rpc_and_upstream_request_is_a_span_under_the_callers() {
+    let (collector, mut spans) = collector::start().await;
+    let endpoint = format!("http://{collector}");
+    let gw = Binary::start_with_env(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--otlp-endpoint",
+            &endpoint,
+        ],
+        // Export batches every 100 ms instead of every 5 s.
+        &[("OTEL_BSP_SCHEDULE_DELAY", "100")],
+    )
+    .await;
+    let channel = Channel::from_shared(format!("http://{}", gw.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    pb::backup_service_client::BackupServiceClient::new(channel)
+        .get_backup(traced(pb::GetBackupRequest {
+            project_id: String::new(),
+            backup_id: BACKUP.into(),
+        }))
+        .await
+        .unwrap();
+
+    let (mut rpc, mut upstream) = (None, None);
+    let started = Instant::now();
+    while rpc.is_none() || upstream.is_none() {
+        let left = Duration::from_secs(10).saturating_sub(started.elapsed());
+        let span = tokio::time::timeout(left, spans.recv())
+            .await
+            .expect("spans exported in time")
+            .expect("collector running");
+        match span.name.as_str() {
+            "GetBackup" => rpc = Some(span),
+            "get_backup" => upstream = Some(span),
+            _ => {}
+        }
+    }
+    let (rpc, upstream) = (rpc.unwrap(), upstream.unwrap());
+    // The RPC continues the caller's trace, as a server span under its span.
+    assert_eq!(hex(&rpc.trace_id), TRACE_ID);
+    assert_eq!(hex(&rpc.parent_span_id), "00f067aa0ba902b7");
+    assert_eq!(rpc.kind, 2, "SPAN_KIND_SERVER");
+    // The upstream request is a client span under the RPC's span.
+    assert_eq!(upstream.trace_id, rpc.trace_id);
+    assert_eq!(upstream.parent_span_id, rpc.span_id);
+    assert_eq!(upstream.kind, 3, "SPAN_KIND_CLIENT");
+    let attr = |span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str| {
+        span.attributes
+            .iter()
+            .find(|a| a.key == key)
+            .and_then(|a| a.value.clone())
+            .and_then(|v| v.value)
+            .map(|v| format!("{v:?}"))
+    };
+    assert!(
+        attr(&upstream, "http.response.status_code").is_some_and(|v| v.contains("200")),
+        "{:?}",
+        upstream.attributes
+    );
+    assert!(attr(&rpc, "rpc.grpc.status_code").is_some_and(|v| v.contains('0')));
+    // The log line names the same trace.
+    let line = gw
+        .log_lines()
+        .into_iter()
+        .find(|l| l["message"] == "rpc" && l["rpc"] == "GetBackup")
+        .expect("rpc log line");
+    assert_eq!(line["trace_id"], TRACE_ID);
+}

@@ -87,11 +87,13 @@ impl BackupService for BackupApi {
             project_id,
             query,
         };
-        let trace = crate::trace::TraceContext::from_metadata(request.metadata());
-        // The pager's tasks carry the caller's trace context to upstream.
-        Ok(Response::new(
-            crate::trace::CURRENT.sync_scope(trace, || pager.stream(started)),
-        ))
+        let mut trace = crate::trace::TraceContext::from_metadata(request.metadata());
+        let span = super::rpc_span("StreamBackups");
+        trace.attach(&span);
+        // The pager's tasks carry the trace context and the span to upstream.
+        Ok(Response::new(span.in_scope(|| {
+            crate::trace::CURRENT.sync_scope(trace, || pager.stream(started))
+        })))
     }
 
     async fn get_backup(

@@ -72,8 +72,14 @@ impl Shared {
     where
         Fut: Future<Output = Result<Reply<Resp>, GatewayError>>,
     {
-        let trace = crate::trace::TraceContext::from_metadata(request.metadata());
-        crate::trace::scope(trace, self.unary_in_scope(method, request, handler)).await
+        use tracing::Instrument as _;
+        let mut trace = crate::trace::TraceContext::from_metadata(request.metadata());
+        let span = rpc_span(method);
+        trace.attach(&span);
+        let call = self
+            .unary_in_scope(method, request, handler)
+            .instrument(span);
+        crate::trace::scope(trace, call).await
     }
 
     async fn unary_in_scope<Req, Resp, Fut>(
@@ -176,6 +182,20 @@ impl Shared {
         };
         Ok(Call { auth, deadline })
     }
+}
+
+/// The server span of one RPC (exported with `--otlp-endpoint`; its gRPC code
+/// is recorded by [`crate::telemetry::log_rpc`]).
+pub fn rpc_span(method: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "rpc",
+        otel.name = method,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.method = method,
+        rpc.grpc.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    )
 }
 
 /// What the gateway knows about one call before it runs.

@@ -432,9 +432,21 @@ impl UpstreamClient {
                 service,
                 source: paths::PathError::BadEndpoint,
             })?;
+            let span = tracing::info_span!(
+                "upstream",
+                otel.name = out.route,
+                otel.kind = "client",
+                http.request.method = %method,
+                upstream.service = service.name(),
+                http.response.status_code = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
+            );
             if let Some(trace) = crate::trace::current() {
                 let headers = request.headers_mut();
-                headers.insert(TRACEPARENT, trace.traceparent);
+                headers.insert(
+                    TRACEPARENT,
+                    crate::trace::upstream_traceparent(&span, &trace),
+                );
                 if let Some(state) = trace.tracestate {
                     headers.insert(TRACESTATE, state);
                 }
@@ -472,8 +484,23 @@ impl UpstreamClient {
                 }
             };
             let sent = Instant::now();
-            let outcome = tokio::time::timeout_at(until, self.exchange(service, request)).await;
+            let outcome = tokio::time::timeout_at(
+                until,
+                tracing::Instrument::instrument(self.exchange(service, request), span.clone()),
+            )
+            .await;
             let seconds = sent.elapsed().as_secs_f64();
+            match &outcome {
+                Ok(Ok(answer)) => {
+                    span.record("http.response.status_code", answer.status.as_u16());
+                    if !answer.status.is_success() {
+                        span.record("otel.status_code", "ERROR");
+                    }
+                }
+                _ => {
+                    span.record("otel.status_code", "ERROR");
+                }
+            }
             let status = match &outcome {
                 Ok(Ok(answer)) => UpstreamStatus::Http(answer.status.as_u16()),
                 Ok(Err(UpstreamError::Connect { .. })) => UpstreamStatus::ConnectError,
