@@ -50,7 +50,12 @@
 //! create runs detached and its outcome is remembered (in memory, or in Redis
 //! across replicas).
 //!
-//! Around it: [`config`] (clap flags and env, fail fast), [`telemetry`] (logs),
+//! Observability: [`metrics`] (Prometheus, `/metrics` on `--metrics-listen`, an
+//! outermost layer timing every RPC), [`trace`] (W3C trace context and the
+//! caller's `x-request-id`, carried into upstream requests in a task-local).
+//!
+//! Around it: [`config`] (clap flags and env, fail fast), [`telemetry`] (logs,
+//! OTLP span export),
 //! [`shutdown`] (signals; health NOT_SERVING, delay, then the drain that ends
 //! long-lived streams with UNAVAILABLE), [`proto`] (generated code and the reflection descriptor).
 //! [`serve`] is the testable entry point: it takes a bound listener and a shutdown
