@@ -333,9 +333,10 @@ pub async fn serve(
     // Outermost first. CORS answers preflights and decorates every answer;
     // gRPC-Web then turns browser calls (HTTP/1.1 or 2, binary or base64 text)
     // into plain gRPC, so every layer below and every service (API, health,
-    // reflection) sees one protocol: deadlines from `grpc-timeout`, the size
-    // limit on the decoded frames, and the drain's UNAVAILABLE trailers, which
-    // gRPC-Web encodes into the body. Native gRPC passes through untouched.
+    // reflection) sees one protocol: metrics read real gRPC codes, deadlines
+    // come from `grpc-timeout`, the size limit counts the decoded frames (not
+    // base64 text), and the drain's UNAVAILABLE trailers are encoded into the
+    // body by gRPC-Web. Native gRPC (HTTP/2) passes through untouched.
     let service = ServiceBuilder::new()
         .option_layer(cors_layer(&config.cors_allowed_origins))
         .layer(tonic_web::GrpcWebLayer::new())
