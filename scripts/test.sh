@@ -29,6 +29,13 @@ fi
 if [ ! -x "$TOOLS/node_modules/.bin/buf" ]; then
   npm install --prefix "$TOOLS" --no-audit --no-fund --silent "@bufbuild/buf@$BUF_VERSION"
 fi
+# tests/examples.rs runs the client examples (pinned in their own manifests).
+if ! python3 -c "import grpc, grpc_tools, grpc_status" >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check -r examples/python/requirements.txt
+fi
+if [ ! -d examples/node/node_modules ]; then
+  npm ci --prefix examples/node --no-audit --no-fund --silent
+fi
 # tests/idempotency.rs starts its own redis-server (shared idempotency store).
 command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
 grpcurl -version

@@ -1,0 +1,249 @@
+#!/usr/bin/env node
+// Back up a vault through cbr-gateway, watch the backup finish, list what it made.
+//
+//     npm ci                        # @grpc/grpc-js, @grpc/proto-loader (pinned)
+//     node checkpoint_flow.js       # against localhost:50051
+//
+// Three calls, the whole life of a backup:
+//
+// 1. CheckpointService/CreateCheckpoint, with a `request_id` (a UUID) so a retry
+//    after a lost answer cannot create a second backup;
+// 2. CheckpointService/WatchCheckpoint with `include_backups`: one message at once,
+//    then one per change (status, each backup's progress), ending with OK once the
+//    checkpoint is in a terminal state;
+// 3. BackupService/ListBackups filtered by the checkpoint's ID.
+//
+// The protos are loaded at run time from ../../proto by @grpc/proto-loader: no
+// code generation step.
+//
+// Settings (flag, else environment variable, else default):
+//
+//     --address     CBR_GATEWAY_ADDRESS  localhost:50051
+//     --vault-id    CBR_VAULT_ID         3b5816b5-f29c-4172-9d9a-76c719a659ce (the simulator's vault)
+//     --project-id  CBR_PROJECT_ID       empty: the gateway's default project
+//     --tls         CBR_GATEWAY_TLS=1    plaintext
+//                   CBR_AUTH_TOKEN       none: an IAM token, sent as `x-auth-token`
+//
+// Exits 0 when the backup ended `available`, 1 when a call failed or the backup
+// did not succeed.
+
+'use strict';
+
+const crypto = require('node:crypto');
+const path = require('node:path');
+const { parseArgs } = require('node:util');
+
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+const protobuf = require('protobufjs');
+
+const SEEDED_VAULT = '3b5816b5-f29c-4172-9d9a-76c719a659ce';
+
+// Deadline of each unary call. Always set one: without it a call to a gateway
+// that hangs waits forever.
+const UNARY_TIMEOUT_MS = 10_000;
+// Deadline of the whole watch. Real backups take minutes to hours; the gateway
+// sends a heartbeat every 30 s meanwhile, so only this deadline ends a stuck watch.
+const WATCH_TIMEOUT_MS = 3_600_000;
+
+// Codes after which repeating a create is worth it. With the same request_id the
+// gateway returns the first attempt's checkpoint instead of creating another.
+const RETRYABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]);
+
+// Load the API. These options are the usual ones for grpc-js:
+// - keepCase: fields keep their proto names (`checkpoint_id`, not `checkpointId`);
+// - enums: String gives `CHECKPOINT_STATUS_AVAILABLE` instead of 1;
+// - longs: String keeps 64-bit integers (Timestamp.seconds) exact;
+// - defaults: unset fields read as their default ('' , 0, [], ...), except
+//   `optional` fields such as `extend_info.progress`, which stay undefined when unset;
+// - includeDirs: where imports (`cbr/gateway/v1/backup.proto`) are found;
+//   google/protobuf/timestamp.proto is built in.
+const PROTO_DIR = path.join(__dirname, '..', '..', 'proto');
+const packageDefinition = protoLoader.loadSync(
+  ['cbr/gateway/v1/checkpoint.proto', 'cbr/gateway/v1/backup.proto'],
+  { keepCase: true, enums: String, longs: String, defaults: true, oneofs: true, includeDirs: [PROTO_DIR] },
+);
+const v1 = grpc.loadPackageDefinition(packageDefinition).cbr.gateway.v1;
+
+// The google.rpc messages the gateway puts in its error details (sent in the
+// `grpc-status-details-bin` trailer as a serialized google.rpc.Status). Only the
+// fields printed below are declared; protobuf skips the others.
+const rpcTypes = protobuf.Root.fromJSON(protobuf.common.get('google/protobuf/any.proto'));
+protobuf.parse(
+  `syntax = "proto3";
+   package google.rpc;
+   message Status { int32 code = 1; string message = 2; repeated google.protobuf.Any details = 3; }
+   message ErrorInfo { string reason = 1; string domain = 2; map<string, string> metadata = 3; }
+   message BadRequest {
+     message FieldViolation { string field = 1; string description = 2; }
+     repeated FieldViolation field_violations = 1;
+   }
+   message RequestInfo { string request_id = 1; }`,
+  rpcTypes,
+  { keepCase: true },
+);
+
+/** CHECKPOINT_STATUS_AVAILABLE -> available: upstream's spelling of an enum value. */
+function short(enumValue) {
+  const name = String(enumValue);
+  if (name.startsWith('CHECKPOINT_STATUS_')) {
+    // Checkpoint statuses are hyphenated upstream (`error-deleting`).
+    return name.slice('CHECKPOINT_STATUS_'.length).toLowerCase().replaceAll('_', '-');
+  }
+  return name.replace(/^(BACKUP_STATUS|WATCH_EVENT_KIND)_/, '').toLowerCase(); // `waiting_protect`
+}
+
+/** A google.protobuf.Timestamp (seconds as a string, see longs: String) as RFC 3339. */
+function timestamp(ts) {
+  return ts ? new Date(Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6)).toISOString() : '-';
+}
+
+/** One line per backup (and its disk children): ID, status, progress, resource. */
+function describeBackup(b, indent = '  ') {
+  const progress = b.extend_info?.progress != null ? `${b.extend_info.progress}%` : '-';
+  const lines = [
+    `${indent}backup ${b.id} ${short(b.status)} progress=${progress} ` +
+      `resource=${b.resource_type}:${b.resource_name || b.resource_id} created=${timestamp(b.created_at)}`,
+  ];
+  for (const child of b.children) lines.push(...describeBackup(child, `${indent}  `));
+  return lines;
+}
+
+/** Prints a failed call: code, message and the google.rpc details if any. */
+function printRpcError(what, err) {
+  const codeName = Object.keys(grpc.status).find((k) => grpc.status[k] === err.code) ?? err.code;
+  console.error(`${what} failed: ${codeName}: ${err.details ?? err.message}`);
+  const [bin] = err.metadata?.get('grpc-status-details-bin') ?? [];
+  if (!bin) return;
+  const status = rpcTypes.lookupType('google.rpc.Status').decode(bin);
+  for (const detail of status.details) {
+    const typeName = detail.type_url.split('/').pop(); // type.googleapis.com/google.rpc.ErrorInfo
+    const type = rpcTypes.lookup(typeName);
+    if (type instanceof protobuf.Type) {
+      const decoded = type.toObject(type.decode(detail.value));
+      console.error(`  ${type.name}: ${JSON.stringify(decoded)}`);
+    } else {
+      console.error(`  ${detail.type_url}`);
+    }
+  }
+}
+
+/** A unary call as a promise resolving to { response, metadata } (the response headers). */
+function unary(client, method, request, metadata) {
+  return new Promise((resolve, reject) => {
+    let headers = new grpc.Metadata();
+    const call = client[method](
+      request,
+      metadata,
+      { deadline: Date.now() + UNARY_TIMEOUT_MS },
+      (err, response) => (err ? reject(err) : resolve({ response, metadata: headers })),
+    );
+    call.on('metadata', (md) => {
+      headers = md;
+    });
+  });
+}
+
+/** CreateCheckpoint, repeated on transient failures with the same request_id. */
+async function createCheckpoint(client, request, metadata, attempts = 3) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await unary(client, 'CreateCheckpoint', request, metadata);
+    } catch (err) {
+      if (!RETRYABLE.has(err.code) || attempt === attempts) throw err;
+      console.error(`CreateCheckpoint: ${err.details}, retrying (attempt ${attempt + 1})`);
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+}
+
+async function main() {
+  const { values: args } = parseArgs({
+    options: {
+      address: { type: 'string', default: process.env.CBR_GATEWAY_ADDRESS || 'localhost:50051' },
+      'vault-id': { type: 'string', default: process.env.CBR_VAULT_ID || SEEDED_VAULT },
+      'project-id': { type: 'string', default: process.env.CBR_PROJECT_ID || '' },
+      name: { type: 'string', default: 'node-example' }, // letters, digits, _ and -
+      tls: { type: 'boolean', default: process.env.CBR_GATEWAY_TLS === '1' },
+    },
+  });
+  const projectId = args['project-id'];
+
+  // The token travels as metadata on every call; keep it out of argv, where
+  // other users of the machine can read it.
+  const metadata = new grpc.Metadata();
+  if (process.env.CBR_AUTH_TOKEN) metadata.set('x-auth-token', process.env.CBR_AUTH_TOKEN);
+
+  const credentials = args.tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
+  const checkpoints = new v1.CheckpointService(args.address, credentials);
+  // Same address and credentials: grpc-js shares one connection between the two clients.
+  const backups = new v1.BackupService(args.address, credentials);
+
+  let step = 'CreateCheckpoint'; // the call in progress, for the error message
+  try {
+    // 1. Create. Empty parameters.resources backs up every resource of the vault.
+    const created = await createCheckpoint(
+      checkpoints,
+      {
+        project_id: projectId,
+        vault_id: args['vault-id'],
+        parameters: { name: args.name, description: 'created by examples/node' },
+        request_id: crypto.randomUUID(),
+      },
+      metadata,
+    );
+    const checkpoint = created.response.checkpoint;
+    // x-request-id is upstream's request ID: quote it when asking Huawei's support.
+    const [upstreamRequestId = '-'] = created.metadata.get('x-request-id');
+    console.log(
+      `created checkpoint ${checkpoint.id} status=${short(checkpoint.status)} x-request-id=${upstreamRequestId}`,
+    );
+
+    // 2. Watch until the stream ends. It ends with OK only after a terminal
+    // status; any failure is thrown from the loop.
+    step = 'WatchCheckpoint';
+    let final = checkpoint;
+    const watch = checkpoints.WatchCheckpoint(
+      { project_id: projectId, checkpoint_id: checkpoint.id, include_backups: true },
+      metadata,
+      { deadline: Date.now() + WATCH_TIMEOUT_MS },
+    );
+    for await (const update of watch) {
+      final = update.checkpoint;
+      console.log(
+        `watch ${short(update.kind)}: status=${short(final.status)} changes: ${update.changes.join('; ') || '-'}`,
+      );
+      for (const b of update.backups) console.log(describeBackup(b, '    ').join('\n'));
+    }
+    console.log(`checkpoint ${checkpoint.id} finished: ${short(final.status)}`);
+
+    // 3. List the checkpoint's backups (one page: a checkpoint has one backup
+    // per resource, far below the page size).
+    step = 'ListBackups';
+    const { response: listed } = await unary(
+      backups,
+      'ListBackups',
+      { project_id: projectId, checkpoint_id: checkpoint.id },
+      metadata,
+    );
+    console.log(`listed ${listed.backups.length} backup(s) of checkpoint ${checkpoint.id} (count=${listed.count}):`);
+    for (const b of listed.backups) console.log(describeBackup(b).join('\n'));
+
+    if (final.status !== 'CHECKPOINT_STATUS_AVAILABLE') {
+      console.error(`the backup did not succeed: ${short(final.status)}`);
+      process.exitCode = 1;
+    }
+  } catch (err) {
+    if (err.code === undefined) throw err; // not a gRPC error: a bug, show the stack
+    printRpcError(step, err);
+    process.exitCode = 1;
+  } finally {
+    checkpoints.close();
+    backups.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Back up a vault through cbr-gateway, watch the backup finish, list what it made.
+
+    python3 -m pip install -r requirements.txt
+    ./generate.sh                      # stubs from ../../proto into gen/
+    python3 checkpoint_flow.py         # against localhost:50051
+
+Three calls, the whole life of a backup:
+
+1. CheckpointService/CreateCheckpoint, with a `request_id` (a UUID) so a retry
+   after a lost answer cannot create a second backup;
+2. CheckpointService/WatchCheckpoint with `include_backups`: one message at once,
+   then one per change (status, each backup's progress), ending with OK once the
+   checkpoint is in a terminal state;
+3. BackupService/ListBackups filtered by the checkpoint's ID.
+
+Settings (flag, else environment variable, else default):
+
+    --address     CBR_GATEWAY_ADDRESS  localhost:50051
+    --vault-id    CBR_VAULT_ID         3b5816b5-f29c-4172-9d9a-76c719a659ce (the simulator's vault)
+    --project-id  CBR_PROJECT_ID       empty: the gateway's default project
+    --tls         CBR_GATEWAY_TLS=1    plaintext
+                  CBR_AUTH_TOKEN       none: an IAM token, sent as `x-auth-token`
+
+Exits 0 when the backup ended `available`, 1 when a call failed or the backup
+did not succeed, 2 when the stubs are missing.
+"""
+
+import argparse
+import os
+import sys
+import time
+import uuid
+
+import grpc
+
+# The generated stubs live in gen/ next to this file (see generate.sh).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen"))
+try:
+    from cbr.gateway.v1 import backup_pb2, backup_pb2_grpc, checkpoint_pb2, checkpoint_pb2_grpc
+except ImportError as e:
+    sys.exit(f"cannot import the generated stubs ({e}); run ./generate.sh first")
+
+# google.rpc error details (ErrorInfo, BadRequest, RequestInfo, ...) come with the
+# grpcio-status package; without it, failures still print their code and message.
+try:
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+except ImportError:
+    rpc_status = None
+
+SEEDED_VAULT = "3b5816b5-f29c-4172-9d9a-76c719a659ce"
+
+# Deadline of each unary call, in seconds. Always set one: without it a call to a
+# gateway that hangs waits forever.
+UNARY_TIMEOUT = 10.0
+# Deadline of the whole watch. Real backups take minutes to hours; the gateway
+# sends a heartbeat every 30 s meanwhile, so only this deadline ends a stuck watch.
+WATCH_TIMEOUT = 3600.0
+
+# Codes after which repeating a create is worth it. With the same request_id the
+# gateway returns the first attempt's checkpoint instead of creating another.
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def short(enum_type, value):
+    """CHECKPOINT_STATUS_AVAILABLE -> available: upstream's spelling of an enum value."""
+    name = enum_type.Name(value)
+    if enum_type is checkpoint_pb2.CheckpointStatus:
+        # Checkpoint statuses are hyphenated upstream (`error-deleting`).
+        return name.removeprefix("CHECKPOINT_STATUS_").lower().replace("_", "-")
+    if enum_type is backup_pb2.BackupStatus:
+        return name.removeprefix("BACKUP_STATUS_").lower()  # `waiting_protect`
+    return name.removeprefix("WATCH_EVENT_KIND_").lower()
+
+
+def describe_backup(b, indent="  "):
+    """One line per backup (and its disk children): ID, status, progress, resource."""
+    progress = f"{b.extend_info.progress}%" if b.extend_info.HasField("progress") else "-"
+    created = b.created_at.ToJsonString() if b.HasField("created_at") else "-"
+    lines = [
+        f"{indent}backup {b.id} {short(backup_pb2.BackupStatus, b.status)} progress={progress} "
+        f"resource={b.resource_type}:{b.resource_name or b.resource_id} created={created}"
+    ]
+    for child in b.children:
+        lines += describe_backup(child, indent + "  ")
+    return lines
+
+
+def print_rpc_error(what, err):
+    """Prints a failed call: code, message and the google.rpc details if any."""
+    print(f"{what} failed: {err.code().name}: {err.details()}", file=sys.stderr)
+    if rpc_status is None:
+        return
+    status = rpc_status.from_call(err)  # None when the server sent no details
+    if status is None:
+        return
+    for any_detail in status.details:
+        for detail_type in (
+            error_details_pb2.ErrorInfo,
+            error_details_pb2.BadRequest,
+            error_details_pb2.RequestInfo,
+            error_details_pb2.RetryInfo,
+            error_details_pb2.QuotaFailure,
+            error_details_pb2.PreconditionFailure,
+        ):
+            if any_detail.Is(detail_type.DESCRIPTOR):
+                detail = detail_type()
+                any_detail.Unpack(detail)
+                text = " ".join(str(detail).split())
+                print(f"  {detail_type.DESCRIPTOR.name}: {text}", file=sys.stderr)
+                break
+        else:
+            print(f"  {any_detail.type_url}", file=sys.stderr)
+
+
+def create_checkpoint(stub, request, metadata, attempts=3):
+    """CreateCheckpoint, repeated on transient failures with the same request_id."""
+    for attempt in range(1, attempts + 1):
+        try:
+            # with_call also returns the call, whose metadata carries upstream's
+            # x-request-id: quote it when asking Huawei's support about a call.
+            response, call = stub.CreateCheckpoint.with_call(
+                request, metadata=metadata, timeout=UNARY_TIMEOUT
+            )
+            request_ids = [v for k, v in call.initial_metadata() if k == "x-request-id"]
+            return response.checkpoint, (request_ids or ["-"])[0]
+        except grpc.RpcError as err:
+            if err.code() not in RETRYABLE or attempt == attempts:
+                raise
+            print(f"CreateCheckpoint: {err.code().name}, retrying (attempt {attempt + 1})", file=sys.stderr)
+            time.sleep(0.5 * attempt)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--address", default=os.environ.get("CBR_GATEWAY_ADDRESS", "localhost:50051"))
+    parser.add_argument("--vault-id", default=os.environ.get("CBR_VAULT_ID", SEEDED_VAULT))
+    parser.add_argument("--project-id", default=os.environ.get("CBR_PROJECT_ID", ""))
+    parser.add_argument("--name", default="python-example", help="backup name (letters, digits, _ and -)")
+    parser.add_argument("--tls", action="store_true", default=os.environ.get("CBR_GATEWAY_TLS") == "1")
+    args = parser.parse_args()
+
+    # The token travels as metadata on every call; keep it out of argv, where
+    # other users of the machine can read it.
+    token = os.environ.get("CBR_AUTH_TOKEN")
+    metadata = [("x-auth-token", token)] if token else []
+
+    if args.tls:
+        channel = grpc.secure_channel(args.address, grpc.ssl_channel_credentials())
+    else:
+        channel = grpc.insecure_channel(args.address)
+
+    with channel:
+        checkpoints = checkpoint_pb2_grpc.CheckpointServiceStub(channel)
+        backups = backup_pb2_grpc.BackupServiceStub(channel)
+        step = "CreateCheckpoint"  # the call in progress, for the error message
+        try:
+            # 1. Create. Empty parameters.resources backs up every resource of the vault.
+            checkpoint, upstream_request_id = create_checkpoint(
+                checkpoints,
+                checkpoint_pb2.CreateCheckpointRequest(
+                    project_id=args.project_id,
+                    vault_id=args.vault_id,
+                    parameters=checkpoint_pb2.CheckpointParameters(
+                        name=args.name, description="created by examples/python"
+                    ),
+                    request_id=str(uuid.uuid4()),
+                ),
+                metadata,
+            )
+            print(
+                f"created checkpoint {checkpoint.id} "
+                f"status={short(checkpoint_pb2.CheckpointStatus, checkpoint.status)} "
+                f"x-request-id={upstream_request_id}"
+            )
+
+            # 2. Watch until the stream ends. It ends with OK only after a terminal
+            # status; any failure raises grpc.RpcError from the loop.
+            step = "WatchCheckpoint"
+            final = checkpoint
+            for update in checkpoints.WatchCheckpoint(
+                checkpoint_pb2.WatchCheckpointRequest(
+                    project_id=args.project_id, checkpoint_id=checkpoint.id, include_backups=True
+                ),
+                metadata=metadata,
+                timeout=WATCH_TIMEOUT,
+            ):
+                final = update.checkpoint
+                changes = "; ".join(update.changes) or "-"
+                print(
+                    f"watch {short(checkpoint_pb2.WatchEventKind, update.kind)}: "
+                    f"status={short(checkpoint_pb2.CheckpointStatus, final.status)} changes: {changes}"
+                )
+                for b in update.backups:
+                    print("\n".join(describe_backup(b, "    ")))
+            status = short(checkpoint_pb2.CheckpointStatus, final.status)
+            print(f"checkpoint {checkpoint.id} finished: {status}")
+
+            # 3. List the checkpoint's backups (one page: a checkpoint has one
+            # backup per resource, far below the page size).
+            step = "ListBackups"
+            listed = backups.ListBackups(
+                backup_pb2.ListBackupsRequest(project_id=args.project_id, checkpoint_id=checkpoint.id),
+                metadata=metadata,
+                timeout=UNARY_TIMEOUT,
+            )
+            print(f"listed {len(listed.backups)} backup(s) of checkpoint {checkpoint.id} (count={listed.count}):")
+            for b in listed.backups:
+                print("\n".join(describe_backup(b)))
+        except grpc.RpcError as err:
+            print_rpc_error(step, err)
+            return 1
+
+    if final.status != checkpoint_pb2.CHECKPOINT_STATUS_AVAILABLE:
+        print(f"the backup did not succeed: {status}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
