@@ -62,7 +62,8 @@ fn decode(text: &str) -> Vec<u8> {
     percent_decode_str(text).collect()
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
+/// Lowercase hex of `bytes`.
+pub fn hex_lower(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for &byte in bytes {

@@ -115,7 +115,7 @@ pub fn log_rpc(
     let backups = stream.map(|s| s.backups);
     let pages = stream.map(|s| s.pages);
     let span = tracing::Span::current();
-    span.record("rpc.grpc.status_code", code as i32);
+    span.record("rpc.grpc.status_code", i64::from(code as i32));
     if code != Code::Ok {
         span.record("otel.status_code", "ERROR");
     }

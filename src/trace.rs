@@ -55,29 +55,23 @@ impl TraceContext {
     /// new trace), `tracestate` and `x-request-id`.
     pub fn from_metadata(md: &MetadataMap) -> Self {
         let header = |name: &str| md.get(name).and_then(|v| v.to_str().ok());
-        let parsed = header("traceparent").and_then(parse_traceparent);
-        let continued = parsed.is_some();
-        let (trace_id, traceparent) = match parsed {
-            Some(trace_id) => (
-                trace_id,
-                header("traceparent").map(|v| v.trim().to_ascii_lowercase()),
-            ),
-            None => (hex(&fastrand::u128(1..).to_be_bytes()), None),
+        let given = header("traceparent").map(str::trim);
+        let remote = given.and_then(|tp| parse_traceparent(tp, header("tracestate")));
+        let continued = remote.is_some();
+        let (trace_id, traceparent) = match (&remote, given) {
+            (Some(sc), Some(tp)) => (sc.trace_id().to_string(), tp.to_owned()),
+            _ => {
+                let trace_id = crate::signing::hex_lower(&fastrand::u128(1..).to_be_bytes());
+                let span_id = crate::signing::hex_lower(&fastrand::u64(1..).to_be_bytes());
+                let traceparent = format!("00-{trace_id}-{span_id}-00");
+                (trace_id, traceparent)
+            }
         };
-        let traceparent = traceparent.unwrap_or_else(|| {
-            format!(
-                "00-{trace_id}-{}-00",
-                hex(&fastrand::u64(1..).to_be_bytes())
-            )
-        });
         let visible = |v: &str, max: usize| {
             (!v.is_empty() && v.len() <= max && v.bytes().all(|b| (0x20..0x7f).contains(&b)))
                 .then(|| HeaderValue::from_str(v).ok())
                 .flatten()
         };
-        let remote = continued
-            .then(|| remote_span(header("traceparent")?, header("tracestate")))
-            .flatten();
         Self {
             remote,
             // Built from hex digits and dashes only: always a valid header value.
@@ -143,28 +137,6 @@ fn traceparent_of(sc: &opentelemetry::trace::SpanContext) -> String {
     )
 }
 
-/// The caller's span as an OpenTelemetry remote span context.
-fn remote_span(
-    traceparent: &str,
-    tracestate: Option<&str>,
-) -> Option<opentelemetry::trace::SpanContext> {
-    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
-    let mut parts = traceparent.trim().split('-').skip(1);
-    let trace_id = TraceId::from_hex(parts.next()?).ok()?;
-    let span_id = SpanId::from_hex(parts.next()?).ok()?;
-    let flags = u8::from_str_radix(parts.next()?, 16).ok()?;
-    let state = tracestate
-        .and_then(|s| s.trim().parse::<TraceState>().ok())
-        .unwrap_or_default();
-    Some(SpanContext::new(
-        trace_id,
-        span_id,
-        TraceFlags::new(flags),
-        true,
-        state,
-    ))
-}
-
 /// The trace context of the call this task serves, if any.
 pub fn current() -> Option<TraceContext> {
     CURRENT.try_with(Clone::clone).ok()
@@ -189,10 +161,14 @@ where
     }
 }
 
-/// The trace id of a valid version-00 `traceparent`
-/// (`00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero), else `None`.
-fn parse_traceparent(raw: &str) -> Option<String> {
-    let raw = raw.trim();
+/// The caller's span, from a valid version-00 `traceparent`
+/// (`00-<32 hex>-<16 hex>-<2 hex>`, lowercase, ids not all zero) and its
+/// `tracestate`; `None` for anything else.
+fn parse_traceparent(
+    raw: &str,
+    tracestate: Option<&str>,
+) -> Option<opentelemetry::trace::SpanContext> {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
     let mut parts = raw.split('-');
     let (version, trace_id, parent, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -208,17 +184,19 @@ fn parse_traceparent(raw: &str) -> Option<String> {
         && is_hex(flags, 2)
         && trace_id.bytes().any(|b| b != b'0')
         && parent.bytes().any(|b| b != b'0');
-    valid.then(|| trace_id.to_owned())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    if !valid {
+        return None;
+    }
+    let state = tracestate
+        .and_then(|s| s.trim().parse::<TraceState>().ok())
+        .unwrap_or_default();
+    Some(SpanContext::new(
+        TraceId::from_hex(trace_id).ok()?,
+        SpanId::from_hex(parent).ok()?,
+        TraceFlags::new(u8::from_str_radix(flags, 16).ok()?),
+        true,
+        state,
+    ))
 }
 
 #[cfg(test)]
@@ -264,7 +242,7 @@ mod tests {
             assert_eq!(ctx.trace_id.len(), 32, "{bad}");
             assert_ne!(ctx.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736", "{bad}");
             let tp = ctx.traceparent.to_str().unwrap();
-            assert!(parse_traceparent(tp).is_some(), "{tp}");
+            assert!(parse_traceparent(tp, None).is_some(), "{tp}");
             assert!(tp.ends_with("-00"), "new traces are not sampled: {tp}");
             assert!(ctx.tracestate.is_none(), "{bad}");
         }

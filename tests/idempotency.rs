@@ -463,21 +463,8 @@ async fn replica(sim: &Sim, redis: &Redis) -> (Binary, CheckpointServiceClient<C
     let url = redis.url();
     let bin = Binary::start_with_env(&args, &[("IDEMPOTENCY_STORE", &url)]).await;
     // It serves once it has reached Redis, and says so.
-    let connected = tokio::time::timeout(Duration::from_secs(10), async {
-        while !bin
-            .log_lines()
-            .iter()
-            .any(|l| l["message"] == "idempotency store connected")
-        {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    assert!(
-        connected.is_ok(),
-        "no Redis connection: {:?}",
-        bin.log_lines()
-    );
+    bin.wait_for_log(|l| l["message"] == "idempotency store connected")
+        .await;
     let channel = Channel::from_shared(format!("http://{}", bin.addr))
         .unwrap()
         .connect()

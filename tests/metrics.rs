@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use cbr_gateway::proto as pb;
 use common::*;
 use tokio_stream::StreamExt;
@@ -40,22 +38,10 @@ async fn the_metrics_endpoint_counts_rpcs_upstream_calls_streams_and_creates() {
     ])
     .await;
     // The metrics address is in the log line that announces it.
-    let started = Instant::now();
-    let metrics_addr = loop {
-        let found = gw.log_lines().into_iter().find_map(|l| {
-            (l["message"] == "Prometheus metrics at /metrics")
-                .then(|| l["metrics_listen"].as_str().map(str::to_owned))
-                .flatten()
-        });
-        if let Some(addr) = found {
-            break addr;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no metrics log line"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let announced = gw
+        .wait_for_log(|l| l["message"] == "Prometheus metrics at /metrics")
+        .await;
+    let metrics_addr = announced["metrics_listen"].as_str().unwrap().to_owned();
     let channel = Channel::from_shared(format!("http://{}", gw.addr))
         .unwrap()
         .connect()

@@ -60,7 +60,7 @@ impl Key {
 
     /// Lowercase hex, for the Redis key.
     fn hex(&self) -> String {
-        hex(&self.0)
+        crate::signing::hex_lower(&self.0)
     }
 }
 
@@ -379,16 +379,6 @@ fn deadline_exceeded() -> IdempotencyError {
     IdempotencyError::Upstream(UpstreamError::DeadlineExceeded {
         service: Service::Cbr,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[cfg(test)]

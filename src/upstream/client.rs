@@ -490,23 +490,18 @@ impl UpstreamClient {
             )
             .await;
             let seconds = sent.elapsed().as_secs_f64();
-            match &outcome {
-                Ok(Ok(answer)) => {
-                    span.record("http.response.status_code", answer.status.as_u16());
-                    if !answer.status.is_success() {
-                        span.record("otel.status_code", "ERROR");
-                    }
-                }
-                _ => {
-                    span.record("otel.status_code", "ERROR");
-                }
-            }
             let status = match &outcome {
                 Ok(Ok(answer)) => UpstreamStatus::Http(answer.status.as_u16()),
                 Ok(Err(UpstreamError::Connect { .. })) => UpstreamStatus::ConnectError,
                 Ok(Err(UpstreamError::Timeout { .. })) | Err(_) => UpstreamStatus::Timeout,
                 Ok(Err(_)) => UpstreamStatus::TransportError,
             };
+            if let UpstreamStatus::Http(code) = status {
+                span.record("http.response.status_code", i64::from(code));
+            }
+            if !matches!(status, UpstreamStatus::Http(code) if (200..300).contains(&code)) {
+                span.record("otel.status_code", "ERROR");
+            }
             self.metrics
                 .upstream_request(service.name(), out.route, status, seconds);
             let answer = match outcome {

@@ -163,11 +163,6 @@ impl RetryBudget {
         }
     }
 
-    /// Tokens left (for logs and tests).
-    pub fn tokens(&self) -> f64 {
-        self.lock().tokens
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Bucket> {
         // Plain arithmetic under the lock: a poisoned bucket is still consistent.
         self.state.lock().unwrap_or_else(|e| e.into_inner())

@@ -316,6 +316,25 @@ impl Binary {
             .expect("wait for the process")
     }
 
+    /// Waits (at most 10 s) for the first log line `matches` accepts, and returns it.
+    pub async fn wait_for_log(
+        &self,
+        matches: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(line) = self.log_lines().into_iter().find(|l| matches(l)) {
+                return line;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no such log line in {:?}",
+                self.log_lines()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// The log lines (JSON objects) so far.
     pub fn log_lines(&self) -> Vec<serde_json::Value> {
         self.logs
