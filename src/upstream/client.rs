@@ -308,7 +308,10 @@ impl UpstreamClient {
         let mut ceilings = policy.ceilings();
         let mut attempt = 1;
         let answer = loop {
-            let (error, retry_after) = match self.attempt(&out, auth, project_id, deadline).await {
+            // Boxed: the attempt's state is over 2 KiB, and unboxed it is
+            // copied again by every future that holds this one.
+            let one = Box::pin(self.attempt(&out, auth, project_id, deadline));
+            let (error, retry_after) = match one.await {
                 Ok(answer) if answer.status.is_success() => break answer,
                 Ok(answer) => {
                     let retry_after = answer.retry_after;
@@ -633,18 +636,17 @@ fn sign(
         .transpose()?;
     let url = request.url().clone();
     let method = request.method().clone();
-    let payload_hash = signing::payload_hash(
-        request
-            .body()
-            .and_then(reqwest::Body::as_bytes)
-            .unwrap_or(b""),
-    );
+    let payload_hash = match request.body().and_then(reqwest::Body::as_bytes) {
+        Some(body) if !body.is_empty() => signing::payload_hash(body),
+        // Every GET signs the empty body; its hash is a constant.
+        _ => EMPTY_PAYLOAD_HASH.to_owned(),
+    };
     let host = match (url.host_str(), url.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_owned(),
         (None, _) => String::new(),
     };
-    let sdk_date = now.format(signing::DATE_FORMAT).to_string();
+    let sdk_date = sdk_date(now);
     let headers = request.headers_mut();
     let valid = |v: &str| HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static(""));
     headers.insert(HOST, valid(&host));
@@ -689,6 +691,29 @@ fn sign(
     Ok(())
 }
 
+/// `signing::payload_hash(b"")`, the SHA-256 of the empty body.
+const EMPTY_PAYLOAD_HASH: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// `now` as `X-Sdk-Date` (`signing::DATE_FORMAT`, `20261123T101500Z`).
+/// Written field by field: chrono's `format` re-parses the pattern on every
+/// call, which showed in profiles of the signing path.
+fn sdk_date(now: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{Datelike as _, Timelike as _};
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(16);
+    let _ = write!(
+        out,
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        now.year(),
+        now.month(),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    out
+}
+
 /// Sorts a reqwest failure into connect (never reached upstream), timeout, or
 /// transport (may have reached upstream). Only the kind is kept: reqwest's text
 /// names the URL, and the gateway's messages stay short.
@@ -721,5 +746,29 @@ impl WithoutUrlRef for reqwest::Error {
             source = s.source();
         }
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_payload_hash_is_the_hash_of_nothing() {
+        assert_eq!(EMPTY_PAYLOAD_HASH, signing::payload_hash(b""));
+    }
+
+    #[test]
+    fn sdk_date_matches_the_signing_format() {
+        use chrono::TimeZone as _;
+        for now in [
+            chrono::Utc.with_ymd_and_hms(2026, 11, 3, 4, 5, 6).unwrap(),
+            chrono::Utc
+                .with_ymd_and_hms(1999, 12, 31, 23, 59, 59)
+                .unwrap(),
+            chrono::Utc::now(),
+        ] {
+            assert_eq!(sdk_date(now), now.format(signing::DATE_FORMAT).to_string());
+        }
     }
 }
