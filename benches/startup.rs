@@ -8,6 +8,9 @@
 //!
 //! Run: `cargo bench --bench startup` (or `-- <runs>`; default 10).
 
+mod common;
+use common::*;
+
 use std::{
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -17,24 +20,6 @@ use tonic::transport::Endpoint;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A `/proc/<pid>/status` field, in KiB.
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 /// Starts the binary with `args`; returns (exec → SERVING, idle RSS KiB).
 async fn one(args: &[&str]) -> (Duration, u64) {

@@ -15,6 +15,9 @@
 //!
 //! Run: `cargo bench --bench stream_backups` (or `-- 20000` for another fleet size).
 
+mod common;
+use common::*;
+
 use std::{
     collections::HashMap,
     convert::Infallible,
@@ -37,17 +40,6 @@ use tonic::transport::Channel;
 
 const PAGE_SIZE: i32 = 1000;
 const RUNS: usize = 3;
-
-/// A field of /proc/self/status, in KiB.
-fn proc_status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 fn main() {
     let fleet_size = std::env::args()
@@ -76,7 +68,7 @@ async fn run(fleet_size: usize) {
     let pages = upstream_alone(&sim_url).await;
     println!(
         "baseline RSS (simulator store loaded, before streaming): {} KiB",
-        proc_status_kib("VmRSS:")
+        status_kib("self", "VmRSS:")
     );
 
     println!("-- gateway over the simulator");
@@ -154,7 +146,7 @@ async fn runs(client: &BackupServiceClient<Channel>, requests: impl Fn() -> u64)
             backups as f64 / elapsed.as_secs_f64(),
             first.unwrap_or_default().as_secs_f64() * 1000.0,
             requests() - requests_before,
-            proc_status_kib("VmHWM:"),
+            status_kib("self", "VmHWM:"),
         );
     }
 }

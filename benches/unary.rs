@@ -42,6 +42,9 @@
 //! (e.g. a copy of an older commit's binary) against the same simulator, for
 //! before/after comparisons.
 
+mod common;
+use common::*;
+
 use std::{
     error::Error,
     net::SocketAddr,
@@ -90,29 +93,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// User + system CPU time of `pid`, from /proc/<pid>/stat.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are 14 and 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // Clock ticks are 1/100 s on Linux (USER_HZ).
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 async fn wait_for(addr: SocketAddr) {

@@ -7,6 +7,9 @@
 //!
 //! Run: `cargo bench --bench watch` (or `-- 1000` for another watcher count).
 
+mod common;
+use common::*;
+
 use std::{
     process::Stdio,
     time::{Duration, Instant},
@@ -22,31 +25,6 @@ use tonic::transport::Channel;
 
 const VAULT: &str = "3b5816b5-f29c-4172-9d9a-76c719a659ce";
 const PER_CONNECTION: usize = 1000;
-
-fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// utime + stime of `pid`, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // Fields after the comm: state is [0], utime is [11], stime is [12].
-    (ticks(11) + ticks(12)) / 100.0
-}
 
 async fn polls(http: &reqwest::Client, sim: &str) -> u64 {
     let stats: serde_json::Value = http
@@ -124,7 +102,7 @@ async fn main() {
 
     // Warm the allocator and the connection pool with one watcher first.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_before = proc_status_kib(pid, "VmRSS:");
+    let rss_before = status_kib(pid, "VmRSS:");
     let polls_before = polls(&http, &sim).await;
     let started = Instant::now();
     let mut streams = Vec::with_capacity(watchers);
@@ -156,11 +134,11 @@ async fn main() {
     let join_time = started.elapsed();
     let polls_join = polls(&http, &sim).await - polls_before;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let rss_idle = proc_status_kib(pid, "VmRSS:");
+    let rss_idle = status_kib(pid, "VmRSS:");
 
     // Fan-out: every watcher receives the next few changes.
     let rounds = 5;
-    let cpu_before = cpu_seconds(pid);
+    let cpu_before = cpu_time(pid);
     let polls_fan = polls(&http, &sim).await;
     let fan_started = Instant::now();
     let mut messages = 0u64;
@@ -172,7 +150,7 @@ async fn main() {
         }
     }
     let fan_time = fan_started.elapsed();
-    let cpu = cpu_seconds(pid) - cpu_before;
+    let cpu = cpu_time(pid).saturating_sub(cpu_before).as_secs_f64();
     let polls_during = polls(&http, &sim).await - polls_fan;
 
     println!(

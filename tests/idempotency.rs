@@ -26,41 +26,33 @@ use tokio::{
 };
 use tonic::{Code, transport::Channel};
 
-/// The simulator's admin API, over HTTP.
+/// The simulator, in this process: counters read directly, faults set over
+/// its admin API as an operator would.
 struct Sim {
     url: String,
     http: reqwest::Client,
+    running: simulator::Embedded,
 }
 
 impl Sim {
     async fn start() -> Sim {
         cbr_gateway::install_crypto_provider();
-        let sim = simulator::spawn(&SimulatorSettings {
+        let running = simulator::spawn(&SimulatorSettings {
             fleet_size: 50,
             ..Default::default()
         })
         .await
         .unwrap();
         Sim {
-            url: format!("http://{}", sim.addr),
+            url: format!("http://{}", running.addr),
             http: reqwest::Client::new(),
+            running,
         }
     }
 
-    /// Creates upstream has received so far.
-    async fn creates(&self) -> u64 {
-        let stats: Value = self
-            .http
-            .get(format!("{}/_simulator/stats", self.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        stats["requests"]["create_checkpoint"]
-            .as_u64()
-            .expect("create_checkpoint count")
+    /// Creates upstream has received so far (the simulator's own counter).
+    fn creates(&self) -> u64 {
+        self.running.state.stats.snapshot()["create_checkpoint"]
     }
 
     async fn faults(&self, rules: Value) {
@@ -155,7 +147,7 @@ async fn sequential_duplicates_create_once_and_replay_the_answer() {
         first_req, again_req,
         "the replay carries upstream's request id"
     );
-    assert_eq!(sim.creates().await, 1);
+    assert_eq!(sim.creates(), 1);
     // The remembered checkpoint is real.
     let cp = client
         .get_checkpoint(pb::GetCheckpointRequest {
@@ -184,7 +176,7 @@ async fn concurrent_duplicates_wait_for_the_first() {
         assert_eq!(cp, &first_id);
         assert_eq!(req, &first_req);
     }
-    assert_eq!(sim.creates().await, 1);
+    assert_eq!(sim.creates(), 1);
 }
 
 #[tokio::test]
@@ -201,7 +193,7 @@ async fn a_request_id_reused_with_other_parameters_is_refused() {
         tokio::spawn(async move { created(&mut client, req).await })
     };
     // ...once upstream has it (the simulator counts on arrival).
-    while sim.creates().await == 0 {
+    while sim.creates() == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let status = client
@@ -227,14 +219,14 @@ async fn a_request_id_reused_with_other_parameters_is_refused() {
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(bad_fields(&status), ["request_id"]);
-    assert_eq!(sim.creates().await, 1, "a refused reuse sends nothing");
+    assert_eq!(sim.creates(), 1, "a refused reuse sends nothing");
 
     // Another request_id is another create; none at all creates every time.
     created(&mut client, create(&new_id(), "changed")).await;
-    assert_eq!(sim.creates().await, 2);
+    assert_eq!(sim.creates(), 2);
     created(&mut client, create("", "plain")).await;
     created(&mut client, create("", "plain")).await;
-    assert_eq!(sim.creates().await, 4);
+    assert_eq!(sim.creates(), 4);
 }
 
 #[tokio::test]
@@ -261,7 +253,7 @@ async fn a_create_outlives_its_first_callers_deadline() {
 
     // The create went on upstream; a repeat gets its checkpoint.
     let (cp, _) = created(&mut client, create(&id, "deadline")).await;
-    assert_eq!(sim.creates().await, 1);
+    assert_eq!(sim.creates(), 1);
     sim.create_latency(0).await;
     let got = client
         .get_checkpoint(pb::GetCheckpointRequest {
@@ -286,7 +278,7 @@ async fn failures_that_may_have_reached_upstream_are_replayed_identically() {
     assert_eq!(first.code(), Code::NotFound, "{first:?}");
     let again = client.create_checkpoint(req).await.unwrap_err();
     assert_same_status(&first, &again);
-    assert_eq!(sim.creates().await, 1);
+    assert_eq!(sim.creates(), 1);
 
     // A 5xx: the create may have happened; the repeat must not send it again,
     // even after upstream recovered.
@@ -298,7 +290,7 @@ async fn failures_that_may_have_reached_upstream_are_replayed_identically() {
         .await
         .unwrap_err();
     assert_eq!(first.code(), Code::Internal, "{first:?}");
-    let sent = sim.creates().await;
+    let sent = sim.creates();
     sim.faults(json!([])).await;
     let again = client
         .create_checkpoint(create(&id, "boom"))
@@ -309,7 +301,7 @@ async fn failures_that_may_have_reached_upstream_are_replayed_identically() {
         details(&again).request_info().unwrap().request_id,
         details(&first).request_info().unwrap().request_id
     );
-    assert_eq!(sim.creates().await, sent, "nothing sent for the repeat");
+    assert_eq!(sim.creates(), sent, "nothing sent for the repeat");
 }
 
 fn assert_same_status(first: &tonic::Status, again: &tonic::Status) {
@@ -332,11 +324,11 @@ async fn failures_that_never_reached_upstream_are_forgotten() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-    let throttled = sim.creates().await;
+    let throttled = sim.creates();
     assert!(throttled >= 1);
     sim.faults(json!([])).await;
     created(&mut client, create(&id, "throttled")).await;
-    assert_eq!(sim.creates().await, throttled + 1, "the repeat was sent");
+    assert_eq!(sim.creates(), throttled + 1, "the repeat was sent");
 
     // A closed port: the connection could not be opened. Then upstream
     // appears on that port, and the repeat is sent there.
@@ -386,11 +378,11 @@ async fn remembered_ids_expire_after_the_ttl() {
     let (first, _) = created(&mut client, create(&id, "ttl")).await;
     let (again, _) = created(&mut client, create(&id, "ttl")).await;
     assert_eq!(first, again);
-    assert_eq!(sim.creates().await, 1);
+    assert_eq!(sim.creates(), 1);
     tokio::time::sleep(Duration::from_millis(900)).await;
     let (later, _) = created(&mut client, create(&id, "ttl")).await;
     assert_ne!(first, later, "expired: created anew");
-    assert_eq!(sim.creates().await, 2);
+    assert_eq!(sim.creates(), 2);
 }
 
 // ---------------------------------------------------------------------------
@@ -505,7 +497,7 @@ async fn replicas_share_request_ids_through_redis() {
         assert_eq!(cp, &first);
         assert_eq!(req, &first_req);
     }
-    assert_eq!(sim.creates().await, 1);
+    assert_eq!(sim.creates(), 1);
     sim.create_latency(0).await;
 
     // A later repeat on either replica replays; other parameters are refused.
@@ -527,7 +519,7 @@ async fn replicas_share_request_ids_through_redis() {
         let req = create(&id, "first");
         tokio::spawn(async move { created(&mut client, req).await })
     };
-    while sim.creates().await < 2 {
+    while sim.creates() < 2 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let status = client_b
@@ -537,7 +529,7 @@ async fn replicas_share_request_ids_through_redis() {
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     running.await.unwrap();
-    assert_eq!(sim.creates().await, 2);
+    assert_eq!(sim.creates(), 2);
 
     assert_no_password(&a.logs);
     assert_no_password(&b.logs);
@@ -549,7 +541,7 @@ async fn with_redis_down_creates_with_request_id_send_nothing() {
     let sim = Sim::start().await;
     let (bin, mut client) = replica(&sim, &redis).await;
     created(&mut client, create(&new_id(), "before")).await;
-    assert_eq!(sim.creates().await, 1);
+    assert_eq!(sim.creates(), 1);
 
     redis.kill().await;
     for _ in 0..2 {
@@ -564,10 +556,10 @@ async fn with_redis_down_creates_with_request_id_send_nothing() {
         );
         assert!(!status.message().contains(REDIS_PASSWORD));
     }
-    assert_eq!(sim.creates().await, 1, "nothing was sent upstream");
+    assert_eq!(sim.creates(), 1, "nothing was sent upstream");
     // Creates without a request_id do not need the store.
     created(&mut client, create("", "plain")).await;
-    assert_eq!(sim.creates().await, 2);
+    assert_eq!(sim.creates(), 2);
     assert_no_password(&bin.logs);
 }
 
