@@ -22,9 +22,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("cbr_gateway_descriptor.bin"),
         fds.encode_to_vec(),
     )?;
+    // Type names (`prost::Name`) let the CLI find each message's descriptor
+    // when it prints protobuf JSON.
+    let mut config = tonic_prost_build::Config::new();
+    config.enable_type_names();
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_fds(fds)?;
+        .compile_fds_with_config(fds, config)?;
     Ok(())
 }

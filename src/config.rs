@@ -24,10 +24,15 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// Parsed once at start: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Run the built-in CBR/CSBS simulator alone, for any CBR client (Huawei's SDKs included).
     Simulator(SimulatorArgs),
+    /// Client commands: talk to a running gateway.
+    #[command(flatten)]
+    Client(crate::cli::ClientCommand),
 }
 
 impl CredentialArgs {
@@ -509,7 +514,7 @@ fn parse_origin(raw: &str) -> Result<http::HeaderValue, String> {
         .map_err(|_| format!("{raw:?} is not an origin"))
 }
 
-fn parse_duration(raw: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(raw: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(raw).map_err(|e| e.to_string())?;
     if d.is_zero() {
         return Err("must be greater than zero".into());

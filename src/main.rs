@@ -1,6 +1,7 @@
 //! `cbr-gateway`: parse the command line, start logging, run the gateway (with
-//! the built-in simulator when no cloud is configured) or the simulator alone,
-//! and map errors to an exit code (2 for configuration, 1 for run-time failures).
+//! the built-in simulator when no cloud is configured), the simulator alone, or
+//! a client command, and map errors to an exit code (2 for configuration, 1 for
+//! run-time failures; client commands have their own, see [`cbr_gateway::cli`]).
 
 #![forbid(unsafe_code)]
 
@@ -18,6 +19,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Simulator(args)) => run_simulator(args).await,
+        Some(Command::Client(command)) => cbr_gateway::cli::run(command).await,
         None => run_gateway(cli.gateway).await,
     }
 }
