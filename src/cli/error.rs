@@ -77,16 +77,13 @@ fn report_status(status: &Status) -> String {
     let mut out = format!("{}: {}", code_name(status.code()), message.trim());
     let details = status.get_error_details();
     let mut extra = Vec::new();
-    if let Some(info) = details.error_info() {
-        let mut upstream = format!("upstream {}", info.reason);
-        if let Some(http) = info.metadata.get("http_status") {
-            upstream.push_str(&format!(" (HTTP {http})"));
-        }
-        if !info.reason.is_empty() && info.domain != crate::error::GATEWAY_DOMAIN {
-            extra.push(upstream);
-        } else if !info.reason.is_empty() {
-            extra.push(format!("reason {}", info.reason));
-        }
+    if let Some(info) = details.error_info().filter(|i| !i.reason.is_empty()) {
+        // Upstream's own answers carry its HTTP status; the gateway's reasons
+        // (UPSTREAM_UNAVAILABLE, …) do not.
+        extra.push(match info.metadata.get("http_status") {
+            Some(http) => format!("upstream {} (HTTP {http})", info.reason),
+            None => format!("reason {}", info.reason),
+        });
     }
     if let Some(req) = details.request_info()
         && !req.request_id.is_empty()

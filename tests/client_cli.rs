@@ -1,0 +1,729 @@
+//! The command-line client (`cbr-gateway checkpoint|backups|backup|checkpoint-item`)
+//! as a user runs it: the real binary against the real gateway serving from the
+//! simulator. Piped output (plain lines, tab-separated rows, no escape codes),
+//! `--output json` (every stream message, parseable), exit codes (0 available,
+//! 3 error, 1 failed call, 2 usage), errors as two readable lines, the caller's
+//! token, and the live view in a real terminal (tmux).
+
+mod common;
+
+use std::{
+    process::{Output, Stdio},
+    time::Duration,
+};
+
+use cbr_gateway::{
+    proto as pb,
+    simulator::{self, Embedded, SimulatorSettings},
+};
+use common::*;
+use serde_json::Value;
+use tokio::process::Command;
+
+/// Upper bound of one CLI run; reached only by a regression (a hang).
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+struct Stack {
+    gw: Gateway,
+    sim: Embedded,
+}
+
+async fn stack(backup_duration: Duration) -> Stack {
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 20,
+        backup_duration,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", sim.addr);
+    let gw = Gateway::start(&[
+        "--cbr-endpoint",
+        &url,
+        "--csbs-endpoint",
+        &url,
+        "--project-id",
+        PROJECT,
+        "--watch-poll-interval",
+        "100ms",
+        "--watch-max-poll-interval",
+        "200ms",
+    ])
+    .await;
+    Stack { gw, sim }
+}
+
+impl Stack {
+    fn addr(&self) -> String {
+        format!("http://{}", self.gw.addr)
+    }
+
+    /// Runs the CLI against this gateway with stdout and stderr piped.
+    async fn cli(&self, args: &[&str]) -> Output {
+        cli(&self.addr(), args, &[]).await
+    }
+
+    /// Creates a checkpoint of the example vault through gRPC.
+    async fn create(&self, name: &str) -> String {
+        self.gw
+            .checkpoints()
+            .create_checkpoint(pb::CreateCheckpointRequest {
+                vault_id: VAULT.into(),
+                parameters: Some(pb::CheckpointParameters {
+                    name: Some(name.into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .checkpoint
+            .unwrap()
+            .id
+    }
+}
+
+/// Runs the CLI binary to completion, killing it (and failing) if it hangs.
+async fn cli(gateway: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cbr-gateway"));
+    cmd.args(args)
+        .env("CBR_GATEWAY_ADDR", gateway)
+        // What a developer's shell may hold must not change the outcome.
+        .env_remove("CBR_AUTH_TOKEN")
+        .env_remove("CBR_PROJECT_ID")
+        .env_remove("CLICOLOR_FORCE")
+        // A terminal type that takes colors: piped output must still have none.
+        .env("TERM", "xterm-256color")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    tokio::time::timeout(RUN_LIMIT, cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("the CLI hung: {args:?}"))
+        .expect("run the CLI")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("the CLI exits (not killed)")
+}
+
+/// Piped output is for scripts and logs: no escape code on either stream.
+fn assert_plain(out: &Output) {
+    for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(
+            !bytes.contains(&0x1b),
+            "{name} has escape codes:\n{}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn create_with_watch_follows_the_backup_to_available_and_exits_zero() {
+    let s = stack(Duration::from_millis(1500)).await;
+    let out = s
+        .cli(&[
+            "checkpoint",
+            "create",
+            "--vault",
+            VAULT,
+            "--name",
+            "cli-ok",
+            "--watch",
+        ])
+        .await;
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}\n{}", stderr(&out));
+    assert_plain(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let id = lines[0]
+        .strip_prefix("checkpoint ")
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or_else(|| panic!("first line names the checkpoint: {text}"));
+    assert!(lines[0].contains("created in vault"), "{text}");
+    // One plain line per change: the resource climbs, then ends available.
+    let progress: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("resource ecs-1f0f-0002 (OS::Nova::Server) protecting"))
+        .copied()
+        .collect();
+    assert!(
+        progress.len() >= 2,
+        "progress lines as the backup runs:\n{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("resource ecs-1f0f-0002 (OS::Nova::Server) available 100%")),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|l| *l
+            == format!(
+                "checkpoint {id} available ({}, vault vault-be94)",
+                l.split(['(', ',']).nth(1).unwrap_or_default()
+            )),
+        "a line for the checkpoint's change to available:\n{text}"
+    );
+    let summary = lines.last().unwrap();
+    assert!(
+        summary.starts_with(&format!("checkpoint {id} available after "))
+            && summary.ends_with(": 1 of 1 resource(s) backed up"),
+        "summary last: {text}"
+    );
+    // The state the CLI reported is the gateway's.
+    let checkpoint =
+        s.gw.checkpoints()
+            .get_checkpoint(pb::GetCheckpointRequest {
+                checkpoint_id: id.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .checkpoint
+            .unwrap();
+    assert_eq!(checkpoint.status(), pb::CheckpointStatus::Available);
+}
+
+#[tokio::test]
+async fn a_checkpoint_ending_in_error_exits_three_and_names_the_failure() {
+    let s = stack(Duration::from_millis(600)).await;
+    // The simulator fails backups whose name starts with `sim-error`.
+    let out = s
+        .cli(&[
+            "checkpoint",
+            "create",
+            "--vault",
+            VAULT,
+            "--name",
+            "sim-error-cli",
+            "--watch",
+        ])
+        .await;
+    let text = stdout(&out);
+    assert_eq!(code(&out), 3, "{text}\n{}", stderr(&out));
+    assert_plain(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.contains(" error after ")
+            && l.ends_with("0 of 1 resource(s) backed up, 1 failed")),
+        "{text}"
+    );
+    assert_eq!(
+        *lines.last().unwrap(),
+        format!("  failed: ecs-1f0f-0002 (OS::Nova::Server, {SERVER})")
+    );
+
+    // Watching it again afterwards: same verdict, from its first message.
+    let id = lines[0].split(' ').nth(1).unwrap();
+    let again = s.cli(&["checkpoint", "watch", id]).await;
+    assert_eq!(code(&again), 3, "{}", stdout(&again));
+}
+
+#[tokio::test]
+async fn json_output_parses_and_carries_every_event_of_the_stream() {
+    let s = stack(Duration::from_millis(1500)).await;
+    let id = s.create("cli-json").await;
+    // An independent watcher, joined first: the gateway feeds both from one
+    // poller, so from the CLI's first message on they get the same events.
+    let mut reference =
+        s.gw.checkpoints()
+            .watch_checkpoint(pb::WatchCheckpointRequest {
+                checkpoint_id: id.clone(),
+                include_backups: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+    let first = reference.message().await.unwrap().unwrap();
+    assert_eq!(first.kind(), pb::WatchEventKind::Initial);
+    let reference = tokio::spawn(async move {
+        let mut events = vec![];
+        while let Some(e) = reference.message().await.unwrap() {
+            events.push(e);
+        }
+        events
+    });
+
+    let out = s
+        .cli(&["checkpoint", "watch", &id, "--backups", "--output", "json"])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_plain(&out);
+    let events = json_lines(&out);
+    assert!(events.len() >= 2, "{events:?}");
+    assert_eq!(events[0]["kind"], "WATCH_EVENT_KIND_INITIAL");
+    for e in &events[1..] {
+        assert_eq!(e["kind"], "WATCH_EVENT_KIND_CHANGED", "{e}");
+        assert!(!e["changes"].as_array().unwrap().is_empty(), "{e}");
+        assert_eq!(e["checkpoint"]["id"], id.as_str());
+    }
+    let last = events.last().unwrap();
+    assert_eq!(last["checkpoint"]["status"], "CHECKPOINT_STATUS_AVAILABLE");
+    assert_eq!(last["backups"][0]["status"], "BACKUP_STATUS_AVAILABLE");
+
+    let joined_at = events[0]["observedAt"].as_str().unwrap().to_owned();
+    let expected: Vec<(String, Vec<String>)> = reference
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind() == pb::WatchEventKind::Changed)
+        .map(|e| (rfc3339(e.observed_at.as_ref().unwrap()), e.changes))
+        .filter(|(at, _)| at.as_str() > joined_at.as_str())
+        .collect();
+    let got: Vec<(String, Vec<String>)> = events[1..]
+        .iter()
+        .map(|e| {
+            (
+                e["observedAt"].as_str().unwrap().to_owned(),
+                serde_json::from_value(e["changes"].clone()).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got, expected,
+        "the CLI printed every change the stream carried"
+    );
+}
+
+/// A protobuf timestamp as protobuf JSON spells it (0, 3, 6 or 9 digits).
+fn rfc3339(t: &prost_types::Timestamp) -> String {
+    let line = cbr_gateway::cli::json::to_line(&pb::WatchCheckpointResponse {
+        observed_at: Some(*t),
+        ..Default::default()
+    })
+    .unwrap();
+    let v: Value = serde_json::from_str(&line).unwrap();
+    v["observedAt"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn create_json_is_the_response_then_the_events() {
+    let s = stack(Duration::from_millis(400)).await;
+    let out = s
+        .cli(&[
+            "checkpoint",
+            "create",
+            "--vault",
+            VAULT,
+            "--resource",
+            &format!("{SERVER}:OS::Nova::Server"),
+            "--full",
+            "--watch",
+            "-o",
+            "json",
+        ])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let created = &lines[0];
+    assert!(created.get("kind").is_none(), "{created}");
+    assert_eq!(
+        created["checkpoint"]["status"],
+        "CHECKPOINT_STATUS_PROTECTING"
+    );
+    let id = created["checkpoint"]["id"].as_str().unwrap();
+    assert!(lines[1..].iter().all(|e| e["checkpoint"]["id"] == id));
+    assert_eq!(
+        lines.last().unwrap()["checkpoint"]["status"],
+        "CHECKPOINT_STATUS_AVAILABLE"
+    );
+    // --full reached upstream: the backup is not incremental.
+    let backup = &lines.last().unwrap()["backups"][0];
+    assert_eq!(backup["resourceId"], SERVER);
+    assert_eq!(backup["incremental"], false, "{backup}");
+}
+
+#[tokio::test]
+async fn reads_print_blocks_or_json() {
+    let s = stack(Duration::from_secs(1)).await;
+    let out = s.cli(&["backup", "get", BACKUP]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_plain(&out);
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("backup:         {BACKUP}\n")),
+        "{text}"
+    );
+    assert!(text.contains("\nstatus:         available\n"), "{text}");
+    assert!(
+        text.contains("\nresource type:  OS::Nova::Server\n"),
+        "{text}"
+    );
+
+    let out = s.cli(&["backup", "get", BACKUP, "-o", "json"]).await;
+    assert_eq!(json_lines(&out)[0]["backup"]["id"], BACKUP);
+
+    let out = s.cli(&["checkpoint", "get", CHECKPOINT]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("checkpoint:  {CHECKPOINT}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "resources:\n  {SERVER}\tecs-1f0f-0002\tOS::Nova::Server\tavailable"
+        )),
+        "{text}"
+    );
+    let out = s
+        .cli(&["checkpoint", "get", CHECKPOINT, "--output=json"])
+        .await;
+    assert_eq!(json_lines(&out)[0]["checkpoint"]["id"], CHECKPOINT);
+
+    let out = s.cli(&["checkpoint-item", "get", CHECKPOINT_ITEM]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with(&format!("checkpoint item:  {CHECKPOINT_ITEM}\n")),
+        "{}",
+        stdout(&out)
+    );
+    let out = s
+        .cli(&["checkpoint-item", "get", CHECKPOINT_ITEM, "-o", "json"])
+        .await;
+    assert_eq!(json_lines(&out)[0]["checkpointItem"]["id"], CHECKPOINT_ITEM);
+    drop(s.sim);
+}
+
+#[tokio::test]
+async fn backups_list_pages_filters_and_streams_everything() {
+    let s = stack(Duration::from_secs(1)).await;
+    // Piped: tab-separated rows, no header.
+    let out = s.cli(&["backups", "list", "--limit", "5"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_plain(&out);
+    let rows: Vec<Vec<String>> = stdout(&out)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect();
+    assert_eq!(rows.len(), 5);
+    assert!(rows.iter().all(|r| r.len() == 7), "{rows:?}");
+
+    // Filters reach upstream: every row matches them.
+    let out = s
+        .cli(&[
+            "backups",
+            "list",
+            "--status",
+            "available",
+            "--resource-type",
+            "OS::Cinder::Volume",
+            "--limit",
+            "50",
+        ])
+        .await;
+    let text = stdout(&out);
+    assert!(!text.is_empty());
+    for row in text.lines() {
+        let cells: Vec<&str> = row.split('\t').collect();
+        assert_eq!(
+            (cells[1], cells[4]),
+            ("available", "OS::Cinder::Volume"),
+            "{row}"
+        );
+    }
+
+    // --all streams every match: as many as the page's total count.
+    let page =
+        s.gw.backups()
+            .list_backups(pb::ListBackupsRequest {
+                limit: Some(1),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+    let out = s
+        .cli(&["backups", "list", "--all", "--page-size", "7"])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).lines().count(),
+        usize::try_from(page.count).unwrap()
+    );
+    let out = s.cli(&["backups", "list", "--all", "-o", "json"]).await;
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), usize::try_from(page.count).unwrap());
+    assert!(lines.iter().all(|l| l["backup"]["id"].is_string()));
+
+    let out = s
+        .cli(&["backups", "list", "--limit", "2", "-o", "json"])
+        .await;
+    let page = &json_lines(&out)[0];
+    assert_eq!(page["backups"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn failed_calls_print_code_message_upstream_code_and_request_id() {
+    let s = stack(Duration::from_secs(1)).await;
+    let missing = "00000000-0000-4000-8000-000000000000";
+    let out = s.cli(&["backup", "get", missing]).await;
+    assert_eq!(code(&out), 1);
+    assert_plain(&out);
+    assert!(stdout(&out).is_empty());
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("error: NotFound: ") && lines[0].contains(missing),
+        "{err}"
+    );
+    let rest = lines[1]
+        .strip_prefix("  upstream BackupService.6200 (HTTP 404), request id ")
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        rest.len() >= 16 && rest.chars().all(|c| c.is_ascii_hexdigit()),
+        "{err}"
+    );
+
+    // Refused by the gateway itself: the field is named.
+    let out = s.cli(&["backups", "list", "--limit", "5000"]).await;
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.starts_with("error: InvalidArgument: "), "{err}");
+    assert!(
+        err.lines().nth(1).is_some_and(|l| l.contains("limit")),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 2, "{err}");
+
+    // Nobody listening.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let out = cli(&format!("http://{closed}"), &["backup", "get", BACKUP], &[]).await;
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!(
+            "error: cannot reach the gateway at http://{closed}/: "
+        )),
+        "{err}"
+    );
+    assert!(err.to_lowercase().contains("refused"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    // Bad usage: clap's message, exit 2, nothing sent.
+    for args in [
+        &[
+            "checkpoint",
+            "create",
+            "--vault",
+            VAULT,
+            "--resource",
+            "no-type",
+        ][..],
+        &["backups", "list", "--status", "finished"],
+        &["backups", "list", "--start-time", "yesterday"],
+        &["backups", "list", "--all", "--limit", "3"],
+        &["backup", "get", BACKUP, "--gateway", "127.0.0.1:1"],
+        &["backup", "get", BACKUP, "--ca-cert", "/nonexistent.pem"],
+    ] {
+        let out = s.cli(args).await;
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with("error: "),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_callers_token_comes_from_the_environment() {
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 5,
+        tokens: vec!["cli-token-1".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", sim.addr);
+    let gw = Gateway::start_without_credentials(&["--cbr-endpoint", &url, "--project-id", PROJECT])
+        .await;
+    let addr = format!("http://{}", gw.addr);
+
+    let out = cli(
+        &addr,
+        &["backup", "get", BACKUP],
+        &[("CBR_AUTH_TOKEN", "cli-token-1")],
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    let out = cli(
+        &addr,
+        &["backup", "get", BACKUP],
+        &[("CBR_AUTH_TOKEN", "wrong-token")],
+    )
+    .await;
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.starts_with("error: Unauthenticated: "), "{err}");
+    assert!(
+        !err.contains("wrong-token"),
+        "the token never appears: {err}"
+    );
+
+    let out = cli(&addr, &["backup", "get", BACKUP], &[]).await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+}
+
+/// tmux on a private socket, removed when dropped.
+struct Tmux {
+    socket: String,
+    /// Its configuration: panes stay on screen after their command exits.
+    config: std::path::PathBuf,
+}
+
+impl Tmux {
+    fn new() -> Tmux {
+        let socket = format!("cbr-cli-test-{}", std::process::id());
+        let config = std::env::temp_dir().join(format!("{socket}.tmux.conf"));
+        std::fs::write(&config, "set-option -g remain-on-exit on\n").unwrap();
+        let t = Tmux { socket, config };
+        let version = std::process::Command::new("tmux").arg("-V").output();
+        assert!(
+            version.is_ok_and(|o| o.status.success()),
+            "tmux is needed for the terminal test (scripts/test.sh installs it)"
+        );
+        t
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("tmux")
+            .args(["-u", "-L", &self.socket, "-f"])
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .expect("run tmux");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+        let _ = std::fs::remove_file(&self.config);
+    }
+}
+
+#[tokio::test]
+async fn watch_in_a_real_terminal_draws_progress_bars_in_place() {
+    let s = stack(Duration::from_secs(3)).await;
+    let id = s.create("cli-tty").await;
+    let tmux = Tmux::new();
+    let command = format!(
+        "env CBR_GATEWAY_ADDR={} {} checkpoint watch {id} --backups; echo EXIT=$?",
+        s.addr(),
+        env!("CARGO_BIN_EXE_cbr-gateway")
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "cli",
+        "-x",
+        "120",
+        "-y",
+        "12",
+        &command,
+    ]);
+
+    // Mid-run: a checkpoint line and a partly filled bar for the resource.
+    let mut mid = None;
+    for _ in 0..600 {
+        let screen = tmux.run(&["capture-pane", "-p", "-t", "cli"]);
+        let bar = screen.lines().find(|l| {
+            l.trim_start().starts_with("ecs-1f0f-0002")
+                && l.contains('█')
+                && l.contains("protecting")
+        });
+        if let Some(bar) = bar {
+            let pct: u32 = bar
+                .split('%')
+                .next()
+                .and_then(|b| b.split_whitespace().last())
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            if (1..100).contains(&pct) {
+                mid = Some(screen);
+                break;
+            }
+        }
+        if screen.contains("EXIT=") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mid = mid.expect("a partly filled progress bar while the backup runs");
+    assert!(
+        mid.lines()
+            .any(|l| l.contains(&format!("checkpoint {id}  protecting"))),
+        "{mid}"
+    );
+
+    // The end: the command exited 0 and the bar was redrawn in place.
+    // From the start of the history: tmux's "Pane is dead" line can scroll
+    // the screen by a line.
+    let mut screen = String::new();
+    for _ in 0..1000 {
+        screen = tmux.run(&["capture-pane", "-p", "-S", "-", "-t", "cli"]);
+        if screen.contains("EXIT=") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(screen.contains("EXIT=0"), "the CLI exited 0:\n{screen}");
+    let bars: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.trim_start().starts_with("ecs-1f0f-0002"))
+        .collect();
+    assert_eq!(bars.len(), 1, "one bar, updated in place:\n{screen}");
+    assert!(
+        bars[0].contains("100%") && bars[0].contains("available"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("✔ checkpoint {id}  available")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("checkpoint {id} available after ")),
+        "summary:\n{screen}"
+    );
+    // Colors on a terminal (and only there).
+    let colored = tmux.run(&["capture-pane", "-p", "-e", "-t", "cli"]);
+    assert!(colored.contains('\u{1b}'), "{colored}");
+}
