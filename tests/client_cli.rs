@@ -727,3 +727,167 @@ async fn watch_in_a_real_terminal_draws_progress_bars_in_place() {
     let colored = tmux.run(&["capture-pane", "-p", "-e", "-t", "cli"]);
     assert!(colored.contains('\u{1b}'), "{colored}");
 }
+
+/// Runs the gateway binary's library on `listener` until `stop` fires.
+fn serve_on(
+    listener: tokio::net::TcpListener,
+    sim_url: &str,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    use clap::Parser;
+    let config = cbr_gateway::config::Config::try_parse_from([
+        "cbr-gateway",
+        "--ak",
+        TEST_AK,
+        "--sk",
+        TEST_SK,
+        "--cbr-endpoint",
+        sim_url,
+        "--project-id",
+        PROJECT,
+        "--watch-poll-interval",
+        "100ms",
+        "--shutdown-delay",
+        "0s",
+        "--metrics-listen",
+        "off",
+    ])
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        cbr_gateway::serve(listener, config, async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("gateway serves");
+    });
+    (stop, task)
+}
+
+/// A CLI run whose output is read as it comes.
+async fn spawn_cli(gateway: &str, args: &[&str]) -> tokio::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_cbr-gateway"))
+        .args(args)
+        .env("CBR_GATEWAY_ADDR", gateway)
+        .env_remove("CBR_AUTH_TOKEN")
+        .env_remove("CBR_PROJECT_ID")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the CLI")
+}
+
+#[tokio::test]
+async fn a_watch_survives_a_gateway_restart() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 5,
+        backup_duration: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sim_url = format!("http://{}", sim.addr);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, task) = serve_on(listener, &sim_url);
+    let gateway = format!("http://{addr}");
+
+    let out = cli(
+        &gateway,
+        &["checkpoint", "create", "--vault", VAULT, "-o", "json"],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let id = json_lines(&out)[0]["checkpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut child = spawn_cli(&gateway, &["checkpoint", "watch", &id, "--backups"]).await;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    assert!(
+        first.starts_with(&format!("checkpoint {id} protecting")),
+        "{first}"
+    );
+
+    // The gateway restarts on the same address: its drain ends the stream
+    // with UNAVAILABLE, and the CLI finds the new one.
+    stop.send(()).unwrap();
+    task.await.unwrap();
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let (_stop, _task) = serve_on(listener, &sim_url);
+
+    let mut rest = vec![first];
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push(line);
+    }
+    let status = tokio::time::timeout(RUN_LIMIT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{rest:?}\n{err}");
+    assert!(err.contains("reconnecting"), "{err}");
+    assert!(
+        rest.last()
+            .unwrap()
+            .starts_with(&format!("checkpoint {id} available after ")),
+        "{rest:?}"
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_leaves_the_backup_running_and_says_how_to_resume() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let s = stack(Duration::from_secs(120)).await;
+    let id = s.create("cli-interrupted").await;
+    let mut child = spawn_cli(&s.addr(), &["checkpoint", "watch", &id]).await;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    lines.next_line().await.unwrap().expect("the first state");
+    let pid = child.id().unwrap().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = tokio::time::timeout(RUN_LIMIT, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert_eq!(
+        stderr(&out).trim(),
+        format!(
+            "interrupted: checkpoint {id} goes on; follow it again with: cbr-gateway checkpoint watch {id}"
+        )
+    );
+    // It does go on.
+    let checkpoint =
+        s.gw.checkpoints()
+            .get_checkpoint(pb::GetCheckpointRequest {
+                checkpoint_id: id,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .checkpoint
+            .unwrap();
+    assert_eq!(checkpoint.status(), pb::CheckpointStatus::Protecting);
+}

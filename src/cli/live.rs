@@ -75,12 +75,23 @@ pub async fn watch(
         OutputFormat::Text if out.interactive() => Box::new(Bars::new()),
         OutputFormat::Text => Box::new(Lines),
     };
+    // Registered before the first message is printed: a Ctrl-C right after it
+    // must find the handler, not the default action.
+    let mut interrupt =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    let interrupted = async move {
+        match interrupt.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(interrupted);
     let mut state = State::default();
     let mut stream = subscribe(conn, &target).await.map_err(CliError::call)?;
     let mut ticker = tokio::time::interval(Duration::from_millis(200));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
     loop {
         tokio::select! {
             message = stream.message() => match message {
