@@ -54,6 +54,9 @@
 //! outermost layer timing every RPC), [`trace`] (W3C trace context and the
 //! caller's `x-request-id`, carried into upstream requests in a task-local).
 //!
+//! [`cli`] is the command-line client (`cbr-gateway checkpoint …`): a plain
+//! gRPC client of the services above, with live progress bars for watches.
+//!
 //! Around it: [`config`] (clap flags and env, fail fast), [`telemetry`] (logs,
 //! OTLP span export),
 //! [`shutdown`] (signals; health NOT_SERVING, delay, then the drain that ends

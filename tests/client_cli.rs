@@ -503,12 +503,11 @@ async fn failed_calls_print_code_message_upstream_code_and_request_id() {
     let out = s.cli(&["backups", "list", "--limit", "5000"]).await;
     assert_eq!(code(&out), 1);
     let err = stderr(&out);
-    assert!(err.starts_with("error: InvalidArgument: "), "{err}");
-    assert!(
-        err.lines().nth(1).is_some_and(|l| l.contains("limit")),
-        "{err}"
+    assert_eq!(
+        err.trim(),
+        "error: InvalidArgument: limit: must be between 1 and 1000",
+        "the field is named, once"
     );
-    assert_eq!(err.lines().count(), 2, "{err}");
 
     // Nobody listening.
     let closed = {

@@ -80,10 +80,15 @@ fn report_status(status: &Status) -> String {
     if let Some(info) = details.error_info().filter(|i| !i.reason.is_empty()) {
         // Upstream's own answers carry its HTTP status; the gateway's reasons
         // (UPSTREAM_UNAVAILABLE, …) do not.
-        extra.push(match info.metadata.get("http_status") {
-            Some(http) => format!("upstream {} (HTTP {http})", info.reason),
-            None => format!("reason {}", info.reason),
-        });
+        let same_as_code = info
+            .reason
+            .replace('_', "")
+            .eq_ignore_ascii_case(code_name(status.code()));
+        match info.metadata.get("http_status") {
+            Some(http) => extra.push(format!("upstream {} (HTTP {http})", info.reason)),
+            None if !same_as_code => extra.push(format!("reason {}", info.reason)),
+            None => {}
+        }
     }
     if let Some(req) = details.request_info()
         && !req.request_id.is_empty()
@@ -98,7 +103,10 @@ fn report_status(status: &Status) -> String {
     }
     if let Some(bad) = details.bad_request() {
         for v in &bad.field_violations {
-            extra.push(format!("{}: {}", v.field, v.description));
+            // The message often is the one violation already.
+            if !(message.contains(&v.field) && message.contains(&v.description)) {
+                extra.push(format!("{}: {}", v.field, v.description));
+            }
         }
     }
     if !extra.is_empty() {

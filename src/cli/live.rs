@@ -557,7 +557,13 @@ impl Bars {
     }
 
     fn item_message(item: &Item) -> String {
-        format!("{:<16} {}", paint(&item.status), human(item.elapsed()))
+        // Padded after painting: escape codes take no columns.
+        let status = paint(&item.status);
+        format!(
+            "{} {}",
+            console::pad_str(&status, 10, console::Alignment::Left, None),
+            human(item.elapsed())
+        )
     }
 
     fn redraw(&mut self, state: &State) {
