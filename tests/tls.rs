@@ -480,3 +480,87 @@ async fn unusable_tls_files_stop_serve_before_it_serves() {
         assert!(msg.contains(path_str(path)), "names the file: {msg}");
     }
 }
+
+/// Runs the command-line client against `gateway` and returns (exit code, stderr).
+async fn run_cli(gateway: &str, args: &[&str]) -> (i32, String) {
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_cbr-gateway"))
+            .args(args)
+            .args(["--gateway", gateway])
+            .env_remove("CBR_AUTH_TOKEN")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the CLI does not hang")
+    .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn the_command_line_client_speaks_tls_and_mutual_tls() {
+    let server_ca = Ca::new("test server CA");
+    let client_ca = Ca::new("test client CA");
+    let files = ServerFiles::new(&server_ca, &client_ca);
+    let gateway = Gateway::start(&files.mtls_args()).await;
+    let dir = TempDir::new();
+    let ca = dir.write("ca.pem", &server_ca.pem());
+    let client = client_ca.client("cli");
+    let cert = dir.write("cli.pem", &client.cert);
+    let key = dir.write("cli.key", &client.key);
+    let url = format!("https://localhost:{}", gateway.addr.port());
+    let backup = "6df2b54c-dd62-4059-a07c-1b8f24f2725d";
+
+    // Through TLS and the client certificate, the call reaches the gateway,
+    // which answers (this one holds no credentials).
+    let (code, err) = run_cli(
+        &url,
+        &[
+            "backup",
+            "get",
+            backup,
+            "--ca-cert",
+            path_str(&ca),
+            "--client-cert",
+            path_str(&cert),
+            "--client-key",
+            path_str(&key),
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.starts_with("error: Unauthenticated: ") && err.contains("NO_CREDENTIALS"),
+        "the gateway answered over mTLS: {err}"
+    );
+
+    // Without the client certificate the gateway refuses the connection.
+    let (code, err) = run_cli(&url, &["backup", "get", backup, "--ca-cert", path_str(&ca)]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(!err.contains("NO_CREDENTIALS"), "{err}");
+    assert!(err.lines().count() <= 2, "one or two lines: {err}");
+
+    // A gateway certificate from an unknown CA is refused by the client.
+    let (code, err) = run_cli(&url, &["backup", "get", backup]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.starts_with("error: cannot reach the gateway at "),
+        "{err}"
+    );
+    assert!(err.contains("UnknownIssuer"), "{err}");
+
+    // TLS options with a plaintext address are a mistake, not ignored.
+    let plain = format!("http://{}", gateway.addr);
+    let (code, err) = run_cli(
+        &plain,
+        &["backup", "get", backup, "--ca-cert", path_str(&ca)],
+    )
+    .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("need an https://"), "{err}");
+    gateway.stop().await;
+}
