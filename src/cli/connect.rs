@@ -122,11 +122,6 @@ impl Connection {
         }
         request
     }
-
-    /// The unary deadline, for messages about it.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
 }
 
 /// TLS settings, when the address is `https://`; TLS options with a plaintext

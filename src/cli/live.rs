@@ -103,7 +103,7 @@ pub async fn watch(
                 Err(status) if reconnectable(&status) => {
                     view.notice(&format!(
                         "watch interrupted ({}); reconnecting",
-                        super::error::CliError::call(status).to_string().lines().next().unwrap_or_default()
+                        CliError::call(status).to_string().lines().next().unwrap_or_default()
                     ));
                     stream = match resubscribe(conn, &target).await {
                         Ok(s) => s,
@@ -193,6 +193,9 @@ struct State {
     items: Vec<Item>,
     /// When the checkpoint reached its final status.
     finished: Option<SystemTime>,
+    /// The checkpoint was seen running: its elapsed time means something
+    /// (one that ended long ago has no run time to show).
+    seen_running: bool,
 }
 
 /// One resource being backed up.
@@ -211,6 +214,8 @@ struct Item {
     started: Option<SystemTime>,
     /// When it reached a final status.
     finished: Option<SystemTime>,
+    /// Its run time is known: seen running, or timed by upstream's update time.
+    timed: bool,
 }
 
 impl Item {
@@ -224,6 +229,15 @@ impl Item {
 
     fn elapsed(&self) -> Duration {
         since(self.started, self.finished)
+    }
+
+    /// `4s`, or nothing when the run time is unknown.
+    fn elapsed_text(&self) -> String {
+        if self.timed {
+            human(self.elapsed())
+        } else {
+            String::new()
+        }
     }
 }
 
@@ -247,6 +261,7 @@ impl State {
             .as_ref()
             .and_then(to_system)
             .unwrap_or_else(SystemTime::now);
+        self.seen_running |= !is_final_checkpoint(c.status());
         if self.checkpoint.as_ref().map(|old| old.status) != Some(c.status) {
             changes.checkpoint = true;
             if is_final_checkpoint(c.status()) && self.finished.is_none() {
@@ -259,7 +274,7 @@ impl State {
             let status = protect_status(r.protect_status());
             let i = self.item(&r.id, &r.name, &r.r#type, checkpoint_start);
             // Once backups are known, theirs is the finer status.
-            if !event.backups.is_empty() && event.backups.iter().any(|b| b.resource_id == r.id) {
+            if event.backups.iter().any(|b| b.resource_id == r.id) {
                 continue;
             }
             let progress = if status == "available" {
@@ -314,6 +329,7 @@ impl State {
             progress: 0,
             started,
             finished: None,
+            timed: false,
         });
         self.items.len() - 1
     }
@@ -333,11 +349,16 @@ impl State {
         }
         item.status = status;
         item.progress = progress;
-        if item.is_final() && item.finished.is_none() {
+        if !item.is_final() {
+            item.timed = true;
+        } else if item.finished.is_none() {
             // Upstream's update time is when it really finished; the poll that
             // saw it can be a while later.
             item.finished = Some(match (updated, item.started) {
-                (Some(u), Some(s)) if u >= s && u <= observed => u,
+                (Some(u), Some(s)) if u > s && u <= observed => {
+                    item.timed = true;
+                    u
+                }
                 _ => observed,
             });
         }
@@ -353,6 +374,15 @@ impl State {
         since(start, self.finished)
     }
 
+    /// `4s`, or nothing for a checkpoint that had ended before the watch.
+    fn elapsed_text(&self) -> String {
+        if self.seen_running {
+            human(self.checkpoint_elapsed())
+        } else {
+            String::new()
+        }
+    }
+
     fn summary(&self) -> Vec<String> {
         let Some(c) = &self.checkpoint else {
             return vec![];
@@ -365,9 +395,13 @@ impl State {
             .count();
         let status = checkpoint_status(c.status());
         let mut lines = vec![format!(
-            "checkpoint {} {status} after {}: {done} of {} resource(s) backed up{}",
+            "checkpoint {} {status}{}: {done} of {} resource(s) backed up{}",
             c.id,
-            human(self.checkpoint_elapsed()),
+            if self.seen_running {
+                format!(" after {}", self.elapsed_text())
+            } else {
+                String::new()
+            },
             self.items.len(),
             if failed.is_empty() {
                 String::new()
@@ -403,6 +437,15 @@ fn since(start: Option<SystemTime>, end: Option<SystemTime>) -> Duration {
     end.unwrap_or_else(SystemTime::now)
         .duration_since(start)
         .unwrap_or_default()
+}
+
+/// `text` and `sep`, or nothing when `text` is empty.
+fn suffixed(text: &str, sep: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!("{text}{sep}")
+    }
 }
 
 /// `7s`, `1m05s`, `2h03m`.
@@ -472,22 +515,27 @@ impl View for Lines {
         {
             let vault = c.vault.clone().unwrap_or_default();
             out.line(&format!(
-                "checkpoint {} {} ({}, vault {})",
+                "checkpoint {} {} ({}vault {})",
                 c.id,
                 checkpoint_status(c.status()),
-                human(state.checkpoint_elapsed()),
+                suffixed(&state.elapsed_text(), ", "),
                 or_id(&vault.name, &vault.id),
             ))?;
         }
         for &i in &changes.items {
             let it = &state.items[i];
+            let elapsed = it.elapsed_text();
             out.line(&format!(
-                "resource {} ({}) {} {}% ({})",
+                "resource {} ({}) {} {}%{}",
                 it.name,
                 it.kind,
                 it.status,
                 it.progress,
-                human(it.elapsed())
+                if elapsed.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({elapsed})")
+                }
             ))?;
         }
         Ok(())
@@ -548,10 +596,10 @@ impl Bars {
         };
         let vault = c.vault.clone().unwrap_or_default();
         format!(
-            "checkpoint {}  {}  {}  vault {}",
+            "checkpoint {}  {}  {}vault {}",
             style(&c.id).bold(),
             paint(&checkpoint_status(c.status())),
-            human(state.checkpoint_elapsed()),
+            suffixed(&state.elapsed_text(), "  "),
             or_id(&vault.name, &vault.id),
         )
     }
@@ -562,7 +610,7 @@ impl Bars {
         format!(
             "{} {}",
             console::pad_str(&status, 10, console::Alignment::Left, None),
-            human(item.elapsed())
+            item.elapsed_text()
         )
     }
 
@@ -770,13 +818,15 @@ mod tests {
             1010,
         ));
         let summary = state.summary();
-        assert!(
-            summary[0].starts_with(
-                "checkpoint c error after 10s: 0 of 1 resource(s) backed up, 1 failed"
-            ),
-            "{summary:?}"
+        assert_eq!(
+            summary[0],
+            "checkpoint c error: 0 of 1 resource(s) backed up, 1 failed"
         );
         assert_eq!(summary[1], "  failed: ecs-1 (OS::Nova::Server, r1)");
+        // It ended before the watch: no run time for the checkpoint, the
+        // backup's own from upstream's times.
+        assert_eq!(state.elapsed_text(), "");
+        assert_eq!(state.items[0].elapsed_text(), "9s");
     }
 
     #[test]

@@ -559,7 +559,7 @@ async fn backups(args: BackupsArgs) -> Result<Outcome, CliError> {
             .into_inner();
         let mut table = out.backup_table()?;
         while let Some(message) = stream.message().await.map_err(CliError::call)? {
-            table.row(&mut out, &message, message.backup.as_ref())?;
+            table.row(&mut out, &message)?;
         }
         table.finish(&mut out)?;
     } else {

@@ -341,13 +341,14 @@ impl BackupTable {
         &mut self,
         out: &mut Out,
         message: &pb::StreamBackupsResponse,
-        backup: Option<&pb::Backup>,
     ) -> Result<(), CliError> {
         self.rows += 1;
         if out.format == OutputFormat::Json {
             return out.json(message);
         }
-        let Some(b) = backup else { return Ok(()) };
+        let Some(b) = &message.backup else {
+            return Ok(());
+        };
         let row = out.backup_row(b);
         if out.terminal {
             out.line(&fixed_row(&row))
