@@ -890,3 +890,69 @@ async fn ctrl_c_leaves_the_backup_running_and_says_how_to_resume() {
             .unwrap();
     assert_eq!(checkpoint.status(), pb::CheckpointStatus::Protecting);
 }
+
+#[tokio::test]
+async fn help_lists_the_client_commands_options_and_their_environment() {
+    let out = cli("http://127.0.0.1:1", &["--help"], &[]).await;
+    let help = stdout(&out);
+    for command in ["checkpoint", "backups", "backup", "checkpoint-item"] {
+        assert!(help.contains(&format!("\n  {command} ")), "{help}");
+    }
+    let out = cli(
+        "http://127.0.0.1:1",
+        &["checkpoint", "watch", "--help"],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&out), 0);
+    let help = stdout(&out);
+    for needle in [
+        "--gateway",
+        "CBR_GATEWAY_ADDR",
+        "--ca-cert",
+        "CBR_GATEWAY_CA_CERT",
+        "--client-cert",
+        "--client-key",
+        "--tls-server-name",
+        "--project-id",
+        "CBR_PROJECT_ID",
+        "--output",
+        "--timeout",
+        "--backups",
+        "CBR_AUTH_TOKEN",
+        "Exit codes",
+    ] {
+        assert!(help.contains(needle), "{needle} missing:\n{help}");
+    }
+    let out = cli("http://127.0.0.1:1", &["backups", "list", "--help"], &[]).await;
+    let help = stdout(&out);
+    for flag in [
+        "--checkpoint-id",
+        "--dec",
+        "--end-time",
+        "--image-type",
+        "--limit",
+        "--marker",
+        "--name",
+        "--offset",
+        "--resource-az",
+        "--resource-id",
+        "--resource-name",
+        "--resource-type",
+        "--sort",
+        "--start-time",
+        "--status",
+        "--vault-id",
+        "--enterprise-project-id",
+        "--own-type",
+        "--member-status",
+        "--parent-id",
+        "--used-percent",
+        "--show-replication",
+        "--incremental",
+        "--all",
+        "--page-size",
+    ] {
+        assert!(help.contains(flag), "{flag} missing:\n{help}");
+    }
+}

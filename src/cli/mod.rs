@@ -147,14 +147,17 @@ pub struct CheckpointArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum CheckpointCommand {
     /// Back up a vault's resources (all of them, or those named by --resource).
+    #[command(after_help = CLIENT_HELP)]
     Create(CreateArgs),
     /// Read a checkpoint.
+    #[command(after_help = CLIENT_HELP)]
     Get {
         /// Checkpoint ID.
         id: String,
     },
     /// Follow a checkpoint until it ends: progress bars on a terminal, one line
     /// per change otherwise. Exits 0 when it ends available, 3 on error.
+    #[command(after_help = CLIENT_HELP)]
     Watch {
         /// Checkpoint ID.
         id: String,
@@ -210,6 +213,7 @@ pub struct BackupsArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum BackupsCommand {
     /// List backups matching every filter given.
+    #[command(after_help = CLIENT_HELP)]
     List(ListArgs),
 }
 
@@ -393,6 +397,7 @@ pub struct BackupArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum BackupCommand {
     /// Read a backup.
+    #[command(after_help = CLIENT_HELP)]
     Get {
         /// Backup ID.
         id: String,
@@ -414,6 +419,7 @@ pub struct CheckpointItemArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum CheckpointItemCommand {
     /// Read a checkpoint item.
+    #[command(after_help = CLIENT_HELP)]
     Get {
         /// Checkpoint item ID.
         id: String,
