@@ -29,6 +29,11 @@ struct Stack {
 }
 
 async fn stack(backup_duration: Duration) -> Stack {
+    stack_polling(backup_duration, "100ms").await
+}
+
+/// A stack whose gateway polls upstream every `poll` while watched.
+async fn stack_polling(backup_duration: Duration, poll: &str) -> Stack {
     let sim = simulator::spawn(&SimulatorSettings {
         fleet_size: 20,
         backup_duration,
@@ -45,9 +50,9 @@ async fn stack(backup_duration: Duration) -> Stack {
         "--project-id",
         PROJECT,
         "--watch-poll-interval",
-        "100ms",
+        poll,
         "--watch-max-poll-interval",
-        "200ms",
+        poll,
     ])
     .await;
     Stack { gw, sim }
@@ -243,7 +248,9 @@ async fn a_checkpoint_ending_in_error_exits_three_and_names_the_failure() {
 
 #[tokio::test]
 async fn json_output_parses_and_carries_every_event_of_the_stream() {
-    let s = stack(Duration::from_millis(1500)).await;
+    // Polls far enough apart that neither watcher, however slow the machine,
+    // sees two states merged into one.
+    let s = stack_polling(Duration::from_millis(2000), "250ms").await;
     let id = s.create("cli-json").await;
     // An independent watcher, joined first: the gateway feeds both from one
     // poller, so from the CLI's first message on they get the same events.

@@ -59,9 +59,14 @@ impl Outcome {
 }
 
 /// Stream failures worth re-opening the watch for: the gateway went away
-/// (restart, drain) rather than refusing the request.
+/// (restart, drain) rather than refusing the request. Watches carry no
+/// deadline and are never cancelled by us, so CANCELLED here is hyper giving up
+/// a request on a connection that closed under it.
 fn reconnectable(status: &Status) -> bool {
-    matches!(status.code(), Code::Unavailable | Code::Unknown)
+    matches!(
+        status.code(),
+        Code::Unavailable | Code::Unknown | Code::Cancelled
+    )
 }
 
 /// Follows the checkpoint until it ends.
