@@ -8,3 +8,63 @@ tonic::include_proto!("cbr.gateway.v1");
 /// Encoded `FileDescriptorSet` of `proto/`, written by `build.rs`.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     tonic::include_file_descriptor_set!("cbr_gateway_descriptor");
+
+impl ListBackupsRequest {
+    /// The same filters as a StreamBackupsRequest: `limit` becomes the page
+    /// size and `marker` is dropped (a stream pages by itself).
+    pub fn into_stream(self) -> StreamBackupsRequest {
+        // Destructured in full so that a field added to one message and not
+        // mapped here fails to compile.
+        let ListBackupsRequest {
+            project_id,
+            checkpoint_id,
+            dec,
+            end_time,
+            image_type,
+            limit,
+            marker: _,
+            name,
+            offset,
+            resource_az,
+            resource_id,
+            resource_name,
+            resource_type,
+            sort,
+            start_time,
+            status,
+            vault_id,
+            enterprise_project_id,
+            own_type,
+            member_status,
+            parent_id,
+            used_percent,
+            show_replication,
+            incremental,
+        } = self;
+        StreamBackupsRequest {
+            project_id,
+            checkpoint_id,
+            dec,
+            end_time,
+            image_type,
+            page_size: limit,
+            name,
+            offset,
+            resource_az,
+            resource_id,
+            resource_name,
+            resource_type,
+            sort,
+            start_time,
+            status,
+            vault_id,
+            enterprise_project_id,
+            own_type,
+            member_status,
+            parent_id,
+            used_percent,
+            show_replication,
+            incremental,
+        }
+    }
+}

@@ -426,36 +426,6 @@ fn list_request(valid: bool) -> BoxedStrategy<WithDefault<pb::ListBackupsRequest
         .boxed()
 }
 
-/// The StreamBackups request with the filters of `list` (`page_size` = `limit`).
-fn stream_of(list: &pb::ListBackupsRequest) -> pb::StreamBackupsRequest {
-    let l = list.clone();
-    pb::StreamBackupsRequest {
-        project_id: l.project_id,
-        checkpoint_id: l.checkpoint_id,
-        dec: l.dec,
-        end_time: l.end_time,
-        image_type: l.image_type,
-        page_size: l.limit,
-        name: l.name,
-        offset: l.offset,
-        resource_az: l.resource_az,
-        resource_id: l.resource_id,
-        resource_name: l.resource_name,
-        resource_type: l.resource_type,
-        sort: l.sort,
-        start_time: l.start_time,
-        status: l.status,
-        vault_id: l.vault_id,
-        enterprise_project_id: l.enterprise_project_id,
-        own_type: l.own_type,
-        member_status: l.member_status,
-        parent_id: l.parent_id,
-        used_percent: l.used_percent,
-        show_replication: l.show_replication,
-        incremental: l.incremental,
-    }
-}
-
 fn id(valid: bool) -> BoxedStrategy<String> {
     if valid {
         valid_id()
@@ -951,7 +921,7 @@ proptest! {
         (mut list, default) in list_request(false),
     ) {
         list.marker.clear();
-        let stream = stream_of(&list);
+        let stream = list.clone().into_stream();
         let by_list = validate::check_list_backups(&list, default.as_deref());
         let by_stream = validate::check_stream_backups(&stream, default.as_deref());
         match (by_list, by_stream) {

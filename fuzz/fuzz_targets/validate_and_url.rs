@@ -183,34 +183,6 @@ impl ListReq {
     }
 }
 
-fn stream_of(l: pb::ListBackupsRequest) -> pb::StreamBackupsRequest {
-    pb::StreamBackupsRequest {
-        project_id: l.project_id,
-        checkpoint_id: l.checkpoint_id,
-        dec: l.dec,
-        end_time: l.end_time,
-        image_type: l.image_type,
-        page_size: l.limit,
-        name: l.name,
-        offset: l.offset,
-        resource_az: l.resource_az,
-        resource_id: l.resource_id,
-        resource_name: l.resource_name,
-        resource_type: l.resource_type,
-        sort: l.sort,
-        start_time: l.start_time,
-        status: l.status,
-        vault_id: l.vault_id,
-        enterprise_project_id: l.enterprise_project_id,
-        own_type: l.own_type,
-        member_status: l.member_status,
-        parent_id: l.parent_id,
-        used_percent: l.used_percent,
-        show_replication: l.show_replication,
-        incremental: l.incremental,
-    }
-}
-
 #[derive(Arbitrary, Debug)]
 struct Volume {
     id: S,
@@ -552,7 +524,7 @@ fuzz_target!(|input: Input| {
             let mut list = req.proto();
             list.marker.clear();
             let by_list = validate::check_list_backups(&list, default);
-            let by_stream = validate::check_stream_backups(&stream_of(list.clone()), default);
+            let by_stream = validate::check_stream_backups(&list.clone().into_stream(), default);
             match (by_list, by_stream) {
                 (Ok((p1, mut q1)), Ok((p2, q2))) => {
                     assert_eq!(p1, p2);

@@ -64,17 +64,24 @@ impl CliError {
 /// second line: `upstream BackupService.6201 (HTTP 404), request id …` or the
 /// fields the gateway refused.
 fn report_status(status: &Status) -> String {
-    let message = match (status.code(), status.message()) {
+    if status.code() == Code::Cancelled && status.message() == "Timeout expired" {
         // tonic reports its own client-side deadline as CANCELLED.
-        (Code::Cancelled, "Timeout expired") => {
-            return "DeadlineExceeded: no answer before the deadline (raise --timeout)".into();
+        return "DeadlineExceeded: no answer before the deadline (raise --timeout)".into();
+    }
+    let mut message = status.message().trim().to_owned();
+    // A status made on this side from a transport failure keeps the cause
+    // (refused, TLS alert, reset) as its source, not in its message.
+    if let Some(source) = std::error::Error::source(status) {
+        let cause = super::connect::error_chain(source);
+        if !message.contains(&cause) {
+            message = if cause.starts_with(&message) {
+                cause
+            } else {
+                format!("{message}: {cause}")
+            };
         }
-        (Code::Unavailable, m) if m.is_empty() || m.contains("transport") => {
-            format!("{m}: {}", super::connect::error_chain(status))
-        }
-        (_, m) => m.to_owned(),
-    };
-    let mut out = format!("{}: {}", code_name(status.code()), message.trim());
+    }
+    let mut out = format!("{}: {message}", code_name(status.code()));
     let details = status.get_error_details();
     let mut extra = Vec::new();
     if let Some(info) = details.error_info().filter(|i| !i.reason.is_empty()) {

@@ -617,34 +617,13 @@ fn list_request(conn: &Connection, a: ListArgs) -> pb::ListBackupsRequest {
 }
 
 fn stream_request(conn: &Connection, a: ListArgs) -> pb::StreamBackupsRequest {
-    // One mapping of the filters: the stream takes the list's, less paging.
+    // One mapping of the filters: the stream takes the list's, paged by --page-size.
     let page_size = a.page_size;
-    let l = list_request(conn, a);
-    pb::StreamBackupsRequest {
-        project_id: l.project_id,
-        checkpoint_id: l.checkpoint_id,
-        dec: l.dec,
-        end_time: l.end_time,
-        image_type: l.image_type,
-        page_size,
-        name: l.name,
-        offset: l.offset,
-        resource_az: l.resource_az,
-        resource_id: l.resource_id,
-        resource_name: l.resource_name,
-        resource_type: l.resource_type,
-        sort: l.sort,
-        start_time: l.start_time,
-        status: l.status,
-        vault_id: l.vault_id,
-        enterprise_project_id: l.enterprise_project_id,
-        own_type: l.own_type,
-        member_status: l.member_status,
-        parent_id: l.parent_id,
-        used_percent: l.used_percent,
-        show_replication: l.show_replication,
-        incremental: l.incremental,
+    pb::ListBackupsRequest {
+        limit: page_size,
+        ..list_request(conn, a)
     }
+    .into_stream()
 }
 
 async fn backup(args: BackupArgs) -> Result<Outcome, CliError> {
