@@ -26,7 +26,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // when it prints protobuf JSON.
     let mut config = tonic_prost_build::Config::new();
     config.enable_type_names();
+    // The codec counts a request's repeated fields before prost decodes it
+    // (src/codec.rs).
     tonic_prost_build::configure()
+        .codec_path("crate::codec::Codec")
         .build_client(true)
         .build_server(true)
         .compile_fds_with_config(fds, config)?;

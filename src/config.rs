@@ -137,10 +137,29 @@ pub struct Config {
     #[arg(long, env = "WATCH_HEARTBEAT", default_value = "30s", value_parser = parse_duration)]
     pub watch_heartbeat: Duration,
 
-    /// Most WatchCheckpoint streams open at once; beyond it, RESOURCE_EXHAUSTED.
-    #[arg(long, env = "MAX_WATCH_STREAMS", default_value_t = 10_000,
+    /// Most server streams open at once (WatchCheckpoint, StreamBackups, health
+    /// Watch, reflection), one budget for all; beyond it, RESOURCE_EXHAUSTED.
+    #[arg(long, env = "MAX_SERVER_STREAMS", default_value_t = 10_000, alias = "max-watch-streams",
           value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_watch_streams: u32,
+    pub max_server_streams: u32,
+
+    /// Most client connections open at once; beyond it new connections are
+    /// closed as soon as they are accepted.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// Time a client gets to send a request's headers and, for API calls, its
+    /// whole message. A new connection must complete its first request within
+    /// it too (after the TLS handshake), so silent and half-sent connections
+    /// are closed after it.
+    #[arg(long, env = "REQUEST_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub request_read_timeout: Duration,
+
+    /// A connection with no call in flight for this long is closed (HTTP/2
+    /// GOAWAY first, so clients reconnect cleanly).
+    #[arg(long, env = "IDLE_CONNECTION_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub idle_connection_timeout: Duration,
 
     /// Most concurrent HTTP/2 streams (calls) per client connection.
     #[arg(long, env = "MAX_STREAMS_PER_CONNECTION", default_value_t = 1_000,
@@ -222,6 +241,15 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_ALLOWED_PROJECTS", value_delimiter = ',', value_parser = parse_project_id)]
     pub allowed_projects: Vec<String>,
 
+    /// Who may call, and what.
+    #[command(flatten)]
+    pub access: AccessArgs,
+
+    /// Set when the gateway serves from its built-in simulator: the key it
+    /// holds then is the simulator's, not a cloud account's.
+    #[arg(skip)]
+    pub builtin_simulator: bool,
+
     /// The built-in simulator, used when no CBR endpoint is set.
     #[command(flatten)]
     pub simulator: SimulatorSettings,
@@ -289,6 +317,60 @@ pub struct CredentialArgs {
     /// Refresh IAM tokens this long before they expire.
     #[arg(long, env = "IAM_REFRESH_AHEAD", default_value = "10m", value_parser = parse_duration)]
     pub iam_refresh_ahead: Duration,
+}
+
+/// Who may call the gateway (contract §8): caller identities, the policy, and
+/// per-caller fairness.
+#[derive(Debug, Clone, Args)]
+pub struct AccessArgs {
+    /// YAML authorization policy: rules of callers × projects × methods. Once
+    /// set, a call no rule allows is PERMISSION_DENIED. Re-read when it
+    /// changes; a broken file keeps the last good policy.
+    #[arg(long, env = "AUTHZ_POLICY")]
+    pub authz_policy: Option<PathBuf>,
+
+    /// Start while holding cloud credentials on a non-loopback address with
+    /// neither `--tls-client-ca` nor `--authz-policy`: anyone who can reach
+    /// the port acts with those credentials.
+    #[arg(long, env = "ALLOW_ANONYMOUS_CALLERS")]
+    pub allow_anonymous_callers: bool,
+
+    /// Trust a mesh sidecar's forwarded caller identity
+    /// (`x-forwarded-client-cert`, `l5d-client-id`) on connections from a
+    /// loopback peer. Without it, or from any other peer, those headers make a
+    /// call UNAUTHENTICATED.
+    #[arg(long, env = "TRUST_FORWARDED_IDENTITY")]
+    pub trust_forwarded_identity: bool,
+
+    /// JWKS file (JSON) of the keys that sign callers' bearer JWTs
+    /// (`authorization: Bearer …`; RS256/384/512, PS256/384/512, ES256/384,
+    /// EdDSA). Re-read when it changes.
+    #[arg(long, env = "JWT_JWKS_FILE", requires_all = ["jwt_issuer", "jwt_audience"])]
+    pub jwt_jwks_file: Option<PathBuf>,
+
+    /// The `iss` a caller's JWT must carry.
+    #[arg(long, env = "JWT_ISSUER", requires = "jwt_jwks_file")]
+    pub jwt_issuer: Option<String>,
+
+    /// The `aud` a caller's JWT must include.
+    #[arg(long, env = "JWT_AUDIENCE", requires = "jwt_jwks_file")]
+    pub jwt_audience: Option<String>,
+
+    /// Calls per second each caller identity may make (a token bucket per
+    /// caller); beyond it RESOURCE_EXHAUSTED with RetryInfo. Unset: no limit.
+    #[arg(long, env = "MAX_CALLS_PER_SECOND_PER_CALLER",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_calls_per_second_per_caller: Option<u32>,
+
+    /// Calls a caller may make at once beyond its rate (the bucket's size).
+    /// Default: one second's worth.
+    #[arg(long, env = "CALLER_BURST", requires = "max_calls_per_second_per_caller",
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub caller_burst: Option<u32>,
+
+    /// How often the policy and JWKS files are checked for changes.
+    #[arg(long, env = "ACCESS_RELOAD_INTERVAL", default_value = "2s", value_parser = parse_duration)]
+    pub access_reload_interval: Duration,
 }
 
 /// Retries of upstream reads (GET): which failures, how many attempts, how long

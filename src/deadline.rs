@@ -21,6 +21,8 @@ use tokio::time::Instant;
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
+use crate::error::status_response;
+
 /// When the caller stops waiting. Present in a request's extensions when the
 /// caller sent `grpc-timeout`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,12 +89,6 @@ where
             }
         })
     }
-}
-
-/// A trailers-only gRPC response carrying `status`.
-fn status_response(status: &Status) -> Response<Body> {
-    let (parts, ()) = status.clone().into_http::<()>().into_parts();
-    Response::from_parts(parts, Body::empty())
 }
 
 /// Parses a `grpc-timeout` value: 1-8 digits and a unit (`H M S m u n`).

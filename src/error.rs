@@ -76,6 +76,36 @@ pub enum GatewayError {
     /// The gateway may not act on this project (`--allowed-projects`).
     #[error("project {0} is not allowed")]
     ProjectNotAllowed(String),
+    /// The call carries a caller credential that is not accepted (a bad JWT,
+    /// an untrusted forwarded identity); the text says which and why.
+    #[error("{0}")]
+    CallerUnauthenticated(String),
+    /// The authorization policy has no rule letting this caller call this
+    /// method (on this project, once it is known).
+    #[error("caller {caller} may not call {method}{}", .project.as_ref().map_or(String::new(), |p| format!(" on project {p}")))]
+    CallerNotAllowed {
+        /// The caller's identity.
+        caller: std::sync::Arc<str>,
+        /// `Service/Method`.
+        method: &'static str,
+        /// The project judged, when the refusal came after reading the request.
+        project: Option<String>,
+    },
+    /// The caller spent its share of calls (`--max-calls-per-second-per-caller`).
+    #[error("too many calls from this caller; retry in {}ms", .retry_after.as_millis())]
+    CallerRateLimited {
+        /// When the caller's bucket holds a call again.
+        retry_after: std::time::Duration,
+    },
+    /// A browser page on an origin not in `--cors-allowed-origins`.
+    #[error("calls from browser origin {0} are not allowed (--cors-allowed-origins)")]
+    OriginNotAllowed(String),
+    /// Every server-stream slot is taken (`--max-server-streams`).
+    #[error("too many open streams; retry later")]
+    TooManyStreams,
+    /// The request message did not arrive in time (`--request-read-timeout`).
+    #[error("the request message did not arrive within {}s", .0.as_secs())]
+    RequestTimeout(std::time::Duration),
     /// A request message is larger than `--max-request-bytes`.
     #[error("request message is larger than {0} bytes")]
     RequestTooLarge(u64),
@@ -100,6 +130,42 @@ impl GatewayError {
             GatewayError::ProjectNotAllowed(_) => gateway_status(
                 Code::PermissionDenied,
                 "PROJECT_NOT_ALLOWED",
+                &self.to_string(),
+            ),
+            GatewayError::CallerUnauthenticated(_) => gateway_status(
+                Code::Unauthenticated,
+                "CALLER_UNAUTHENTICATED",
+                &self.to_string(),
+            ),
+            GatewayError::CallerNotAllowed { method, .. } => {
+                let mut details = ErrorDetails::new();
+                let metadata = HashMap::from([("method".to_owned(), (*method).to_owned())]);
+                details.set_error_info("CALLER_NOT_ALLOWED", GATEWAY_DOMAIN, metadata);
+                Status::with_error_details(
+                    Code::PermissionDenied,
+                    truncate(&self.to_string()),
+                    details,
+                )
+            }
+            GatewayError::CallerRateLimited { retry_after } => {
+                let mut details = ErrorDetails::new();
+                details.set_error_info("CALLER_RATE_LIMITED", GATEWAY_DOMAIN, HashMap::new());
+                details.set_retry_info(Some(*retry_after));
+                Status::with_error_details(Code::ResourceExhausted, self.to_string(), details)
+            }
+            GatewayError::OriginNotAllowed(_) => gateway_status(
+                Code::PermissionDenied,
+                "ORIGIN_NOT_ALLOWED",
+                &self.to_string(),
+            ),
+            GatewayError::TooManyStreams => gateway_status(
+                Code::ResourceExhausted,
+                "TOO_MANY_STREAMS",
+                &self.to_string(),
+            ),
+            GatewayError::RequestTimeout(_) => gateway_status(
+                Code::DeadlineExceeded,
+                "REQUEST_READ_TIMEOUT",
                 &self.to_string(),
             ),
             GatewayError::RequestTooLarge(_) => gateway_status(
@@ -155,19 +221,37 @@ fn gateway_status(code: Code, reason: &str, message: &str) -> Status {
     Status::with_error_details(code, truncate(message), details)
 }
 
+/// INVALID_ARGUMENT with a `BadRequest` naming the fields. A hostile request
+/// can break a rule thousands of times over: the detail lists at most
+/// [`crate::validate::MAX_VIOLATIONS`] (the checker keeps no more), the
+/// message says how many there were, and `ErrorInfo.metadata.violations`
+/// carries the total.
 fn invalid_argument(v: &ValidationError) -> Status {
+    let listed = v.violations.len();
+    let total = listed + v.omitted;
     let mut details = ErrorDetails::with_bad_request(
         v.violations
             .iter()
             .map(|x| FieldViolation::new(&x.field, &x.description))
             .collect::<Vec<_>>(),
     );
-    details.set_error_info("INVALID_ARGUMENT", GATEWAY_DOMAIN, HashMap::new());
+    let metadata = HashMap::from([("violations".to_owned(), total.to_string())]);
+    details.set_error_info("INVALID_ARGUMENT", GATEWAY_DOMAIN, metadata);
     let mut message = format!("{}: {}", v.violations[0].field, v.violations[0].description);
-    if v.violations.len() > 1 {
-        message.push_str(&format!(" (and {} more)", v.violations.len() - 1));
+    if total > 1 {
+        message.push_str(&format!(" (and {} more)", total - 1));
+    }
+    if v.omitted > 0 {
+        message.push_str(&format!("; the first {listed} are listed"));
     }
     Status::with_error_details(Code::InvalidArgument, truncate(&message), details)
+}
+
+/// A trailers-only gRPC response carrying `status`, for layers that refuse a
+/// call before any service sees it.
+pub fn status_response(status: &Status) -> http::Response<tonic::body::Body> {
+    let (parts, ()) = status.clone().into_http::<()>().into_parts();
+    http::Response::from_parts(parts, tonic::body::Body::empty())
 }
 
 /// The gRPC code for an upstream HTTP status and error code (contract §4).

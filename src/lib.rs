@@ -67,7 +67,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod cli;
+pub mod codec;
 pub mod config;
 pub mod convert;
 pub mod deadline;
@@ -76,6 +78,7 @@ pub mod idempotency;
 pub mod limit;
 pub mod metrics;
 pub mod proto;
+pub mod rpcs;
 pub mod server;
 pub mod service;
 pub mod shutdown;
@@ -133,6 +136,12 @@ pub enum ServeError {
     /// The idempotency store (Redis) could not be reached at start.
     #[error("cannot use the idempotency store: {0}")]
     Idempotency(#[from] idempotency::ConnectError),
+    /// The configuration would lend cloud credentials to anyone (contract §8).
+    #[error("refusing to start: {0}")]
+    Exposed(#[from] access::ExposureError),
+    /// The authorization policy or JWKS file is missing or broken.
+    #[error("cannot load the access rules: {0}")]
+    Access(#[from] access::AccessError),
 }
 
 impl ServeError {
@@ -140,7 +149,10 @@ impl ServeError {
     /// (credentials, TLS files), 1 for run-time failures.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ServeError::Credentials(_) | ServeError::Tls(_) => 2,
+            ServeError::Credentials(_)
+            | ServeError::Tls(_)
+            | ServeError::Exposed(_)
+            | ServeError::Access(_) => 2,
             ServeError::Upstream(_)
             | ServeError::Reflection(_)
             | ServeError::Idempotency(_)
@@ -188,7 +200,8 @@ fn cors_layer(origins: &config::CorsOrigins) -> Option<tower_http::cors::CorsLay
         config::CorsOrigins::Any => AllowOrigin::any(),
         config::CorsOrigins::List(list) => AllowOrigin::list(list.iter().cloned()),
     };
-    const ALLOW: [&str; 8] = [
+    const ALLOW: [&str; 9] = [
+        "authorization",
         "content-type",
         "x-grpc-web",
         "x-user-agent",
@@ -233,14 +246,20 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 /// Registers the three API services, `grpc.health.v1.Health` (SERVING for each
 /// service and for `""`), and server reflection v1 and v1alpha with the API,
 /// health and `google.rpc` descriptor sets, so grpcurl needs no proto files and
-/// can decode error details.
+/// can decode error details. Refuses to start (exit code 2) a gateway that
+/// would lend cloud credentials to anyone who reaches it ([`access::check_exposure`]).
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let held = upstream::Held::from_args(&config.credentials)?;
+    let listen = listener.local_addr().unwrap_or(config.listen);
+    let cloud_credentials =
+        (held.aksk.is_some() || held.iam.is_some()) && !config.builtin_simulator;
+    access::check_exposure(&config, listen, cloud_credentials)?;
     let metrics = Arc::new(metrics::Metrics::new());
+    let access = access::Access::from_config(&config, metrics.clone())?;
     let metrics_listener = match config.metrics_listen.0 {
         Some(addr) => Some(
             TcpListener::bind(addr)
@@ -277,24 +296,23 @@ pub async fn serve(
         idempotency::Idempotency::from_config(&config.idempotency, config.upstream_timeout)
             .await?
             .with_metrics(metrics.clone());
+    let streams = limit::StreamBudgetLayer::new(config.max_server_streams as usize);
     let shared = Arc::new(Shared {
-        idempotency,
+        idempotency: idempotency.clone(),
         watch_hub,
-        watch_slots: Arc::new(tokio::sync::Semaphore::new(
-            config.max_watch_streams as usize,
-        )),
         watch_heartbeat: config.watch_heartbeat,
         default_deadline: config.default_deadline,
         max_deadline: config.max_deadline,
         upstream,
         default_project: config.project_id.clone(),
-        allowed_projects: config.allowed_projects.clone(),
+        access: access.clone(),
         aksk: held.aksk.map(Arc::new),
         iam,
     });
     metrics.watch_gauges(Arc::new(LiveGauges {
         shared: shared.clone(),
-        max_watch_streams: config.max_watch_streams as usize,
+        streams: streams.clone(),
+        max_streams: config.max_server_streams as usize,
     }));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -334,24 +352,40 @@ pub async fn serve(
         )
         .prepare();
     let drain = shutdown::Drain::new();
+    let grace = config.shutdown_grace;
+    // A StreamBackups walk gets the grace but one second, then ends with a
+    // status before its connection is closed.
+    let bounded_grace = grace.saturating_sub(std::time::Duration::from_secs(1));
     // Outermost first. CORS answers preflights and decorates every answer;
     // gRPC-Web then turns browser calls (HTTP/1.1 or 2, binary or base64 text)
     // into plain gRPC, so every layer below and every service (API, health,
-    // reflection) sees one protocol: metrics read real gRPC codes, deadlines
-    // come from `grpc-timeout`, the size limit counts the decoded frames (not
-    // base64 text), and the drain's UNAVAILABLE trailers are encoded into the
-    // body by gRPC-Web. Native gRPC (HTTP/2) passes through untouched.
+    // reflection) sees one protocol: metrics read real gRPC codes (refusals
+    // included), the origin guard and the access rules refuse with gRPC
+    // statuses, deadlines come from `grpc-timeout`, the size limit counts the
+    // decoded frames (not base64 text), and the drain's UNAVAILABLE trailers
+    // are encoded into the body by gRPC-Web. Native gRPC (HTTP/2) passes
+    // through untouched. Refusals by origin, identity, rate or method happen
+    // before the stream budget is touched or the message is read.
     let service = ServiceBuilder::new()
         .option_layer(cors_layer(&config.cors_allowed_origins))
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(metrics::RpcMetricsLayer::new(metrics.clone()))
-        .layer(drain.layer())
+        .layer(access::OriginGuardLayer::new(
+            config.cors_allowed_origins.clone(),
+        ))
+        .layer(access.layer())
+        .layer(streams)
+        .layer(drain.layer(bounded_grace))
         .layer(deadline::DeadlineLayer)
         .layer(limit::RequestSizeLayer {
             max_message_bytes: config.max_request_bytes,
+            read_timeout: config.request_read_timeout,
         })
         .service(routes);
     let delay = config.shutdown_delay;
+    // When the drain starts: detached creates get until the grace ends.
+    let drain_started = Arc::new(std::sync::OnceLock::new());
+    let drain_mark = drain_started.clone();
     // Phase 1 of the shutdown (see `shutdown`): NOT_SERVING, then the delay,
     // while still serving; the server then drains.
     let shutdown = async move {
@@ -370,6 +404,7 @@ pub async fn serve(
             .await;
         tracing::info!(delay = ?delay, "health is NOT_SERVING; still serving until the delay ends");
         tokio::time::sleep(delay).await;
+        let _ = drain_mark.set(tokio::time::Instant::now());
     };
     let (grpc_done, metrics_stop) = tokio::sync::oneshot::channel::<()>();
     let metrics_server = metrics_listener.map(|listener| {
@@ -377,7 +412,7 @@ pub async fn serve(
             .local_addr()
             .map_or_else(|_| "?".to_owned(), |a| a.to_string());
         tracing::info!(metrics_listen = %addr, "Prometheus metrics at /metrics");
-        tokio::spawn(metrics::serve(listener, metrics, async {
+        tokio::spawn(metrics::serve(listener, metrics.clone(), async {
             let _ = metrics_stop.await;
         }))
     });
@@ -387,13 +422,22 @@ pub async fn serve(
         server::ServerSettings {
             tls: tls::from_config(&config)?,
             max_streams_per_connection: config.max_streams_per_connection,
-            drain_timeout: config.shutdown_grace,
+            max_connections: config.max_connections as usize,
+            request_read_timeout: config.request_read_timeout,
+            idle_timeout: config.idle_connection_timeout,
+            metrics: Some(metrics),
+            drain_timeout: grace,
             drain,
             ..server::ServerSettings::default()
         },
         shutdown,
     )
     .await;
+    let drain_started = drain_started
+        .get()
+        .copied()
+        .unwrap_or_else(tokio::time::Instant::now);
+    idempotency.drain(drain_started + grace).await;
     // Scrapes keep working through the drain; the endpoint closes last.
     let _ = grpc_done.send(());
     if let Some(task) = metrics_server {
@@ -406,12 +450,13 @@ pub async fn serve(
 /// The gauges read at scrape time from their owners.
 struct LiveGauges {
     shared: Arc<Shared>,
-    max_watch_streams: usize,
+    streams: limit::StreamBudgetLayer,
+    max_streams: usize,
 }
 
 impl metrics::Gauges for LiveGauges {
-    fn watch_streams(&self) -> i64 {
-        let open = self.max_watch_streams - self.shared.watch_slots.available_permits();
+    fn server_streams(&self) -> i64 {
+        let open = self.max_streams.saturating_sub(self.streams.available());
         i64::try_from(open).unwrap_or(i64::MAX)
     }
     fn watch_pollers(&self) -> i64 {

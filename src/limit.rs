@@ -1,21 +1,33 @@
-//! The request size limit of the API services.
+//! Limits on what one call may take: its request size, the time to send it,
+//! and a slot in the one budget of server streams.
 //!
 //! gRPC's status table says a message larger than the configured maximum is
 //! RESOURCE_EXHAUSTED; tonic's own decoder answers OUT_OF_RANGE. This layer
 //! counts the request body of each API call as it streams in and fails it with
 //! RESOURCE_EXHAUSTED as soon as it passes `--max-request-bytes`, without
 //! buffering more than that. Every API request carries exactly one message, so
-//! the body is that message plus its 5-byte gRPC frame header.
+//! the body is that message plus its 5-byte gRPC frame header — which must
+//! also arrive within `--request-read-timeout`, or a client trickling bytes
+//! would hold a call (and its connection) open for ever.
+//!
+//! Server streams are long-lived, and tower's concurrency limits free their
+//! slot when the response headers go out (PITFALLS.md), so [`StreamBudget`]
+//! holds a permit of `--max-server-streams` for each stream — of every kind,
+//! watches, listings, health `Watch` and reflection alike — until its response
+//! body is dropped.
 
 use std::{
     pin::Pin,
     task::{Context, Poll},
 };
 
-use http::Request;
+use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
+
+use http::{Request, Response};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Bytes;
-use tonic::Status;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
 use crate::error::GatewayError;
@@ -31,6 +43,8 @@ const FRAME_HEADER: u64 = 5;
 pub struct RequestSizeLayer {
     /// Largest message accepted, in bytes.
     pub max_message_bytes: u64,
+    /// Time the whole message gets to arrive.
+    pub read_timeout: Duration,
 }
 
 impl<S> Layer<S> for RequestSizeLayer {
@@ -39,6 +53,7 @@ impl<S> Layer<S> for RequestSizeLayer {
         RequestSize {
             inner,
             max_body_bytes: self.max_message_bytes.saturating_add(FRAME_HEADER),
+            read_timeout: self.read_timeout,
         }
     }
 }
@@ -48,6 +63,7 @@ impl<S> Layer<S> for RequestSizeLayer {
 pub struct RequestSize<S> {
     inner: S,
     max_body_bytes: u64,
+    read_timeout: Duration,
 }
 
 impl<S, B> Service<Request<B>> for RequestSize<S>
@@ -63,26 +79,31 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let limit = req
-            .uri()
-            .path()
-            .starts_with(API_PREFIX)
-            .then_some(self.max_body_bytes);
+        let api = req.uri().path().starts_with(API_PREFIX);
+        let limit = api.then_some(self.max_body_bytes);
+        let timeout = self.read_timeout;
+        let read_by = api.then(|| Box::pin(tokio::time::sleep(timeout)));
         self.inner.call(req.map(|inner| Limited {
             inner,
             limit,
             seen: 0,
+            read_by,
+            timeout,
         }))
     }
 }
 
-/// A request body that fails once it grows past its limit.
+/// A request body that fails once it grows past its limit, or when it has not
+/// ended by its read timeout.
 #[derive(Debug)]
 pub struct Limited<B> {
     inner: B,
     /// `None`: unlimited (not an API call).
     limit: Option<u64>,
     seen: u64,
+    /// `None`: no time limit (not an API call, or the body has ended).
+    read_by: Option<Pin<Box<tokio::time::Sleep>>>,
+    timeout: Duration,
 }
 
 impl<B> HttpBody for Limited<B>
@@ -98,8 +119,22 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         let polled = match Pin::new(&mut self.inner).poll_frame(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => {
+                if let Some(read_by) = &mut self.read_by
+                    && read_by.as_mut().poll(cx).is_ready()
+                {
+                    self.read_by = None;
+                    let timeout = self.timeout;
+                    return Poll::Ready(Some(Err(
+                        GatewayError::RequestTimeout(timeout).to_status()
+                    )));
+                }
+                return Poll::Pending;
+            }
+            Poll::Ready(None) => {
+                self.read_by = None;
+                return Poll::Ready(None);
+            }
             Poll::Ready(Some(Err(e))) => {
                 return Poll::Ready(Some(Err(Status::from_error(e.into()))));
             }
@@ -113,6 +148,108 @@ where
             }
         }
         Poll::Ready(Some(Ok(polled)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Holds one of `--max-server-streams` permits for each server stream until
+/// its response body is dropped; refuses a stream with RESOURCE_EXHAUSTED
+/// (`TOO_MANY_STREAMS`) when none is left.
+#[derive(Debug, Clone)]
+pub struct StreamBudgetLayer {
+    slots: Arc<Semaphore>,
+}
+
+impl StreamBudgetLayer {
+    /// A budget of `max` open streams.
+    pub fn new(max: usize) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(max.max(1))),
+        }
+    }
+
+    /// Slots left now.
+    pub fn available(&self) -> usize {
+        self.slots.available_permits()
+    }
+}
+
+impl<S> Layer<S> for StreamBudgetLayer {
+    type Service = StreamBudget<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        StreamBudget {
+            inner,
+            slots: self.slots.clone(),
+        }
+    }
+}
+
+/// See [`StreamBudgetLayer`].
+#[derive(Debug, Clone)]
+pub struct StreamBudget<S> {
+    inner: S,
+    slots: Arc<Semaphore>,
+}
+
+impl<S, B> Service<Request<B>> for StreamBudget<S>
+where
+    S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let stream = crate::rpcs::by_path(req.uri().path()).is_some_and(|r| r.is_stream());
+        if !stream {
+            return Box::pin(self.inner.call(req));
+        }
+        let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+            let status = GatewayError::TooManyStreams.to_status();
+            return Box::pin(std::future::ready(Ok(crate::error::status_response(
+                &status,
+            ))));
+        };
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let response = fut.await?;
+            Ok(response.map(|inner| {
+                Body::new(Permitted {
+                    inner,
+                    _permit: permit,
+                })
+            }))
+        })
+    }
+}
+
+/// A response body holding a stream permit.
+struct Permitted {
+    inner: Body,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl HttpBody for Permitted {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {

@@ -70,6 +70,8 @@ async fn run_gateway(mut config: Config) -> ExitCode {
             }
         };
         let url = format!("http://{}", sim.addr);
+        // Whatever key the gateway holds now opens only the simulator.
+        config.builtin_simulator = true;
         config.cbr_endpoint = url.parse().ok();
         config.csbs_endpoint = url.parse().ok();
         let project = config
@@ -99,16 +101,6 @@ async fn run_gateway(mut config: Config) -> ExitCode {
                 tracing::warn!(endpoint = %url, "upstream endpoint is plaintext HTTP: tokens would cross the network unencrypted");
             }
         }
-    }
-    if config.credentials.any_configured()
-        && config.tls_cert.is_none()
-        && !config.listen.ip().is_loopback()
-        && config.allowed_projects.is_empty()
-    {
-        tracing::warn!(
-            listen = %addr,
-            "the gateway holds credentials and serves plaintext on a non-loopback address: anyone who can reach it acts with them (use --tls-client-ca, a mesh, or --allowed-projects)"
-        );
     }
     // A second signal skips the delay and the drain: the operator means it.
     let signal = async {

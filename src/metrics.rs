@@ -12,14 +12,20 @@
 //! | `cbr_gateway_upstream_retry_budget_exhausted_total` | counter | `service` |
 //! | `cbr_gateway_upstream_shed_total` | counter | `service` |
 //! | `cbr_gateway_upstream_inflight` | gauge | |
-//! | `cbr_gateway_watch_streams` | gauge | |
+//! | `cbr_gateway_server_streams` | gauge | |
 //! | `cbr_gateway_watch_pollers` | gauge | |
 //! | `cbr_gateway_idempotent_creates_total` | counter | `result` |
+//! | `cbr_gateway_authz_decisions_total` | counter | `decision`, `method` |
+//! | `cbr_gateway_caller_rate_limited_total` | counter | `method` |
+//! | `cbr_gateway_access_reloads_total` | counter | `file`, `result` |
+//! | `cbr_gateway_connections_open` | gauge | |
+//! | `cbr_gateway_connections_closed_total` | counter | `reason` |
 //!
 //! The gRPC metrics follow go-grpc-prometheus' names, so existing dashboards
 //! work. Labels take values from small fixed sets only: method names the gateway
 //! serves (anything else is `unknown`), route names, HTTP status codes, gRPC
-//! code names. No ID, project, token or URL ever becomes a label.
+//! code names, decisions. No ID, project, caller, token or URL ever becomes a
+//! label.
 
 use std::{
     future::Future,
@@ -37,7 +43,7 @@ use prometheus_client::{
     metrics::{
         counter::Counter,
         family::{Family, MetricConstructor},
-        gauge::ConstGauge,
+        gauge::{ConstGauge, Gauge},
         histogram::{Histogram, exponential_buckets},
     },
     registry::{Registry, Unit},
@@ -45,27 +51,6 @@ use prometheus_client::{
 use tokio::time::Instant;
 use tonic::{Code, body::Body};
 use tower::{Layer, Service};
-
-/// Every gRPC method the gateway serves, as `(service, method)`.
-const METHODS: &[(&str, &str)] = &[
-    ("cbr.gateway.v1.CheckpointService", "CreateCheckpoint"),
-    ("cbr.gateway.v1.CheckpointService", "GetCheckpoint"),
-    ("cbr.gateway.v1.CheckpointService", "WatchCheckpoint"),
-    ("cbr.gateway.v1.BackupService", "GetBackup"),
-    ("cbr.gateway.v1.BackupService", "ListBackups"),
-    ("cbr.gateway.v1.BackupService", "StreamBackups"),
-    ("cbr.gateway.v1.CheckpointItemService", "GetCheckpointItem"),
-    ("grpc.health.v1.Health", "Check"),
-    ("grpc.health.v1.Health", "Watch"),
-    (
-        "grpc.reflection.v1.ServerReflection",
-        "ServerReflectionInfo",
-    ),
-    (
-        "grpc.reflection.v1alpha.ServerReflection",
-        "ServerReflectionInfo",
-    ),
-];
 
 /// Labels of the gRPC server metrics.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -105,6 +90,60 @@ struct ResultLabels {
     result: &'static str,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct DecisionLabels {
+    decision: &'static str,
+    method: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct MethodOnly {
+    method: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ReloadLabels {
+    file: &'static str,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// What the access rules decided about a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The policy allowed it.
+    Allow,
+    /// The policy (or `--allowed-projects`) refused it.
+    Deny,
+    /// A caller credential was present but not accepted.
+    Unauthenticated,
+}
+
+impl Decision {
+    /// The label, also used in log lines.
+    pub fn label(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Deny => "deny",
+            Decision::Unauthenticated => "unauthenticated",
+        }
+    }
+}
+
+/// Counts one open connection until dropped.
+#[derive(Debug)]
+pub struct OpenConnection(Gauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// Builds histograms with fixed buckets.
 #[derive(Debug, Clone, Copy)]
 struct Buckets {
@@ -133,8 +172,8 @@ pub enum IdempotentResult {
 
 /// Live values read at scrape time from their owners.
 pub trait Gauges: Send + Sync + 'static {
-    /// Open WatchCheckpoint streams.
-    fn watch_streams(&self) -> i64;
+    /// Open server streams (all kinds share one budget).
+    fn server_streams(&self) -> i64;
     /// Running shared watch pollers.
     fn watch_pollers(&self) -> i64;
     /// Upstream requests in flight.
@@ -153,6 +192,11 @@ pub struct Metrics {
     budget_exhausted: Family<ServiceLabels, Counter>,
     shed: Family<ServiceLabels, Counter>,
     idempotent: Family<ResultLabels, Counter>,
+    decisions: Family<DecisionLabels, Counter>,
+    rate_limited: Family<MethodOnly, Counter>,
+    reloads: Family<ReloadLabels, Counter>,
+    connections_open: Gauge,
+    connections_closed: Family<ReasonLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -186,6 +230,11 @@ impl Metrics {
             budget_exhausted: Family::default(),
             shed: Family::default(),
             idempotent: Family::default(),
+            decisions: Family::default(),
+            rate_limited: Family::default(),
+            reloads: Family::default(),
+            connections_open: Gauge::default(),
+            connections_closed: Family::default(),
         };
         {
             let mut r = m.write();
@@ -235,6 +284,31 @@ impl Metrics {
                 "cbr_gateway_idempotent_creates",
                 "CreateCheckpoint calls with a request_id, by how they were answered",
                 m.idempotent.clone(),
+            );
+            r.register(
+                "cbr_gateway_authz_decisions",
+                "API calls judged by the access rules: allow, deny, or unauthenticated (a caller credential refused)",
+                m.decisions.clone(),
+            );
+            r.register(
+                "cbr_gateway_caller_rate_limited",
+                "API calls refused because their caller spent its share (--max-calls-per-second-per-caller)",
+                m.rate_limited.clone(),
+            );
+            r.register(
+                "cbr_gateway_access_reloads",
+                "Re-reads of the policy and JWKS files, by outcome (error: the last good version stays)",
+                m.reloads.clone(),
+            );
+            r.register(
+                "cbr_gateway_connections_open",
+                "Client connections open",
+                m.connections_open.clone(),
+            );
+            r.register(
+                "cbr_gateway_connections_closed",
+                "Client connections the gateway closed itself: limit (over --max-connections), read_timeout, idle, tls_handshake",
+                m.connections_closed.clone(),
             );
         }
         m
@@ -313,6 +387,53 @@ impl Metrics {
             .inc();
     }
 
+    /// The access rules decided about a call to `rpc`.
+    pub fn authz_decision(&self, decision: Decision, rpc: &crate::rpcs::Rpc) {
+        self.decisions
+            .get_or_create(&DecisionLabels {
+                decision: decision.label(),
+                method: rpc.full_name(),
+            })
+            .inc();
+    }
+
+    /// A call to `rpc` was refused by its caller's rate limit.
+    pub fn caller_rate_limited(&self, rpc: &crate::rpcs::Rpc) {
+        self.rate_limited
+            .get_or_create(&MethodOnly {
+                method: rpc.full_name(),
+            })
+            .inc();
+    }
+
+    /// A policy or JWKS file was re-read.
+    pub fn access_reload(&self, file: &'static str, ok: bool) {
+        let file = if file.contains("JWKS") {
+            "jwks"
+        } else {
+            "policy"
+        };
+        let result = if ok { "ok" } else { "error" };
+        self.reloads
+            .get_or_create(&ReloadLabels { file, result })
+            .inc();
+    }
+
+    /// A connection opened; it counts as open until the guard drops.
+    pub fn connection_opened(&self) -> OpenConnection {
+        self.connections_open.inc();
+        OpenConnection(self.connections_open.clone())
+    }
+
+    /// The gateway closed a connection itself.
+    pub fn connection_closed(&self, why: crate::server::Closed) {
+        self.connections_closed
+            .get_or_create(&ReasonLabels {
+                reason: why.label(),
+            })
+            .inc();
+    }
+
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
         self.registry.write().unwrap_or_else(|e| e.into_inner())
     }
@@ -359,9 +480,9 @@ impl Collector for GaugeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         for (name, help, value) in [
             (
-                "cbr_gateway_watch_streams",
-                "Open WatchCheckpoint streams",
-                self.0.watch_streams(),
+                "cbr_gateway_server_streams",
+                "Open server streams (WatchCheckpoint, StreamBackups, health Watch, reflection): one budget, --max-server-streams",
+                self.0.server_streams(),
             ),
             (
                 "cbr_gateway_watch_pollers",
@@ -407,13 +528,10 @@ pub fn code_name(code: Code) -> &'static str {
 
 /// The labels of a request path; `unknown` for anything the gateway does not serve.
 fn method_of(path: &str) -> MethodLabels {
-    let parts = path.strip_prefix('/').and_then(|p| p.split_once('/'));
-    let known = parts
-        .and_then(|(service, method)| METHODS.iter().find(|(s, m)| *s == service && *m == method));
-    match known {
-        Some((s, m)) => MethodLabels {
-            grpc_service: s,
-            grpc_method: m,
+    match crate::rpcs::by_path(path) {
+        Some(rpc) => MethodLabels {
+            grpc_service: rpc.service,
+            grpc_method: rpc.method,
         },
         None => MethodLabels {
             grpc_service: "unknown",

@@ -8,7 +8,11 @@
 //!    GOAWAY, in-flight unary calls run to completion, and calls that would
 //!    otherwise live until cancelled (WatchCheckpoint, health Watch,
 //!    reflection) end at once with UNAVAILABLE, so their clients reconnect to
-//!    another replica instead of holding this one open.
+//!    another replica instead of holding this one open. A StreamBackups walk
+//!    still running shortly before the grace ends gets the same status
+//!    rather than a cut connection. CreateCheckpoint calls running detached
+//!    (`request_id`) are awaited and their outcome recorded
+//!    ([`crate::idempotency::Idempotency::drain`]).
 //! 3. After `--shutdown-grace` whatever is left is closed, and the process
 //!    exits 0.
 
@@ -17,6 +21,7 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use http::{HeaderMap, Request, Response};
@@ -26,7 +31,10 @@ use tokio::sync::watch;
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
-use crate::error::GatewayError;
+use crate::{
+    error::GatewayError,
+    rpcs::{self, Shape},
+};
 
 /// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
 pub async fn signal() {
@@ -51,14 +59,6 @@ pub async fn signal() {
         () = term => tracing::info!("SIGTERM received, shutting down"),
     }
 }
-
-/// gRPC paths of calls that last until the client cancels them.
-const LONG_LIVED: &[&str] = &[
-    "/cbr.gateway.v1.CheckpointService/WatchCheckpoint",
-    "/grpc.health.v1.Health/Watch",
-    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-];
 
 /// The moment the server stops accepting and starts draining. Clones share it.
 #[derive(Debug, Clone)]
@@ -94,10 +94,14 @@ impl Drain {
         }
     }
 
-    /// The layer that ends long-lived streams when draining starts.
-    pub fn layer(&self) -> EndStreamsLayer {
+    /// The layer that ends server streams: endless ones (watches, health
+    /// `Watch`, reflection) when draining starts, bounded ones (StreamBackups)
+    /// when `bounded_grace` has passed since, so a walk near its end can
+    /// finish but none is cut without a status when the connection closes.
+    pub fn layer(&self, bounded_grace: Duration) -> EndStreamsLayer {
         EndStreamsLayer {
             drain: self.clone(),
+            bounded_grace,
         }
     }
 }
@@ -106,6 +110,7 @@ impl Drain {
 #[derive(Debug, Clone)]
 pub struct EndStreamsLayer {
     drain: Drain,
+    bounded_grace: Duration,
 }
 
 impl<S> Layer<S> for EndStreamsLayer {
@@ -114,16 +119,18 @@ impl<S> Layer<S> for EndStreamsLayer {
         EndStreams {
             inner,
             drain: self.drain.clone(),
+            bounded_grace: self.bounded_grace,
         }
     }
 }
 
-/// Wraps the response bodies of long-lived calls so that they end with
-/// UNAVAILABLE when draining starts.
+/// Wraps the response bodies of server streams so that they end with
+/// UNAVAILABLE (`SHUTTING_DOWN`) when the drain reaches them.
 #[derive(Debug, Clone)]
 pub struct EndStreams<S> {
     inner: S,
     drain: Drain,
+    bounded_grace: Duration,
 }
 
 impl<S, B> Service<Request<B>> for EndStreams<S>
@@ -140,18 +147,24 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let long_lived = LONG_LIVED.contains(&req.uri().path());
+        let shape = rpcs::by_path(req.uri().path()).map(|r| r.shape);
         let fut = self.inner.call(req);
-        if !long_lived {
-            return Box::pin(fut);
-        }
-        let drain = self.drain.clone();
+        let after = match shape {
+            Some(Shape::EndlessStream) => Duration::ZERO,
+            Some(Shape::BoundedStream) => self.bounded_grace,
+            Some(Shape::Unary) | None => return Box::pin(fut),
+        };
+        let started = self.drain.started();
+        let end: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+            started.await;
+            tokio::time::sleep(after).await;
+        });
         Box::pin(async move {
             let response = fut.await?;
             Ok(response.map(|body| {
                 Body::new(EndOnDrain {
                     inner: body,
-                    drain: Box::pin(drain.started()),
+                    drain: end,
                     done: false,
                 })
             }))

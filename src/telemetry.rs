@@ -111,9 +111,10 @@ pub struct StreamCounts {
     pub pages: u64,
 }
 
-/// The one log line per RPC: method, gRPC code, latency, upstream request id
-/// (and, for streams, what was sent). Failures the gateway cannot explain
-/// (INTERNAL, UNKNOWN, DATA_LOSS) are warnings with the status message.
+/// The one log line per RPC: method, gRPC code, latency, upstream request id,
+/// who called, the project and the authorization decision (and, for streams,
+/// what was sent). Failures the gateway cannot explain (INTERNAL, UNKNOWN,
+/// DATA_LOSS) are warnings with the status message.
 pub fn log_rpc(
     method: &str,
     status: &tonic::Status,
@@ -121,23 +122,81 @@ pub fn log_rpc(
     upstream_request_id: Option<&str>,
     stream: Option<StreamCounts>,
 ) {
-    use tonic::Code;
-    let latency_us = started.elapsed().as_micros() as u64;
-    let code = status.code();
-    let upstream_request_id = upstream_request_id.unwrap_or("");
-    let backups = stream.map(|s| s.backups);
-    let pages = stream.map(|s| s.pages);
     let span = tracing::Span::current();
+    let code = status.code();
     span.record("rpc.grpc.status_code", i64::from(code as i32));
-    if code != Code::Ok {
+    if code != tonic::Code::Ok {
         span.record("otel.status_code", "ERROR");
     }
     let trace = crate::trace::current();
-    let trace_id = trace.as_ref().map(|t| t.trace_id.as_str()).unwrap_or("");
-    let request_id = trace.as_ref().and_then(|t| t.request_id()).unwrap_or("");
-    if matches!(code, Code::Internal | Code::Unknown | Code::DataLoss) {
-        tracing::warn!(rpc = method, code = ?code, latency_us, trace_id, request_id, upstream_request_id, backups, pages, message = status.message(), "rpc");
-    } else {
-        tracing::info!(rpc = method, code = ?code, latency_us, trace_id, request_id, upstream_request_id, backups, pages, "rpc");
+    let facts = trace.as_ref().and_then(|t| t.facts.as_deref());
+    let line = Line {
+        method,
+        status,
+        started,
+        upstream_request_id,
+        stream,
+        trace: trace.as_ref(),
+        caller: facts.map(|f| &*f.caller),
+        project: facts.and_then(|f| f.project.get()).map(|p| &**p),
+        authz: facts.and_then(|f| f.decision.get().copied()),
+    };
+    line.write();
+}
+
+/// The log line of a call refused before any handler ran (by the origin or
+/// access rules): who it was, if known, and the decision.
+pub fn log_refused(
+    method: &str,
+    status: &tonic::Status,
+    started: tokio::time::Instant,
+    caller: Option<&str>,
+    authz: &'static str,
+) {
+    Line {
+        method,
+        status,
+        started,
+        upstream_request_id: None,
+        stream: None,
+        trace: None,
+        caller,
+        project: None,
+        authz: Some(authz),
+    }
+    .write();
+}
+
+struct Line<'a> {
+    method: &'a str,
+    status: &'a tonic::Status,
+    started: tokio::time::Instant,
+    upstream_request_id: Option<&'a str>,
+    stream: Option<StreamCounts>,
+    trace: Option<&'a crate::trace::TraceContext>,
+    caller: Option<&'a str>,
+    project: Option<&'a str>,
+    authz: Option<&'static str>,
+}
+
+impl Line<'_> {
+    fn write(&self) {
+        use tonic::Code;
+        let rpc = self.method;
+        let latency_us = self.started.elapsed().as_micros() as u64;
+        let code = self.status.code();
+        let upstream_request_id = self.upstream_request_id.unwrap_or("");
+        let backups = self.stream.map(|s| s.backups);
+        let pages = self.stream.map(|s| s.pages);
+        let trace_id = self.trace.map_or("", |t| t.trace_id.as_str());
+        let request_id = self.trace.and_then(|t| t.request_id()).unwrap_or("");
+        let caller = self.caller.unwrap_or("");
+        let project = self.project.unwrap_or("");
+        let authz = self.authz.unwrap_or("");
+        if matches!(code, Code::Internal | Code::Unknown | Code::DataLoss) {
+            tracing::warn!(rpc, code = ?code, latency_us, trace_id, request_id, upstream_request_id, caller, project, authz, backups, pages, message = self.status.message(), "rpc");
+        } else {
+            tracing::info!(rpc, code = ?code, latency_us, trace_id, request_id, upstream_request_id, caller, project, authz, backups, pages, "rpc");
+        }
     }
 }

@@ -18,7 +18,10 @@
 //! upstream then gets that client span as its parent ([`TraceContext::attach`],
 //! [`upstream_traceparent`]).
 
-use std::future::Future;
+use std::{
+    future::Future,
+    sync::{Arc, OnceLock},
+};
 
 use http::HeaderValue;
 use tonic::metadata::MetadataMap;
@@ -48,6 +51,32 @@ pub struct TraceContext {
     pub tracestate: Option<HeaderValue>,
     /// The caller's `x-request-id`, forwarded upstream and logged.
     pub request_id: Option<HeaderValue>,
+    /// Who calls and what the policy decided, for the call's log line.
+    pub facts: Option<Arc<CallFacts>>,
+}
+
+/// What the RPC log line says about who called: the caller's identity, the
+/// project the call acts on, and the authorization decision, as the call
+/// learns them (the project is known only once the request is validated).
+#[derive(Debug)]
+pub struct CallFacts {
+    /// The caller's identity (see [`crate::access`]).
+    pub caller: Arc<str>,
+    /// The project judged.
+    pub project: OnceLock<Box<str>>,
+    /// `allow` or `deny`, once the policy has judged the project.
+    pub decision: OnceLock<&'static str>,
+}
+
+impl CallFacts {
+    /// Facts of a call by `caller`, nothing judged yet.
+    pub fn new(caller: Arc<str>) -> Arc<Self> {
+        Arc::new(Self {
+            caller,
+            project: OnceLock::new(),
+            decision: OnceLock::new(),
+        })
+    }
 }
 
 impl TraceContext {
@@ -83,6 +112,7 @@ impl TraceContext {
                 .and_then(|v| visible(v.trim(), MAX_TRACESTATE)),
             request_id: header("x-request-id").and_then(|v| visible(v.trim(), MAX_REQUEST_ID)),
             trace_id,
+            facts: None,
         }
     }
 

@@ -37,8 +37,58 @@ const SORT_KEYS: &[&str] = &[
 
 /// Longest free-text value (names, descriptions, filters) upstream accepts.
 const MAX_TEXT: usize = 255;
-/// Most `resource_details` one CreateCheckpoint may carry.
-const MAX_RESOURCE_DETAILS: usize = 256;
+/// Most `resources` / `resource_details` one CreateCheckpoint may carry
+/// (upstream: "array length 0–256", as for adding resources to a vault).
+pub const MAX_RESOURCES: usize = 256;
+/// Most volumes one resource may include or exclude: an ECS attaches at most
+/// 60 disks.
+pub const MAX_VOLUMES: usize = 60;
+/// Most violations one error lists; the rest are counted. A hostile request
+/// can break one rule millions of times, and each listed violation costs a
+/// string (and bytes in the trailers).
+pub const MAX_VIOLATIONS: usize = 20;
+
+/// How many elements a repeated request field may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepeatedCap {
+    /// At most this many.
+    Max(usize),
+    /// At most one per value of its enum (`UNSPECIFIED` excluded): a filter
+    /// repeating a value says nothing more.
+    EnumValues,
+}
+
+/// The cap of every repeated field of every request message, by the field's
+/// full name. The gRPC codec ([`crate::codec`]) enforces them on the wire,
+/// before a message is decoded, so a request can never make the gateway build
+/// millions of elements; a test checks that every repeated request field is
+/// listed.
+pub const REPEATED_CAPS: &[(&str, RepeatedCap)] = &[
+    (
+        "cbr.gateway.v1.ListBackupsRequest.status",
+        RepeatedCap::EnumValues,
+    ),
+    (
+        "cbr.gateway.v1.StreamBackupsRequest.status",
+        RepeatedCap::EnumValues,
+    ),
+    (
+        "cbr.gateway.v1.CheckpointParameters.resources",
+        RepeatedCap::Max(MAX_RESOURCES),
+    ),
+    (
+        "cbr.gateway.v1.CheckpointParameters.resource_details",
+        RepeatedCap::Max(MAX_RESOURCES),
+    ),
+    (
+        "cbr.gateway.v1.ResourceExtraInfo.exclude_volumes",
+        RepeatedCap::Max(MAX_VOLUMES),
+    ),
+    (
+        "cbr.gateway.v1.ResourceExtraInfo.include_volumes",
+        RepeatedCap::Max(MAX_VOLUMES),
+    ),
+];
 /// Page size bounds of ListBackups.
 const LIMIT_RANGE: std::ops::RangeInclusive<i32> = 1..=1000;
 
@@ -51,12 +101,15 @@ pub struct Violation {
     pub description: String,
 }
 
-/// Every rule a request broke. Never empty.
+/// Every rule a request broke: the first [`MAX_VIOLATIONS`], and how many
+/// more there were. Never empty.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}: {}", .violations[0].field, .violations[0].description)]
 pub struct ValidationError {
-    /// The violations, in field order.
+    /// The violations, in field order, at most [`MAX_VIOLATIONS`].
     pub violations: Vec<Violation>,
+    /// Violations found beyond those listed.
+    pub omitted: usize,
 }
 
 impl ValidationError {
@@ -67,6 +120,7 @@ impl ValidationError {
                 field: field.into(),
                 description: description.into(),
             }],
+            omitted: 0,
         }
     }
 }
@@ -78,18 +132,34 @@ pub fn is_valid_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Collects violations while a request is checked.
+/// Collects violations while a request is checked: the first
+/// [`MAX_VIOLATIONS`], then only a count.
 #[derive(Default)]
 struct Checker {
     violations: Vec<Violation>,
+    omitted: usize,
 }
 
 impl Checker {
     fn fail(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.violations.push(Violation {
-            field: field.into(),
-            description: description.into(),
-        });
+        if self.violations.len() < MAX_VIOLATIONS {
+            self.violations.push(Violation {
+                field: field.into(),
+                description: description.into(),
+            });
+        } else {
+            self.omitted += 1;
+        }
+    }
+
+    /// Whether a repeated field is within `max` elements; reports it if not,
+    /// so that callers skip the per-element checks of an oversized list.
+    fn at_most<T>(&mut self, field: &str, list: &[T], max: usize) -> bool {
+        if list.len() > max {
+            self.fail(field, format!("must have at most {max} entries"));
+            return false;
+        }
+        true
     }
 
     /// A required identifier.
@@ -180,6 +250,7 @@ impl Checker {
         } else {
             Err(ValidationError {
                 violations: self.violations,
+                omitted: self.omitted,
             })
         }
     }
@@ -278,14 +349,19 @@ fn check_parameters(c: &mut Checker, p: &proto::CheckpointParameters) {
     if let Some(d) = &p.description {
         c.text("parameters.description", d, MAX_TEXT);
     }
-    for (i, r) in p.resources.iter().enumerate() {
-        c.id(&format!("parameters.resources[{i}]"), r);
+    // The codec refuses oversized lists before decoding; these checks keep
+    // the rule where the rest of the rules are, for every other caller.
+    if c.at_most("parameters.resources", &p.resources, MAX_RESOURCES) {
+        for (i, r) in p.resources.iter().enumerate() {
+            c.id(&format!("parameters.resources[{i}]"), r);
+        }
     }
-    if p.resource_details.len() > MAX_RESOURCE_DETAILS {
-        c.fail(
-            "parameters.resource_details",
-            format!("must have at most {MAX_RESOURCE_DETAILS} entries"),
-        );
+    if !c.at_most(
+        "parameters.resource_details",
+        &p.resource_details,
+        MAX_RESOURCES,
+    ) {
+        return;
     }
     for (i, r) in p.resource_details.iter().enumerate() {
         let at = format!("parameters.resource_details[{i}]");
@@ -295,14 +371,20 @@ fn check_parameters(c: &mut Checker, p: &proto::CheckpointParameters) {
             c.text(&format!("{at}.name"), name, MAX_TEXT);
         }
         if let Some(extra) = &r.extra_info {
-            for (j, v) in extra.exclude_volumes.iter().enumerate() {
-                c.id(&format!("{at}.extra_info.exclude_volumes[{j}]"), v);
+            let excludes = format!("{at}.extra_info.exclude_volumes");
+            if c.at_most(&excludes, &extra.exclude_volumes, MAX_VOLUMES) {
+                for (j, v) in extra.exclude_volumes.iter().enumerate() {
+                    c.id(&format!("{excludes}[{j}]"), v);
+                }
             }
-            for (j, v) in extra.include_volumes.iter().enumerate() {
-                let vat = format!("{at}.extra_info.include_volumes[{j}]");
-                c.id(&format!("{vat}.id"), &v.id);
-                if let Some(os) = &v.os_version {
-                    c.text(&format!("{vat}.os_version"), os, MAX_TEXT);
+            let includes = format!("{at}.extra_info.include_volumes");
+            if c.at_most(&includes, &extra.include_volumes, MAX_VOLUMES) {
+                for (j, v) in extra.include_volumes.iter().enumerate() {
+                    let vat = format!("{includes}[{j}]");
+                    c.id(&format!("{vat}.id"), &v.id);
+                    if let Some(os) = &v.os_version {
+                        c.text(&format!("{vat}.os_version"), os, MAX_TEXT);
+                    }
                 }
             }
         }
@@ -377,6 +459,13 @@ pub struct BackupQuery {
     pub incremental: Option<bool>,
 }
 
+/// How many backup statuses there are (`UNSPECIFIED` aside).
+static BACKUP_STATUSES: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+    (1..=i32::from(u8::MAX))
+        .filter(|v| proto::BackupStatus::try_from(*v).is_ok())
+        .count()
+});
+
 /// Checks a ListBackups request.
 pub fn check_list_backups(
     req: &proto::ListBackupsRequest,
@@ -410,13 +499,16 @@ pub fn check_list_backups(
         }
         req.sort.clone()
     });
-    let mut status = Vec::with_capacity(req.status.len());
-    for (i, raw) in req.status.iter().enumerate() {
-        let field = format!("status[{i}]");
-        if *raw == 0 {
-            c.fail(field, "must not be BACKUP_STATUS_UNSPECIFIED");
-        } else if let Some(s) = c.enum_value(&field, *raw, convert::backup_status_to_upstream) {
-            status.push(s);
+    let mut status = Vec::new();
+    // One per status at most (the codec enforces it on the wire already).
+    if c.at_most("status", &req.status, *BACKUP_STATUSES) {
+        for (i, raw) in req.status.iter().enumerate() {
+            let field = format!("status[{i}]");
+            if *raw == 0 {
+                c.fail(field, "must not be BACKUP_STATUS_UNSPECIFIED");
+            } else if let Some(s) = c.enum_value(&field, *raw, convert::backup_status_to_upstream) {
+                status.push(s);
+            }
         }
     }
     let start_time = c.time("start_time", req.start_time.as_ref());

@@ -19,8 +19,7 @@ use std::{
 use tokio::{sync::watch, time::Instant};
 
 use super::{
-    CreateResult, Fingerprint, Finished, IdempotencyError, Key, Outcome, run_create,
-    wait_for_outcome,
+    CreateResult, Fingerprint, Finished, IdempotencyError, Key, Outcome, wait_for_outcome,
 };
 use crate::{
     proto::CreateCheckpointResponse,
@@ -227,6 +226,7 @@ impl Drop for Lead {
 /// [`super::Idempotency::create`] on the memory store.
 pub(crate) async fn create<F>(
     store: &Arc<MemoryStore>,
+    detached: &super::Detached,
     key: Key,
     fingerprint: Fingerprint,
     deadline: Option<Instant>,
@@ -248,8 +248,7 @@ where
                     return Err(IdempotencyError::Interrupted);
                 };
                 // Detached: the outcome is recorded even if this caller leaves.
-                crate::trace::spawn(async move {
-                    let finished = run_create(limit, create).await;
+                detached.spawn(limit, create, |finished| async move {
                     lead.finish(finished);
                 });
                 rx
@@ -388,6 +387,7 @@ mod tests {
             calls.push(tokio::spawn(async move {
                 create(
                     &store,
+                    &super::super::Detached::default(),
                     key(7),
                     FP,
                     None,

@@ -99,6 +99,17 @@ pub struct RecordedFailure {
 }
 
 impl RecordedFailure {
+    /// The outcome of a create the shutdown gave up on.
+    fn interrupted() -> Self {
+        let status = GatewayError::Idempotency(IdempotencyError::Interrupted).to_status();
+        Self {
+            code: status.code() as i32,
+            message: status.message().to_owned(),
+            details: status.details().to_vec(),
+            request_id: None,
+        }
+    }
+
     /// Records the status the gateway answers for `err`.
     fn from_upstream(err: &UpstreamError) -> Self {
         // The one mapping to a status (crate::error), applied once, here.
@@ -149,9 +160,12 @@ pub enum IdempotencyError {
     /// the caller's deadline passed while it waited.
     #[error(transparent)]
     Upstream(UpstreamError),
-    /// The task running the create ended without an outcome (a bug); whether
-    /// upstream created the checkpoint is unknown.
-    #[error("the create was interrupted; its outcome is unknown")]
+    /// The create ended without an outcome — the gateway shut down while it
+    /// ran, or its task vanished; whether upstream created the checkpoint is
+    /// unknown.
+    #[error(
+        "the create was interrupted (the gateway shut down while it ran); whether the checkpoint was created is unknown: look for it before retrying with a new request_id"
+    )]
     Interrupted,
 }
 
@@ -226,6 +240,40 @@ pub struct Idempotency {
     /// Longest a detached create may run before its outcome is recorded as a
     /// timeout (it may still have reached upstream).
     create_limit: Duration,
+    /// The creates running detached, for the shutdown to wait for.
+    detached: Arc<Detached>,
+}
+
+/// The detached creates of one gateway.
+#[derive(Default)]
+pub(crate) struct Detached {
+    tracker: tokio_util::task::TaskTracker,
+    /// Cancelled at the end of the shutdown's grace: creates still running
+    /// record an interrupted outcome instead of vanishing.
+    give_up: tokio_util::sync::CancellationToken,
+}
+
+impl Detached {
+    /// Runs a leader's create in its own task, tracked, and hands its outcome
+    /// to `record` — or, if the shutdown gives up on it first, an outcome
+    /// saying it was interrupted (upstream may or may not have created it).
+    pub(crate) fn spawn<F, R, Fut>(&self, limit: Duration, create: F, record: R)
+    where
+        F: Future<Output = Result<Reply<CreateCheckpointResponse>, UpstreamError>> + Send + 'static,
+        R: FnOnce(Finished) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let give_up = self.give_up.clone();
+        crate::trace::spawn(self.tracker.track_future(async move {
+            let finished = tokio::select! {
+                finished = run_create(limit, create) => finished,
+                () = give_up.cancelled() => Finished::Remember(Outcome::Failed(Arc::new(
+                    RecordedFailure::interrupted(),
+                ))),
+            };
+            record(finished).await;
+        }));
+    }
 }
 
 #[derive(Clone)]
@@ -256,6 +304,7 @@ impl Idempotency {
             backend: Backend::Memory(Arc::new(memory::MemoryStore::new(ttl, max_entries))),
             create_limit,
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            detached: Arc::default(),
         }
     }
 
@@ -282,6 +331,7 @@ impl Idempotency {
                     backend: Backend::Redis(Arc::new(store)),
                     create_limit,
                     metrics: Arc::new(crate::metrics::Metrics::new()),
+                    detached: Arc::default(),
                 })
             }
         }
@@ -309,12 +359,13 @@ impl Idempotency {
             flag.store(true, std::sync::atomic::Ordering::Relaxed);
             create.await
         };
+        let detached = &self.detached;
         let result = match &self.backend {
             Backend::Memory(store) => {
-                memory::create(store, key, fingerprint, deadline, limit, create).await
+                memory::create(store, detached, key, fingerprint, deadline, limit, create).await
             }
             Backend::Redis(store) => {
-                redis::create(store, key, fingerprint, deadline, limit, create).await
+                redis::create(store, detached, key, fingerprint, deadline, limit, create).await
             }
         };
         self.metrics.idempotent_create(match &result {
@@ -324,6 +375,39 @@ impl Idempotency {
             _ => IdempotentResult::Deduplicated,
         });
         result
+    }
+
+    /// Waits for the creates still running detached, until shortly before
+    /// `until` (the end of the shutdown's grace); then records the ones still
+    /// running as interrupted, so that a repeat of their `request_id` — on
+    /// another replica, or after a restart with a shared store — answers
+    /// that instead of creating a second checkpoint.
+    pub async fn drain(&self, until: Instant) {
+        /// Time left to the stragglers to record their outcome.
+        const RECORD: Duration = Duration::from_secs(1);
+        let detached = &self.detached;
+        detached.tracker.close();
+        if detached.tracker.is_empty() {
+            return;
+        }
+        tracing::info!(
+            creates = detached.tracker.len(),
+            "waiting for CreateCheckpoint calls running detached"
+        );
+        let give_up_at = until.checked_sub(RECORD).unwrap_or(until);
+        if tokio::time::timeout_at(give_up_at, detached.tracker.wait())
+            .await
+            .is_ok()
+        {
+            tracing::info!("every detached create finished and was recorded");
+            return;
+        }
+        tracing::warn!(
+            creates = detached.tracker.len(),
+            "creates still running at the end of the grace period: recorded as interrupted"
+        );
+        detached.give_up.cancel();
+        let _ = tokio::time::timeout(RECORD, detached.tracker.wait()).await;
     }
 
     /// Counts answers into `metrics`.

@@ -29,7 +29,7 @@ use tokio::{sync::watch, time::Instant};
 
 use super::{
     ConnectError, CreateResult, Fingerprint, Finished, IdempotencyError, Key, Outcome,
-    RecordedFailure, deadline_exceeded, run_create, wait_for_outcome,
+    RecordedFailure, deadline_exceeded, wait_for_outcome,
 };
 use crate::{
     proto::CreateCheckpointResponse,
@@ -409,6 +409,7 @@ impl RedisStore {
 /// [`super::Idempotency::create`] on the Redis store.
 pub(crate) async fn create<F>(
     store: &Arc<RedisStore>,
+    detached: &super::Detached,
     key: Key,
     fingerprint: Fingerprint,
     deadline: Option<Instant>,
@@ -438,8 +439,7 @@ where
                 let (tx, mut rx) = watch::channel(None);
                 let store = store.clone();
                 // Detached: the outcome is recorded even if this caller leaves.
-                crate::trace::spawn(async move {
-                    let finished = run_create(limit, create).await;
+                detached.spawn(limit, create, move |finished| async move {
                     tx.send_replace(Some(finished.clone()));
                     store
                         .record(&redis_key, &pending, &fingerprint, &finished)

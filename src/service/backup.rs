@@ -8,11 +8,12 @@ use tonic::{Request, Response, Status};
 use super::Shared;
 use crate::{
     convert,
+    error::GatewayError,
     proto::{
         GetBackupRequest, GetBackupResponse, ListBackupsRequest, ListBackupsResponse,
         StreamBackupsRequest, StreamBackupsResponse, backup_service_server::BackupService,
     },
-    validate,
+    rpcs, validate,
 };
 
 /// Serves ListBackups, StreamBackups and GetBackup.
@@ -39,10 +40,10 @@ impl BackupService for BackupApi {
         request: Request<ListBackupsRequest>,
     ) -> Result<Response<ListBackupsResponse>, Status> {
         self.shared
-            .unary("ListBackups", request, |call, req| async move {
+            .unary(&rpcs::LIST_BACKUPS, request, |call, req| async move {
                 let (project_id, query) =
                     validate::check_list_backups(&req, self.shared.default_project.as_deref())?;
-                self.shared.authorize(&project_id)?;
+                call.authorize(&project_id)?;
                 let reply = self
                     .shared
                     .upstream
@@ -62,33 +63,39 @@ impl BackupService for BackupApi {
         // Everything that can refuse the call happens before the stream starts,
         // so bad input fails the call itself rather than its first message.
         let started = tokio::time::Instant::now();
-        let refuse = |status: Status| {
-            crate::telemetry::log_rpc(
-                "StreamBackups",
-                &status,
-                started,
-                None,
-                Some(crate::telemetry::StreamCounts::default()),
-            );
+        let rpc = &rpcs::STREAM_BACKUPS;
+        let mut trace = crate::trace::TraceContext::from_metadata(request.metadata());
+        let refuse = |error: GatewayError, trace: &crate::trace::TraceContext| {
+            let status = error.to_status();
+            crate::trace::CURRENT.sync_scope(trace.clone(), || {
+                crate::telemetry::log_rpc(
+                    rpc.method,
+                    &status,
+                    started,
+                    None,
+                    Some(crate::telemetry::StreamCounts::default()),
+                );
+            });
             status
         };
+        let call = match self.shared.stream_context(rpc, &request) {
+            Ok(call) => call,
+            Err(e) => return Err(refuse(e, &trace)),
+        };
+        trace.facts = Some(call.admitted.facts.clone());
         let (project_id, query) = validate::check_stream_backups(
             request.get_ref(),
             self.shared.default_project.as_deref(),
         )
-        .map_err(|e| refuse(crate::error::GatewayError::InvalidArgument(e).to_status()))?;
-        self.shared
-            .authorize(&project_id)
-            .map_err(|e| refuse(e.to_status()))?;
-        let call = self.shared.stream_context(&request).map_err(refuse)?;
+        .map_err(|e| refuse(GatewayError::InvalidArgument(e), &trace))?;
+        call.authorize(&project_id).map_err(|e| refuse(e, &trace))?;
         let pager = crate::watch::pager::BackupPager {
             upstream: self.shared.upstream.clone(),
             call,
             project_id,
             query,
         };
-        let mut trace = crate::trace::TraceContext::from_metadata(request.metadata());
-        let span = super::rpc_span("StreamBackups");
+        let span = super::rpc_span(rpc.method);
         trace.attach(&span);
         // The pager's tasks carry the trace context and the span to upstream.
         Ok(Response::new(span.in_scope(|| {
@@ -101,14 +108,14 @@ impl BackupService for BackupApi {
         request: Request<GetBackupRequest>,
     ) -> Result<Response<GetBackupResponse>, Status> {
         self.shared
-            .unary("GetBackup", request, |call, req| async move {
+            .unary(&rpcs::GET_BACKUP, request, |call, req| async move {
                 let target = validate::check_get(
                     &req.project_id,
                     "backup_id",
                     &req.backup_id,
                     self.shared.default_project.as_deref(),
                 )?;
-                self.shared.authorize(&target.project_id)?;
+                call.authorize(&target.project_id)?;
                 let reply = self
                     .shared
                     .upstream

@@ -14,7 +14,7 @@ use crate::{
         GetCheckpointResponse, WatchCheckpointRequest, WatchCheckpointResponse,
         checkpoint_service_server::CheckpointService,
     },
-    validate,
+    rpcs, validate,
     watch::hub::{WatchKey, watcher_stream},
 };
 
@@ -41,10 +41,10 @@ impl CheckpointService for CheckpointApi {
         request: Request<CreateCheckpointRequest>,
     ) -> Result<Response<CreateCheckpointResponse>, Status> {
         self.shared
-            .unary("CreateCheckpoint", request, |call, req| async move {
+            .unary(&rpcs::CREATE_CHECKPOINT, request, |call, req| async move {
                 let input =
                     validate::check_create_checkpoint(req, self.shared.default_project.as_deref())?;
-                self.shared.authorize(&input.project_id)?;
+                call.authorize(&input.project_id)?;
                 let body = convert::create_checkpoint_body(&input);
                 let Some(request_id) = input.request_id else {
                     let reply = self
@@ -56,7 +56,7 @@ impl CheckpointService for CheckpointApi {
                         checkpoint: Some(convert::checkpoint(c)),
                     }));
                 };
-                let key = Key::new(&call.auth.identity(), &input.project_id, request_id);
+                let key = Key::new(&call.owner(), &input.project_id, request_id);
                 let fingerprint = Fingerprint::of_create(&input.project_id, &body);
                 let upstream = self.shared.upstream.clone();
                 let auth = call.auth.clone();
@@ -86,14 +86,14 @@ impl CheckpointService for CheckpointApi {
         request: Request<GetCheckpointRequest>,
     ) -> Result<Response<GetCheckpointResponse>, Status> {
         self.shared
-            .unary("GetCheckpoint", request, |call, req| async move {
+            .unary(&rpcs::GET_CHECKPOINT, request, |call, req| async move {
                 let target = validate::check_get(
                     &req.project_id,
                     "checkpoint_id",
                     &req.checkpoint_id,
                     self.shared.default_project.as_deref(),
                 )?;
-                self.shared.authorize(&target.project_id)?;
+                call.authorize(&target.project_id)?;
                 let reply = self
                     .shared
                     .upstream
@@ -113,7 +113,10 @@ impl CheckpointService for CheckpointApi {
         request: Request<WatchCheckpointRequest>,
     ) -> Result<Response<Self::WatchCheckpointStream>, Status> {
         let shared = &self.shared;
-        let call = shared.stream_context(&request)?;
+        let rpc = &rpcs::WATCH_CHECKPOINT;
+        let call = shared
+            .stream_context(rpc, &request)
+            .map_err(|e| e.to_status())?;
         let req = request.get_ref();
         let target = validate::check_get(
             &req.project_id,
@@ -122,25 +125,17 @@ impl CheckpointService for CheckpointApi {
             shared.default_project.as_deref(),
         )
         .map_err(|e| GatewayError::from(e).to_status())?;
-        shared
-            .authorize(&target.project_id)
+        call.authorize(&target.project_id)
             .map_err(|e| e.to_status())?;
-        // Long-lived streams are capped on their own: tower's concurrency limits
-        // free their slot when the response headers go out.
-        let permit = shared
-            .watch_slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Status::resource_exhausted("too many watch streams; retry later"))?;
         let key = WatchKey {
             identity: call.auth.identity(),
             project_id: target.project_id,
             checkpoint_id: target.id,
             include_backups: req.include_backups,
         };
-        tracing::info!(rpc = "WatchCheckpoint", checkpoint = %key.checkpoint_id, include_backups = key.include_backups, "watch started");
+        tracing::info!(rpc = rpc.method, caller = %call.admitted.caller.identity, checkpoint = %key.checkpoint_id, include_backups = key.include_backups, "watch started");
         let rx = shared.watch_hub.subscribe(key, call.auth);
-        let stream = watcher_stream(rx, shared.watch_heartbeat, permit);
+        let stream = watcher_stream(rx, shared.watch_heartbeat);
         Ok(Response::new(crate::watch::with_deadline(
             stream,
             call.deadline,

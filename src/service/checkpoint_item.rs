@@ -11,7 +11,7 @@ use crate::{
         GetCheckpointItemRequest, GetCheckpointItemResponse,
         checkpoint_item_service_server::CheckpointItemService,
     },
-    validate,
+    rpcs, validate,
 };
 
 /// Serves GetCheckpointItem.
@@ -34,23 +34,32 @@ impl CheckpointItemService for CheckpointItemApi {
         request: Request<GetCheckpointItemRequest>,
     ) -> Result<Response<GetCheckpointItemResponse>, Status> {
         self.shared
-            .unary("GetCheckpointItem", request, |call, req| async move {
-                let target = validate::check_get(
-                    &req.project_id,
-                    "checkpoint_item_id",
-                    &req.checkpoint_item_id,
-                    self.shared.default_project.as_deref(),
-                )?;
-                self.shared.authorize(&target.project_id)?;
-                let reply = self
-                    .shared
-                    .upstream
-                    .get_checkpoint_item(&call.auth, call.deadline, &target.project_id, &target.id)
-                    .await?;
-                Ok(reply.map(|i| GetCheckpointItemResponse {
-                    checkpoint_item: Some(convert::checkpoint_item(i)),
-                }))
-            })
+            .unary(
+                &rpcs::GET_CHECKPOINT_ITEM,
+                request,
+                |call, req| async move {
+                    let target = validate::check_get(
+                        &req.project_id,
+                        "checkpoint_item_id",
+                        &req.checkpoint_item_id,
+                        self.shared.default_project.as_deref(),
+                    )?;
+                    call.authorize(&target.project_id)?;
+                    let reply = self
+                        .shared
+                        .upstream
+                        .get_checkpoint_item(
+                            &call.auth,
+                            call.deadline,
+                            &target.project_id,
+                            &target.id,
+                        )
+                        .await?;
+                    Ok(reply.map(|i| GetCheckpointItemResponse {
+                        checkpoint_item: Some(convert::checkpoint_item(i)),
+                    }))
+                },
+            )
             .await
     }
 }

@@ -1,7 +1,8 @@
 //! gRPC services: thin adapters from tonic to validation, upstream and conversion.
 //!
 //! Every unary RPC goes through [`Shared::unary`], which reads the call's credentials
-//! (`x-auth-token`) and deadline (set by [`crate::deadline`]), runs the handler, maps a failure to a status
+//! (`x-auth-token`), its admission by [`crate::access`] and its deadline (set by
+//! [`crate::deadline`]), runs the handler, maps a failure to a status
 //! in the one place that does it ([`crate::error`]), attaches upstream's request id
 //! as `x-request-id`, and writes one log line per RPC.
 
@@ -18,8 +19,10 @@ use tonic::{
 };
 
 use crate::{
+    access::{Access, Admitted},
     deadline::Deadline,
     error::GatewayError,
+    rpcs::Rpc,
     upstream::{AkSk, Auth, AuthToken, Reply, UpstreamClient, iam::IamTokenProvider},
 };
 
@@ -30,16 +33,14 @@ pub struct Shared {
     pub upstream: UpstreamClient,
     /// Project used when a request leaves `project_id` empty.
     pub default_project: Option<String>,
-    /// Projects the gateway may act on; empty allows any.
-    pub allowed_projects: Vec<String>,
+    /// Who may call what (the policy, `--allowed-projects`).
+    pub access: Arc<Access>,
     /// The gateway's own AK/SK, used when a caller sends no token.
     pub aksk: Option<Arc<AkSk>>,
     /// The gateway's IAM user, used when there is neither a token nor AK/SK.
     pub iam: Option<Arc<IamTokenProvider>>,
     /// Shared pollers of WatchCheckpoint.
     pub watch_hub: Arc<crate::watch::hub::WatchHub>,
-    /// One permit per open watch stream.
-    pub watch_slots: Arc<tokio::sync::Semaphore>,
     /// Heartbeat interval of watch streams.
     pub watch_heartbeat: std::time::Duration,
     /// Deadline of unary calls that set none.
@@ -51,21 +52,11 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Refuses projects outside `--allowed-projects`, before any upstream call.
-    pub fn authorize(&self, project_id: &str) -> Result<(), GatewayError> {
-        if self.allowed_projects.is_empty() || self.allowed_projects.iter().any(|p| p == project_id)
-        {
-            Ok(())
-        } else {
-            Err(GatewayError::ProjectNotAllowed(project_id.to_owned()))
-        }
-    }
-
     /// Runs one unary RPC: credentials and deadline, handler, error mapping,
     /// metadata, log line.
     pub async fn unary<Req, Resp, Fut>(
         &self,
-        method: &'static str,
+        rpc: &'static Rpc,
         request: Request<Req>,
         handler: impl FnOnce(Call, Req) -> Fut,
     ) -> Result<Response<Resp>, Status>
@@ -73,18 +64,31 @@ impl Shared {
         Fut: Future<Output = Result<Reply<Resp>, GatewayError>>,
     {
         use tracing::Instrument as _;
+        let admitted = self.admitted(rpc, &request);
         let mut trace = crate::trace::TraceContext::from_metadata(request.metadata());
-        let span = rpc_span(method);
+        trace.facts = Some(admitted.facts.clone());
+        let span = rpc_span(rpc.method);
         trace.attach(&span);
         let call = self
-            .unary_in_scope(method, request, handler)
+            .unary_in_scope(rpc.method, admitted, request, handler)
             .instrument(span);
         crate::trace::scope(trace, call).await
+    }
+
+    /// What the access layer established about `request`.
+    pub fn admitted<Req>(&self, rpc: &'static Rpc, request: &Request<Req>) -> Admitted {
+        request
+            .extensions()
+            .get::<Admitted>()
+            .filter(|a| std::ptr::eq(a.rpc, rpc))
+            .cloned()
+            .unwrap_or_else(|| self.access.unlayered(rpc))
     }
 
     async fn unary_in_scope<Req, Resp, Fut>(
         &self,
         method: &'static str,
+        admitted: Admitted,
         request: Request<Req>,
         handler: impl FnOnce(Call, Req) -> Fut,
     ) -> Result<Response<Resp>, Status>
@@ -101,7 +105,7 @@ impl Shared {
                 .map_or(started + self.default_deadline, |d| d)
                 .min(longest),
         );
-        let outcome = match self.call_context(request.metadata(), deadline) {
+        let outcome = match self.call_context(request.metadata(), deadline, admitted) {
             Ok(call) => handler(call, request.into_inner()).await,
             Err(err) => Err(err),
         };
@@ -136,12 +140,16 @@ impl Shared {
         }
     }
 
-    /// The context of a streaming call (credentials and deadline), or the
-    /// status that refuses it.
-    pub fn stream_context<Req>(&self, request: &Request<Req>) -> Result<Call, Status> {
+    /// The context of a streaming call (credentials, deadline, admission),
+    /// or the error that refuses it.
+    pub fn stream_context<Req>(
+        &self,
+        rpc: &'static Rpc,
+        request: &Request<Req>,
+    ) -> Result<Call, GatewayError> {
         let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
-        self.call_context(request.metadata(), deadline)
-            .map_err(|e| e.to_status())
+        let admitted = self.admitted(rpc, request);
+        self.call_context(request.metadata(), deadline, admitted)
     }
 
     /// Who the call acts as (contract §3): the caller's token, else the
@@ -150,6 +158,7 @@ impl Shared {
         &self,
         md: &MetadataMap,
         deadline: Option<Instant>,
+        admitted: Admitted,
     ) -> Result<Call, GatewayError> {
         let auth = match md.get("x-auth-token") {
             Some(v) => {
@@ -180,7 +189,11 @@ impl Shared {
                 }
             },
         };
-        Ok(Call { auth, deadline })
+        Ok(Call {
+            auth,
+            deadline,
+            admitted,
+        })
     }
 }
 
@@ -205,4 +218,25 @@ pub struct Call {
     pub auth: Auth,
     /// When the caller stops waiting (from `grpc-timeout`, via [`Deadline`]).
     pub deadline: Option<Instant>,
+    /// Who calls, and the policy that judges the call's project.
+    pub admitted: Admitted,
+}
+
+impl Call {
+    /// Judges the call's effective project (the policy and
+    /// `--allowed-projects`), before any upstream call.
+    pub fn authorize(&self, project_id: &str) -> Result<(), GatewayError> {
+        self.admitted.authorize(project_id)
+    }
+
+    /// Whose outcome an idempotent create is: the caller and the credentials
+    /// it acts with, so one caller can never read another's outcome by
+    /// guessing its `request_id`, even under the gateway's own credentials.
+    pub fn owner(&self) -> String {
+        format!(
+            "{}\u{0}{}",
+            self.admitted.caller.identity,
+            self.auth.identity()
+        )
+    }
 }

@@ -25,10 +25,7 @@ use std::{
 };
 
 use prost_types::Timestamp;
-use tokio::{
-    sync::{OwnedSemaphorePermit, watch},
-    time::Instant,
-};
+use tokio::{sync::watch, time::Instant};
 use tonic::{Code, Status};
 
 use crate::{
@@ -373,8 +370,6 @@ struct Watcher {
     heartbeat: Duration,
     next_heartbeat: Instant,
     done: bool,
-    /// Holds one of the gateway's watch-stream slots until the stream drops.
-    _permit: OwnedSemaphorePermit,
 }
 
 fn message(
@@ -397,7 +392,6 @@ fn message(
 pub fn watcher_stream(
     rx: watch::Receiver<Published>,
     heartbeat: Duration,
-    permit: OwnedSemaphorePermit,
 ) -> BoxStream<pb::WatchCheckpointResponse> {
     let state = Watcher {
         rx,
@@ -405,7 +399,6 @@ pub fn watcher_stream(
         heartbeat,
         next_heartbeat: Instant::now() + heartbeat,
         done: false,
-        _permit: permit,
     };
     Box::pin(futures_util::stream::unfold(state, |mut w| async move {
         if w.done {

@@ -1,0 +1,219 @@
+//! The one table of RPCs the gateway serves.
+//!
+//! Everything that treats RPCs differently reads it here instead of keeping its
+//! own list: the authorization groups (`read`, `write`, always allowed), which
+//! calls stream and whether they end by themselves (the stream budget and the
+//! drain), the metrics' method labels, the handlers' names in log lines. A unit
+//! test checks it against the compiled descriptor set, so a method added to a
+//! `.proto` file without a row here fails the build's tests.
+
+/// What calling a method can do, for authorization (contract §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Changes nothing upstream: the policy group `read`.
+    Read,
+    /// Changes something upstream: the policy group `write`.
+    Write,
+    /// Health and reflection: always allowed, never judged or rate-limited.
+    Open,
+}
+
+/// How a method answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// One response message.
+    Unary,
+    /// A server stream that ends by itself (a listing walked to its end).
+    BoundedStream,
+    /// A stream that lasts until the caller cancels it or the gateway drains
+    /// (watches, health `Watch`, reflection).
+    EndlessStream,
+}
+
+/// One gRPC method.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rpc {
+    /// The fully qualified service, e.g. `cbr.gateway.v1.BackupService`.
+    pub service: &'static str,
+    /// The method, e.g. `GetBackup`.
+    pub method: &'static str,
+    /// The HTTP/2 path, `/{service}/{method}`.
+    pub path: &'static str,
+    /// Its authorization group.
+    pub access: Access,
+    /// Unary or which kind of stream.
+    pub shape: Shape,
+}
+
+impl Rpc {
+    /// `{service}/{method}`: how policies and metrics name the method.
+    pub fn full_name(&self) -> &'static str {
+        &self.path[1..]
+    }
+
+    /// Whether the response is a server stream.
+    pub fn is_stream(&self) -> bool {
+        self.shape != Shape::Unary
+    }
+}
+
+macro_rules! rpc {
+    ($name:ident, $service:literal, $method:literal, $access:ident, $shape:ident) => {
+        #[doc = concat!("`", $service, "/", $method, "`.")]
+        pub static $name: Rpc = Rpc {
+            service: $service,
+            method: $method,
+            path: concat!("/", $service, "/", $method),
+            access: Access::$access,
+            shape: Shape::$shape,
+        };
+    };
+}
+
+rpc!(
+    CREATE_CHECKPOINT,
+    "cbr.gateway.v1.CheckpointService",
+    "CreateCheckpoint",
+    Write,
+    Unary
+);
+rpc!(
+    GET_CHECKPOINT,
+    "cbr.gateway.v1.CheckpointService",
+    "GetCheckpoint",
+    Read,
+    Unary
+);
+rpc!(
+    WATCH_CHECKPOINT,
+    "cbr.gateway.v1.CheckpointService",
+    "WatchCheckpoint",
+    Read,
+    EndlessStream
+);
+rpc!(
+    LIST_BACKUPS,
+    "cbr.gateway.v1.BackupService",
+    "ListBackups",
+    Read,
+    Unary
+);
+rpc!(
+    STREAM_BACKUPS,
+    "cbr.gateway.v1.BackupService",
+    "StreamBackups",
+    Read,
+    BoundedStream
+);
+rpc!(
+    GET_BACKUP,
+    "cbr.gateway.v1.BackupService",
+    "GetBackup",
+    Read,
+    Unary
+);
+rpc!(
+    GET_CHECKPOINT_ITEM,
+    "cbr.gateway.v1.CheckpointItemService",
+    "GetCheckpointItem",
+    Read,
+    Unary
+);
+rpc!(HEALTH_CHECK, "grpc.health.v1.Health", "Check", Open, Unary);
+rpc!(
+    HEALTH_WATCH,
+    "grpc.health.v1.Health",
+    "Watch",
+    Open,
+    EndlessStream
+);
+rpc!(
+    REFLECTION_V1,
+    "grpc.reflection.v1.ServerReflection",
+    "ServerReflectionInfo",
+    Open,
+    EndlessStream
+);
+rpc!(
+    REFLECTION_V1ALPHA,
+    "grpc.reflection.v1alpha.ServerReflection",
+    "ServerReflectionInfo",
+    Open,
+    EndlessStream
+);
+
+/// Every method the gateway serves: the API's, then health and reflection.
+pub static ALL: &[&Rpc] = &[
+    &CREATE_CHECKPOINT,
+    &GET_CHECKPOINT,
+    &WATCH_CHECKPOINT,
+    &LIST_BACKUPS,
+    &STREAM_BACKUPS,
+    &GET_BACKUP,
+    &GET_CHECKPOINT_ITEM,
+    &HEALTH_CHECK,
+    &HEALTH_WATCH,
+    &REFLECTION_V1,
+    &REFLECTION_V1ALPHA,
+];
+
+/// The method a request path names, if the gateway serves it.
+pub fn by_path(path: &str) -> Option<&'static Rpc> {
+    ALL.iter().copied().find(|rpc| rpc.path == path)
+}
+
+/// The API's methods (everything not always allowed).
+pub fn api() -> impl Iterator<Item = &'static Rpc> {
+    ALL.iter().copied().filter(|rpc| rpc.access != Access::Open)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message as _;
+
+    /// The table and the compiled `.proto` files name the same methods, with
+    /// the same streaming shape.
+    #[test]
+    fn the_table_matches_the_descriptor_set() {
+        let set = prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET)
+            .expect("the descriptor set decodes");
+        let mut from_protos = Vec::new();
+        for file in &set.file {
+            for service in &file.service {
+                let full = format!("{}.{}", file.package(), service.name());
+                for method in &service.method {
+                    assert!(
+                        !method.client_streaming(),
+                        "{full}/{}: client streams need a look at the request limits",
+                        method.name()
+                    );
+                    from_protos.push((
+                        format!("/{full}/{}", method.name()),
+                        method.server_streaming(),
+                    ));
+                }
+            }
+        }
+        let from_table: Vec<(String, bool)> = api()
+            .map(|rpc| (rpc.path.to_owned(), rpc.is_stream()))
+            .collect();
+        from_protos.sort();
+        let mut sorted = from_table.clone();
+        sorted.sort();
+        assert_eq!(sorted, from_protos);
+    }
+
+    #[test]
+    fn paths_are_found_and_named() {
+        let rpc = by_path("/cbr.gateway.v1.BackupService/GetBackup").unwrap();
+        assert_eq!(rpc, &GET_BACKUP);
+        assert_eq!(rpc.full_name(), "cbr.gateway.v1.BackupService/GetBackup");
+        assert!(by_path("/cbr.gateway.v1.BackupService/Nope").is_none());
+        assert!(by_path("").is_none());
+        assert_eq!(
+            by_path("/grpc.health.v1.Health/Watch").unwrap().access,
+            Access::Open
+        );
+    }
+}
