@@ -30,8 +30,15 @@ pub const ROUTES: &[&str] = &[
 
 /// The route name of a request, if it is one of the simulated API's.
 pub fn route_of(method: &http::Method, path: &str) -> Option<&'static str> {
+    // axum answers HEAD on every GET route (the GET without its body), so a
+    // HEAD is that GET for counters, faults and the auth check alike.
+    let method = if method == http::Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (method.as_str(), segs.as_slice()) {
+    match (method, segs.as_slice()) {
         ("POST", ["v3", _, "checkpoints"]) => Some("create_checkpoint"),
         ("GET", ["v3", _, "checkpoints", _]) => Some("get_checkpoint"),
         ("GET", ["v3", _, "backups"]) => Some("list_backups"),
@@ -315,6 +322,15 @@ mod tests {
             Some("iam_tokens")
         );
         assert_eq!(route_of(&Method::GET, "/_simulator/stats"), None);
+        // HEAD reads what GET reads.
+        assert_eq!(
+            route_of(&Method::HEAD, "/v3/p/backups/b"),
+            Some("get_backup")
+        );
+        assert_eq!(route_of(&Method::HEAD, "/v3/p/checkpoints"), None);
+        for other in [Method::DELETE, Method::PUT, Method::PATCH, Method::OPTIONS] {
+            assert_eq!(route_of(&other, "/v3/p/backups/b"), None, "{other}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! request ─► front.rs   X-Request-Id, counters, faults, AK/SK or token check
+//!                       (every method and path but /_simulator/ admin)
 //!              ▼
 //!            routes.rs  the five REST routes, IAM's POST /v3/auth/tokens (iam.rs)
 //!                       (+ /_simulator/stats, /_simulator/faults)

@@ -39,6 +39,10 @@ pub fn router(state: Arc<SimState>) -> Router {
             axum::routing::delete(revoke_tokens),
         )
         .fallback(unknown_api)
+        // The API gateway matches an API by method and path, so another
+        // method on a known path is an unknown API to it too (not axum's
+        // empty 405).
+        .method_not_allowed_fallback(unknown_api)
         .with_state(state)
 }
 
