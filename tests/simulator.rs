@@ -747,4 +747,32 @@ async fn faults_and_counters() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
+    // So are unknown routes, and more rules than the simulator keeps, in
+    // upstream's error shape; the rules in force stay.
+    set(json!([{"route": "get_backup", "latency_ms": 1}])).await;
+    let too_many: Vec<Value> = (0..=simulator::faults::MAX_RULES)
+        .map(|_| json!({"route": "get_backup", "error_rate": 1.0}))
+        .collect();
+    for rules in [json!([{"route": "nope"}]), json!(too_many)] {
+        let resp = sim
+            .http
+            .put(format!("{}/_simulator/faults", sim.base))
+            .json(&rules)
+            .send()
+            .await
+            .unwrap();
+        let (status, body, _) = decode(resp).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error_code"], "BackupService.9900");
+    }
+    let rules: Value = sim
+        .http
+        .get(format!("{}/_simulator/faults", sim.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rules.as_array().unwrap().len(), 1, "{rules}");
 }

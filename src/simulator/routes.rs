@@ -122,11 +122,11 @@ async fn get_faults(State(state): State<Arc<SimState>>) -> Json<Value> {
 }
 
 async fn put_faults(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
-    match serde_json::from_slice::<Vec<FaultRule>>(&body) {
-        Ok(rules) => {
-            state.faults.replace(rules);
-            StatusCode::NO_CONTENT.into_response()
-        }
+    let replaced = serde_json::from_slice::<Vec<FaultRule>>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|rules| state.faults.try_replace(rules));
+    match replaced {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => ApiError::parameter(&format!("bad fault rules: {e}")).into_response(),
     }
 }
