@@ -11,10 +11,15 @@
 //!   upstream call. Pollers are keyed by the caller's credential identity (a hash
 //!   of the caller's token, or the gateway's own identity), so a watcher never
 //!   receives what its own credentials could not read.
-//! * The poller stops when the state is terminal, on a permanent error (404, 403,
-//!   401: published to every watcher), or when the last watcher leaves. Transient
-//!   failures (connect errors, 5xx, 429, timeouts) are retried with backoff and
-//!   never end a stream.
+//! * Failed polls fall in three classes ([`FailureClass`]): transient ones
+//!   (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED: connect errors, 502,
+//!   503, 504, 429, timeouts) are retried with backoff and never end a stream;
+//!   ones that may pass (INTERNAL, UNKNOWN, ABORTED: a 500, an odd answer) are
+//!   retried too, but the [`MAX_PASSING_FAILURES`]th since the last successful
+//!   poll is published to every watcher; permanent ones (404, 403, 401, 400, …)
+//!   are published at once.
+//! * The poller stops when the state is terminal, on a published failure, or
+//!   when the last watcher leaves.
 //! * A watcher is a stream over its receiver, not a task: an idle watcher costs a
 //!   receiver, a timer and the `Arc` of the state it last sent.
 
@@ -269,9 +274,12 @@ impl WatchHub {
         let s = self.settings;
         let mut interval = s.poll_interval;
         let mut last: Option<Arc<Snapshot>> = None;
+        // Failures that may pass, since the last successful poll.
+        let mut passing_failures = 0u32;
         loop {
             let wait = match self.fetch(&key, &auth).await {
                 Ok(snap) => {
+                    passing_failures = 0;
                     let changed = last.as_deref().is_none_or(|l| {
                         l.checkpoint != snap.checkpoint || l.backups != snap.backups
                     });
@@ -291,15 +299,25 @@ impl WatchHub {
                     }
                     interval
                 }
-                Err(status) if is_transient(status.code()) => {
-                    tracing::debug!(checkpoint = %key.checkpoint_id, code = ?status.code(), "watch poll failed; retrying");
+                Err(status) => {
+                    let class = FailureClass::of(status.code());
+                    if class == FailureClass::MayPass {
+                        passing_failures += 1;
+                    }
+                    let retry = match class {
+                        FailureClass::Transient => true,
+                        FailureClass::MayPass => passing_failures < MAX_PASSING_FAILURES,
+                        FailureClass::Permanent => false,
+                    };
+                    if !retry {
+                        tracing::info!(checkpoint = %key.checkpoint_id, code = ?status.code(), passing_failures, "watch poll failed; ending the watch");
+                        sender.send_replace(Published::Failed(status));
+                        self.retire(&key, generation, true);
+                        return;
+                    }
+                    tracing::debug!(checkpoint = %key.checkpoint_id, code = ?status.code(), passing_failures, "watch poll failed; retrying");
                     interval = (interval * 2).min(s.max_poll_interval);
                     interval
-                }
-                Err(status) => {
-                    sender.send_replace(Published::Failed(status));
-                    self.retire(&key, generation, true);
-                    return;
                 }
             };
             let jittered = jitter(wait);
@@ -348,17 +366,39 @@ impl WatchHub {
     }
 }
 
-/// Failures worth retrying without ending the watch.
-fn is_transient(code: Code) -> bool {
-    matches!(
-        code,
-        Code::Unavailable
-            | Code::DeadlineExceeded
-            | Code::ResourceExhausted
-            | Code::Internal
-            | Code::Unknown
-            | Code::Aborted
-    )
+/// Failed polls of the [`FailureClass::MayPass`] class since the last
+/// successful poll after which a watch ends with the last one (transient
+/// failures in between neither count nor reset): an upstream answering 500
+/// for ever must not hold its watchers for ever with nothing to show.
+pub const MAX_PASSING_FAILURES: u32 = 5;
+
+/// How a failed poll is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// Upstream is down, slow or shedding load (UNAVAILABLE, DEADLINE_EXCEEDED,
+    /// RESOURCE_EXHAUSTED): retried with backoff, never ends the watch; it
+    /// will come back.
+    Transient,
+    /// Upstream failed in a way that may pass but may as well be for good
+    /// (INTERNAL, UNKNOWN, ABORTED): retried, until [`MAX_PASSING_FAILURES`]
+    /// of them since the last successful poll end the watch.
+    MayPass,
+    /// Upstream refused (NOT_FOUND, PERMISSION_DENIED, UNAUTHENTICATED,
+    /// INVALID_ARGUMENT, …): asking again changes nothing; ends the watch.
+    Permanent,
+}
+
+impl FailureClass {
+    /// The class of a failed poll's code.
+    pub fn of(code: Code) -> Self {
+        match code {
+            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted => {
+                FailureClass::Transient
+            }
+            Code::Internal | Code::Unknown | Code::Aborted => FailureClass::MayPass,
+            _ => FailureClass::Permanent,
+        }
+    }
 }
 
 /// ±10 % so that many pollers started together do not poll in lockstep.
@@ -453,4 +493,34 @@ pub fn watcher_stream(
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_fall_in_three_classes() {
+        for code in [
+            Code::Unavailable,
+            Code::DeadlineExceeded,
+            Code::ResourceExhausted,
+        ] {
+            assert_eq!(FailureClass::of(code), FailureClass::Transient, "{code:?}");
+        }
+        for code in [Code::Internal, Code::Unknown, Code::Aborted] {
+            assert_eq!(FailureClass::of(code), FailureClass::MayPass, "{code:?}");
+        }
+        for code in [
+            Code::NotFound,
+            Code::PermissionDenied,
+            Code::Unauthenticated,
+            Code::InvalidArgument,
+            Code::FailedPrecondition,
+            Code::Unimplemented,
+            Code::Cancelled,
+        ] {
+            assert_eq!(FailureClass::of(code), FailureClass::Permanent, "{code:?}");
+        }
+    }
 }
