@@ -1,9 +1,9 @@
 //! WatchCheckpoint through the gateway against the simulator: initial state at
-//! once, a message per change, heartbeats, the end after a terminal state;
-//! shared pollers (one upstream poll per interval however many watch), never
-//! shared across credentials; transient faults survived, failures that may pass
-//! survived a bounded number of times, permanent ones end the stream; the cap
-//! on open watch streams.
+//! once, a message per change, heartbeats (also before the first state), the
+//! end after a terminal state; shared pollers (one upstream poll per interval
+//! however many watch), never shared across credentials; transient faults
+//! survived, failures that may pass survived a bounded number of times,
+//! permanent ones end the stream; the cap on open watch streams.
 
 mod common;
 
@@ -378,10 +378,16 @@ async fn heartbeats_while_nothing_changes_and_the_stream_cap() {
     let id = s.create("quiet").await;
     let mut client = s.gw.checkpoints();
     let mut one = watch(&mut client, &id, false).await;
-    assert_eq!(
-        one.next().await.unwrap().unwrap().kind(),
-        pb::WatchEventKind::Initial
-    );
+    // A first poll slower than the heartbeat (a loaded machine) is preceded
+    // by heartbeats without a checkpoint.
+    let first = loop {
+        let m = one.next().await.unwrap().unwrap();
+        if m.checkpoint.is_some() {
+            break m;
+        }
+        assert_eq!(m.kind(), pb::WatchEventKind::Heartbeat);
+    };
+    assert_eq!(first.kind(), pb::WatchEventKind::Initial);
     let beat = one.next().await.unwrap().unwrap();
     assert_eq!(beat.kind(), pb::WatchEventKind::Heartbeat);
     assert!(beat.changes.is_empty());
@@ -522,4 +528,44 @@ async fn a_successful_poll_resets_the_count_of_failures_that_may_pass() {
         (one_short..=one_short + 1).contains(&failed),
         "{failed} failed polls after the success"
     );
+}
+
+#[tokio::test]
+async fn heartbeats_flow_while_the_first_poll_keeps_failing_transiently() {
+    let s = faulty_stack(
+        &["route=get_checkpoint,error_rate=1,status=503"],
+        "50ms",
+        "100ms",
+        // One upstream request per poll, so polls can be counted.
+        &["--watch-heartbeat", "150ms", "--retry-max-attempts", "1"],
+    )
+    .await;
+    let mut stream = watch(&mut s.gw.checkpoints(), CHECKPOINT, false).await;
+    let mut beats = 0;
+    // Well past the bound on failures that may pass: these never end it.
+    while s.polls() <= 2 * u64::from(MAX_PASSING_FAILURES) {
+        let beat = next_in_time(&mut stream).await.unwrap().unwrap();
+        assert_eq!(beat.kind(), pb::WatchEventKind::Heartbeat);
+        assert!(beat.checkpoint.is_none(), "no state yet: {beat:?}");
+        assert!(beat.backups.is_empty() && beat.changes.is_empty());
+        let sent = std::time::SystemTime::try_from(beat.observed_at.unwrap()).unwrap();
+        let age = std::time::SystemTime::now()
+            .duration_since(sent)
+            .unwrap_or_default();
+        assert!(age < Duration::from_secs(5), "observed_at is now: {age:?}");
+        beats += 1;
+    }
+    assert!(beats >= 2, "{beats} heartbeats");
+    // Upstream is back: the same stream brings the state, then ends (the
+    // seeded checkpoint is final).
+    s.set_faults(json!([])).await;
+    let state = loop {
+        let m = next_in_time(&mut stream).await.unwrap().unwrap();
+        if m.kind() != pb::WatchEventKind::Heartbeat {
+            break m;
+        }
+    };
+    assert_eq!(state.kind(), pb::WatchEventKind::Initial);
+    assert_eq!(state.checkpoint.unwrap().id, CHECKPOINT);
+    assert!(next_in_time(&mut stream).await.is_none());
 }

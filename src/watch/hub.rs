@@ -21,7 +21,10 @@
 //! * The poller stops when the state is terminal, on a published failure, or
 //!   when the last watcher leaves.
 //! * A watcher is a stream over its receiver, not a task: an idle watcher costs a
-//!   receiver, a timer and the `Arc` of the state it last sent.
+//!   receiver, a timer and the `Arc` of the state it last sent. It sends
+//!   heartbeats whenever it has sent nothing for the heartbeat interval, also
+//!   before the first state (then without a checkpoint), so proxies' idle
+//!   timeouts never cut a watch whose first poll keeps failing.
 
 use std::{
     collections::HashMap,
@@ -431,9 +434,22 @@ fn message(
     }
 }
 
+/// A heartbeat: the last state sent again, or, before the first state, no
+/// checkpoint and the time now.
+fn heartbeat_message(last: Option<&Snapshot>) -> pb::WatchCheckpointResponse {
+    match last {
+        Some(snap) => message(pb::WatchEventKind::Heartbeat, snap, Vec::new()),
+        None => pb::WatchCheckpointResponse {
+            kind: pb::WatchEventKind::Heartbeat as i32,
+            observed_at: Some(Timestamp::from(std::time::SystemTime::now())),
+            ..Default::default()
+        },
+    }
+}
+
 /// The stream of one watcher over `rx`: the current state at once, then a
-/// message per change, heartbeats while nothing changes, and the end (OK) after
-/// a terminal state.
+/// message per change, heartbeats while nothing changes (and while the first
+/// state is still coming), and the end (OK) after a terminal state.
 pub fn watcher_stream(
     rx: watch::Receiver<Published>,
     heartbeat: Duration,
@@ -485,10 +501,12 @@ pub fn watcher_stream(
                         return Some((Err(Status::unavailable("watch ended; retry")), w));
                     }
                 }
-                () = tokio::time::sleep_until(w.next_heartbeat), if w.last.is_some() => {
+                // Also before the first state: a first poll that keeps
+                // failing must not leave the stream silent for proxies
+                // (Envoy cuts streams idle for 5 minutes).
+                () = tokio::time::sleep_until(w.next_heartbeat) => {
                     w.next_heartbeat = Instant::now() + w.heartbeat;
-                    let snap = w.last.clone().expect("guarded");
-                    return Some((Ok(message(pb::WatchEventKind::Heartbeat, &snap, Vec::new())), w));
+                    return Some((Ok(heartbeat_message(w.last.as_deref())), w));
                 }
             }
         }
@@ -498,6 +516,8 @@ pub fn watcher_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::sync::Semaphore;
+    use tokio_stream::StreamExt;
 
     #[test]
     fn failures_fall_in_three_classes() {
@@ -522,5 +542,60 @@ mod tests {
         ] {
             assert_eq!(FailureClass::of(code), FailureClass::Permanent, "{code:?}");
         }
+    }
+
+    fn permit() -> OwnedSemaphorePermit {
+        Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap()
+    }
+
+    fn snapshot(status: pb::CheckpointStatus) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            checkpoint: pb::Checkpoint {
+                id: "c".into(),
+                status: status as i32,
+                ..Default::default()
+            },
+            backups: vec![],
+            observed_at: Timestamp {
+                seconds: 1000,
+                nanos: 0,
+            },
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeats_flow_before_the_first_state_then_carry_it() {
+        let (tx, rx) = watch::channel(Published::Pending);
+        let mut stream = watcher_stream(rx, Duration::from_secs(10), permit());
+        let started = Instant::now();
+        for n in 1..=3 {
+            let beat = stream.next().await.unwrap().unwrap();
+            assert_eq!(beat.kind(), pb::WatchEventKind::Heartbeat);
+            assert!(beat.checkpoint.is_none() && beat.backups.is_empty());
+            assert!(beat.changes.is_empty());
+            assert!(beat.observed_at.is_some());
+            assert_eq!(started.elapsed(), Duration::from_secs(10 * n));
+        }
+        tx.send_replace(Published::State(snapshot(pb::CheckpointStatus::Protecting)));
+        let first = stream.next().await.unwrap().unwrap();
+        assert_eq!(first.kind(), pb::WatchEventKind::Initial);
+        let beat = stream.next().await.unwrap().unwrap();
+        assert_eq!(beat.kind(), pb::WatchEventKind::Heartbeat);
+        assert_eq!(beat.checkpoint.unwrap().id, "c");
+        assert_eq!(beat.observed_at.unwrap().seconds, 1000, "the state's time");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_published_failure_ends_a_watcher_that_had_only_heartbeats() {
+        let (tx, rx) = watch::channel(Published::Pending);
+        let mut stream = watcher_stream(rx, Duration::from_secs(10), permit());
+        assert_eq!(
+            stream.next().await.unwrap().unwrap().kind(),
+            pb::WatchEventKind::Heartbeat
+        );
+        tx.send_replace(Published::Failed(Status::internal("upstream 500")));
+        let end = stream.next().await.unwrap().unwrap_err();
+        assert_eq!(end.code(), Code::Internal);
+        assert!(stream.next().await.is_none());
     }
 }
