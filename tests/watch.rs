@@ -1,9 +1,10 @@
 //! WatchCheckpoint through the gateway against the simulator: initial state at
 //! once, a message per change, heartbeats (also before the first state), the
 //! end after a terminal state; shared pollers (one upstream poll per interval
-//! however many watch), never shared across credentials; transient faults
-//! survived, failures that may pass survived a bounded number of times,
-//! permanent ones end the stream; the cap on open watch streams.
+//! however many watch), never shared across credentials, stopped mid-poll when
+//! the last watcher leaves; transient faults survived, failures that may pass
+//! survived a bounded number of times, permanent ones end the stream; the cap
+//! on open watch streams.
 
 mod common;
 
@@ -568,4 +569,93 @@ async fn heartbeats_flow_while_the_first_poll_keeps_failing_transiently() {
     assert_eq!(state.kind(), pb::WatchEventKind::Initial);
     assert_eq!(state.checkpoint.unwrap().id, CHECKPOINT);
     assert!(next_in_time(&mut stream).await.is_none());
+}
+
+/// The value of the unlabelled sample `name` in an OpenMetrics text.
+fn gauge(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn a_watcher_leaving_mid_poll_aborts_the_poll_and_stops_the_poller() {
+    cbr_gateway::install_crypto_provider();
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 20,
+        faults: vec!["route=get_checkpoint,latency=60s".parse().unwrap()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", sim.addr);
+    // The real binary, for its metrics endpoint.
+    let gw = Binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--shutdown-delay",
+        "0s",
+        "--cbr-endpoint",
+        &url,
+        "--project-id",
+        PROJECT,
+        "--ak",
+        TEST_AK,
+        "--sk",
+        TEST_SK,
+        "--watch-poll-interval",
+        "100ms",
+    ])
+    .await;
+    let announced = gw
+        .wait_for_log(|l| l["message"] == "Prometheus metrics at /metrics")
+        .await;
+    let metrics = format!(
+        "http://{}/metrics",
+        announced["metrics_listen"].as_str().unwrap()
+    );
+    let pollers = || {
+        let metrics = metrics.clone();
+        async move {
+            let text = reqwest::get(metrics).await.unwrap().text().await.unwrap();
+            gauge(&text, "cbr_gateway_watch_pollers").expect("the pollers gauge")
+        }
+    };
+    let channel = Channel::from_shared(format!("http://{}", gw.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let stats = &sim.state.stats;
+    let stream = watch(
+        &mut CheckpointServiceClient::new(channel),
+        CHECKPOINT,
+        false,
+    )
+    .await;
+    wait_until("the first poll hangs upstream", || {
+        stats.in_flight()["get_checkpoint"] == 1
+    })
+    .await;
+    assert_eq!(pollers().await, 1.0);
+
+    let left = Instant::now();
+    drop(stream);
+    wait_until("the hanging poll is abandoned", || {
+        stats.abandoned()["get_checkpoint"] == 1
+    })
+    .await;
+    assert!(
+        left.elapsed() < Duration::from_secs(5),
+        "abandoned after {:?}, not at the upstream timeout",
+        left.elapsed()
+    );
+    assert_eq!(stats.in_flight()["get_checkpoint"], 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pollers().await != 0.0 {
+        assert!(Instant::now() < deadline, "the poller outlived its watcher");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stats.snapshot()["get_checkpoint"], 1, "no poll after it");
 }

@@ -18,8 +18,9 @@
 //!   retried too, but the [`MAX_PASSING_FAILURES`]th since the last successful
 //!   poll is published to every watcher; permanent ones (404, 403, 401, 400, …)
 //!   are published at once.
-//! * The poller stops when the state is terminal, on a published failure, or
-//!   when the last watcher leaves.
+//! * The poller stops when the state is terminal, on a published failure, or as
+//!   soon as the last watcher leaves, even in the middle of a poll (the upstream
+//!   request is dropped, which aborts it).
 //! * A watcher is a stream over its receiver, not a task: an idle watcher costs a
 //!   receiver, a timer and the `Arc` of the state it last sent. It sends
 //!   heartbeats whenever it has sent nothing for the heartbeat interval, also
@@ -280,7 +281,20 @@ impl WatchHub {
         // Failures that may pass, since the last successful poll.
         let mut passing_failures = 0u32;
         loop {
-            let wait = match self.fetch(&key, &auth).await {
+            // A poll can hang up to the upstream timeout; no one should wait
+            // for it once every watcher has left. Dropping the fetch drops the
+            // upstream request, which aborts it.
+            let fetched = tokio::select! {
+                fetched = self.fetch(&key, &auth) => fetched,
+                () = sender.closed() => {
+                    if self.retire(&key, generation, false) {
+                        return;
+                    }
+                    // A watcher joined as the last one left: poll for it.
+                    continue;
+                }
+            };
+            let wait = match fetched {
                 Ok(snap) => {
                     passing_failures = 0;
                     let changed = last.as_deref().is_none_or(|l| {
