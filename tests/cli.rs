@@ -157,6 +157,40 @@ fn help_never_shows_secret_values_from_the_environment() {
 }
 
 #[test]
+fn help_never_shows_the_simulators_secrets_from_the_environment() {
+    let secrets = [
+        "sentinel-sim-sk",
+        "sentinel-sim-security-token",
+        "sentinel-sim-token-1",
+        "sentinel-sim-token-2",
+        "sentinel-sim-password",
+    ];
+    for args in [&["--help"][..], &["simulator", "--help"]] {
+        let out = run(Command::new(env!("CARGO_BIN_EXE_cbr-gateway"))
+            .args(args)
+            .env(
+                "SIM_CREDENTIALS",
+                "SIMAK:sentinel-sim-sk:sentinel-sim-security-token",
+            )
+            .env("SIM_TOKENS", "sentinel-sim-token-1,sentinel-sim-token-2")
+            .env("SIM_IAM_USERS", "acme:alice:sentinel-sim-password"));
+        assert!(out.status.success(), "{args:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // The help did list the settings, so their values had their chance.
+        for env in ["SIM_CREDENTIALS", "SIM_TOKENS", "SIM_IAM_USERS"] {
+            assert!(stdout.contains(env), "{env} missing from {args:?}");
+        }
+        for secret in secrets {
+            assert!(
+                !stdout.contains(secret) && !stderr.contains(secret),
+                "{secret} shown by {args:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn incomplete_credentials_stop_the_gateway_at_start() {
     for (args, mention) in [
         (

@@ -591,6 +591,104 @@ async fn signatures_and_tokens_are_checked_like_the_api_gateway() {
 }
 
 #[tokio::test]
+async fn every_method_on_the_api_must_authenticate() {
+    let sim = Sim::start(SimulatorSettings {
+        fleet_size: 10,
+        credentials: vec![KeyPair {
+            access_key: "TESTAK".into(),
+            secret_key: "TESTSK".into(),
+            security_token: None,
+        }],
+        ..Default::default()
+    })
+    .await;
+    let backup: reqwest::Url = format!("{}/v3/{PROJECT}/backups/{BACKUP}", sim.base)
+        .parse()
+        .unwrap();
+    let send = |method: reqwest::Method, url: &reqwest::Url, headers: Vec<(String, String)>| {
+        let mut req = sim.http.request(method, url.clone());
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        async move { req.send().await.unwrap() }
+    };
+
+    // HEAD is served on every GET route: its answer has no body, the status
+    // says it all.
+    let head = send(reqwest::Method::HEAD, &backup, vec![]).await;
+    assert_eq!(head.status().as_u16(), 401);
+
+    // Other methods, on known and unknown API paths alike.
+    let paths = [
+        format!("/v3/{PROJECT}/backups/{BACKUP}"),
+        format!("/v3/{PROJECT}/checkpoints/{CHECKPOINT}"),
+        format!("/v1/{PROJECT}/checkpoint_items/{CHECKPOINT_ITEM}"),
+        format!("/v3/{PROJECT}/vaults"),
+    ];
+    for path in &paths {
+        let url: reqwest::Url = format!("{}{path}", sim.base).parse().unwrap();
+        for method in ["DELETE", "PUT", "PATCH", "POST", "OPTIONS"] {
+            let method: reqwest::Method = method.parse().unwrap();
+            let (status, body, id) = decode(send(method.clone(), &url, vec![]).await).await;
+            assert_eq!(status, 401, "{method} {path}: {body}");
+            assert_eq!(body["error_code"], "APIGW.0301", "{method} {path}");
+            assert_eq!(body["request_id"], id.as_str());
+        }
+    }
+
+    // Signed, GET and HEAD are served; another method is an unknown API, in
+    // the API gateway's shape.
+    let now = chrono::Utc::now();
+    let (status, body, _) = decode(
+        send(
+            reqwest::Method::GET,
+            &backup,
+            sign("GET", &backup, b"", "TESTAK", "TESTSK", now),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["backup"]["id"], BACKUP);
+    let head = send(
+        reqwest::Method::HEAD,
+        &backup,
+        sign("HEAD", &backup, b"", "TESTAK", "TESTSK", now),
+    )
+    .await;
+    assert_eq!(head.status().as_u16(), 200);
+    assert!(head.bytes().await.unwrap().is_empty(), "HEAD has no body");
+    let (status, body, _) = decode(
+        send(
+            reqwest::Method::DELETE,
+            &backup,
+            sign("DELETE", &backup, b"", "TESTAK", "TESTSK", now),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error_code"], "APIGW.0101");
+
+    // A HEAD counts as its GET route.
+    let stats: Value = sim
+        .http
+        .get(format!("{}/_simulator/stats", sim.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["requests"]["get_backup"], 3, "{stats}");
+
+    // IAM's login takes no token: it is how a client gets one (no users
+    // here, so an empty login is a Keystone 400, not the gateway's 401).
+    let (status, body, _) = sim.post("/v3/auth/tokens", &json!({})).await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test]
 async fn faults_and_counters() {
     let sim = Sim::quick().await;
     let path = format!("/v3/{PROJECT}/backups/{BACKUP}");
@@ -649,4 +747,32 @@ async fn faults_and_counters() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
+    // So are unknown routes, and more rules than the simulator keeps, in
+    // upstream's error shape; the rules in force stay.
+    set(json!([{"route": "get_backup", "latency_ms": 1}])).await;
+    let too_many: Vec<Value> = (0..=simulator::faults::MAX_RULES)
+        .map(|_| json!({"route": "get_backup", "error_rate": 1.0}))
+        .collect();
+    for rules in [json!([{"route": "nope"}]), json!(too_many)] {
+        let resp = sim
+            .http
+            .put(format!("{}/_simulator/faults", sim.base))
+            .json(&rules)
+            .send()
+            .await
+            .unwrap();
+        let (status, body, _) = decode(resp).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error_code"], "BackupService.9900");
+    }
+    let rules: Value = sim
+        .http
+        .get(format!("{}/_simulator/faults", sim.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rules.as_array().unwrap().len(), 1, "{rules}");
 }

@@ -1,8 +1,10 @@
 //! WatchCheckpoint through the gateway against the simulator: initial state at
-//! once, a message per change, heartbeats, the end after a terminal state;
-//! shared pollers (one upstream poll per interval however many watch), never
-//! shared across credentials; transient faults survived, permanent ones end the
-//! stream; the cap on open watch streams.
+//! once, a message per change, heartbeats (also before the first state), the
+//! end after a terminal state; shared pollers (one upstream poll per interval
+//! however many watch), never shared across credentials, stopped mid-poll when
+//! the last watcher leaves; transient faults survived, failures that may pass
+//! survived a bounded number of times, permanent ones end the stream; the cap
+//! on open watch streams.
 
 mod common;
 
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 use cbr_gateway::{
     proto::{self as pb, checkpoint_service_client::CheckpointServiceClient},
     simulator::{self, Embedded, SimulatorSettings},
+    watch::hub::MAX_PASSING_FAILURES,
 };
 use common::*;
 use serde_json::json;
@@ -49,7 +52,66 @@ async fn stack(backup_duration: Duration, extra: &[&str], sim_tokens: &[&str]) -
     Stack { gw, sim, url }
 }
 
+/// A simulator answering with `faults` from the start, and a gateway polling
+/// it every `poll`, backing off to `max_poll`, with `extra` arguments.
+async fn faulty_stack(faults: &[&str], poll: &str, max_poll: &str, extra: &[&str]) -> Stack {
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 20,
+        backup_duration: Duration::from_secs(60),
+        faults: faults.iter().map(|f| f.parse().unwrap()).collect(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", sim.addr);
+    let mut args = vec![
+        "--cbr-endpoint",
+        &url,
+        "--project-id",
+        PROJECT,
+        "--watch-poll-interval",
+        poll,
+        "--watch-max-poll-interval",
+        max_poll,
+    ];
+    args.extend_from_slice(extra);
+    let gw = Gateway::start(&args).await;
+    Stack { gw, sim, url }
+}
+
+/// Polls `done` every 5 ms until it holds; fails after 10 s.
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "timed out: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The next message, which must come within 10 s.
+async fn next_in_time(
+    stream: &mut Streaming<pb::WatchCheckpointResponse>,
+) -> Option<Result<pb::WatchCheckpointResponse, tonic::Status>> {
+    tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("a message or the end in time")
+}
+
 impl Stack {
+    async fn set_faults(&self, rules: serde_json::Value) {
+        let status = reqwest::Client::new()
+            .put(format!("{}/_simulator/faults", self.url))
+            .json(&rules)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status.as_u16(), 204);
+    }
+
     fn polls(&self) -> u64 {
         self.sim.state.stats.snapshot()["get_checkpoint"]
     }
@@ -317,10 +379,16 @@ async fn heartbeats_while_nothing_changes_and_the_stream_cap() {
     let id = s.create("quiet").await;
     let mut client = s.gw.checkpoints();
     let mut one = watch(&mut client, &id, false).await;
-    assert_eq!(
-        one.next().await.unwrap().unwrap().kind(),
-        pb::WatchEventKind::Initial
-    );
+    // A first poll slower than the heartbeat (a loaded machine) is preceded
+    // by heartbeats without a checkpoint.
+    let first = loop {
+        let m = one.next().await.unwrap().unwrap();
+        if m.checkpoint.is_some() {
+            break m;
+        }
+        assert_eq!(m.kind(), pb::WatchEventKind::Heartbeat);
+    };
+    assert_eq!(first.kind(), pb::WatchEventKind::Initial);
     let beat = one.next().await.unwrap().unwrap();
     assert_eq!(beat.kind(), pb::WatchEventKind::Heartbeat);
     assert!(beat.changes.is_empty());
@@ -403,4 +471,191 @@ async fn the_callers_deadline_ends_a_watch_with_deadline_exceeded() {
         .unwrap_err();
     assert_eq!(end.code(), Code::DeadlineExceeded, "{end:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn an_upstream_answering_500_for_ever_ends_the_watch_after_five_polls() {
+    let s = faulty_stack(
+        &["route=get_checkpoint,error_rate=1,status=500"],
+        "50ms",
+        "100ms",
+        &[],
+    )
+    .await;
+    let mut stream = watch(&mut s.gw.checkpoints(), CHECKPOINT, false).await;
+    let end = next_in_time(&mut stream).await.unwrap().unwrap_err();
+    assert_eq!(end.code(), Code::Internal, "{end:?}");
+    assert_eq!(
+        details(&end).error_info().unwrap().reason,
+        "BackupService.9910"
+    );
+    assert!(stream.next().await.is_none());
+    // A 500 is not retried by the upstream client: one request per poll.
+    let bounded = u64::from(MAX_PASSING_FAILURES);
+    assert_eq!(s.polls(), bounded);
+    // The next watch gets a poller of its own and the same verdict; the
+    // first poller polled no more in the meantime.
+    let mut again = watch(&mut s.gw.checkpoints(), CHECKPOINT, false).await;
+    let end = next_in_time(&mut again).await.unwrap().unwrap_err();
+    assert_eq!(end.code(), Code::Internal);
+    assert_eq!(s.polls(), 2 * bounded);
+}
+
+#[tokio::test]
+async fn a_successful_poll_resets_the_count_of_failures_that_may_pass() {
+    // Backing off to 1 s leaves time to act between two failed polls.
+    let s = faulty_stack(&[], "100ms", "1s", &[]).await;
+    let id = s.create("resets").await;
+    let fail = json!([{"route": "get_checkpoint", "error_rate": 1.0, "status": 500}]);
+    s.set_faults(fail.clone()).await;
+    let before = s.polls();
+    let mut stream = watch(&mut s.gw.checkpoints(), &id, false).await;
+    let one_short = u64::from(MAX_PASSING_FAILURES) - 1;
+    wait_until("failed polls, one short of the bound", || {
+        s.polls() >= before + one_short
+    })
+    .await;
+    s.set_faults(json!([])).await;
+    let first = next_in_time(&mut stream).await.unwrap().unwrap();
+    assert_eq!(first.kind(), pb::WatchEventKind::Initial);
+    s.set_faults(fail).await;
+    let failing_from = s.polls();
+    let end = next_in_time(&mut stream).await.unwrap().unwrap_err();
+    assert_eq!(end.code(), Code::Internal);
+    // The success started the count again: the bound, not what was left of
+    // it. (A poll counted just before the rules changed may be one of them.)
+    let failed = s.polls() - failing_from;
+    assert!(
+        (one_short..=one_short + 1).contains(&failed),
+        "{failed} failed polls after the success"
+    );
+}
+
+#[tokio::test]
+async fn heartbeats_flow_while_the_first_poll_keeps_failing_transiently() {
+    let s = faulty_stack(
+        &["route=get_checkpoint,error_rate=1,status=503"],
+        "50ms",
+        "100ms",
+        // One upstream request per poll, so polls can be counted.
+        &["--watch-heartbeat", "150ms", "--retry-max-attempts", "1"],
+    )
+    .await;
+    let mut stream = watch(&mut s.gw.checkpoints(), CHECKPOINT, false).await;
+    let mut beats = 0;
+    // Well past the bound on failures that may pass: these never end it.
+    while s.polls() <= 2 * u64::from(MAX_PASSING_FAILURES) {
+        let beat = next_in_time(&mut stream).await.unwrap().unwrap();
+        assert_eq!(beat.kind(), pb::WatchEventKind::Heartbeat);
+        assert!(beat.checkpoint.is_none(), "no state yet: {beat:?}");
+        assert!(beat.backups.is_empty() && beat.changes.is_empty());
+        let sent = std::time::SystemTime::try_from(beat.observed_at.unwrap()).unwrap();
+        let age = std::time::SystemTime::now()
+            .duration_since(sent)
+            .unwrap_or_default();
+        assert!(age < Duration::from_secs(5), "observed_at is now: {age:?}");
+        beats += 1;
+    }
+    assert!(beats >= 2, "{beats} heartbeats");
+    // Upstream is back: the same stream brings the state, then ends (the
+    // seeded checkpoint is final).
+    s.set_faults(json!([])).await;
+    let state = loop {
+        let m = next_in_time(&mut stream).await.unwrap().unwrap();
+        if m.kind() != pb::WatchEventKind::Heartbeat {
+            break m;
+        }
+    };
+    assert_eq!(state.kind(), pb::WatchEventKind::Initial);
+    assert_eq!(state.checkpoint.unwrap().id, CHECKPOINT);
+    assert!(next_in_time(&mut stream).await.is_none());
+}
+
+/// The value of the unlabelled sample `name` in an OpenMetrics text.
+fn gauge(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn a_watcher_leaving_mid_poll_aborts_the_poll_and_stops_the_poller() {
+    cbr_gateway::install_crypto_provider();
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 20,
+        faults: vec!["route=get_checkpoint,latency=60s".parse().unwrap()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", sim.addr);
+    // The real binary, for its metrics endpoint.
+    let gw = Binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--shutdown-delay",
+        "0s",
+        "--cbr-endpoint",
+        &url,
+        "--project-id",
+        PROJECT,
+        "--ak",
+        TEST_AK,
+        "--sk",
+        TEST_SK,
+        "--watch-poll-interval",
+        "100ms",
+    ])
+    .await;
+    let announced = gw
+        .wait_for_log(|l| l["message"] == "Prometheus metrics at /metrics")
+        .await;
+    let metrics = format!(
+        "http://{}/metrics",
+        announced["metrics_listen"].as_str().unwrap()
+    );
+    let pollers = || {
+        let metrics = metrics.clone();
+        async move {
+            let text = reqwest::get(metrics).await.unwrap().text().await.unwrap();
+            gauge(&text, "cbr_gateway_watch_pollers").expect("the pollers gauge")
+        }
+    };
+    let channel = Channel::from_shared(format!("http://{}", gw.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let stats = &sim.state.stats;
+    let stream = watch(
+        &mut CheckpointServiceClient::new(channel),
+        CHECKPOINT,
+        false,
+    )
+    .await;
+    wait_until("the first poll hangs upstream", || {
+        stats.in_flight()["get_checkpoint"] == 1
+    })
+    .await;
+    assert_eq!(pollers().await, 1.0);
+
+    let left = Instant::now();
+    drop(stream);
+    wait_until("the hanging poll is abandoned", || {
+        stats.abandoned()["get_checkpoint"] == 1
+    })
+    .await;
+    assert!(
+        left.elapsed() < Duration::from_secs(5),
+        "abandoned after {:?}, not at the upstream timeout",
+        left.elapsed()
+    );
+    assert_eq!(stats.in_flight()["get_checkpoint"], 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pollers().await != 0.0 {
+        assert!(Instant::now() < deadline, "the poller outlived its watcher");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stats.snapshot()["get_checkpoint"], 1, "no poll after it");
 }

@@ -258,6 +258,8 @@ struct Changes {
 impl State {
     fn apply(&mut self, event: &pb::WatchCheckpointResponse) -> Changes {
         let mut changes = Changes::default();
+        // A heartbeat before the first state carries no checkpoint: nothing
+        // to merge, nothing to show.
         let Some(c) = &event.checkpoint else {
             return changes;
         };
@@ -637,7 +639,10 @@ impl View for Bars {
         _: &pb::WatchCheckpointResponse,
         changes: &Changes,
     ) -> Result<(), CliError> {
-        if self.name_width == 0 {
+        // Set by the first message that names resources: a heartbeat before
+        // the first state names none and must not fix the column at its
+        // narrowest.
+        if self.name_width == 0 && !state.items.is_empty() {
             self.name_width = state
                 .items
                 .iter()
@@ -832,6 +837,44 @@ mod tests {
         // backup's own from upstream's times.
         assert_eq!(state.elapsed_text(), "");
         assert_eq!(state.items[0].elapsed_text(), "9s");
+    }
+
+    #[test]
+    fn a_heartbeat_before_the_first_state_changes_nothing() {
+        let beat = pb::WatchCheckpointResponse {
+            kind: pb::WatchEventKind::Heartbeat as i32,
+            observed_at: ts(1001),
+            ..Default::default()
+        };
+        let mut state = State::default();
+        let changes = state.apply(&beat);
+        assert!(!changes.checkpoint && changes.items.is_empty());
+        assert!(state.checkpoint.is_none() && state.items.is_empty());
+        assert!(state.summary().is_empty());
+        assert_eq!(Bars::header_message(&state), "waiting for the checkpoint…");
+        // The bars' name column waits for the first resource's name.
+        let mut bars = Bars {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
+            header: ProgressBar::hidden(),
+            bars: Vec::new(),
+            name_width: 0,
+        };
+        let mut out = Out::stdout(OutputFormat::Text);
+        bars.event(&mut out, &state, &beat, &changes).unwrap();
+        assert_eq!(bars.name_width, 0);
+        assert!(bars.bars.is_empty());
+        // The first state then applies as if the heartbeat had not been.
+        let first = event(
+            pb::CheckpointStatus::Protecting,
+            vec![(pb::BackupStatus::Protecting, 40)],
+            1005,
+        );
+        let changes = state.apply(&first);
+        assert!(changes.checkpoint);
+        assert_eq!(changes.items, vec![0]);
+        bars.event(&mut out, &state, &first, &changes).unwrap();
+        assert_eq!(bars.name_width, 8, "ecs-1 is padded to the minimum");
+        assert_eq!(bars.bars.len(), 1);
     }
 
     #[test]

@@ -68,6 +68,18 @@ impl ApiError {
             message: format!("The resource {id} does not exist in the vault."),
         }
     }
+    /// 400 `BackupService.8300`, upstream's "Insufficient snapshot quota.":
+    /// the simulator keeps at most `cap` created checkpoints and all of them
+    /// are still running.
+    pub fn too_many_running(cap: usize) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "BackupService.8300",
+            message: format!(
+                "Insufficient snapshot quota. (The simulator keeps {cap} created checkpoints and all are still running.)"
+            ),
+        }
+    }
     /// 400 `BackupService.0001`.
     pub fn no_resource() -> Self {
         Self {

@@ -30,8 +30,15 @@ pub const ROUTES: &[&str] = &[
 
 /// The route name of a request, if it is one of the simulated API's.
 pub fn route_of(method: &http::Method, path: &str) -> Option<&'static str> {
+    // axum answers HEAD on every GET route (the GET without its body), so a
+    // HEAD is that GET for counters, faults and the auth check alike.
+    let method = if method == http::Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (method.as_str(), segs.as_slice()) {
+    match (method, segs.as_slice()) {
         ("POST", ["v3", _, "checkpoints"]) => Some("create_checkpoint"),
         ("GET", ["v3", _, "checkpoints", _]) => Some("get_checkpoint"),
         ("GET", ["v3", _, "backups"]) => Some("list_backups"),
@@ -41,6 +48,10 @@ pub fn route_of(method: &http::Method, path: &str) -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// Most fault rules set at run time: each request scans them, and anyone who
+/// can reach the admin route could otherwise grow them without bound.
+pub const MAX_RULES: usize = 64;
 
 /// One fault rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,14 +137,34 @@ impl FromStr for FaultRule {
                 _ => return Err(format!("unknown fault key {k:?}")),
             }
         }
-        if rule.route != "*" && !ROUTES.contains(&rule.route.as_str()) {
+        rule.check()?;
+        Ok(rule)
+    }
+}
+
+impl FaultRule {
+    /// The checks `--sim-fault` applies while parsing, for rules that come as
+    /// JSON (`PUT /_simulator/faults`), which serde alone would take as they are.
+    pub fn check(&self) -> Result<(), String> {
+        if self.route != "*" && !ROUTES.contains(&self.route.as_str()) {
             return Err(format!(
                 "unknown route {:?}; one of * {}",
-                rule.route,
+                self.route,
                 ROUTES.join(" ")
             ));
         }
-        Ok(rule)
+        for (name, rate) in [
+            ("error_rate", self.error_rate),
+            ("drop_rate", self.drop_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("{name} must be between 0 and 1"));
+            }
+        }
+        if !(400..=599).contains(&self.status) {
+            return Err("status must be 400-599".into());
+        }
+        Ok(())
     }
 }
 
@@ -167,9 +198,27 @@ impl Faults {
         }
     }
 
-    /// Replaces the rules.
+    /// Replaces the rules, unchecked: for callers in this process (tests),
+    /// which build their rules with [`FaultRule`]'s parser.
     pub fn replace(&self, rules: Vec<FaultRule>) {
         *self.rules.write().unwrap_or_else(|e| e.into_inner()) = rules;
+    }
+
+    /// Replaces the rules with rules from outside (`PUT /_simulator/faults`),
+    /// if there are at most [`MAX_RULES`] and each passes [`FaultRule::check`];
+    /// `Err` says why not, and the rules in force stay.
+    pub fn try_replace(&self, rules: Vec<FaultRule>) -> Result<(), String> {
+        if rules.len() > MAX_RULES {
+            return Err(format!(
+                "{} rules; at most {MAX_RULES} are kept",
+                rules.len()
+            ));
+        }
+        for (i, rule) in rules.iter().enumerate() {
+            rule.check().map_err(|why| format!("rule {i}: {why}"))?;
+        }
+        self.replace(rules);
+        Ok(())
     }
 
     /// The rules in force.
@@ -315,6 +364,53 @@ mod tests {
             Some("iam_tokens")
         );
         assert_eq!(route_of(&Method::GET, "/_simulator/stats"), None);
+        // HEAD reads what GET reads.
+        assert_eq!(
+            route_of(&Method::HEAD, "/v3/p/backups/b"),
+            Some("get_backup")
+        );
+        assert_eq!(route_of(&Method::HEAD, "/v3/p/checkpoints"), None);
+        for other in [Method::DELETE, Method::PUT, Method::PATCH, Method::OPTIONS] {
+            assert_eq!(route_of(&other, "/v3/p/backups/b"), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn run_time_rules_are_checked_and_capped() {
+        let f = Faults::new(vec![], None);
+        let rule: FaultRule = "route=get_backup,error_rate=1".parse().unwrap();
+        assert!(f.try_replace(vec![rule.clone(); MAX_RULES]).is_ok());
+        assert_eq!(f.rules().len(), MAX_RULES);
+        let too_many = f
+            .try_replace(vec![rule.clone(); MAX_RULES + 1])
+            .unwrap_err();
+        assert!(too_many.contains("at most 64"), "{too_many}");
+        assert_eq!(f.rules().len(), MAX_RULES, "a refused set changes nothing");
+        for bad in [
+            FaultRule {
+                route: "nope".into(),
+                ..rule.clone()
+            },
+            FaultRule {
+                error_rate: 1.5,
+                ..rule.clone()
+            },
+            FaultRule {
+                drop_rate: -0.1,
+                ..rule.clone()
+            },
+            FaultRule {
+                status: 200,
+                ..rule.clone()
+            },
+        ] {
+            assert!(
+                f.try_replace(vec![rule.clone(), bad.clone()]).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(f.try_replace(vec![]).is_ok());
+        assert!(f.rules().is_empty());
     }
 
     #[test]

@@ -2,6 +2,10 @@
 //! on every answer, request counters, fault injection (latency, dropped
 //! connections, error answers) and authentication, like the API gateway in
 //! front of the real service.
+//!
+//! Every request except the simulator's own `/_simulator/…` admin routes must
+//! authenticate when credentials are configured, whatever its method or path
+//! (IAM's token login excepted: it is how a client gets a token).
 
 use std::{convert::Infallible, future::Future, pin::Pin, sync::Arc, task::Poll};
 
@@ -50,16 +54,46 @@ impl Service<Request<Incoming>> for Front {
         let state = self.state.clone();
         Box::pin(async move {
             let request_id = uuid::Uuid::new_v4().simple().to_string();
-            let mut response = match faults::route_of(req.method(), req.uri().path()) {
-                Some(route) => serve_api(route, req, router, &state, &request_id).await?,
-                // Admin routes and unknown paths: no counters, faults or auth.
-                None => into_ok(router.oneshot(req.map(Body::new)).await),
+            let mut response = match door(req.method(), req.uri().path()) {
+                Door::Route(route) => serve_api(route, req, router, &state, &request_id).await?,
+                // No counters or faults (they are per route), but the same
+                // auth check as the routes.
+                Door::Other => authenticated(req, router, &state, &request_id).await,
+                Door::Admin => into_ok(router.oneshot(req.map(Body::new)).await),
             };
             if let Ok(v) = HeaderValue::from_str(&request_id) {
                 response.headers_mut().insert("x-request-id", v);
             }
             Ok(response)
         })
+    }
+}
+
+/// Where a request goes past the front door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// One of the simulated API's routes ([`faults::route_of`]): counted,
+    /// faulted and authenticated.
+    Route(&'static str),
+    /// Anything else addressed to the simulated cloud (another method on an
+    /// API path, an unknown path): authenticated, then whatever the router
+    /// answers. Authenticating by default, rather than only the routes the
+    /// simulator knows, means a method axum serves implicitly (HEAD on GET
+    /// routes) or a route added later can never be reached unauthenticated.
+    Other,
+    /// The simulator's own admin routes (`/_simulator/…`): no counters,
+    /// faults or auth, so tests can always reach them.
+    Admin,
+}
+
+/// The door for `method` and `path`.
+pub fn door(method: &http::Method, path: &str) -> Door {
+    if let Some(route) = faults::route_of(method, path) {
+        Door::Route(route)
+    } else if path == "/_simulator" || path.starts_with("/_simulator/") {
+        Door::Admin
+    } else {
+        Door::Other
     }
 }
 
@@ -102,9 +136,21 @@ async fn answer(
     if let Some(status) = decision.error {
         return Ok(injected_error(status, decision.retry_after_s));
     }
+    Ok(authenticated(req, router, state, request_id).await)
+}
+
+/// The router's answer if the request authenticates (or no credentials are
+/// configured), else 401 `APIGW.0301` as the API gateway answers.
+async fn authenticated(
+    req: Request<Incoming>,
+    router: Router,
+    state: &SimState,
+    request_id: &str,
+) -> Response<Body> {
     let (parts, body) = req.into_parts();
+    // The body is read first: signatures cover it.
     let Ok(bytes) = axum::body::to_bytes(Body::new(body), MAX_BODY).await else {
-        return Ok(StatusCode::PAYLOAD_TOO_LARGE.into_response());
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
     if state.credentials.enabled()
         && let Err(why) = state.credentials.check(&parts, &bytes, Utc::now())
@@ -114,13 +160,13 @@ async fn answer(
             "error_code": "APIGW.0301",
             "request_id": request_id,
         });
-        return Ok((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response());
+        return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
     }
-    Ok(into_ok(
+    into_ok(
         router
             .oneshot(Request::from_parts(parts, Body::from(bytes)))
             .await,
-    ))
+    )
 }
 
 /// An injected error answer in upstream's shape.
@@ -142,4 +188,39 @@ fn injected_error(status: u16, retry_after_s: Option<u64>) -> Response<Body> {
             .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Method;
+
+    #[test]
+    fn only_the_admin_routes_skip_the_checks() {
+        assert_eq!(
+            door(&Method::GET, "/v3/p/backups/b"),
+            Door::Route("get_backup")
+        );
+        assert_eq!(
+            door(&Method::HEAD, "/v3/p/backups/b"),
+            Door::Route("get_backup")
+        );
+        for (method, path) in [
+            (Method::DELETE, "/v3/p/backups/b"),
+            (Method::PUT, "/v1/p/checkpoint_items/i"),
+            (Method::GET, "/v3/p/vaults"),
+            (Method::GET, "/"),
+            (Method::GET, "//_simulator/stats"),
+            (Method::GET, "/_simulatorx"),
+        ] {
+            assert_eq!(door(&method, path), Door::Other, "{method} {path}");
+        }
+        for (method, path) in [
+            (Method::GET, "/_simulator/stats"),
+            (Method::PUT, "/_simulator/faults"),
+            (Method::DELETE, "/_simulator/iam/tokens"),
+        ] {
+            assert_eq!(door(&method, path), Door::Admin, "{method} {path}");
+        }
+    }
 }

@@ -4,7 +4,13 @@
 //! body. Issued tokens are remembered so that [`super::auth`] accepts them as
 //! `X-Auth-Token` until they expire.
 
-use std::{collections::HashMap, fmt, str::FromStr, sync::Mutex, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque},
+    fmt,
+    str::FromStr,
+    sync::Mutex,
+    time::Duration,
+};
 
 use axum::{
     Json,
@@ -17,8 +23,10 @@ use serde_json::{Value, json};
 
 use crate::signing;
 
-/// Issued tokens kept before expired ones are forgotten.
-const MAX_ISSUED: usize = 100_000;
+/// Most issued tokens remembered: a login loop must not grow the simulator
+/// without bound. Beyond it the oldest are forgotten (they then fail as
+/// unknown tokens, as revoked ones do).
+pub const MAX_ISSUED: usize = 10_000;
 
 /// How long an expired token is still recognised (and answered with
 /// "token expires") before it is forgotten.
@@ -72,11 +80,51 @@ pub struct Issued {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The tokens IAM issued, bounded.
+#[derive(Debug, Default)]
+struct IssuedTokens {
+    by_token: HashMap<String, Issued>,
+    /// Tokens, oldest first. Every token of one IAM lives as long as the
+    /// others, so the oldest is also the first to expire: forgetting from the
+    /// front forgets the expired first, then the oldest, in O(1).
+    order: VecDeque<String>,
+}
+
+impl IssuedTokens {
+    /// Remembers `token`, first forgetting tokens expired for longer than
+    /// [`REMEMBER_EXPIRED`], then the oldest while `cap` are kept.
+    fn insert(&mut self, token: String, issued: Issued, now: DateTime<Utc>, cap: usize) {
+        while let Some(oldest) = self.order.front() {
+            let forgotten = self.by_token.get(oldest).is_none_or(|t| {
+                // A token valid "for ever" (a huge lifetime) is never forgotten
+                // for its age.
+                t.expires_at
+                    .checked_add_signed(REMEMBER_EXPIRED)
+                    .is_some_and(|until| until <= now)
+            });
+            if !forgotten && self.order.len() < cap {
+                break;
+            }
+            if let Some(oldest) = self.order.pop_front() {
+                self.by_token.remove(&oldest);
+            }
+        }
+        self.order.push_back(token.clone());
+        self.by_token.insert(token, issued);
+    }
+
+    fn len(&self) -> usize {
+        self.by_token.len()
+    }
+}
+
 /// The simulated IAM: its users and the tokens it issued.
 pub struct Iam {
     users: Vec<IamUser>,
     lifetime: Duration,
-    issued: Mutex<HashMap<String, Issued>>,
+    issued: Mutex<IssuedTokens>,
+    /// [`MAX_ISSUED`], smaller in tests.
+    max_issued: usize,
 }
 
 impl fmt::Debug for Iam {
@@ -95,7 +143,8 @@ impl Iam {
         Self {
             users: users.to_vec(),
             lifetime,
-            issued: Mutex::new(HashMap::new()),
+            issued: Mutex::new(IssuedTokens::default()),
+            max_issued: MAX_ISSUED,
         }
     }
 
@@ -104,13 +153,18 @@ impl Iam {
         !self.users.is_empty()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Issued>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, IssuedTokens> {
         self.issued.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The issued token `token`, expired or not, if this IAM issued it.
     pub fn lookup(&self, token: &str) -> Option<Issued> {
-        self.lock().get(token).cloned()
+        self.lock().by_token.get(token).cloned()
+    }
+
+    /// Tokens remembered now.
+    pub fn issued_count(&self) -> usize {
+        self.lock().len()
     }
 
     /// Forgets every issued token, as if IAM had revoked them (a password
@@ -118,7 +172,7 @@ impl Iam {
     pub fn revoke_all(&self) -> usize {
         let mut issued = self.lock();
         let n = issued.len();
-        issued.clear();
+        *issued = IssuedTokens::default();
         n
     }
 
@@ -149,19 +203,15 @@ impl Iam {
             .checked_add_signed(lifetime)
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let token = new_token();
-        {
-            let mut issued = self.lock();
-            if issued.len() >= MAX_ISSUED {
-                issued.retain(|_, t| t.expires_at + REMEMBER_EXPIRED > now);
-            }
-            issued.insert(
-                token.clone(),
-                Issued {
-                    project_id: login.project_id.clone(),
-                    expires_at,
-                },
-            );
-        }
+        self.lock().insert(
+            token.clone(),
+            Issued {
+                project_id: login.project_id.clone(),
+                expires_at,
+            },
+            now,
+            self.max_issued,
+        );
         let mut doc = json!({
             "expires_at": format_time(expires_at),
             "issued_at": format_time(now),
@@ -337,6 +387,60 @@ mod tests {
             assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         }
         assert!(!Iam::new(&[], Duration::ZERO).enabled());
+    }
+
+    fn login(iam: &Iam, now: DateTime<Utc>) -> String {
+        let r = iam.create_token(&body("acme", "alice", "pw"), now);
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.headers()["x-subject-token"].to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn issued_tokens_are_capped_oldest_first() {
+        let iam = Iam::new(&["acme:alice:pw".parse().unwrap()], Duration::from_secs(60));
+        let now = Utc::now();
+        let tokens: Vec<String> = (0..MAX_ISSUED + 5).map(|_| login(&iam, now)).collect();
+        assert_eq!(iam.issued_count(), MAX_ISSUED);
+        assert!(tokens[..5].iter().all(|t| iam.lookup(t).is_none()));
+        assert!(tokens[5..].iter().all(|t| iam.lookup(t).is_some()));
+        assert_eq!(iam.revoke_all(), MAX_ISSUED);
+        assert_eq!(iam.issued_count(), 0);
+    }
+
+    #[test]
+    fn long_expired_tokens_are_forgotten_before_the_cap() {
+        let iam = Iam {
+            max_issued: 3,
+            ..Iam::new(&["acme:alice:pw".parse().unwrap()], Duration::from_secs(60))
+        };
+        let t0 = Utc::now();
+        let old = login(&iam, t0);
+        // Expired, but recently: still recognised (and answered "token expires").
+        let later = t0 + chrono::TimeDelta::seconds(61);
+        let recent = login(&iam, later);
+        assert!(iam.lookup(&old).is_some());
+        // Expired for longer than REMEMBER_EXPIRED: forgotten at the next login,
+        // though the cap is not reached.
+        let much_later = later + REMEMBER_EXPIRED + chrono::TimeDelta::seconds(61);
+        let newest = login(&iam, much_later);
+        assert!(iam.lookup(&old).is_none());
+        assert!(iam.lookup(&recent).is_none());
+        assert!(iam.lookup(&newest).is_some());
+        assert_eq!(iam.issued_count(), 1);
+        // At the cap the oldest go, one per login.
+        let more: Vec<String> = (0..3).map(|_| login(&iam, much_later)).collect();
+        assert_eq!(iam.issued_count(), 3);
+        assert!(iam.lookup(&newest).is_none());
+        assert!(more.iter().all(|t| iam.lookup(t).is_some()));
+    }
+
+    #[test]
+    fn tokens_valid_for_ever_do_not_overflow() {
+        let iam = Iam::new(&["acme:alice:pw".parse().unwrap()], Duration::MAX);
+        let now = Utc::now();
+        let a = login(&iam, now);
+        let b = login(&iam, now);
+        assert!(iam.lookup(&a).is_some() && iam.lookup(&b).is_some());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! request ─► front.rs   X-Request-Id, counters, faults, AK/SK or token check
+//!                       (every method and path but /_simulator/ admin)
 //!              ▼
 //!            routes.rs  the five REST routes, IAM's POST /v3/auth/tokens (iam.rs)
 //!                       (+ /_simulator/stats, /_simulator/faults)
@@ -41,7 +42,10 @@ use tokio::net::TcpListener;
 use crate::server;
 
 /// Settings of the simulator, as flags and environment variables.
-#[derive(Debug, Clone, clap::Args)]
+///
+/// Secrets (key pairs, tokens, IAM passwords) show neither in `--help` (their
+/// environment values are hidden) nor in `Debug`.
+#[derive(Clone, clap::Args)]
 pub struct SimulatorSettings {
     /// Generated backups in the simulator's fleet (besides the documents' examples).
     #[arg(
@@ -62,12 +66,18 @@ pub struct SimulatorSettings {
     #[arg(
         long = "sim-credentials",
         env = "SIM_CREDENTIALS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        hide_env_values = true
     )]
     pub credentials: Vec<auth::KeyPair>,
 
     /// IAM tokens the simulator accepts as `X-Auth-Token` (comma-separated).
-    #[arg(long = "sim-tokens", env = "SIM_TOKENS", value_delimiter = ',')]
+    #[arg(
+        long = "sim-tokens",
+        env = "SIM_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub tokens: Vec<String>,
 
     /// IAM users that may log in with `POST /v3/auth/tokens`, as comma-separated
@@ -97,6 +107,33 @@ pub struct SimulatorSettings {
     /// Seed of the fault decisions, so that a run's faults repeat exactly.
     #[arg(long = "sim-fault-seed", env = "SIM_FAULT_SEED")]
     pub fault_seed: Option<u64>,
+}
+
+impl std::fmt::Debug for SimulatorSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Written out so that a secret field added later must be thought about.
+        let Self {
+            fleet_size,
+            backup_duration,
+            credentials,
+            tokens,
+            iam_users,
+            iam_token_lifetime,
+            faults,
+            fault_seed,
+        } = self;
+        f.debug_struct("SimulatorSettings")
+            .field("fleet_size", fleet_size)
+            .field("backup_duration", backup_duration)
+            // `KeyPair` and `IamUser` redact their secrets themselves.
+            .field("credentials", credentials)
+            .field("tokens", &format_args!("[<{} redacted>]", tokens.len()))
+            .field("iam_users", iam_users)
+            .field("iam_token_lifetime", iam_token_lifetime)
+            .field("faults", faults)
+            .field("fault_seed", fault_seed)
+            .finish()
+    }
 }
 
 impl Default for SimulatorSettings {
@@ -189,4 +226,57 @@ pub async fn spawn(settings: &SimulatorSettings) -> std::io::Result<Embedded> {
     let state = Arc::new(SimState::new(settings));
     tokio::spawn(serve(listener, state.clone(), std::future::pending()));
     Ok(Embedded { addr, state })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: SimulatorSettings,
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let cli = Cli::try_parse_from([
+            "sim",
+            "--sim-credentials",
+            "AK1:sentinel-sk-1,AK2:sentinel-sk-2:sentinel-sts-2",
+            "--sim-tokens",
+            "sentinel-token-1,sentinel-token-2",
+            "--sim-iam-users",
+            "acme:alice:sentinel-password",
+        ])
+        .unwrap();
+        assert_eq!(cli.settings.credentials.len(), 2);
+        assert_eq!(cli.settings.tokens.len(), 2);
+        assert_eq!(cli.settings.iam_users.len(), 1);
+        let state = SimState::new(&cli.settings);
+        for shown in [
+            format!("{cli:?}"),
+            format!("{:#?}", cli.settings),
+            format!("{state:?}"),
+        ] {
+            assert!(!shown.contains("sentinel"), "{shown}");
+            // What is not secret still shows.
+            assert!(shown.contains("AK1") && shown.contains("alice"), "{shown}");
+        }
+        assert!(format!("{:?}", cli.settings).contains("[<2 redacted>]"));
+        // The gateway's configuration carries these settings too.
+        let config = crate::config::Config::try_parse_from([
+            "cbr-gateway",
+            "--sim-tokens",
+            "sentinel-token-1",
+            "--sim-credentials",
+            "AK1:sentinel-sk-1",
+            "--sim-iam-users",
+            "acme:alice:sentinel-password",
+        ])
+        .unwrap();
+        assert_eq!(config.simulator.tokens, ["sentinel-token-1"]);
+        assert!(!format!("{config:?}").contains("sentinel"));
+    }
 }

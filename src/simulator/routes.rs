@@ -39,6 +39,10 @@ pub fn router(state: Arc<SimState>) -> Router {
             axum::routing::delete(revoke_tokens),
         )
         .fallback(unknown_api)
+        // The API gateway matches an API by method and path, so another
+        // method on a known path is an unknown API to it too (not axum's
+        // empty 405).
+        .method_not_allowed_fallback(unknown_api)
         .with_state(state)
 }
 
@@ -118,11 +122,11 @@ async fn get_faults(State(state): State<Arc<SimState>>) -> Json<Value> {
 }
 
 async fn put_faults(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
-    match serde_json::from_slice::<Vec<FaultRule>>(&body) {
-        Ok(rules) => {
-            state.faults.replace(rules);
-            StatusCode::NO_CONTENT.into_response()
-        }
+    let replaced = serde_json::from_slice::<Vec<FaultRule>>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|rules| state.faults.try_replace(rules));
+    match replaced {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => ApiError::parameter(&format!("bad fault rules: {e}")).into_response(),
     }
 }

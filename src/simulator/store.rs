@@ -5,7 +5,10 @@
 //! Status is computed from each backup's [`Lifecycle`] at read time, so nothing
 //! runs in the background and a checkpoint becomes `available` on schedule.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque},
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -19,8 +22,13 @@ use super::{
 /// Checkpoints whose `parameters.name` starts with this end in `error`.
 pub const FAIL_PREFIX: &str = "sim-error";
 
+/// Most checkpoints kept of those created at run time: a create loop must not
+/// grow the simulator without bound. Beyond it the oldest finished one goes,
+/// with its backups (the seeded objects never do).
+pub const MAX_CREATED: usize = 10_000;
+
 /// Everything the simulator knows.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Store {
     /// Vaults by ID.
     pub vaults: HashMap<String, Vault>,
@@ -32,6 +40,24 @@ pub struct Store {
     pub listing: Vec<String>,
     /// CSBS checkpoint items served verbatim (the document's example).
     pub literal_items: HashMap<String, Value>,
+    /// Checkpoints created at run time, oldest first: the only ones evicted.
+    created: VecDeque<String>,
+    /// [`MAX_CREATED`], smaller in tests.
+    max_created: usize,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self {
+            vaults: HashMap::new(),
+            checkpoints: HashMap::new(),
+            backups: HashMap::new(),
+            listing: Vec::new(),
+            literal_items: HashMap::new(),
+            created: VecDeque::new(),
+            max_created: MAX_CREATED,
+        }
+    }
 }
 
 impl Store {
@@ -45,6 +71,63 @@ impl Store {
             self.backups.insert(child.id.clone(), child);
         }
         self.backups.insert(backup.id.clone(), backup);
+    }
+
+    /// Checkpoints created at run time and still kept.
+    pub fn created_count(&self) -> usize {
+        self.created.len()
+    }
+
+    /// Whether every backup of checkpoint `id` has finished at `now`.
+    fn finished(&self, id: &str, now: DateTime<Utc>) -> bool {
+        self.checkpoints.get(id).is_none_or(|cp| {
+            cp.resources.iter().all(|(_, top)| {
+                let top = self.backups.get(top);
+                top.into_iter()
+                    .chain(
+                        top.iter()
+                            .flat_map(|b| &b.children)
+                            .filter_map(|c| self.backups.get(c)),
+                    )
+                    .all(|b| b.state(now).0 != "protecting")
+            })
+        })
+    }
+
+    /// Makes room for one more created checkpoint: at the cap, forgets the
+    /// oldest finished one with its backups (and so its CSBS checkpoint
+    /// items). `Err` when every kept one is still running: refusing the create
+    /// keeps the bound without pulling a backup from under its watcher.
+    fn make_room(&mut self, now: DateTime<Utc>) -> Result<(), ApiError> {
+        while self.created.len() >= self.max_created {
+            // Every create takes the same time, so the oldest is normally the
+            // first finished and the scan stops at once.
+            let Some(at) = self.created.iter().position(|id| self.finished(id, now)) else {
+                return Err(ApiError::too_many_running(self.max_created));
+            };
+            let Some(id) = self.created.remove(at) else {
+                break;
+            };
+            self.evict(&id);
+        }
+        Ok(())
+    }
+
+    /// Forgets checkpoint `id` and its backups.
+    fn evict(&mut self, id: &str) {
+        let Some(cp) = self.checkpoints.remove(id) else {
+            return;
+        };
+        let mut tops = Vec::with_capacity(cp.resources.len());
+        for (_, top) in &cp.resources {
+            if let Some(b) = self.backups.remove(top) {
+                for child in &b.children {
+                    self.backups.remove(child);
+                }
+            }
+            tops.push(top.as_str());
+        }
+        self.listing.retain(|b| !tops.contains(&b.as_str()));
     }
 
     fn backup_in(&self, project: &str, id: &str) -> Option<&Backup> {
@@ -209,6 +292,7 @@ impl Store {
         if targets.is_empty() {
             return Err(ApiError::no_resource());
         }
+        self.make_room(now)?;
         let fails = input
             .name
             .as_deref()
@@ -284,6 +368,7 @@ impl Store {
             resources,
         };
         self.checkpoints.insert(checkpoint_id.clone(), checkpoint);
+        self.created.push_back(checkpoint_id.clone());
         self.checkpoint(project, &checkpoint_id, now)
     }
 }
@@ -454,5 +539,115 @@ impl CreateInput {
             }
         }
         Ok(input)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulator::seed;
+
+    /// The seeded store (no fleet) keeping at most `cap` created checkpoints.
+    fn store(cap: usize) -> Store {
+        Store {
+            max_created: cap,
+            ..seed::store(0)
+        }
+    }
+
+    /// Creates a checkpoint of the seeded vault; its ID and its backups' IDs
+    /// (top-level and children).
+    fn create(
+        store: &mut Store,
+        now: DateTime<Utc>,
+        takes: Duration,
+    ) -> Result<(String, Vec<String>), ApiError> {
+        let body = json!({"checkpoint": {"vault_id": seed::VAULT}});
+        let cp = store.create_checkpoint(seed::PROJECT, &body, now, takes)?;
+        let id = cp["checkpoint"]["id"].as_str().unwrap().to_owned();
+        let mut backups = Vec::new();
+        for (_, top) in &store.checkpoints[&id].resources {
+            backups.push(top.clone());
+            backups.extend(store.backups[top].children.iter().cloned());
+        }
+        Ok((id, backups))
+    }
+
+    fn gone(store: &Store, (id, backups): &(String, Vec<String>), now: DateTime<Utc>) -> bool {
+        let p = seed::PROJECT;
+        store.checkpoint(p, id, now).is_err()
+            && backups.iter().all(|b| {
+                store.backup(p, b, now).is_err()
+                    && store.checkpoint_item(p, b, now).is_err()
+                    && !store.listing.contains(b)
+            })
+    }
+
+    #[test]
+    fn the_oldest_finished_created_checkpoints_go_with_their_backups() {
+        let mut s = store(3);
+        let seeded = (s.checkpoints.len(), s.backups.len(), s.listing.len());
+        let now = Utc::now();
+        let made: Vec<_> = (0..5)
+            .map(|_| create(&mut s, now, Duration::ZERO).unwrap())
+            .collect();
+        assert_eq!(s.created_count(), 3);
+        assert!(gone(&s, &made[0], now) && gone(&s, &made[1], now));
+        for kept in &made[2..] {
+            assert!(s.checkpoint(seed::PROJECT, &kept.0, now).is_ok());
+            assert!(kept.1.iter().all(|b| s.backups.contains_key(b)));
+        }
+        let per_create = made[0].1.len();
+        assert_eq!(s.checkpoints.len(), seeded.0 + 3);
+        assert_eq!(s.backups.len(), seeded.1 + 3 * per_create);
+        // The documents' examples are never evicted.
+        assert!(s.checkpoint(seed::PROJECT, seed::CHECKPOINT, now).is_ok());
+        assert!(s.backup(seed::PROJECT, seed::BACKUP, now).is_ok());
+        assert!(
+            s.checkpoint_item(seed::PROJECT, seed::CHECKPOINT_ITEM, now)
+                .is_ok()
+        );
+        assert!(s.listing.len() >= seeded.2);
+    }
+
+    #[test]
+    fn running_checkpoints_are_kept_and_a_create_beyond_them_is_refused() {
+        let mut s = store(2);
+        let t0 = Utc::now();
+        let hour = Duration::from_secs(3600);
+        let running = create(&mut s, t0, hour).unwrap();
+        let done = create(&mut s, t0, Duration::ZERO).unwrap();
+        // The oldest is still running: the finished one after it goes.
+        let third = create(&mut s, t0, hour).unwrap();
+        assert!(gone(&s, &done, t0));
+        assert!(s.checkpoint(seed::PROJECT, &running.0, t0).is_ok());
+        // Every kept one is running: refused, nothing created.
+        let before = (s.checkpoints.len(), s.backups.len());
+        let refused = create(&mut s, t0, hour).unwrap_err();
+        assert_eq!(
+            (refused.status, refused.code),
+            (http::StatusCode::BAD_REQUEST, "BackupService.8300")
+        );
+        assert_eq!((s.checkpoints.len(), s.backups.len()), before);
+        // Once they finish, creates go on and the oldest goes first.
+        let later = t0 + chrono::TimeDelta::hours(2);
+        create(&mut s, later, hour).unwrap();
+        assert!(gone(&s, &running, later));
+        assert!(s.checkpoint(seed::PROJECT, &third.0, later).is_ok());
+        assert_eq!(s.created_count(), 2);
+    }
+
+    #[test]
+    fn the_real_cap_holds_under_a_create_loop() {
+        let mut s = seed::store(0);
+        let now = Utc::now();
+        for _ in 0..MAX_CREATED + 3 {
+            create(&mut s, now, Duration::ZERO).unwrap();
+        }
+        assert_eq!(s.created_count(), MAX_CREATED);
+        assert_eq!(
+            s.checkpoints.len(),
+            MAX_CREATED + seed::store(0).checkpoints.len()
+        );
     }
 }

@@ -11,12 +11,21 @@
 //!   upstream call. Pollers are keyed by the caller's credential identity (a hash
 //!   of the caller's token, or the gateway's own identity), so a watcher never
 //!   receives what its own credentials could not read.
-//! * The poller stops when the state is terminal, on a permanent error (404, 403,
-//!   401: published to every watcher), or when the last watcher leaves. Transient
-//!   failures (connect errors, 5xx, 429, timeouts) are retried with backoff and
-//!   never end a stream.
+//! * Failed polls fall in three classes ([`FailureClass`]): transient ones
+//!   (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED: connect errors, 502,
+//!   503, 504, 429, timeouts) are retried with backoff and never end a stream;
+//!   ones that may pass (INTERNAL, UNKNOWN, ABORTED: a 500, an odd answer) are
+//!   retried too, but the [`MAX_PASSING_FAILURES`]th since the last successful
+//!   poll is published to every watcher; permanent ones (404, 403, 401, 400, …)
+//!   are published at once.
+//! * The poller stops when the state is terminal, on a published failure, or as
+//!   soon as the last watcher leaves, even in the middle of a poll (the upstream
+//!   request is dropped, which aborts it).
 //! * A watcher is a stream over its receiver, not a task: an idle watcher costs a
-//!   receiver, a timer and the `Arc` of the state it last sent.
+//!   receiver, a timer and the `Arc` of the state it last sent. It sends
+//!   heartbeats whenever it has sent nothing for the heartbeat interval, also
+//!   before the first state (then without a checkpoint), so proxies' idle
+//!   timeouts never cut a watch whose first poll keeps failing.
 
 use std::{
     collections::HashMap,
@@ -266,9 +275,25 @@ impl WatchHub {
         let s = self.settings;
         let mut interval = s.poll_interval;
         let mut last: Option<Arc<Snapshot>> = None;
+        // Failures that may pass, since the last successful poll.
+        let mut passing_failures = 0u32;
         loop {
-            let wait = match self.fetch(&key, &auth).await {
+            // A poll can hang up to the upstream timeout; no one should wait
+            // for it once every watcher has left. Dropping the fetch drops the
+            // upstream request, which aborts it.
+            let fetched = tokio::select! {
+                fetched = self.fetch(&key, &auth) => fetched,
+                () = sender.closed() => {
+                    if self.retire(&key, generation, false) {
+                        return;
+                    }
+                    // A watcher joined as the last one left: poll for it.
+                    continue;
+                }
+            };
+            let wait = match fetched {
                 Ok(snap) => {
+                    passing_failures = 0;
                     let changed = last.as_deref().is_none_or(|l| {
                         l.checkpoint != snap.checkpoint || l.backups != snap.backups
                     });
@@ -288,15 +313,25 @@ impl WatchHub {
                     }
                     interval
                 }
-                Err(status) if is_transient(status.code()) => {
-                    tracing::debug!(checkpoint = %key.checkpoint_id, code = ?status.code(), "watch poll failed; retrying");
+                Err(status) => {
+                    let class = FailureClass::of(status.code());
+                    if class == FailureClass::MayPass {
+                        passing_failures += 1;
+                    }
+                    let retry = match class {
+                        FailureClass::Transient => true,
+                        FailureClass::MayPass => passing_failures < MAX_PASSING_FAILURES,
+                        FailureClass::Permanent => false,
+                    };
+                    if !retry {
+                        tracing::info!(checkpoint = %key.checkpoint_id, code = ?status.code(), passing_failures, "watch poll failed; ending the watch");
+                        sender.send_replace(Published::Failed(status));
+                        self.retire(&key, generation, true);
+                        return;
+                    }
+                    tracing::debug!(checkpoint = %key.checkpoint_id, code = ?status.code(), passing_failures, "watch poll failed; retrying");
                     interval = (interval * 2).min(s.max_poll_interval);
                     interval
-                }
-                Err(status) => {
-                    sender.send_replace(Published::Failed(status));
-                    self.retire(&key, generation, true);
-                    return;
                 }
             };
             let jittered = jitter(wait);
@@ -345,17 +380,39 @@ impl WatchHub {
     }
 }
 
-/// Failures worth retrying without ending the watch.
-fn is_transient(code: Code) -> bool {
-    matches!(
-        code,
-        Code::Unavailable
-            | Code::DeadlineExceeded
-            | Code::ResourceExhausted
-            | Code::Internal
-            | Code::Unknown
-            | Code::Aborted
-    )
+/// Failed polls of the [`FailureClass::MayPass`] class since the last
+/// successful poll after which a watch ends with the last one (transient
+/// failures in between neither count nor reset): an upstream answering 500
+/// for ever must not hold its watchers for ever with nothing to show.
+pub const MAX_PASSING_FAILURES: u32 = 5;
+
+/// How a failed poll is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// Upstream is down, slow or shedding load (UNAVAILABLE, DEADLINE_EXCEEDED,
+    /// RESOURCE_EXHAUSTED): retried with backoff, never ends the watch; it
+    /// will come back.
+    Transient,
+    /// Upstream failed in a way that may pass but may as well be for good
+    /// (INTERNAL, UNKNOWN, ABORTED): retried, until [`MAX_PASSING_FAILURES`]
+    /// of them since the last successful poll end the watch.
+    MayPass,
+    /// Upstream refused (NOT_FOUND, PERMISSION_DENIED, UNAUTHENTICATED,
+    /// INVALID_ARGUMENT, …): asking again changes nothing; ends the watch.
+    Permanent,
+}
+
+impl FailureClass {
+    /// The class of a failed poll's code.
+    pub fn of(code: Code) -> Self {
+        match code {
+            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted => {
+                FailureClass::Transient
+            }
+            Code::Internal | Code::Unknown | Code::Aborted => FailureClass::MayPass,
+            _ => FailureClass::Permanent,
+        }
+    }
 }
 
 /// ±10 % so that many pollers started together do not poll in lockstep.
@@ -386,9 +443,22 @@ fn message(
     }
 }
 
+/// A heartbeat: the last state sent again, or, before the first state, no
+/// checkpoint and the time now.
+fn heartbeat_message(last: Option<&Snapshot>) -> pb::WatchCheckpointResponse {
+    match last {
+        Some(snap) => message(pb::WatchEventKind::Heartbeat, snap, Vec::new()),
+        None => pb::WatchCheckpointResponse {
+            kind: pb::WatchEventKind::Heartbeat as i32,
+            observed_at: Some(Timestamp::from(std::time::SystemTime::now())),
+            ..Default::default()
+        },
+    }
+}
+
 /// The stream of one watcher over `rx`: the current state at once, then a
-/// message per change, heartbeats while nothing changes, and the end (OK) after
-/// a terminal state.
+/// message per change, heartbeats while nothing changes (and while the first
+/// state is still coming), and the end (OK) after a terminal state.
 pub fn watcher_stream(
     rx: watch::Receiver<Published>,
     heartbeat: Duration,
@@ -438,12 +508,101 @@ pub fn watcher_stream(
                         return Some((Err(Status::unavailable("watch ended; retry")), w));
                     }
                 }
-                () = tokio::time::sleep_until(w.next_heartbeat), if w.last.is_some() => {
+                // Also before the first state: a first poll that keeps
+                // failing must not leave the stream silent for proxies
+                // (Envoy cuts streams idle for 5 minutes).
+                () = tokio::time::sleep_until(w.next_heartbeat) => {
                     w.next_heartbeat = Instant::now() + w.heartbeat;
-                    let snap = w.last.clone().expect("guarded");
-                    return Some((Ok(message(pb::WatchEventKind::Heartbeat, &snap, Vec::new())), w));
+                    return Some((Ok(heartbeat_message(w.last.as_deref())), w));
                 }
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::Semaphore;
+    use tokio_stream::StreamExt;
+
+    #[test]
+    fn failures_fall_in_three_classes() {
+        for code in [
+            Code::Unavailable,
+            Code::DeadlineExceeded,
+            Code::ResourceExhausted,
+        ] {
+            assert_eq!(FailureClass::of(code), FailureClass::Transient, "{code:?}");
+        }
+        for code in [Code::Internal, Code::Unknown, Code::Aborted] {
+            assert_eq!(FailureClass::of(code), FailureClass::MayPass, "{code:?}");
+        }
+        for code in [
+            Code::NotFound,
+            Code::PermissionDenied,
+            Code::Unauthenticated,
+            Code::InvalidArgument,
+            Code::FailedPrecondition,
+            Code::Unimplemented,
+            Code::Cancelled,
+        ] {
+            assert_eq!(FailureClass::of(code), FailureClass::Permanent, "{code:?}");
+        }
+    }
+
+    fn permit() -> OwnedSemaphorePermit {
+        Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap()
+    }
+
+    fn snapshot(status: pb::CheckpointStatus) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            checkpoint: pb::Checkpoint {
+                id: "c".into(),
+                status: status as i32,
+                ..Default::default()
+            },
+            backups: vec![],
+            observed_at: Timestamp {
+                seconds: 1000,
+                nanos: 0,
+            },
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeats_flow_before_the_first_state_then_carry_it() {
+        let (tx, rx) = watch::channel(Published::Pending);
+        let mut stream = watcher_stream(rx, Duration::from_secs(10), permit());
+        let started = Instant::now();
+        for n in 1..=3 {
+            let beat = stream.next().await.unwrap().unwrap();
+            assert_eq!(beat.kind(), pb::WatchEventKind::Heartbeat);
+            assert!(beat.checkpoint.is_none() && beat.backups.is_empty());
+            assert!(beat.changes.is_empty());
+            assert!(beat.observed_at.is_some());
+            assert_eq!(started.elapsed(), Duration::from_secs(10 * n));
+        }
+        tx.send_replace(Published::State(snapshot(pb::CheckpointStatus::Protecting)));
+        let first = stream.next().await.unwrap().unwrap();
+        assert_eq!(first.kind(), pb::WatchEventKind::Initial);
+        let beat = stream.next().await.unwrap().unwrap();
+        assert_eq!(beat.kind(), pb::WatchEventKind::Heartbeat);
+        assert_eq!(beat.checkpoint.unwrap().id, "c");
+        assert_eq!(beat.observed_at.unwrap().seconds, 1000, "the state's time");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_published_failure_ends_a_watcher_that_had_only_heartbeats() {
+        let (tx, rx) = watch::channel(Published::Pending);
+        let mut stream = watcher_stream(rx, Duration::from_secs(10), permit());
+        assert_eq!(
+            stream.next().await.unwrap().unwrap().kind(),
+            pb::WatchEventKind::Heartbeat
+        );
+        tx.send_replace(Published::Failed(Status::internal("upstream 500")));
+        let end = stream.next().await.unwrap().unwrap_err();
+        assert_eq!(end.code(), Code::Internal);
+        assert!(stream.next().await.is_none());
+    }
 }
