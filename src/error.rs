@@ -1,7 +1,9 @@
 //! Every failure of a call, and its one mapping to `tonic::Status` (contract §4).
 //!
 //! Status messages stay short (they travel in HTTP/2 trailers): the upstream
-//! `error_msg`, truncated, never a body dump. Details are `google.rpc` messages:
+//! `error_msg`, truncated, never a body dump. Upstream's `error_code`,
+//! `error_msg` and request id arrive here already capped and cleaned of
+//! control characters (`upstream::untrusted`, where they are read). Details are `google.rpc` messages:
 //! `ErrorInfo` (reason = upstream `error_code`, domain = the service,
 //! `metadata.http_status`), `RequestInfo` (upstream `X-Request-Id`) and, for input
 //! the gateway refused itself, `BadRequest` naming every offending field.

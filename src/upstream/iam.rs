@@ -37,6 +37,7 @@ use super::{
     error::{Service, UpstreamError},
     paths,
     secrets::SecretSource,
+    untrusted,
 };
 
 const SERVICE: Service = Service::Iam;
@@ -381,9 +382,7 @@ impl IamTokenProvider {
         let started = Instant::now();
         let sent_at = Utc::now();
         let answer = budget.run(exchange(request)).await??;
-        let request_id = answer
-            .header(X_REQUEST_ID)
-            .or_else(|| answer.header(X_IAM_TRACE_ID));
+        let request_id = request_id(&answer.headers);
         tracing::debug!(
             upstream = SERVICE.name(),
             project_id,
@@ -428,13 +427,13 @@ impl IamTokenProvider {
     }
 }
 
-impl Answer {
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    }
+/// IAM's request id: `X-Request-Id`, else `X-Iam-Trace-Id`, capped and
+/// cleaned (it reaches statuses and log lines); one that is blank once cleaned
+/// counts as absent.
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    [X_REQUEST_ID, X_IAM_TRACE_ID]
+        .into_iter()
+        .find_map(|name| headers.get(name).and_then(untrusted::request_id))
 }
 
 /// Sends the request and reads the answer, its body capped.
@@ -445,11 +444,7 @@ async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, UpstreamEr
     let too_large = || UpstreamError::BodyTooLarge {
         service: SERVICE,
         limit: MAX_BODY_BYTES as u64,
-        request_id: headers
-            .get(X_REQUEST_ID)
-            .or_else(|| headers.get(X_IAM_TRACE_ID))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        request_id: request_id(&headers),
     };
     if resp
         .content_length()

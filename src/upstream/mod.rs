@@ -1,5 +1,6 @@
 //! The upstream REST client and everything it needs: DTOs, lenient scalars, URL
-//! building, credentials, and the errors of talking to CBR and CSBS.
+//! building, credentials, the errors of talking to CBR and CSBS, and the
+//! one gate for text upstream chose (`untrusted`).
 
 pub mod auth;
 pub mod client;
@@ -11,6 +12,7 @@ pub mod lenient;
 pub mod paths;
 pub mod retry;
 pub mod secrets;
+pub(crate) mod untrusted;
 
 pub use auth::{Auth, AuthToken};
 pub use client::{Reply, UpstreamClient, UpstreamSettings};
