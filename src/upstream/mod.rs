@@ -18,5 +18,5 @@ pub use auth::{Auth, AuthToken};
 pub use client::{Reply, UpstreamClient, UpstreamSettings};
 pub use credentials::{AkSk, Held};
 pub use error::{Service, UpstreamError};
-pub use iam::{IamSettings, IamTokenProvider};
+pub use iam::{IamSettings, IamTokenProvider, LoginBackoff};
 pub use secrets::{Secret, SecretError, SecretFile, SecretSource};
