@@ -88,6 +88,11 @@ pub enum GatewayError {
     /// remembered failure.
     #[error(transparent)]
     Idempotency(#[from] IdempotencyError),
+    /// Upstream's pages cannot be walked to an end (it repeated a page, or
+    /// kept sending full pages past its own `count`); the text says which and
+    /// how far the walk got.
+    #[error("{0}")]
+    UpstreamPagingBroken(String),
 }
 
 impl GatewayError {
@@ -111,6 +116,11 @@ impl GatewayError {
             ),
             GatewayError::ShuttingDown => {
                 gateway_status(Code::Unavailable, "SHUTTING_DOWN", &self.to_string())
+            }
+            // INTERNAL: retrying the same walk against the same upstream
+            // fails the same way, and the caller's request was fine.
+            GatewayError::UpstreamPagingBroken(why) => {
+                gateway_status(Code::Internal, "UPSTREAM_PAGING_BROKEN", why)
             }
             GatewayError::Idempotency(e) => match e {
                 IdempotencyError::Mismatch => invalid_argument(&ValidationError::single(
@@ -335,6 +345,19 @@ mod tests {
         for (http, code, msg, want) in cases {
             assert_eq!(code_for_http(http, code, msg), want, "{http} {code:?}");
         }
+    }
+
+    #[test]
+    fn broken_paging_is_internal_in_the_gateways_domain() {
+        let why = "upstream repeated a page (offset ignored?); stopping after 3 backups";
+        let status = GatewayError::UpstreamPagingBroken(why.into()).to_status();
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(status.message(), why);
+        let info = status.get_error_details().error_info().cloned().unwrap();
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            ("UPSTREAM_PAGING_BROKEN", GATEWAY_DOMAIN)
+        );
     }
 
     #[test]
