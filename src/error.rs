@@ -1,7 +1,9 @@
 //! Every failure of a call, and its one mapping to `tonic::Status` (contract §4).
 //!
 //! Status messages stay short (they travel in HTTP/2 trailers): the upstream
-//! `error_msg`, truncated, never a body dump. Details are `google.rpc` messages:
+//! `error_msg`, truncated, never a body dump. Upstream's `error_code`,
+//! `error_msg` and request id arrive here already capped and cleaned of
+//! control characters (`upstream::untrusted`, where they are read). Details are `google.rpc` messages:
 //! `ErrorInfo` (reason = upstream `error_code`, domain = the service,
 //! `metadata.http_status`), `RequestInfo` (upstream `X-Request-Id`) and, for input
 //! the gateway refused itself, `BadRequest` naming every offending field.
@@ -116,6 +118,11 @@ pub enum GatewayError {
     /// remembered failure.
     #[error(transparent)]
     Idempotency(#[from] IdempotencyError),
+    /// Upstream's pages cannot be walked to an end (it repeated a page, or
+    /// kept sending full pages past its own `count`); the text says which and
+    /// how far the walk got.
+    #[error("{0}")]
+    UpstreamPagingBroken(String),
 }
 
 impl GatewayError {
@@ -175,6 +182,11 @@ impl GatewayError {
             ),
             GatewayError::ShuttingDown => {
                 gateway_status(Code::Unavailable, "SHUTTING_DOWN", &self.to_string())
+            }
+            // INTERNAL: retrying the same walk against the same upstream
+            // fails the same way, and the caller's request was fine.
+            GatewayError::UpstreamPagingBroken(why) => {
+                gateway_status(Code::Internal, "UPSTREAM_PAGING_BROKEN", why)
             }
             GatewayError::Idempotency(e) => match e {
                 IdempotencyError::Mismatch => invalid_argument(&ValidationError::single(
@@ -417,6 +429,19 @@ mod tests {
         for (http, code, msg, want) in cases {
             assert_eq!(code_for_http(http, code, msg), want, "{http} {code:?}");
         }
+    }
+
+    #[test]
+    fn broken_paging_is_internal_in_the_gateways_domain() {
+        let why = "upstream repeated a page (offset ignored?); stopping after 3 backups";
+        let status = GatewayError::UpstreamPagingBroken(why.into()).to_status();
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(status.message(), why);
+        let info = status.get_error_details().error_info().cloned().unwrap();
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            ("UPSTREAM_PAGING_BROKEN", GATEWAY_DOMAIN)
+        );
     }
 
     #[test]

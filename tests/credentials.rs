@@ -348,6 +348,185 @@ async fn a_wrong_iam_password_is_unauthenticated() {
     );
 }
 
+/// A simulator whose one IAM user `acme:backup-bot` has the password `right`.
+async fn iam_simulator() -> simulator::Embedded {
+    simulator::spawn(&SimulatorSettings {
+        fleet_size: 20,
+        iam_users: vec!["acme:backup-bot:right".parse().unwrap()],
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// The flags of a gateway logging in to `url` as `acme:backup-bot`.
+fn iam_flags<'a>(url: &'a str, password: &'a [&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--cbr-endpoint",
+        url,
+        "--project-id",
+        PROJECT,
+        "--iam-endpoint",
+        url,
+        "--iam-domain",
+        "acme",
+        "--iam-user",
+        "backup-bot",
+    ];
+    args.extend_from_slice(password);
+    args
+}
+
+fn get_default_project_backup() -> pb::GetBackupRequest {
+    pb::GetBackupRequest {
+        project_id: String::new(),
+        backup_id: BACKUP.into(),
+    }
+}
+
+fn assert_iam_refusal(status: &tonic::Status) {
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    let d = details(status);
+    let info = d.error_info().unwrap();
+    assert_eq!(
+        (info.domain.as_str(), info.reason.as_str()),
+        ("iam.myhuaweicloud.com", "401")
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_iam_password_backs_off_instead_of_repeating_it() {
+    let sim = iam_simulator().await;
+    let url = format!("http://{}", sim.addr);
+    let gw = Gateway::start(&iam_flags(&url, &["--iam-password", "wrong-123"])).await;
+    let logins = || sim.state.stats.snapshot()["iam_tokens"];
+    // Serving, and no project called for yet: nobody was logged in.
+    assert_eq!(logins(), 0);
+
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        let status = gw
+            .backups()
+            .get_backup(get_default_project_backup())
+            .await
+            .unwrap_err();
+        assert_iam_refusal(&status);
+    }
+    // Pauses of 1 s, 2 s, 4 s …: within a window of w seconds at most
+    // 1 + log2(w + 1) logins; well under a second, exactly one.
+    let window = started.elapsed().as_secs_f64();
+    let most = 1 + (window + 1.0).log2().floor() as u64;
+    assert!(
+        (1..=most).contains(&logins()),
+        "{} logins in {window} s",
+        logins()
+    );
+    assert!(
+        sim.state.stats.snapshot()["get_backup"] == 0,
+        "CBR never called"
+    );
+
+    // Once the pause has passed, a call tries again.
+    let before = logins();
+    loop {
+        let status = gw
+            .backups()
+            .get_backup(get_default_project_backup())
+            .await
+            .unwrap_err();
+        assert_iam_refusal(&status);
+        if logins() > before {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no new login");
+        // Polling: the pause ends at a time, not on an event.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(logins(), before + 1);
+}
+
+#[tokio::test]
+async fn a_rotated_iam_password_file_ends_the_backoff() {
+    let sim = iam_simulator().await;
+    let url = format!("http://{}", sim.addr);
+    let dir = std::env::temp_dir().join(format!("cbr-iam-pw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("password");
+    std::fs::write(&file, "wrong-123\n").unwrap();
+    let path = file.to_str().unwrap();
+    let gw = Gateway::start(&iam_flags(&url, &["--iam-password-file", path])).await;
+    for _ in 0..3 {
+        let status = gw
+            .backups()
+            .get_backup(get_default_project_backup())
+            .await
+            .unwrap_err();
+        assert_iam_refusal(&status);
+    }
+    assert_eq!(sim.state.stats.snapshot()["iam_tokens"], 1);
+    // The operator fixes the secret: the next call logs in, pause or not.
+    std::fs::write(&file, "right\n").unwrap();
+    gw.backups()
+        .get_backup(get_default_project_backup())
+        .await
+        .unwrap();
+    assert_eq!(sim.state.stats.snapshot()["iam_tokens"], 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_iam_login_is_logged_once_without_the_password() {
+    let sim = iam_simulator().await;
+    let url = format!("http://{}", sim.addr);
+    let mut args = vec!["--listen", "127.0.0.1:0", "--log-format", "json"];
+    args.extend(iam_flags(&url, &["--iam-password", "wrong-pw-7f3a"]));
+    let gw = Binary::start(&args).await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", gw.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = pb::backup_service_client::BackupServiceClient::new(channel);
+    for _ in 0..5 {
+        let status = client
+            .get_backup(get_default_project_backup())
+            .await
+            .unwrap_err();
+        assert_iam_refusal(&status);
+    }
+    let is_backoff = |l: &serde_json::Value| {
+        l["level"] == "WARN"
+            && l["message"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("IAM login failed")
+    };
+    let line = gw.wait_for_log(is_backoff).await;
+    assert_eq!(line["project_id"], PROJECT, "{line}");
+    assert_eq!(line["http_status"], 401, "{line}");
+    assert_eq!(line["next_attempt_in"], "1s", "{line}");
+    assert_eq!(line["failures_in_a_row"], 1, "{line}");
+    // Once every call's line is in (each is written before its answer, and
+    // read from the pipe a little later), there was one warning for them all.
+    let started = std::time::Instant::now();
+    let lines = loop {
+        let lines = gw.log_lines();
+        if lines.iter().filter(|l| l["message"] == "rpc").count() == 5 {
+            break lines;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{lines:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(
+        lines.iter().filter(|l| is_backoff(l)).count(),
+        1,
+        "{lines:?}"
+    );
+    let text = gw.logs.lock().unwrap().join("\n");
+    assert!(!text.contains("wrong-pw-7f3a"));
+}
+
 /// Awaits every future (a tiny join_all, to avoid a dependency for one test).
 async fn futures_join_all<F>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where

@@ -492,3 +492,155 @@ async fn unconfigured_csbs_is_failed_precondition() {
     );
     assert!(upstream.received_requests().await.unwrap().is_empty());
 }
+
+/// What a hostile or broken upstream sends where the gateway reads text:
+/// a megabyte each of `error_code` and `error_msg` led by terminal escapes and
+/// a forged log line, and a 100 KB request id (as large as an HTTP/1.1 header
+/// gets through hyper's client; a client refuses trailers over 16 KiB).
+fn hostile_error(status: u16) -> ResponseTemplate {
+    let code = format!("E\u{1b}[31m{}", "C".repeat(1 << 20));
+    let msg = format!(
+        "\u{1b}]0;pwned\u{7}line\r\n2026-01-01T00:00:00Z INFO forged{}",
+        "m".repeat(1 << 20)
+    );
+    ResponseTemplate::new(status)
+        .set_body_json(serde_json::json!({"error_code": code, "error_msg": msg}))
+        .insert_header("X-Request-Id", hostile_request_id())
+}
+
+fn hostile_request_id() -> String {
+    format!("\treq-{}", "r".repeat(100_000))
+}
+
+/// The hostile request id as the gateway passes it on: trimmed, 128 characters.
+fn capped_request_id() -> String {
+    format!("req-{}", "r".repeat(124))
+}
+
+fn assert_printable(what: &str, text: &str) {
+    assert!(
+        !text.chars().any(char::is_control),
+        "{what} has control characters: {:?}",
+        &text[..text.len().min(200)]
+    );
+}
+
+#[tokio::test]
+async fn hostile_upstream_error_fields_are_capped_and_cleaned() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(hostile_error(400))
+        .mount(&upstream)
+        .await;
+    let gw = Gateway::against(&upstream).await;
+    // An answer, not a transport error: the trailers fit the client's limit.
+    let status = gw.backups().get_backup(get_backup()).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+
+    let d = details(&status);
+    let info = d.error_info().expect("ErrorInfo detail");
+    assert_eq!(info.reason.chars().count(), 64, "{}", info.reason);
+    assert!(
+        info.reason.starts_with("E\u{fffd}[31mCCC") && info.reason.ends_with('…'),
+        "{}",
+        info.reason
+    );
+    assert_printable("reason", &info.reason);
+    assert_eq!(info.domain, "cbr.myhuaweicloud.com");
+    assert_eq!(
+        info.metadata.get("http_status").map(String::as_str),
+        Some("400")
+    );
+
+    // The status message keeps its own, shorter cut (300 characters and a mark).
+    assert_eq!(
+        status.message().chars().count(),
+        301,
+        "{}",
+        status.message()
+    );
+    assert!(
+        status
+            .message()
+            .starts_with("\u{fffd}]0;pwned\u{fffd}line  2026-01-01T00:00:00Z INFO forgedmmm"),
+        "{}",
+        status.message()
+    );
+    assert_printable("message", status.message());
+
+    assert_eq!(
+        d.request_info().map(|r| r.request_id.clone()),
+        Some(capped_request_id())
+    );
+}
+
+#[tokio::test]
+async fn hostile_upstream_request_ids_on_success_are_capped() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("show_backup.json"), "application/json")
+                .insert_header("X-Request-Id", hostile_request_id()),
+        )
+        .mount(&upstream)
+        .await;
+    let gw = Gateway::against(&upstream).await;
+    let reply = gw.backups().get_backup(get_backup()).await.unwrap();
+    assert_eq!(reply.get_ref().backup.as_ref().unwrap().id, BACKUP);
+    assert_eq!(
+        reply
+            .metadata()
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        Some(capped_request_id())
+    );
+}
+
+#[tokio::test]
+async fn hostile_iam_error_fields_are_capped_and_cleaned() {
+    let iam = MockServer::start().await;
+    // IAM's own error shape, and a blank X-Request-Id: the cleaned
+    // X-Iam-Trace-Id stands in for it.
+    let code = format!("4\u{0}{}", "1".repeat(1 << 20));
+    let message = format!("wrong\u{1b}[8m{}", "w".repeat(1 << 20));
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(serde_json::json!({"error": {"code": code, "message": message}}))
+                .insert_header("X-Request-Id", "\t")
+                .insert_header("X-Iam-Trace-Id", hostile_request_id()),
+        )
+        .mount(&iam)
+        .await;
+    let uri = iam.uri();
+    let gw = Gateway::start(&[
+        "--cbr-endpoint",
+        &uri,
+        "--iam-endpoint",
+        &uri,
+        "--iam-domain",
+        "acme",
+        "--iam-user",
+        "bot",
+        "--iam-password",
+        "pw-123",
+    ])
+    .await;
+    let status = gw.backups().get_backup(get_backup()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    let d = details(&status);
+    let info = d.error_info().expect("ErrorInfo detail");
+    assert_eq!(info.domain, "iam.myhuaweicloud.com");
+    assert_eq!(info.reason, format!("4\u{fffd}{}…", "1".repeat(61)));
+    assert_eq!(status.message().chars().count(), 301);
+    assert!(
+        status.message().starts_with("wrong\u{fffd}[8mwww"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(
+        d.request_info().map(|r| r.request_id.clone()),
+        Some(capped_request_id())
+    );
+}

@@ -10,7 +10,8 @@ use std::{
 use cbr_gateway::{
     simulator::{self, SimulatorSettings, auth::KeyPair, faults::FaultRule},
     upstream::{
-        AuthToken, IamSettings, IamTokenProvider, Secret, SecretSource, Service, UpstreamError,
+        AuthToken, IamSettings, IamTokenProvider, LoginBackoff, Secret, SecretFile, SecretSource,
+        Service, UpstreamError,
     },
 };
 use serde_json::{Value, json};
@@ -120,22 +121,69 @@ fn provider_at(
     refresh_ahead: Duration,
     request_timeout: Duration,
 ) -> Arc<IamTokenProvider> {
+    Arc::new(unshared_provider(
+        base,
+        domain,
+        SecretSource::Inline(Secret::new(password)),
+        refresh_ahead,
+        request_timeout,
+    ))
+}
+
+fn unshared_provider(
+    base: &str,
+    domain: &str,
+    password: SecretSource,
+    refresh_ahead: Duration,
+    request_timeout: Duration,
+) -> IamTokenProvider {
     cbr_gateway::install_crypto_provider();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    Arc::new(IamTokenProvider::new(
+    IamTokenProvider::new(
         http,
         IamSettings {
             endpoint: base.parse().unwrap(),
             domain: domain.into(),
             user: USER.into(),
-            password: SecretSource::Inline(Secret::new(password)),
+            password,
             refresh_ahead,
             request_timeout,
         },
-    ))
+    )
+}
+
+/// Failed logins pause for `initial`, doubling, at most four times that.
+fn short_backoff(initial: Duration) -> LoginBackoff {
+    LoginBackoff {
+        initial,
+        max_refused: initial * 4,
+        max_transient: initial * 4,
+    }
+}
+
+/// Calls `token` until IAM has seen more than `logins` logins; returns how
+/// long that took and the last outcome.
+async fn until_next_login(
+    sim: &Sim,
+    iam: &IamTokenProvider,
+    logins: u64,
+) -> (Duration, Result<AuthToken, UpstreamError>) {
+    let started = StdInstant::now();
+    loop {
+        let outcome = iam.token(PROJECT, None).await;
+        if sim.logins().await > logins {
+            return (started.elapsed(), outcome);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no new login: {outcome:?}"
+        );
+        // Polling: the pause ends at a time, not on an event.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn same(a: &AuthToken, b: &AuthToken) -> bool {
@@ -332,7 +380,15 @@ async fn iam_outages_are_errors_and_pass() {
         &["route=iam_tokens,error_rate=1,status=503"],
     )
     .await;
-    let iam = sim.provider(PASSWORD, Duration::ZERO);
+    let iam = unshared_provider(
+        &sim.base,
+        DOMAIN,
+        SecretSource::Inline(Secret::new(PASSWORD)),
+        Duration::ZERO,
+        Duration::from_secs(10),
+    )
+    .with_backoff(short_backoff(Duration::from_millis(300)));
+    let failed_at = StdInstant::now();
     match iam.token(PROJECT, None).await {
         Err(UpstreamError::Status {
             status: 503,
@@ -342,11 +398,92 @@ async fn iam_outages_are_errors_and_pass() {
         }) => assert_eq!(code.as_deref(), Some("APIGW.0203")),
         other => panic!("expected an IAM 503, got {other:?}"),
     }
-    // A failure is not cached: the next call tries again.
+    // IAM is back, but the failure pauses logins: calls get it at once.
     sim.set_faults(&[]).await;
+    let again = iam.token(PROJECT, None).await.unwrap_err();
+    assert!(
+        matches!(again, UpstreamError::Status { status: 503, .. }),
+        "{again:?}"
+    );
+    assert_eq!(sim.logins().await, 1);
+    // Once the pause has passed, the next call logs in.
+    let (_, outcome) = until_next_login(&sim, &iam, 1).await;
+    assert!(failed_at.elapsed() >= Duration::from_millis(300));
+    let token = outcome.unwrap();
+    assert_eq!(sim.get_backup(Some(&token)).await.0, 200);
+    assert_eq!(sim.logins().await, 2);
+}
+
+#[tokio::test]
+async fn failed_logins_back_off_doubling_and_calls_share_the_failure() {
+    let sim = Sim::with_iam(Duration::from_secs(60), &["route=iam_tokens,latency=100ms"]).await;
+    let iam = Arc::new(
+        unshared_provider(
+            &sim.base,
+            DOMAIN,
+            SecretSource::Inline(Secret::new("wrong")),
+            Duration::ZERO,
+            Duration::from_secs(10),
+        )
+        .with_backoff(short_backoff(Duration::from_millis(400))),
+    );
+    // Concurrent calls on a cold cache: one login, its refusal shared.
+    let calls: Vec<_> = (0..30)
+        .map(|_| {
+            let iam = iam.clone();
+            tokio::spawn(async move { iam.token(PROJECT, None).await })
+        })
+        .collect();
+    for call in calls {
+        let err = call.await.unwrap().unwrap_err();
+        assert!(
+            matches!(err, UpstreamError::Status { status: 401, .. }),
+            "{err:?}"
+        );
+    }
+    let first = StdInstant::now();
+    // More calls during the pause: answered at once, no login.
+    for _ in 0..20 {
+        let err = iam.token(PROJECT, None).await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Status { status: 401, .. }));
+    }
+    assert_eq!(sim.logins().await, 1);
+    // The pause doubles with each failure in a row: 400 ms, then 800 ms.
+    let (waited, outcome) = until_next_login(&sim, &iam, 1).await;
+    assert!(outcome.is_err());
+    assert!(first.elapsed() >= Duration::from_millis(300), "{waited:?}");
+    let (waited, outcome) = until_next_login(&sim, &iam, 2).await;
+    assert!(outcome.is_err());
+    assert!(waited >= Duration::from_millis(700), "{waited:?}");
+    assert_eq!(sim.logins().await, 3);
+}
+
+#[tokio::test]
+async fn a_changed_password_file_is_tried_at_once() {
+    let sim = Sim::with_iam(Duration::from_secs(60), &[]).await;
+    let dir = std::env::temp_dir().join(format!("cbr-iam-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("password");
+    std::fs::write(&path, "wrong\n").unwrap();
+    // A pause far longer than the test: only the new password ends it.
+    let iam = unshared_provider(
+        &sim.base,
+        DOMAIN,
+        SecretSource::File(SecretFile::open(&path).unwrap()),
+        Duration::ZERO,
+        Duration::from_secs(10),
+    )
+    .with_backoff(short_backoff(Duration::from_secs(3600)));
+    for _ in 0..5 {
+        let err = iam.token(PROJECT, None).await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Status { status: 401, .. }));
+    }
+    assert_eq!(sim.logins().await, 1);
+    std::fs::write(&path, format!("{PASSWORD}\n")).unwrap();
     let token = iam.token(PROJECT, None).await.unwrap();
     assert_eq!(sim.get_backup(Some(&token)).await.0, 200);
     assert_eq!(sim.logins().await, 2);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]

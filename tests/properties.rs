@@ -1663,12 +1663,14 @@ proptest! {
     }
 
     /// Error bodies of each documented shape yield their code and message,
-    /// at the top or nested up to two objects deep; deeper, nothing.
+    /// at the top or nested up to two objects deep; deeper, nothing. (Text as
+    /// upstream writes it: printable, within the caps; see the next property
+    /// for the rest.)
     #[test]
     fn error_bodies_yield_their_code_and_message(
         keys in select(&[("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message")][..]),
-        code in prop_oneof![chars(12).prop_map(Value::from), any::<i64>().prop_map(Value::from)],
-        message in chars(24),
+        code in prop_oneof!["[\\PC&&\\S]{1,12}".prop_map(Value::from), any::<i64>().prop_map(Value::from)],
+        message in "[\\PC&&\\S]{1,24}",
         wrappers in vec("[a-z]{1,8}", 0..4),
     ) {
         let mut body = json!({ keys.0: code, keys.1: message });
@@ -1685,6 +1687,27 @@ proptest! {
             prop_assert_eq!(parsed.message, Some(message));
         } else {
             prop_assert_eq!(parsed, dto::ErrorBody::default());
+        }
+    }
+
+    /// Whatever text upstream puts in an error body, what the gateway keeps
+    /// of it (and passes to statuses and log lines) is at most 64 characters
+    /// of code and 512 of message, with no control characters and no white
+    /// space at either end.
+    #[test]
+    fn error_body_text_is_capped_and_printable(
+        keys in select(&[("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message")][..]),
+        code in vec(any::<char>(), 0..200).prop_map(String::from_iter),
+        message in vec(any::<char>(), 0..2000).prop_map(String::from_iter),
+    ) {
+        let body = json!({ keys.0: code, keys.1: message });
+        let parsed = dto::ErrorBody::parse(body.to_string().as_bytes());
+        for (text, cap) in [(parsed.code, 64), (parsed.message, 512)] {
+            let Some(text) = text else { continue };
+            prop_assert!(text.chars().count() <= cap, "{} > {cap}", text.chars().count());
+            prop_assert!(!text.chars().any(char::is_control), "{:?}", text);
+            prop_assert_eq!(text.trim(), text.as_str());
+            prop_assert!(!text.is_empty());
         }
     }
 }

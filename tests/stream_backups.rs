@@ -1,6 +1,7 @@
 //! StreamBackups through the gateway against the built-in simulator over
 //! loopback: every page walked once, filters, offset, bad input, an upstream
-//! failure mid-walk, cancellation and the deadline.
+//! failure mid-walk, cancellation and the deadline; and against wiremock
+//! upstreams whose pages never end (offset ignored, full pages past `count`).
 //!
 //! The tests run on tokio's current-thread runtime, so the simulator, the
 //! gateway and the test share one thread: the simulator counts a request and
@@ -19,6 +20,10 @@ use cbr_gateway::{
 };
 use common::*;
 use tonic::{Code, Streaming};
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{method, path},
+};
 
 struct Stack {
     gw: Gateway,
@@ -431,4 +436,119 @@ async fn the_deadline_ends_the_stream() {
     );
     // Two calls of ~4 pages each, nowhere near the 62 of two full walks.
     assert!(s.list_requests() - before <= 12);
+}
+
+/// A ListBackups page of backups with these IDs, and upstream's `count`.
+fn backup_page(ids: impl IntoIterator<Item = String>, count: u64) -> ResponseTemplate {
+    let backups: Vec<serde_json::Value> = ids
+        .into_iter()
+        .map(|id| serde_json::json!({"id": id, "name": id, "status": "available"}))
+        .collect();
+    ResponseTemplate::new(200).set_body_json(serde_json::json!({
+        "backups": backups,
+        "count": count,
+    }))
+}
+
+/// A gateway whose CBR is `upstream`, answering ListBackups with `respond`.
+async fn broken_lister(respond: impl wiremock::Respond + 'static) -> (MockServer, Gateway) {
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/{PROJECT}/backups")))
+        .respond_with(respond)
+        .mount(&upstream)
+        .await;
+    let gw = Gateway::against(&upstream).await;
+    (upstream, gw)
+}
+
+fn paging_broken(end: Option<tonic::Status>) -> tonic::Status {
+    let status = end.expect("the stream ends with an error");
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    let d = details(&status);
+    let info = d.error_info().expect("ErrorInfo detail");
+    assert_eq!(
+        (info.reason.as_str(), info.domain.as_str()),
+        ("UPSTREAM_PAGING_BROKEN", "cbr-gateway")
+    );
+    status
+}
+
+#[tokio::test]
+async fn an_upstream_ignoring_offset_ends_the_stream_with_internal() {
+    // The same full page whatever the offset, and a count that never ends it.
+    let same = || (0..3).map(|i| format!("same-{i}"));
+    let (upstream, gw) = broken_lister(backup_page(same(), 1_000_000)).await;
+    let (got, end) = drain(
+        gw.backups()
+            .stream_backups(pb::StreamBackupsRequest {
+                project_id: PROJECT.into(),
+                page_size: Some(3),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner(),
+    )
+    .await;
+    // The page once, then the reason.
+    assert_eq!(ids(&got), same().collect::<Vec<_>>());
+    let status = paging_broken(end);
+    assert_eq!(
+        status.message(),
+        "upstream repeated a page of 3 backups at offset 6 (offset ignored?); \
+         stopping after 3 backups"
+    );
+    // The first repeat is skipped (new backups shift pages too), the second ends it.
+    let offsets: Vec<String> = upstream
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "offset")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(offsets, ["0", "3", "6"]);
+}
+
+#[tokio::test]
+async fn an_upstream_with_full_pages_past_its_count_ends_the_stream_with_internal() {
+    // count says 5, but every offset has a full page of new IDs.
+    let (upstream, gw) = broken_lister(|req: &wiremock::Request| {
+        let offset: u64 = req
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "offset")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        backup_page((offset..offset + 2).map(|i| format!("b-{i}")), 5)
+    })
+    .await;
+    let (got, end) = drain(
+        gw.backups()
+            .stream_backups(pb::StreamBackupsRequest {
+                project_id: PROJECT.into(),
+                page_size: Some(2),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner(),
+    )
+    .await;
+    // Pages at 0, 2 and 4 (the walk may reach the count; that page is sent),
+    // but none from 6, past the count.
+    let want: Vec<String> = (0..6).map(|i| format!("b-{i}")).collect();
+    assert_eq!(ids(&got), want);
+    let status = paging_broken(end);
+    assert_eq!(
+        status.message(),
+        "upstream kept sending full pages past its count of 5; stopping after 6 backups"
+    );
+    assert_eq!(upstream.received_requests().await.unwrap().len(), 3);
 }

@@ -28,6 +28,7 @@ use super::{
     error::{Service, UpstreamError},
     paths,
     retry::{self, RetryBudget, RetryPolicy},
+    untrusted,
 };
 use crate::{
     metrics::{Metrics, UpstreamStatus},
@@ -63,7 +64,8 @@ pub struct UpstreamSettings {
 pub struct Reply<T> {
     /// The parsed response.
     pub value: T,
-    /// Upstream's `X-Request-Id`, if it sent one.
+    /// Upstream's `X-Request-Id`, if it sent one (capped and cleaned, see
+    /// `untrusted`).
     pub request_id: Option<String>,
 }
 
@@ -545,11 +547,12 @@ impl UpstreamClient {
             .await
             .map_err(|e| classify(service, &e))?;
         let status = resp.status();
+        // Capped and cleaned here, once: it reaches statuses, response
+        // metadata and log lines.
         let request_id = resp
             .headers()
             .get(X_REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+            .and_then(untrusted::request_id);
         let retry_after = resp
             .headers()
             .get(RETRY_AFTER)

@@ -10,7 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::lenient::{Flag, Int, List, Text};
+use super::{
+    lenient::{Flag, Int, List, Text},
+    untrusted,
+};
 
 // ---------------------------------------------------------------- requests
 
@@ -553,9 +556,11 @@ pub struct TagDto {
 /// The fields of an upstream error body the gateway reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ErrorBody {
-    /// `error_code` (or `errorCode`, `code`), e.g. `BackupService.6200`.
+    /// `error_code` (or `errorCode`, `code`), e.g. `BackupService.6200`:
+    /// at most 64 characters, no control characters, `None` if blank.
     pub code: Option<String>,
-    /// `error_msg` (or `errorMsg`, `message`).
+    /// `error_msg` (or `errorMsg`, `message`): at most 512 characters, no
+    /// control characters, `None` if blank.
     pub message: Option<String>,
 }
 
@@ -572,10 +577,13 @@ impl ErrorBody {
 
     fn from_value(v: &serde_json::Value, depth: usize) -> Option<Self> {
         let obj = v.as_object()?;
-        let text = |k: &str| {
+        // Which pair of keys upstream used is decided by what is there; what
+        // is kept of their text is decided by `untrusted`, which caps and
+        // cleans it (it reaches statuses and log lines).
+        let text = |k: &str, clean: fn(&str) -> Option<String>| {
             obj.get(k).and_then(|v| match v {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Number(n) => Some(n.to_string()),
+                serde_json::Value::String(s) => Some(clean(s)),
+                serde_json::Value::Number(n) => Some(clean(&n.to_string())),
                 _ => None,
             })
         };
@@ -584,9 +592,13 @@ impl ErrorBody {
             ("errorCode", "errorMsg"),
             ("code", "message"),
         ] {
-            let (code, message) = (text(code_key), text(msg_key));
+            let code = text(code_key, untrusted::error_code);
+            let message = text(msg_key, untrusted::error_msg);
             if code.is_some() || message.is_some() {
-                return Some(Self { code, message });
+                return Some(Self {
+                    code: code.flatten(),
+                    message: message.flatten(),
+                });
             }
         }
         if depth < 2 {
@@ -616,6 +628,27 @@ mod tests {
             ErrorBody::parse(b"<html>bad gateway</html>"),
             ErrorBody::default()
         );
+    }
+
+    #[test]
+    fn hostile_error_bodies_are_capped_and_cleaned() {
+        let body = serde_json::json!({
+            "error_code": format!("\u{1b}[31m{}", "C".repeat(1 << 20)),
+            "error_msg": format!("line\nforged{}", "m".repeat(1 << 20)),
+        });
+        let b = ErrorBody::parse(body.to_string().as_bytes());
+        let code = b.code.unwrap();
+        assert_eq!(code.chars().count(), 64);
+        assert!(code.starts_with("\u{fffd}[31mCCC") && code.ends_with('…'));
+        let message = b.message.unwrap();
+        assert_eq!(message.chars().count(), 512);
+        assert!(message.starts_with("line forgedmmm"));
+        // Blank fields still say which keys upstream used, but are absent.
+        let b = ErrorBody::parse(br#"{"error_code":" ","error_msg":"\r\n","code":"X"}"#);
+        assert_eq!(b, ErrorBody::default());
+        let b = ErrorBody::parse(br#"{"code":401,"message":"\u0007bell"}"#);
+        assert_eq!(b.code.as_deref(), Some("401"));
+        assert_eq!(b.message.as_deref(), Some("\u{fffd}bell"));
     }
 
     #[test]

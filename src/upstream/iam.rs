@@ -10,9 +10,20 @@
 //! really expires. A failed refresh is shared with the calls that waited for it
 //! instead of being repeated by each of them.
 //!
+//! A failed login backs off, per project ([`LoginBackoff`]): until the backoff
+//! passes, calls for that project get the recorded failure (or the token that
+//! has not expired yet) and IAM sees no request, so callers cannot make the
+//! gateway repeat a wrong password until IAM locks the user. The backoff
+//! doubles with each failure in a row, up to a longer cap when IAM refused the
+//! credentials (400, 401, 403) than when it was down or slow; a success ends
+//! it, and so does a changed password (a rotated secret file is tried at
+//! once). The caller's own deadline expiring is no failure of IAM's and starts
+//! no backoff. Projects nobody calls for are never logged in to.
+//!
 //! The password and the tokens never reach a log line: the debug line of a
 //! request names only the project, the HTTP status, IAM's request id and the
-//! latency.
+//! latency; the warning of a failed login names the project, the failure and
+//! when the next attempt may be made.
 
 use std::{
     collections::HashMap,
@@ -28,6 +39,7 @@ use reqwest::{
     header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue},
 };
 use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 use url::Url;
 
@@ -36,7 +48,8 @@ use super::{
     dto,
     error::{Service, UpstreamError},
     paths,
-    secrets::SecretSource,
+    secrets::{Secret, SecretError, SecretSource},
+    untrusted,
 };
 
 const SERVICE: Service = Service::Iam;
@@ -77,11 +90,63 @@ pub struct IamSettings {
     pub request_timeout: Duration,
 }
 
+/// How long a project's logins pause after a failure (see the module
+/// documentation). The defaults suit IAM's lockout of users after repeated
+/// wrong passwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginBackoff {
+    /// The pause after the first failure; it doubles with each further one.
+    pub initial: Duration,
+    /// Longest pause after IAM refused the credentials (HTTP 400, 401, 403):
+    /// a wrong password stays wrong until someone changes it.
+    pub max_refused: Duration,
+    /// Longest pause after any other failure (no connection, timeout, 5xx,
+    /// an unreadable answer): IAM may be back any moment.
+    pub max_transient: Duration,
+}
+
+impl Default for LoginBackoff {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_secs(1),
+            max_refused: Duration::from_secs(15 * 60),
+            max_transient: Duration::from_secs(60),
+        }
+    }
+}
+
+impl LoginBackoff {
+    /// The pause after `streak` failures in a row, the last one `err`:
+    /// `initial` doubled `streak - 1` times, at most the cap for `err`'s kind.
+    fn pause(&self, streak: u32, err: &UpstreamError) -> Duration {
+        let cap = if refused(err) {
+            self.max_refused
+        } else {
+            self.max_transient
+        };
+        let factor = 2u32.saturating_pow(streak.saturating_sub(1));
+        self.initial.saturating_mul(factor).min(cap)
+    }
+}
+
+/// Whether IAM refused the credentials themselves, rather than failing to
+/// answer: repeating them cannot help and counts towards IAM's lockout.
+fn refused(err: &UpstreamError) -> bool {
+    matches!(
+        err,
+        UpstreamError::Status {
+            status: 400 | 401 | 403,
+            ..
+        }
+    )
+}
+
 /// Project-scoped IAM tokens, cached and refreshed ahead of expiry. Share it in
 /// an `Arc`.
 pub struct IamTokenProvider {
     http: reqwest::Client,
     settings: IamSettings,
+    backoff: LoginBackoff,
     projects: Mutex<HashMap<String, Arc<Slot>>>,
 }
 
@@ -89,6 +154,7 @@ impl fmt::Debug for IamTokenProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IamTokenProvider")
             .field("settings", &self.settings)
+            .field("backoff", &self.backoff)
             .field("projects", &lock(&self.projects).len())
             .finish()
     }
@@ -106,8 +172,21 @@ struct SlotState {
     cached: Option<Cached>,
     /// Token requests completed (successful or not) for this project.
     attempts: u64,
-    /// Why the latest completed request failed, if it did.
-    failure: Option<UpstreamError>,
+    /// Why the latest completed request failed, if it did, and the backoff it
+    /// started.
+    failure: Option<Failure>,
+}
+
+/// A failed login and the pause it imposes on the project's next one.
+struct Failure {
+    error: UpstreamError,
+    /// Failures in a row with this password.
+    streak: u32,
+    /// No login before this, unless the password changed.
+    retry_at: Instant,
+    /// The SHA-256 of the password the login used (`None`: it could not be
+    /// read), so a changed password is noticed without keeping the old one.
+    password: Option<[u8; 32]>,
 }
 
 #[derive(Clone)]
@@ -141,23 +220,12 @@ impl Slot {
             .map(|c| c.token.clone())
     }
 
-    /// Stores the outcome of a token request.
-    fn record(&self, result: &Result<Cached, UpstreamError>) {
-        let mut st = self.state();
-        match result {
-            Ok(cached) => {
-                st.cached = Some(cached.clone());
-                st.failure = None;
-                st.attempts += 1;
-            }
-            // The caller's own deadline says nothing about IAM: the calls waiting
-            // behind this one try for themselves.
-            Err(UpstreamError::DeadlineExceeded { .. }) => {}
-            Err(err) => {
-                st.failure = Some(err.clone());
-                st.attempts += 1;
-            }
-        }
+    /// The moment and password of the failure that pauses logins, if any.
+    fn paused_until(&self) -> Option<(Instant, Option<[u8; 32]>)> {
+        self.state()
+            .failure
+            .as_ref()
+            .map(|f| (f.retry_at, f.password))
     }
 }
 
@@ -192,19 +260,28 @@ struct Answer {
 
 impl IamTokenProvider {
     /// A provider logging in with `settings` over `http` (which should not follow
-    /// redirects, like the upstream client's).
+    /// redirects, like the upstream client's), backing off failed logins by
+    /// [`LoginBackoff::default`].
     pub fn new(http: reqwest::Client, settings: IamSettings) -> Self {
         Self {
             http,
             settings,
+            backoff: LoginBackoff::default(),
             projects: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same provider, backing off failed logins by `backoff`.
+    pub fn with_backoff(mut self, backoff: LoginBackoff) -> Self {
+        self.backoff = backoff;
+        self
     }
 
     /// A token scoped to `project_id`: the cached one while it is fresh, else a
     /// new one (one request per project however many calls wait for it). A token
     /// past its refresh time but not expired is still returned when another
-    /// call is refreshing it or the refresh fails.
+    /// call is refreshing it or the refresh fails. While a failed login backs
+    /// off, the failure is returned without a request.
     pub async fn token(
         &self,
         project_id: &str,
@@ -221,6 +298,9 @@ impl IamTokenProvider {
             }
             st.attempts
         };
+        if let Some(answer) = self.paused(&slot) {
+            return answer;
+        }
         let _flight = match slot.refresh.try_lock() {
             Ok(guard) => guard,
             Err(_) => {
@@ -241,32 +321,20 @@ impl IamTokenProvider {
                 return Ok(c.token.clone());
             }
             if st.attempts != seen
-                && let Some(err) = &st.failure
+                && let Some(failure) = &st.failure
             {
                 // The request this call waited for failed: share its outcome
                 // rather than repeat it.
                 return match st.cached.as_ref().filter(|c| c.unexpired(now)) {
                     Some(c) => Ok(c.token.clone()),
-                    None => Err(err.clone()),
+                    None => Err(failure.error.clone()),
                 };
             }
         }
-        let result = self.fetch(project_id, &budget).await;
-        slot.record(&result);
-        match result {
+        match self.login(project_id, &slot, &budget).await {
             Ok(cached) => Ok(cached.token),
-            Err(err) => match slot.unexpired() {
-                Some(token) => {
-                    tracing::warn!(
-                        upstream = SERVICE.name(),
-                        project_id,
-                        error = %err,
-                        "IAM token refresh failed; the current token is used until it expires"
-                    );
-                    Ok(token)
-                }
-                None => Err(err),
-            },
+            // The failure was logged, with the backoff it started.
+            Err(err) => slot.unexpired().ok_or(err),
         }
     }
 
@@ -291,6 +359,9 @@ impl IamTokenProvider {
             }
             st.attempts
         };
+        if let Some(answer) = self.paused(&slot) {
+            return answer;
+        }
         let _flight = budget.run(slot.refresh.lock()).await?;
         {
             let st = slot.state();
@@ -301,14 +372,108 @@ impl IamTokenProvider {
                 return Ok(c.token.clone());
             }
             if st.attempts != seen
-                && let Some(err) = &st.failure
+                && let Some(failure) = &st.failure
             {
-                return Err(err.clone());
+                return Err(failure.error.clone());
             }
         }
-        let result = self.fetch(project_id, &budget).await;
-        slot.record(&result);
-        result.map(|c| c.token)
+        self.login(project_id, &slot, &budget)
+            .await
+            .map(|c| c.token)
+    }
+
+    /// What a call gets while `slot`'s last login failure pauses logins: the
+    /// token that has not expired yet, else that failure. `None` when a login
+    /// may be made: no failure, its pause has passed, or the password changed
+    /// since (read outside the state lock: it may stat a file).
+    fn paused(&self, slot: &Slot) -> Option<Result<AuthToken, UpstreamError>> {
+        let (retry_at, failed_with) = slot.paused_until()?;
+        if Instant::now() >= retry_at {
+            return None;
+        }
+        let current = self.settings.password.current().ok();
+        if current.as_ref().map(fingerprint) != failed_with {
+            return None;
+        }
+        let st = slot.state();
+        if let Some(c) = st.cached.as_ref().filter(|c| c.unexpired(Instant::now())) {
+            return Some(Ok(c.token.clone()));
+        }
+        st.failure.as_ref().map(|f| Err(f.error.clone()))
+    }
+
+    /// One login for `project_id` (the caller holds the slot's flight lock),
+    /// its outcome recorded in `slot`: a token, or a failure that pauses the
+    /// project's logins (logged once, here).
+    async fn login(
+        &self,
+        project_id: &str,
+        slot: &Slot,
+        budget: &Budget,
+    ) -> Result<Cached, UpstreamError> {
+        let password = self.settings.password.current();
+        let used = password.as_ref().ok().map(fingerprint);
+        let result = self.fetch(project_id, budget, password).await;
+        self.record(project_id, slot, &result, used);
+        result
+    }
+
+    /// Stores the outcome of a login made with the password whose
+    /// fingerprint is `used`; a failure starts or extends the pause.
+    fn record(
+        &self,
+        project_id: &str,
+        slot: &Slot,
+        result: &Result<Cached, UpstreamError>,
+        used: Option<[u8; 32]>,
+    ) {
+        let mut st = slot.state();
+        match result {
+            Ok(cached) => {
+                st.cached = Some(cached.clone());
+                st.failure = None;
+                st.attempts += 1;
+            }
+            // The caller's own deadline says nothing about IAM: the calls waiting
+            // behind this one try for themselves, and no backoff starts.
+            Err(UpstreamError::DeadlineExceeded { .. }) => {}
+            Err(err) => {
+                // A new password starts afresh: the pause protects IAM from
+                // the same refused password, not from its replacement.
+                let streak = match &st.failure {
+                    Some(f) if f.password == used => f.streak.saturating_add(1),
+                    _ => 1,
+                };
+                let pause = self.backoff.pause(streak, err);
+                let now = Instant::now();
+                let token_valid = st.cached.as_ref().is_some_and(|c| c.unexpired(now));
+                st.failure = Some(Failure {
+                    error: err.clone(),
+                    streak,
+                    retry_at: now.checked_add(pause).unwrap_or(now + MAX_LIFETIME),
+                    password: used,
+                });
+                st.attempts += 1;
+                drop(st);
+                let (http_status, error_code) = match err {
+                    UpstreamError::Status { status, code, .. } => {
+                        (*status, code.as_deref().unwrap_or(""))
+                    }
+                    _ => (0, ""),
+                };
+                tracing::warn!(
+                    upstream = SERVICE.name(),
+                    project_id,
+                    error = %err,
+                    http_status,
+                    error_code,
+                    failures_in_a_row = streak,
+                    next_attempt_in = %humantime::format_duration(pause),
+                    token_still_valid = token_valid,
+                    "IAM login failed; the project's logins pause until the next attempt"
+                );
+            }
+        }
     }
 
     fn budget(&self, deadline: Option<Instant>) -> Budget {
@@ -342,12 +507,17 @@ impl IamTokenProvider {
         slot
     }
 
-    /// One token request.
-    async fn fetch(&self, project_id: &str, budget: &Budget) -> Result<Cached, UpstreamError> {
+    /// One token request with `password`.
+    async fn fetch(
+        &self,
+        project_id: &str,
+        budget: &Budget,
+        password: Result<Secret, SecretError>,
+    ) -> Result<Cached, UpstreamError> {
         if budget.until <= Instant::now() {
             return Err(budget.expired());
         }
-        let password = self.settings.password.current().map_err(|err| {
+        let password = password.map_err(|err| {
             tracing::warn!(upstream = SERVICE.name(), error = %err, "cannot read the IAM password");
             UpstreamError::NotConfigured { service: SERVICE }
         })?;
@@ -381,9 +551,7 @@ impl IamTokenProvider {
         let started = Instant::now();
         let sent_at = Utc::now();
         let answer = budget.run(exchange(request)).await??;
-        let request_id = answer
-            .header(X_REQUEST_ID)
-            .or_else(|| answer.header(X_IAM_TRACE_ID));
+        let request_id = request_id(&answer.headers);
         tracing::debug!(
             upstream = SERVICE.name(),
             project_id,
@@ -428,13 +596,13 @@ impl IamTokenProvider {
     }
 }
 
-impl Answer {
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    }
+/// IAM's request id: `X-Request-Id`, else `X-Iam-Trace-Id`, capped and
+/// cleaned (it reaches statuses and log lines); one that is blank once cleaned
+/// counts as absent.
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    [X_REQUEST_ID, X_IAM_TRACE_ID]
+        .into_iter()
+        .find_map(|name| headers.get(name).and_then(untrusted::request_id))
 }
 
 /// Sends the request and reads the answer, its body capped.
@@ -445,11 +613,7 @@ async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, UpstreamEr
     let too_large = || UpstreamError::BodyTooLarge {
         service: SERVICE,
         limit: MAX_BODY_BYTES as u64,
-        request_id: headers
-            .get(X_REQUEST_ID)
-            .or_else(|| headers.get(X_IAM_TRACE_ID))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        request_id: request_id(&headers),
     };
     if resp
         .content_length()
@@ -493,6 +657,11 @@ fn classify(err: reqwest::Error) -> UpstreamError {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A password's SHA-256: enough to tell that it changed, without keeping it.
+fn fingerprint(password: &Secret) -> [u8; 32] {
+    Sha256::digest(password.expose().as_bytes()).into()
 }
 
 /// Whether two tokens are the same token.
@@ -609,6 +778,181 @@ mod tests {
             schedule(Duration::ZERO, m(10)),
             (Duration::ZERO, Duration::ZERO)
         );
+    }
+
+    fn provider(password: SecretSource) -> IamTokenProvider {
+        crate::install_crypto_provider();
+        IamTokenProvider::new(
+            reqwest::Client::new(),
+            IamSettings {
+                // Nothing listens there: a login that was made would fail to connect.
+                endpoint: Url::parse("http://127.0.0.1:9").unwrap(),
+                domain: "acme".into(),
+                user: "alice".into(),
+                password,
+                refresh_ahead: Duration::from_secs(600),
+                request_timeout: Duration::from_secs(5),
+            },
+        )
+    }
+
+    fn inline(password: &str) -> SecretSource {
+        SecretSource::Inline(Secret::new(password))
+    }
+
+    fn refused() -> UpstreamError {
+        UpstreamError::Status {
+            service: SERVICE,
+            status: 401,
+            code: Some("401".into()),
+            message: Some("The username or password is wrong.".into()),
+            request_id: None,
+        }
+    }
+
+    /// Records a failed login made with the provider's current password.
+    fn fail(iam: &IamTokenProvider, slot: &Slot, err: UpstreamError) {
+        let used = iam
+            .settings
+            .password
+            .current()
+            .ok()
+            .map(|p| fingerprint(&p));
+        iam.record("p1", slot, &Err(err), used);
+    }
+
+    fn is_refusal(answer: Option<Result<AuthToken, UpstreamError>>) -> bool {
+        matches!(answer, Some(Err(UpstreamError::Status { status: 401, .. })))
+    }
+
+    #[test]
+    fn pauses_double_up_to_the_cap_of_their_kind() {
+        let b = LoginBackoff::default();
+        let secs = |streak, err: &UpstreamError| b.pause(streak, err).as_secs();
+        let down = UpstreamError::Connect { service: SERVICE };
+        let got: Vec<u64> = (1..=12).map(|n| secs(n, &refused())).collect();
+        assert_eq!(got, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]);
+        let got: Vec<u64> = (1..=8).map(|n| secs(n, &down)).collect();
+        assert_eq!(got, [1, 2, 4, 8, 16, 32, 60, 60]);
+        // Refusals are 400, 401 and 403; every other failure is transient.
+        for (status, refusal) in [(400, true), (403, true), (429, false), (503, false)] {
+            let err = UpstreamError::Status {
+                service: SERVICE,
+                status,
+                code: None,
+                message: None,
+                request_id: None,
+            };
+            assert_eq!(b.pause(20, &err) == b.max_refused, refusal, "{status}");
+        }
+        assert_eq!(secs(u32::MAX, &down), 60, "no overflow");
+        assert_eq!(secs(0, &down), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_login_pauses_the_projects_logins() {
+        let iam = provider(inline("wrong"));
+        let slot = iam.slot("p1");
+        assert!(iam.paused(&slot).is_none(), "nothing failed yet");
+        fail(&iam, &slot, refused());
+        assert!(is_refusal(iam.paused(&slot)));
+        // Calls get the failure at once; no login is made (one would fail to connect).
+        let err = iam.token("p1", None).await.unwrap_err();
+        assert!(
+            matches!(err, UpstreamError::Status { status: 401, .. }),
+            "{err:?}"
+        );
+        assert_eq!(slot.state().attempts, 1);
+        // Other projects are not paused.
+        assert!(iam.paused(&iam.slot("p2")).is_none());
+
+        tokio::time::advance(Duration::from_millis(999)).await;
+        assert!(is_refusal(iam.paused(&slot)));
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(iam.paused(&slot).is_none(), "the pause has passed");
+
+        // The next failure in a row pauses twice as long.
+        fail(&iam, &slot, refused());
+        tokio::time::advance(Duration::from_millis(1999)).await;
+        assert!(is_refusal(iam.paused(&slot)));
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(iam.paused(&slot).is_none());
+
+        // A success ends the streak and the pause.
+        let token = AuthToken::parse("MIIok").unwrap();
+        let now = Instant::now();
+        let ok = Cached {
+            token: token.clone(),
+            refresh_at: now + Duration::from_secs(60),
+            expires_at: now + Duration::from_secs(120),
+        };
+        iam.record("p1", &slot, &Ok(ok), None);
+        assert!(slot.state().failure.is_none());
+        assert!(same(&iam.token("p1", None).await.unwrap(), &token));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unexpired_token_serves_through_the_pause() {
+        let iam = provider(inline("pw"));
+        let slot = iam.slot("p1");
+        let token = AuthToken::parse("MIIstill-good").unwrap();
+        let now = Instant::now();
+        slot.state().cached = Some(Cached {
+            token: token.clone(),
+            // Due for a refresh, not yet expired.
+            refresh_at: now,
+            expires_at: now + Duration::from_secs(2),
+        });
+        fail(&iam, &slot, UpstreamError::Timeout { service: SERVICE });
+        let served = iam.token("p1", None).await.unwrap();
+        assert!(same(&served, &token));
+        tokio::time::advance(Duration::from_millis(900)).await;
+        assert!(same(&iam.token("p1", None).await.unwrap(), &token));
+        assert_eq!(slot.state().attempts, 1, "no refresh during the pause");
+        // Expired during a later pause (0.9 s + 2 s): the failure shows.
+        fail(&iam, &slot, UpstreamError::Timeout { service: SERVICE });
+        tokio::time::advance(Duration::from_millis(1500)).await;
+        let err = iam.token("p1", None).await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Timeout { .. }), "{err:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_changed_password_ends_the_pause_and_the_streak() {
+        let dir = std::env::temp_dir().join(format!("cbr-iam-backoff-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("password");
+        std::fs::write(&path, "wrong\n").unwrap();
+        let iam = provider(SecretSource::File(
+            crate::upstream::SecretFile::open(&path).unwrap(),
+        ));
+        let slot = iam.slot("p1");
+        for _ in 0..5 {
+            fail(&iam, &slot, refused());
+        }
+        assert_eq!(slot.state().failure.as_ref().unwrap().streak, 5);
+        assert!(is_refusal(iam.paused(&slot)));
+        // A different length: a change even within the mtime's resolution.
+        std::fs::write(&path, "the-new-password\n").unwrap();
+        assert!(
+            iam.paused(&slot).is_none(),
+            "a new password is tried at once"
+        );
+        fail(&iam, &slot, refused());
+        let failure_streak = slot.state().failure.as_ref().unwrap().streak;
+        assert_eq!(failure_streak, 1, "and starts a new streak");
+        assert!(is_refusal(iam.paused(&slot)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_callers_deadline_starts_no_pause() {
+        let iam = provider(inline("pw"));
+        let slot = iam.slot("p1");
+        let err = UpstreamError::DeadlineExceeded { service: SERVICE };
+        fail(&iam, &slot, err);
+        assert!(slot.state().failure.is_none());
+        assert_eq!(slot.state().attempts, 0);
+        assert!(iam.paused(&slot).is_none());
     }
 
     #[test]

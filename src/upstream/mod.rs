@@ -1,5 +1,6 @@
 //! The upstream REST client and everything it needs: DTOs, lenient scalars, URL
-//! building, credentials, and the errors of talking to CBR and CSBS.
+//! building, credentials, the errors of talking to CBR and CSBS, and the
+//! one gate for text upstream chose (`untrusted`).
 
 pub mod auth;
 pub mod client;
@@ -11,10 +12,11 @@ pub mod lenient;
 pub mod paths;
 pub mod retry;
 pub mod secrets;
+pub(crate) mod untrusted;
 
 pub use auth::{Auth, AuthToken};
 pub use client::{Reply, UpstreamClient, UpstreamSettings};
 pub use credentials::{AkSk, Held};
 pub use error::{Service, UpstreamError};
-pub use iam::{IamSettings, IamTokenProvider};
+pub use iam::{IamSettings, IamTokenProvider, LoginBackoff};
 pub use secrets::{Secret, SecretError, SecretFile, SecretSource};

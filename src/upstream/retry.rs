@@ -4,7 +4,8 @@
 //! Reads (GET) are retried on failures that say nothing about the resource:
 //! connect errors, connections lost before an answer, 502/503/504 and 429.
 //! A create is re-sent only when the connection could not even be opened, so
-//! its bytes certainly never left the gateway (contract §5).
+//! its bytes certainly never left the gateway (contract §5). A failed IAM
+//! login is not retried here: the token provider backs off on its own.
 //!
 //! Waits follow exponential backoff (`backon`'s schedule) with full jitter
 //! (each wait uniform below the ceiling, so synchronized clients spread out);
@@ -27,7 +28,7 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::{Method, StatusCode};
 use tokio::time::Instant;
 
-use super::error::UpstreamError;
+use super::error::{Service, UpstreamError};
 
 /// How upstream calls are retried.
 #[derive(Debug, Clone)]
@@ -74,6 +75,12 @@ impl RetryPolicy {
 
 /// Whether a failed attempt may be sent again.
 pub fn retryable(method: &Method, error: &UpstreamError) -> bool {
+    // A failed IAM login pauses that project's logins (`iam::LoginBackoff`):
+    // a retry within the pause would only get the same failure back, after
+    // waiting and spending the CBR retry budget for nothing.
+    if error.service() == Service::Iam {
+        return false;
+    }
     if *method != Method::GET {
         // Only a connection that never opened proves the body was not sent.
         return matches!(error, UpstreamError::Connect { .. });
@@ -172,7 +179,6 @@ impl RetryBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upstream::Service;
 
     fn status(code: u16) -> UpstreamError {
         UpstreamError::Status {
@@ -202,6 +208,24 @@ mod tests {
             &UpstreamError::DeadlineExceeded { service }
         ));
         assert!(!retryable(&get, &UpstreamError::Overloaded { service }));
+    }
+
+    #[test]
+    fn iam_failures_are_not_retried_here() {
+        // The token provider has its own backoff; see `retryable`.
+        let service = Service::Iam;
+        let iam_503 = UpstreamError::Status {
+            service,
+            status: 503,
+            code: None,
+            message: None,
+            request_id: None,
+        };
+        for method in [Method::GET, Method::POST] {
+            assert!(!retryable(&method, &iam_503));
+            assert!(!retryable(&method, &UpstreamError::Connect { service }));
+            assert!(!retryable(&method, &UpstreamError::Transport { service }));
+        }
     }
 
     #[test]

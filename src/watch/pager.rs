@@ -16,8 +16,19 @@
 //!
 //! * **Walk.** `limit` = page size, `offset` from the request's offset (default
 //!   0), then `offset += page length` until a page shorter than the page size
-//!   (or empty). Upstream's `count` is never consulted: it is a total that may
-//!   move while the walk runs, and the walk must not depend on it.
+//!   (or empty). Upstream's `count` does not end the walk: it is a total that
+//!   may move while the walk runs.
+//! * **Guard.** An upstream that ignores `offset`, or never sends a short
+//!   page, would keep the walk going for ever, so the walk ends with INTERNAL
+//!   (`UPSTREAM_PAGING_BROKEN`, after the backups already sent) when
+//!   * a page repeats the previous one (same length and the same IDs, compared
+//!     by a hash) twice in a row. One repeat is skipped, not fatal: a page of
+//!     size `n` legitimately repeats when `n` backups were created ahead of
+//!     the walk between two fetches (newest first, everything shifts by `n`),
+//!     and its backups were all sent already; or
+//!   * a full page would have the walk go on from an offset past the largest
+//!     positive `count` upstream gave. Up to `count` itself the walk goes on
+//!     (a total that grew may fill the next page).
 //! * **Prefetch.** Each page is fetched by a spawned task, so it runs while the
 //!   producer is blocked sending the current page into the channel. The fetch of
 //!   page N+1 starts once page N-1 has entirely left the channel — at once for
@@ -44,12 +55,17 @@ use tokio::{
 };
 use tonic::Status;
 
+use std::hash::{DefaultHasher, Hash as _, Hasher as _};
+
 use crate::{
     convert,
     error::GatewayError,
     proto::StreamBackupsResponse,
     service::Call,
-    upstream::{Reply, UpstreamClient, UpstreamError, dto::BackupListDto},
+    upstream::{
+        Reply, UpstreamClient, UpstreamError,
+        dto::{BackupDto, BackupListDto},
+    },
     validate::{BackupQuery, DEFAULT_PAGE_SIZE},
     watch::{BoxStream, bounded},
 };
@@ -83,6 +99,68 @@ struct Summary {
     pages: u64,
     status: Status,
     request_id: Option<String>,
+}
+
+/// What the walk remembers to notice an upstream whose pages never end.
+#[derive(Debug, Default)]
+struct Guard {
+    /// The previous page's length and the hash of its IDs.
+    previous: Option<(usize, u64)>,
+    /// Pages in a row that repeated the one before.
+    repeats: u32,
+    /// The largest positive `count` upstream gave.
+    count: Option<i64>,
+}
+
+/// What to do with a page, by [`Guard::page`].
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    /// A page unlike the previous one: send it.
+    New,
+    /// The previous page again, once: skip it (its backups were sent).
+    Repeat,
+    /// The previous page again, again: upstream ignores `offset`.
+    RepeatedAgain,
+}
+
+impl Guard {
+    /// Takes note of a page and upstream's `count` beside it.
+    fn page(&mut self, backups: &[BackupDto], count: Option<i64>) -> Seen {
+        // A count of 0 beside backups is read as "not filled in" rather than
+        // as a total: trusted, it would end every walk of such an upstream
+        // after one page.
+        if let Some(c) = count.filter(|c| *c > 0) {
+            self.count = Some(self.count.map_or(c, |seen| seen.max(c)));
+        }
+        let mut hasher = DefaultHasher::new();
+        for b in backups {
+            b.id.0.hash(&mut hasher);
+        }
+        let mark = (backups.len(), hasher.finish());
+        // An empty page ends the walk anyway; it repeats nothing.
+        let repeated = !backups.is_empty() && self.previous == Some(mark);
+        self.previous = Some(mark);
+        if !repeated {
+            self.repeats = 0;
+            return Seen::New;
+        }
+        self.repeats += 1;
+        if self.repeats == 1 {
+            Seen::Repeat
+        } else {
+            Seen::RepeatedAgain
+        }
+    }
+
+    /// Upstream's largest `count`, when the walk would go on from `next`, past it.
+    fn past_count(&self, next: i32) -> Option<i64> {
+        self.count.filter(|c| i64::from(next) > *c)
+    }
+}
+
+/// Why a walk cannot go on, for the status that ends it.
+fn broken_paging(why: &str, sent: u64) -> Status {
+    GatewayError::UpstreamPagingBroken(format!("{why}; stopping after {sent} backups")).to_status()
 }
 
 /// A page fetch running in its own task; dropping it aborts the task and with it
@@ -152,6 +230,7 @@ impl BackupPager {
             request_id: None,
         };
         let mut offset = self.query.offset.unwrap_or(0);
+        let mut guard = Guard::default();
         let mut in_flight = Some(self.fetch(offset));
         // Items of the previous page that may still sit in the channel.
         let mut wait_before_prefetch = 0;
@@ -172,8 +251,19 @@ impl BackupPager {
             };
             summary.pages += 1;
             summary.request_id = reply.request_id;
-            let page = reply.value.backups.0;
+            let mut page = reply.value.backups.0;
             let len = page.len();
+            match guard.page(&page, reply.value.count.0) {
+                Seen::New => {}
+                Seen::Repeat => page.clear(),
+                Seen::RepeatedAgain => {
+                    let why = format!(
+                        "upstream repeated a page of {len} backups at offset {offset} (offset ignored?)"
+                    );
+                    let status = broken_paging(&why, summary.sent);
+                    return fail(tx, summary, status).await;
+                }
+            }
             let next_offset = if len >= page_size {
                 match i32::try_from(len).ok().and_then(|l| offset.checked_add(l)) {
                     Some(next) => Some(next),
@@ -186,6 +276,10 @@ impl BackupPager {
             } else {
                 None
             };
+            // A full page whose next offset is past upstream's count: send
+            // it (the count may have grown), then stop instead of fetching on.
+            let past_count = next_offset.and_then(|next| guard.past_count(next));
+            let next_offset = next_offset.filter(|_| past_count.is_none());
             for (i, backup) in page.into_iter().enumerate() {
                 if let Some(next) = next_offset
                     && in_flight.is_none()
@@ -200,6 +294,11 @@ impl BackupPager {
                     return self.gone(summary);
                 }
                 summary.sent += 1;
+            }
+            if let Some(count) = past_count {
+                let why = format!("upstream kept sending full pages past its count of {count}");
+                let status = broken_paging(&why, summary.sent);
+                return fail(tx, summary, status).await;
             }
             if let Some(next) = next_offset {
                 if in_flight.is_none() {
@@ -228,4 +327,58 @@ async fn fail(tx: &mpsc::Sender<Item>, mut summary: Summary, status: Status) -> 
     let _ = tx.send(Err(status.clone())).await;
     summary.status = status;
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::lenient::Text;
+
+    fn page(ids: &[&str]) -> Vec<BackupDto> {
+        ids.iter()
+            .map(|id| BackupDto {
+                id: Text(Some((*id).to_owned())),
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_page_repeated_twice_in_a_row_is_broken_paging() {
+        let mut g = Guard::default();
+        assert_eq!(g.page(&page(&["a", "b"]), None), Seen::New);
+        assert_eq!(g.page(&page(&["c", "d"]), None), Seen::New);
+        // Shifted by two new backups: skipped once, not fatal.
+        assert_eq!(g.page(&page(&["c", "d"]), None), Seen::Repeat);
+        assert_eq!(g.page(&page(&["e", "f"]), None), Seen::New);
+        assert_eq!(g.page(&page(&["e", "f"]), None), Seen::Repeat);
+        assert_eq!(g.page(&page(&["e", "f"]), None), Seen::RepeatedAgain);
+        // Same IDs in another order, or one more, are another page.
+        let mut g = Guard::default();
+        assert_eq!(g.page(&page(&["a", "b"]), None), Seen::New);
+        assert_eq!(g.page(&page(&["b", "a"]), None), Seen::New);
+        assert_eq!(g.page(&page(&["b", "a", "c"]), None), Seen::New);
+        // Empty pages end walks; they repeat nothing.
+        assert_eq!(g.page(&[], None), Seen::New);
+        assert_eq!(g.page(&[], None), Seen::New);
+    }
+
+    #[test]
+    fn the_largest_positive_count_bounds_the_walk() {
+        let mut g = Guard::default();
+        assert_eq!(g.past_count(1_000_000), None, "no count, no bound");
+        g.page(&page(&["a"]), Some(5));
+        assert_eq!(g.past_count(5), None, "the walk may reach the count");
+        assert_eq!(g.past_count(6), Some(5));
+        // The count moves while the walk runs: the largest one counts.
+        g.page(&page(&["b"]), Some(7));
+        g.page(&page(&["c"]), Some(6));
+        assert_eq!(g.past_count(7), None);
+        assert_eq!(g.past_count(8), Some(7));
+        // A zero or negative count beside backups is not a total.
+        let mut g = Guard::default();
+        g.page(&page(&["a"]), Some(0));
+        g.page(&page(&["b"]), Some(-1));
+        assert_eq!(g.past_count(1_000_000), None);
+    }
 }
