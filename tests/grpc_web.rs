@@ -11,6 +11,7 @@ use cbr_gateway::{
     proto as pb,
     simulator::{self, SimulatorSettings},
 };
+use clap::Parser as _;
 use common::*;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use prost::Message;
@@ -584,15 +585,66 @@ async fn cors_allows_the_configured_origins_only() {
 }
 
 #[tokio::test]
-async fn any_origin_with_a_star() {
-    let gw = gateway(10, &["--cors-allowed-origins", "*"]).await;
+async fn any_origin_with_a_star_only_without_cloud_credentials() {
+    // Holding cloud credentials, `*` would let every page a browser visits
+    // act with them: the gateway refuses to start.
+    let config = cbr_gateway::config::Config::try_parse_from([
+        "cbr-gateway",
+        "--cbr-endpoint",
+        "http://127.0.0.1:9",
+        "--ak",
+        TEST_AK,
+        "--sk",
+        TEST_SK,
+        "--cors-allowed-origins",
+        "*",
+        "--metrics-listen",
+        "off",
+    ])
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = cbr_gateway::serve(listener, config, std::future::pending())
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("--cors-allowed-origins"), "{err}");
+
+    // Callers that bring their own IAM tokens risk only themselves: any origin.
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 10,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", sim.addr);
+    let gw = Gateway::start_without_credentials(&[
+        "--cbr-endpoint",
+        &url,
+        "--project-id",
+        PROJECT,
+        "--cors-allowed-origins",
+        "*",
+    ])
+    .await;
     let ok = preflight(&gw, "https://anywhere.example").await;
     assert!(ok.status().is_success());
     assert_eq!(ok.headers()["access-control-allow-origin"], "*");
+    let reply = web_call(
+        &gw,
+        GET_BACKUP,
+        &get_seed_backup(),
+        Wire::Binary,
+        &[
+            ("origin", "https://anywhere.example"),
+            ("x-auth-token", "caller-token"),
+        ],
+    )
+    .await;
+    assert_seed_backup(&reply);
 }
 
 #[tokio::test]
-async fn without_the_flag_there_are_no_cors_headers() {
+async fn without_the_flag_browsers_are_refused() {
     let gw = gateway(10, &[]).await;
     let pre = preflight(&gw, APP).await;
     assert!(
@@ -602,6 +654,55 @@ async fn without_the_flag_there_are_no_cors_headers() {
         "{:?}",
         pre.headers()
     );
+    // A page from any origin gets nothing: CORS headers alone would not stop
+    // a page the browser treats as same-origin.
+    let reply = web_call(
+        &gw,
+        GET_BACKUP,
+        &get_seed_backup(),
+        Wire::Binary,
+        &[("origin", APP)],
+    )
+    .await;
+    assert_eq!(reply.code(), Code::PermissionDenied, "{:?}", reply.status());
+    assert!(reply.messages.is_empty(), "no backup");
+    assert_eq!(
+        details(&reply.status()).error_info().unwrap().reason,
+        "ORIGIN_NOT_ALLOWED"
+    );
+    assert!(
+        reply
+            .headers
+            .keys()
+            .all(|k| !k.as_str().starts_with("access-control-"))
+    );
+    // Clients that are not browsers send no Origin and are served.
+    let reply = web_call(&gw, GET_BACKUP, &get_seed_backup(), Wire::Binary, &[]).await;
+    assert_seed_backup(&reply);
+}
+
+#[tokio::test]
+async fn a_dns_rebinding_page_gets_nothing() {
+    // A page on evil.test whose name now resolves to the gateway: the browser
+    // thinks it talks to evil.test, sends Host and Origin evil.test, and asks
+    // no CORS question. The listed origin is served; evil.test is not.
+    let gw = gateway(10, &["--cors-allowed-origins", APP]).await;
+    let port = gw.addr.port();
+    let evil = format!("http://evil.test:{port}");
+    let host = format!("evil.test:{port}");
+    for wire in [Wire::Binary, Wire::Text] {
+        let reply = web_call(
+            &gw,
+            GET_BACKUP,
+            &get_seed_backup(),
+            wire,
+            &[("origin", &evil), ("host", &host)],
+        )
+        .await;
+        assert_eq!(reply.code(), Code::PermissionDenied, "{wire:?}");
+        assert!(reply.messages.is_empty(), "{wire:?}: no backup");
+        assert!(reply.status().message().contains("evil.test"));
+    }
     let reply = web_call(
         &gw,
         GET_BACKUP,
@@ -611,12 +712,6 @@ async fn without_the_flag_there_are_no_cors_headers() {
     )
     .await;
     assert_seed_backup(&reply);
-    assert!(
-        reply
-            .headers
-            .keys()
-            .all(|k| !k.as_str().starts_with("access-control-"))
-    );
 }
 
 /// A new checkpoint, PROTECTING for the rest of the test.

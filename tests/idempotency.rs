@@ -448,10 +448,20 @@ impl Redis {
 /// A gateway process using `redis` as its idempotency store (passed by
 /// environment, as a password belongs), in front of `sim`.
 async fn replica(sim: &Sim, redis: &Redis) -> (Binary, CheckpointServiceClient<Channel>) {
+    replica_with(sim, redis, &[]).await
+}
+
+/// [`replica`] with extra arguments.
+async fn replica_with(
+    sim: &Sim,
+    redis: &Redis,
+    extra: &[&str],
+) -> (Binary, CheckpointServiceClient<Channel>) {
     let mut args = vec!["--listen", "127.0.0.1:0", "--log-format", "json"];
     let endpoints = sim.gateway_args();
     args.extend(endpoints.iter().map(String::as_str));
     args.extend(["--ak", TEST_AK, "--sk", TEST_SK, "--shutdown-delay", "0s"]);
+    args.extend_from_slice(extra);
     let url = redis.url();
     let bin = Binary::start_with_env(&args, &[("IDEMPOTENCY_STORE", &url)]).await;
     // It serves once it has reached Redis, and says so.
@@ -597,4 +607,108 @@ async fn an_unreachable_redis_stops_the_start() {
     assert_eq!(err.exit_code(), 1);
     let text = format!("{err} {err:?}");
     assert!(!text.contains(REDIS_PASSWORD), "{text}");
+}
+
+/// Waits until upstream is working on `n` creates (they started and have not
+/// been answered).
+async fn creates_in_flight(sim: &Sim, n: u64) {
+    let since = std::time::Instant::now();
+    while sim
+        .running
+        .state
+        .stats
+        .in_flight()
+        .get("create_checkpoint")
+        .copied()
+        .unwrap_or(0)
+        < n
+    {
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "no create in flight"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_create_in_flight_across_sigterm_is_recorded_and_not_repeated() {
+    let redis = Redis::start().await;
+    let sim = Sim::start().await;
+    let (mut first, client) = replica(&sim, &redis).await;
+    sim.create_latency(1_500).await;
+
+    // The caller gives up at once; the create goes on, detached.
+    let id = new_id();
+    let mut impatient = tonic::Request::new(create(&id, "across-sigterm"));
+    impatient.set_timeout(Duration::from_millis(200));
+    let status = client
+        .clone()
+        .create_checkpoint(impatient)
+        .await
+        .unwrap_err();
+    // tonic's client enforces the deadline itself (CANCELLED) when the
+    // gateway's DEADLINE_EXCEEDED has not arrived first.
+    assert!(
+        matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{status:?}"
+    );
+    creates_in_flight(&sim, 1).await;
+
+    // SIGTERM while upstream still works on it: the drain waits for the
+    // create and records its outcome in Redis before the process exits.
+    first.signal("TERM");
+    let exit = first.exit_status(Duration::from_secs(20)).await;
+    assert!(exit.success(), "{exit:?}");
+    first
+        .wait_for_log(|l| l["message"] == "every detached create finished and was recorded")
+        .await;
+    assert_eq!(sim.creates(), 1);
+
+    // A retry after the restart gets that checkpoint; nothing is sent again.
+    sim.create_latency(0).await;
+    let (_second, client) = replica(&sim, &redis).await;
+    let (checkpoint, _) = created(&mut client.clone(), create(&id, "across-sigterm")).await;
+    assert_eq!(sim.creates(), 1, "the retry created nothing");
+    let exists = sim
+        .running
+        .state
+        .read()
+        .checkpoint(PROJECT, &checkpoint, chrono::Utc::now())
+        .is_ok();
+    assert!(exists, "the recorded checkpoint exists upstream");
+}
+
+#[tokio::test]
+async fn a_create_outlasting_the_grace_is_recorded_as_interrupted() {
+    let redis = Redis::start().await;
+    let sim = Sim::start().await;
+    let (mut first, client) = replica_with(&sim, &redis, &["--shutdown-grace", "1s"]).await;
+    sim.create_latency(60_000).await;
+    let id = new_id();
+    let mut impatient = tonic::Request::new(create(&id, "outlasting"));
+    impatient.set_timeout(Duration::from_millis(200));
+    let _ = client.clone().create_checkpoint(impatient).await;
+    creates_in_flight(&sim, 1).await;
+
+    first.signal("TERM");
+    let exit = first.exit_status(Duration::from_secs(20)).await;
+    assert!(exit.success(), "{exit:?}");
+
+    // Whether upstream created it is unknown: a repeat says so rather than
+    // risking a second checkpoint.
+    sim.create_latency(0).await;
+    let (_second, client) = replica(&sim, &redis).await;
+    let status = client
+        .clone()
+        .create_checkpoint(create(&id, "outlasting"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    assert_eq!(
+        details(&status).error_info().unwrap().reason,
+        "CREATE_INTERRUPTED"
+    );
+    assert!(status.message().contains("unknown"), "{status:?}");
+    assert_eq!(sim.creates(), 1, "nothing was sent again");
 }

@@ -183,7 +183,7 @@ async fn the_metrics_endpoint_counts_rpcs_upstream_calls_streams_and_creates() {
             r#"cbr_gateway_upstream_shed_total{service="csbs"}"#.to_owned(),
             f64::from(shed),
         ),
-        ("cbr_gateway_watch_streams".to_owned(), 2.0),
+        ("cbr_gateway_server_streams".to_owned(), 2.0),
         ("cbr_gateway_watch_pollers".to_owned(), 1.0),
     ] {
         assert_eq!(sample(&text, &series), Some(want), "{series} in:\n{text}");

@@ -523,7 +523,6 @@ pub fn watcher_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::sync::Semaphore;
     use tokio_stream::StreamExt;
 
     #[test]
@@ -551,10 +550,6 @@ mod tests {
         }
     }
 
-    fn permit() -> OwnedSemaphorePermit {
-        Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap()
-    }
-
     fn snapshot(status: pb::CheckpointStatus) -> Arc<Snapshot> {
         Arc::new(Snapshot {
             checkpoint: pb::Checkpoint {
@@ -573,7 +568,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn heartbeats_flow_before_the_first_state_then_carry_it() {
         let (tx, rx) = watch::channel(Published::Pending);
-        let mut stream = watcher_stream(rx, Duration::from_secs(10), permit());
+        let mut stream = watcher_stream(rx, Duration::from_secs(10));
         let started = Instant::now();
         for n in 1..=3 {
             let beat = stream.next().await.unwrap().unwrap();
@@ -595,7 +590,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_published_failure_ends_a_watcher_that_had_only_heartbeats() {
         let (tx, rx) = watch::channel(Published::Pending);
-        let mut stream = watcher_stream(rx, Duration::from_secs(10), permit());
+        let mut stream = watcher_stream(rx, Duration::from_secs(10));
         assert_eq!(
             stream.next().await.unwrap().unwrap().kind(),
             pb::WatchEventKind::Heartbeat
