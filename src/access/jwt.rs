@@ -79,11 +79,13 @@ struct KeySet {
     keys: Vec<Key>,
 }
 
-/// The claims read from a verified token.
+/// The claims read from a verified token. Optional here so that a missing
+/// one is reported by the validation (a missing required claim) rather than
+/// as an unreadable token.
 #[derive(serde::Deserialize)]
 struct Claims {
-    sub: String,
-    exp: u64,
+    sub: Option<String>,
+    exp: Option<u64>,
 }
 
 struct Remembered {
@@ -192,11 +194,13 @@ impl JwtVerifier {
             validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
             match jsonwebtoken::decode::<Claims>(token, &key.key, &validation) {
                 Ok(data) => {
-                    let sub = data.claims.sub.trim();
-                    if !super::identity::usable(sub) {
-                        return Err(JwtRejection::MissingClaim);
-                    }
-                    return Ok((Arc::from(sub), data.claims.exp));
+                    let sub = data.claims.sub.as_deref().map(str::trim);
+                    return match (sub, data.claims.exp) {
+                        (Some(sub), Some(exp)) if super::identity::usable(sub) => {
+                            Ok((Arc::from(sub), exp))
+                        }
+                        _ => Err(JwtRejection::MissingClaim),
+                    };
                 }
                 Err(err) => {
                     refused = rejection(err.kind());

@@ -86,7 +86,19 @@ impl Gateway {
         Gateway::start_exactly(argv).await
     }
 
-    async fn start_exactly(mut argv: Vec<&str>) -> Gateway {
+    /// Starts the gateway (holding the test AK/SK) on a listener bound to
+    /// `bind`, e.g. `0.0.0.0:0` to be reached from more than loopback.
+    pub async fn start_bound(bind: &str, args: &[&str]) -> Gateway {
+        let mut argv = vec!["cbr-gateway", "--ak", TEST_AK, "--sk", TEST_SK];
+        argv.extend_from_slice(args);
+        Gateway::start_on(bind, argv).await
+    }
+
+    async fn start_exactly(argv: Vec<&str>) -> Gateway {
+        Gateway::start_on("127.0.0.1:0", argv).await
+    }
+
+    async fn start_on(bind: &str, mut argv: Vec<&str>) -> Gateway {
         // Tests stop gateways often; load balancers are not watching them.
         if !argv.contains(&"--shutdown-delay") {
             argv.extend_from_slice(&["--shutdown-delay", "0s"]);
@@ -96,8 +108,11 @@ impl Gateway {
             argv.extend_from_slice(&["--metrics-listen", "off"]);
         }
         let config = Config::try_parse_from(argv).expect("test config parses");
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = TcpListener::bind(bind).await.unwrap();
+        let mut addr = listener.local_addr().unwrap();
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             cbr_gateway::serve(listener, config, async {
@@ -295,6 +310,11 @@ impl Binary {
             }
         });
         Binary { child, addr, logs }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("still running")
     }
 
     /// Sends a signal (`TERM`, `INT`, …) to the process.
