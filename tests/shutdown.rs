@@ -52,7 +52,7 @@ async fn watch(channel: Channel, id: &str) -> tonic::Streaming<pb::WatchCheckpoi
     stream
 }
 
-fn assert_shutting_down(end: Option<Result<pb::WatchCheckpointResponse, tonic::Status>>) {
+fn assert_shutting_down<T: std::fmt::Debug>(end: Option<Result<T, tonic::Status>>) {
     let status = match end {
         Some(Err(status)) => status,
         other => panic!("expected the stream to end with a status, got {other:?}"),
@@ -241,4 +241,56 @@ async fn sigterm_under_load_loses_no_call_and_exits_0() {
     };
     assert!(said("health is NOT_SERVING"), "{logs:?}");
     assert!(said("cbr-gateway stopped"), "{logs:?}");
+}
+
+#[tokio::test]
+async fn a_listing_still_running_ends_with_shutting_down_before_the_grace_runs_out() {
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 300,
+        faults: vec!["route=list_backups,latency=200ms".parse().unwrap()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", sim.addr);
+    let gw = Gateway::start(&[
+        "--cbr-endpoint",
+        &url,
+        "--project-id",
+        PROJECT,
+        "--shutdown-grace",
+        "3s",
+    ])
+    .await;
+    // Sixty pages of five, 200 ms each: far longer than the grace.
+    let mut stream = gw
+        .backups()
+        .stream_backups(pb::StreamBackupsRequest {
+            page_size: Some(5),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    stream.next().await.unwrap().unwrap();
+    let stopping = Instant::now();
+    let stopped = tokio::spawn(gw.stop());
+    let mut sent = 1;
+    let end = loop {
+        match stream.next().await {
+            Some(Ok(_)) => sent += 1,
+            other => break other,
+        }
+    };
+    // It kept streaming through most of the grace, then got a status its
+    // client can act on (resume elsewhere at offset `sent`), not a cut
+    // connection.
+    let took = stopping.elapsed();
+    assert_shutting_down(end);
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert!(sent > 5, "the walk went on during the drain: {sent}");
+    stopped.await.unwrap();
 }

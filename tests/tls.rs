@@ -115,6 +115,23 @@ impl Ca {
     fn client(&self, name: &str) -> Pair {
         self.sign(name, &[], ExtendedKeyUsagePurpose::ClientAuth)
     }
+
+    /// A client certificate with these subject alternative names.
+    fn client_with(&self, common_name: &str, sans: Vec<rcgen::SanType>) -> Pair {
+        let mut params = CertificateParams::default();
+        params.subject_alt_names = sans;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Pair {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+        }
+    }
 }
 
 /// A gateway serving TLS in-process; stopped (and awaited) by [`Gateway::stop`].
@@ -126,13 +143,17 @@ struct Gateway {
 
 impl Gateway {
     async fn start(extra: &[&str]) -> Gateway {
+        // Health checks never reach upstream; any URL will do.
+        Gateway::start_against("http://127.0.0.1:9", extra).await
+    }
+
+    async fn start_against(upstream: &str, extra: &[&str]) -> Gateway {
         let mut argv = vec![
             "cbr-gateway",
             "--listen",
             "127.0.0.1:0",
-            // Health checks never reach upstream; any URL will do.
             "--cbr-endpoint",
-            "http://127.0.0.1:9",
+            upstream,
             // No load balancer is watching: drain at once.
             "--shutdown-delay",
             "0s",
@@ -565,5 +586,98 @@ async fn the_command_line_client_speaks_tls_and_mutual_tls() {
     .await;
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("need an https://"), "{err}");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn client_certificates_name_the_caller_for_the_policy() {
+    use cbr_gateway::{
+        proto::{GetBackupRequest, backup_service_client::BackupServiceClient},
+        simulator::{self, SimulatorSettings},
+    };
+    use rcgen::SanType;
+    cbr_gateway::install_crypto_provider();
+    let sim = simulator::spawn(&SimulatorSettings {
+        fleet_size: 10,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let upstream = format!("http://{}", sim.addr);
+    let server_ca = Ca::new("test server CA");
+    let client_ca = Ca::new("test client CA");
+    let files = ServerFiles::new(&server_ca, &client_ca);
+    let policy = files._dir.write(
+        "policy.yaml",
+        r#"rules:
+  - callers: ["spiffe://cluster.local/ns/jobs/sa/*", "job.example.com", "cn-only-job"]
+    projects: ["4229d7a45436489f8c3dc2b1d35d4987"]
+    methods: ["read"]
+"#,
+    );
+    let mut args = files.mtls_args();
+    args.extend([
+        "--authz-policy",
+        path_str(&policy),
+        "--ak",
+        "AK",
+        "--sk",
+        "SK",
+    ]);
+    let gateway = Gateway::start_against(&upstream, &args).await;
+
+    let call = |pair: Pair| {
+        let tls = client_tls(&server_ca).identity(pair.identity());
+        let addr = gateway.addr;
+        async move {
+            let channel = Channel::from_shared(format!("https://{addr}"))
+                .unwrap()
+                .tls_config(tls)
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            BackupServiceClient::new(channel)
+                .get_backup(GetBackupRequest {
+                    project_id: "4229d7a45436489f8c3dc2b1d35d4987".into(),
+                    backup_id: "6df2b54c-dd62-4059-a07c-1b8f24f2725d".into(),
+                })
+                .await
+        }
+    };
+    let uri = |u: &str| SanType::URI(u.try_into().unwrap());
+    let dns = |d: &str| SanType::DnsName(d.try_into().unwrap());
+    // The first URI SAN names the caller, whatever else the certificate says.
+    let reporter = client_ca.client_with(
+        "ignored-cn",
+        vec![
+            dns("ignored.example.com"),
+            uri("spiffe://cluster.local/ns/jobs/sa/reporter"),
+        ],
+    );
+    call(reporter)
+        .await
+        .expect("a SPIFFE identity the policy names");
+    // Else the first DNS SAN, else the subject CN.
+    call(client_ca.client_with("ignored-cn", vec![dns("job.example.com")]))
+        .await
+        .expect("a DNS identity the policy names");
+    call(client_ca.client_with("cn-only-job", vec![]))
+        .await
+        .expect("a CN the policy names");
+    // A certificate the CA signed but the policy does not name is refused.
+    let status = call(client_ca.client_with(
+        "ignored-cn",
+        vec![uri("spiffe://cluster.local/ns/other/sa/intruder")],
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains("spiffe://cluster.local/ns/other/sa/intruder"),
+        "{status:?}"
+    );
     gateway.stop().await;
 }
