@@ -332,14 +332,18 @@ pub struct AccessArgs {
     /// Start while holding cloud credentials on a non-loopback address with
     /// neither `--tls-client-ca` nor `--authz-policy`: anyone who can reach
     /// the port acts with those credentials.
-    #[arg(long, env = "ALLOW_ANONYMOUS_CALLERS")]
+    #[arg(long, env = "ALLOW_ANONYMOUS_CALLERS", num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_anonymous_callers: bool,
 
     /// Trust a mesh sidecar's forwarded caller identity
     /// (`x-forwarded-client-cert`, `l5d-client-id`) on connections from a
     /// loopback peer. Without it, or from any other peer, those headers make a
     /// call UNAUTHENTICATED.
-    #[arg(long, env = "TRUST_FORWARDED_IDENTITY")]
+    #[arg(long, env = "TRUST_FORWARDED_IDENTITY", num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub trust_forwarded_identity: bool,
 
     /// JWKS file (JSON) of the keys that sign callers' bearer JWTs
@@ -693,6 +697,59 @@ mod tests {
             let err = parse(&["--cors-allowed-origins", bad]).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let config = parse(&[
+            "--sk",
+            "sk-sentinel",
+            "--security-token",
+            "token-sentinel",
+            "--iam-user",
+            "bot",
+            "--iam-password",
+            "password-sentinel",
+            "--idempotency-store",
+            "redis://:redis-sentinel@127.0.0.1:6379",
+            "--sim-credentials",
+            "AK:sim-sk-sentinel",
+            "--sim-tokens",
+            "sim-token-sentinel",
+            "--sim-iam-users",
+            "d:u:sim-password-sentinel",
+        ])
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("sentinel"), "{shown}");
+    }
+
+    #[test]
+    fn access_switches_take_an_optional_value() {
+        assert!(!parse(&[]).unwrap().access.trust_forwarded_identity);
+        assert!(
+            parse(&["--trust-forwarded-identity"])
+                .unwrap()
+                .access
+                .trust_forwarded_identity
+        );
+        for (value, want) in [
+            ("true", true),
+            ("false", false),
+            ("yes", true),
+            ("0", false),
+        ] {
+            let flag = format!("--allow-anonymous-callers={value}");
+            assert_eq!(
+                parse(&[&flag]).unwrap().access.allow_anonymous_callers,
+                want,
+                "{value}"
+            );
+        }
+        // The request timeouts protect against silent connections: bounded by default.
+        let c = parse(&[]).unwrap();
+        assert!(c.request_read_timeout <= Duration::from_secs(30));
+        assert_eq!(c.max_connections, 10_000);
     }
 
     #[test]

@@ -165,6 +165,8 @@ fn help() -> &'static Help {
                     .split_whitespace()
                     .map(|t| t.trim_end_matches(','))
                     .find(|t| t.starts_with("--"))
+                    // `--flag[=<VALUE>]`: a switch that also takes `=true`/`=false`.
+                    .map(|t| t.split(['[', '=']).next().unwrap_or(t))
             {
                 flags.insert(flag.to_owned());
                 current = Some(flag.to_owned());
@@ -530,8 +532,16 @@ fn environment_and_flags_exist_in_the_binary() {
     for entry in seq(&container()["env"]) {
         sources.push(("env".into(), entry["name"].as_str().unwrap().to_owned()));
     }
+    // ConfigMaps injected as environment (others are mounted as files).
+    let injected: BTreeSet<&str> = seq(&container()["envFrom"])
+        .iter()
+        .filter_map(|f| f["configMapRef"]["name"].as_str())
+        .collect();
     let mut configmap_keys = BTreeSet::new();
-    for m in manifests().iter().filter(|m| m.kind() == "ConfigMap") {
+    for m in manifests()
+        .iter()
+        .filter(|m| m.kind() == "ConfigMap" && injected.contains(m.name()))
+    {
         for k in data_of(&m.doc).into_keys() {
             configmap_keys.insert(k.clone());
             sources.push((format!("ConfigMap {}", m.name()), k));
@@ -674,6 +684,62 @@ fn credentials_come_from_the_secret() {
     assert_eq!(
         pod_spec()["automountServiceAccountToken"].as_bool(),
         Some(false)
+    );
+}
+
+#[test]
+fn callers_are_judged_by_a_mounted_policy_and_their_mesh_identity() {
+    use cbr_gateway::{access, rpcs};
+    let config = effective_config();
+    let path =
+        config.access.authz_policy.clone().expect(
+            "AUTHZ_POLICY is set: the pod never serves anonymous callers with its credentials",
+        );
+    assert!(
+        config.access.trust_forwarded_identity,
+        "the mesh sidecar's identity is trusted"
+    );
+    // The file lies in a whole-directory mount of the policy ConfigMap (a
+    // subPath mount would never see updates), which holds that key.
+    let path = path.to_str().unwrap().to_owned();
+    let mount = seq(&container()["volumeMounts"])
+        .iter()
+        .find(|m| path.starts_with(&format!("{}/", m["mountPath"].as_str().unwrap())))
+        .unwrap_or_else(|| panic!("{path} lies in a volume mount"));
+    assert!(mount["subPath"].is_badvalue(), "no subPath");
+    let volume = seq(&pod_spec()["volumes"])
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .expect("the mount's volume is declared");
+    let cm_name = volume["configMap"]["name"]
+        .as_str()
+        .expect("a ConfigMap volume");
+    let cm = find("ConfigMap", cm_name).unwrap_or_else(|| panic!("ConfigMap {cm_name}"));
+    let key = path.rsplit('/').next().unwrap();
+    let text = data_of(&cm.doc)
+        .remove(key)
+        .unwrap_or_else(|| panic!("ConfigMap {cm_name} has key {key}"));
+    // The gateway's own parser accepts it, and it lets no anonymous caller in.
+    let policy = access::Policy::parse(text.as_bytes())
+        .unwrap_or_else(|e| panic!("the example policy does not load: {e}"));
+    assert!(policy.is_enforced());
+    for rpc in rpcs::api() {
+        assert!(
+            !policy.may_call(access::ANONYMOUS, rpc),
+            "anonymous may call {}",
+            rpc.full_name()
+        );
+    }
+    assert!(policy.may_call(
+        "spiffe://cluster.local/ns/backup/sa/nightly",
+        &rpcs::CREATE_CHECKPOINT
+    ));
+    // So the pod, listening on every address with cloud credentials, starts.
+    access::check_exposure(&config, config.listen, true)
+        .expect("the deployment passes the fail-closed check");
+    assert!(
+        !config.listen.ip().is_loopback(),
+        "the sidecar reaches it on the pod IP"
     );
 }
 
