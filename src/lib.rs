@@ -4,12 +4,22 @@
 //! # One request, end to end
 //!
 //! ```text
-//! gRPC call ──► service/<svc>.rs   thin tonic adapter; Shared::unary picks the credentials
-//!                  │               (caller token > AK/SK > IAM), checks --allowed-projects,
-//!                  │               logs one line per RPC
+//! gRPC call ──► server.rs          connection cap, read and idle timeouts, TLS / mTLS (tls.rs)
+//!                  ▼
+//!               access/            origin guard; who calls (mTLS SAN, trusted sidecar header,
+//!                  │               JWT, anonymous), per-caller rate, may-call-this-method
+//!                  ▼
+//!               limit.rs, codec.rs stream budget, request size and read time; repeated
+//!                  │               fields counted on the wire before decoding
+//!                  ▼
+//!               service/<svc>.rs   thin tonic adapter; Shared::unary picks the credentials
+//!                  │               (caller token > AK/SK > IAM), logs one line per RPC
 //!                  ▼
 //!               validate.rs        proto request → checked input, or INVALID_ARGUMENT
-//!                  │               with a BadRequest naming each field
+//!                  │               with a BadRequest naming each field (at most 20)
+//!                  ▼
+//!               Call::authorize    the policy and --allowed-projects judge the project,
+//!                  │               before any upstream call
 //!                  ▼
 //!               convert.rs         checked input → upstream request DTO
 //!                  │
@@ -31,13 +41,18 @@
 //! gRPC reply ◄── error.rs          every failure → tonic::Status + google.rpc details
 //! ```
 //!
-//! In front of every service, [`deadline`] turns `grpc-timeout` into a deadline the
-//! handlers honour (`Shared::unary` adds the default and the clamp), and [`limit`]
-//! refuses oversized request messages; before them, gRPC-Web (`tonic-web`) lets
-//! browsers call every service over HTTP/1.1 or HTTP/2, with CORS from
-//! `--cors-allowed-origins`; [`server`] runs the routes on hyper with
-//! keepalive, a per-connection stream cap, optional TLS/mTLS ([`tls`]) and a
-//! bounded drain.
+//! [`rpcs`] is the one table of RPCs: names, read/write groups, stream shapes,
+//! read by the policy, the drain, the stream budget and the metrics.
+//!
+//! In front of every service, [`access`] decides who may call (contract §8),
+//! [`deadline`] turns `grpc-timeout` into a deadline the handlers honour
+//! (`Shared::unary` adds the default and the clamp), and [`limit`] refuses
+//! oversized or trickling request messages and holds the one budget of server
+//! streams; [`codec`] caps repeated fields before a request is decoded. Before
+//! them, gRPC-Web (`tonic-web`) lets browsers call every service over HTTP/1.1
+//! or HTTP/2, with CORS from `--cors-allowed-origins`; [`server`] runs the
+//! routes on hyper with keepalive, a per-connection stream cap, a connection
+//! cap, read and idle timeouts, optional TLS/mTLS ([`tls`]) and a bounded drain.
 //!
 //! Streams live in [`watch`]: the hub of shared pollers behind WatchCheckpoint
 //! (one per checkpoint and credential identity, watchers as cheap streams) and

@@ -704,6 +704,10 @@ pub async fn serve(
         app,
         crate::server::ServerSettings {
             drain_timeout: std::time::Duration::from_secs(1),
+            // Scrapers keep their connection between scrapes (a minute
+            // apart, typically): idle HTTP/1.1 connections are closed after
+            // that, not in a race with the next scrape.
+            request_read_timeout: std::time::Duration::from_secs(120),
             ..crate::server::ServerSettings::default()
         },
         shutdown,

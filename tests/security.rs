@@ -1153,3 +1153,52 @@ async fn help_never_shows_a_secret_from_the_environment() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_bad_request_lists_at_most_twenty_violations_and_counts_the_rest() {
+    let (_sim, url) = small_simulator().await;
+    let gw = Gateway::start(&["--cbr-endpoint", &url, "--project-id", PROJECT]).await;
+    // 250 resource IDs (within the cap of 256), every one malformed.
+    let status = gw
+        .checkpoints()
+        .create_checkpoint(pb::CreateCheckpointRequest {
+            vault_id: VAULT.into(),
+            parameters: Some(pb::CheckpointParameters {
+                resources: vec!["not/an/id".into(); 250],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let fields = bad_fields(&status);
+    assert_eq!(fields.len(), 20, "{fields:?}");
+    assert_eq!(fields[0], "parameters.resources[0]");
+    assert!(
+        status.message().contains("(and 249 more)"),
+        "{}",
+        status.message()
+    );
+    let info = details(&status).error_info().unwrap().clone();
+    assert_eq!(info.metadata["violations"], "250");
+    // One over the cap is refused as a whole, naming the list.
+    let status = gw
+        .checkpoints()
+        .create_checkpoint(pb::CreateCheckpointRequest {
+            vault_id: VAULT.into(),
+            parameters: Some(pb::CheckpointParameters {
+                resources: vec![SERVER.into(); 257],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&status), ["parameters.resources"]);
+    assert!(
+        status.message().contains("at most 256"),
+        "{}",
+        status.message()
+    );
+}

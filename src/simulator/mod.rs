@@ -193,6 +193,9 @@ impl SimState {
     }
 }
 
+/// How long an idle HTTP/1.1 connection is kept (see [`serve`]).
+const KEEP_ALIVE: Duration = Duration::from_secs(120);
+
 /// Serves the simulator on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
@@ -203,7 +206,14 @@ pub async fn serve(
     server::run(
         listener,
         service,
-        server::ServerSettings::default(),
+        server::ServerSettings {
+            // HTTP/1.1 clients keep idle connections pooled (reqwest: 90 s), and
+            // the header timeout also runs while a kept-alive connection waits
+            // for its next request: close them after the client would, never
+            // in a race with its next request.
+            request_read_timeout: KEEP_ALIVE,
+            ..server::ServerSettings::default()
+        },
         shutdown,
     )
     .await;
