@@ -89,6 +89,7 @@ pub mod config;
 pub mod convert;
 pub mod deadline;
 pub mod error;
+pub mod gate;
 pub mod idempotency;
 pub mod limit;
 pub mod metrics;
@@ -385,7 +386,7 @@ pub async fn serve(
         .option_layer(cors_layer(&config.cors_allowed_origins))
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(metrics::RpcMetricsLayer::new(metrics.clone()))
-        .layer(access::OriginGuardLayer::new(
+        .layer(access::OriginGate::layer(
             config.cors_allowed_origins.clone(),
         ))
         .layer(access.layer())

@@ -871,11 +871,16 @@ async fn hostile_requests_cost_little_memory() {
     }
     let answers =
         futures_util::future::join_all(calls.into_iter().map(|(path, body, field)| async move {
-            (raw_call_bytes(addr, path, body).await, field)
+            (raw_grpc_call_bytes(addr, path, body, &[]).await, field)
         }))
         .await;
-    for ((code, message), field) in answers {
-        assert_eq!(code, Code::InvalidArgument as i32, "{field}: {message}");
+    for (outcome, field) in answers {
+        let message = &outcome.message;
+        assert_eq!(
+            outcome.code,
+            Code::InvalidArgument as i32,
+            "{field}: {message}"
+        );
         assert!(message.starts_with(field), "{field}: {message}");
     }
     let (peak_after, rss_after) = memory_kib(bin.pid());
@@ -896,61 +901,6 @@ async fn hostile_requests_cost_little_memory() {
     )
     .await;
     assert_eq!(ok.code, 0);
-}
-
-/// A gRPC call with an already-encoded message over a bare HTTP/2
-/// connection: `grpc-status` and `grpc-message`.
-async fn raw_call_bytes(addr: SocketAddr, path: &str, message: Vec<u8>) -> (i32, String) {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut client, conn) = h2::client::handshake(tcp).await.unwrap();
-    tokio::spawn(conn);
-    let req = http::Request::builder()
-        .method("POST")
-        .uri(format!("http://{addr}{path}"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(())
-        .unwrap();
-    let mut frame = Vec::with_capacity(5 + message.len());
-    frame.push(0);
-    frame.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
-    frame.extend_from_slice(&message);
-    let (response, mut send) = client.send_request(req, false).unwrap();
-    // Stream the body under flow control, as a client must.
-    let mut rest = bytes::Bytes::from(frame);
-    while !rest.is_empty() {
-        send.reserve_capacity(rest.len().min(1 << 20));
-        let granted = match futures_util::future::poll_fn(|cx| send.poll_capacity(cx)).await {
-            Some(Ok(n)) => n,
-            // The server answered (and reset the stream) before taking it all.
-            _ => break,
-        };
-        let chunk = rest.split_to(granted.min(rest.len()));
-        if send.send_data(chunk, rest.is_empty()).is_err() {
-            break;
-        }
-    }
-    let response = response.await.unwrap();
-    let (parts, mut body) = response.into_parts();
-    let mut fields = parts.headers.clone();
-    if !fields.contains_key("grpc-status") {
-        while let Some(chunk) = body.data().await {
-            chunk.unwrap();
-        }
-        if let Some(trailers) = body.trailers().await.unwrap() {
-            fields = trailers;
-        }
-    }
-    let get = |k: &str| {
-        fields
-            .get(k)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    };
-    let message = percent_encoding::percent_decode_str(&get("grpc-message"))
-        .decode_utf8_lossy()
-        .into_owned();
-    (get("grpc-status").parse().unwrap(), message)
 }
 
 /// Reads until the peer closes the connection (or resets it); the time it
@@ -1015,16 +965,7 @@ async fn slow_and_silent_connections_are_closed() {
     let tcp = connect().await.unwrap();
     let (mut client, conn) = h2::client::handshake(tcp).await.unwrap();
     tokio::spawn(conn);
-    let req = http::Request::builder()
-        .method("POST")
-        .uri(format!(
-            "http://{}/cbr.gateway.v1.BackupService/GetBackup",
-            gw.addr
-        ))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(())
-        .unwrap();
+    let req = grpc_request(gw.addr, "/cbr.gateway.v1.BackupService/GetBackup", &[]);
     let (response, mut send) = client.send_request(req, false).unwrap();
     send.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0]), false)
         .unwrap();
@@ -1052,13 +993,7 @@ async fn slow_and_silent_connections_are_closed() {
     let driver = tokio::spawn(conn);
     let mut client = client.ready().await.unwrap();
     let ok = {
-        let req = http::Request::builder()
-            .method("POST")
-            .uri(format!("http://{}/grpc.health.v1.Health/Check", gw.addr))
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(())
-            .unwrap();
+        let req = grpc_request(gw.addr, "/grpc.health.v1.Health/Check", &[]);
         let (response, mut send) = client.send_request(req, false).unwrap();
         send.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 0]), true)
             .unwrap();

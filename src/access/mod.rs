@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! request ─► origin.rs    a browser Origin not in --cors-allowed-origins: PERMISSION_DENIED
-//!        ─► AccessLayer   identity.rs  certificate > forwarded (trusted) > JWT (jwt.rs) > anonymous;
+//!        ─► AccessGate    identity.rs  certificate > forwarded (trusted) > JWT (jwt.rs) > anonymous;
 //!                                      an invalid credential: UNAUTHENTICATED
 //!                         fairness.rs  the caller's token bucket: RESOURCE_EXHAUSTED + RetryInfo
 //!                         policy.rs    may this caller call this method at all? PERMISSION_DENIED
@@ -32,31 +32,22 @@ mod origin;
 mod policy;
 mod reload;
 
-use std::{
-    convert::Infallible,
-    future::Future,
-    net::SocketAddr,
-    num::NonZeroU32,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::{net::SocketAddr, num::NonZeroU32, sync::Arc};
 
 use arc_swap::ArcSwap;
-use http::{Request, Response};
+use http::Request;
 use tokio::time::Instant;
-use tonic::body::Body;
-use tower::{Layer, Service};
 
 pub use identity::{ANONYMOUS, AuthnError, Caller, Source, certificate_identity};
 pub use jwt::{JwtRejection, JwtVerifier};
-pub use origin::{OriginGuard, OriginGuardLayer};
+pub use origin::OriginGate;
 pub use policy::Policy;
 pub use reload::LoadError;
 
 use crate::{
     config::{Config, CorsOrigins},
     error::GatewayError,
+    gate::{Gate, GateLayer},
     metrics::{Decision, Metrics},
     rpcs::{self, Access as Group, Rpc},
     server::ConnInfo,
@@ -187,10 +178,10 @@ impl Access {
     }
 
     /// The layer that admits or refuses each API call before it is read.
-    pub fn layer(self: &Arc<Self>) -> AccessLayer {
-        AccessLayer {
+    pub fn layer(self: &Arc<Self>) -> GateLayer<AccessGate> {
+        GateLayer(AccessGate {
             access: self.clone(),
-        }
+        })
     }
 
     /// Admission of a call to `rpc`: identity, fairness, then whether the
@@ -253,46 +244,17 @@ impl Access {
     }
 }
 
-/// See [`Access::layer`].
+/// See [`Access::layer`]: the access rules as a [`Gate`].
 #[derive(Debug, Clone)]
-pub struct AccessLayer {
+pub struct AccessGate {
     access: Arc<Access>,
 }
 
-impl<S> Layer<S> for AccessLayer {
-    type Service = AccessService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        AccessService {
-            inner,
-            access: self.access.clone(),
-        }
-    }
-}
-
-/// See [`Access::layer`].
-#[derive(Debug, Clone)]
-pub struct AccessService<S> {
-    inner: S,
-    access: Arc<Access>,
-}
-
-impl<S, B> Service<Request<B>> for AccessService<S>
-where
-    S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+impl Gate for AccessGate {
+    fn admit<B>(&self, req: &mut Request<B>) -> Result<(), tonic::Status> {
         let Some(rpc) = rpcs::by_path(req.uri().path()).filter(|r| r.access != Group::Open) else {
             // Health, reflection, and paths tonic answers UNIMPLEMENTED.
-            return Box::pin(self.inner.call(req));
+            return Ok(());
         };
         let started = Instant::now();
         let admitted = self
@@ -301,7 +263,7 @@ where
         match admitted {
             Ok(admitted) => {
                 req.extensions_mut().insert(admitted);
-                Box::pin(self.inner.call(req))
+                Ok(())
             }
             Err((caller, refusal)) => {
                 let status = refusal.to_status();
@@ -312,8 +274,7 @@ where
                     caller.as_ref().map(|c| &*c.identity),
                     refusal_label(&refusal),
                 );
-                let response = crate::error::status_response(&status);
-                Box::pin(std::future::ready(Ok(response)))
+                Err(status)
             }
         }
     }

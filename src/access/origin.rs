@@ -8,54 +8,31 @@
 //! refusing unlisted origins here shuts out both cross-origin pages and
 //! rebinding ones. Native gRPC clients send no `Origin` and are unaffected.
 
-use std::{
-    convert::Infallible,
-    future::Future,
-    pin::Pin,
-    task::{Context, Poll},
-};
-
-use http::{Request, Response, header::ORIGIN};
+use http::{Request, header::ORIGIN};
 use tokio::time::Instant;
-use tonic::body::Body;
-use tower::{Layer, Service};
 
-use crate::{config::CorsOrigins, error::GatewayError};
+use crate::{
+    config::CorsOrigins,
+    error::GatewayError,
+    gate::{Gate, GateLayer},
+};
 
 /// Longest origin quoted back in a refusal.
 const MAX_QUOTED: usize = 100;
 
 /// Refuses requests from unlisted browser origins.
 #[derive(Debug, Clone)]
-pub struct OriginGuardLayer {
+pub struct OriginGate {
     allowed: CorsOrigins,
 }
 
-impl OriginGuardLayer {
-    /// Allows the origins of `--cors-allowed-origins` (none when empty).
-    pub fn new(allowed: CorsOrigins) -> Self {
-        Self { allowed }
+impl OriginGate {
+    /// The layer allowing the origins of `--cors-allowed-origins` (none when
+    /// empty).
+    pub fn layer(allowed: CorsOrigins) -> GateLayer<Self> {
+        GateLayer(Self { allowed })
     }
-}
 
-impl<S> Layer<S> for OriginGuardLayer {
-    type Service = OriginGuard<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        OriginGuard {
-            inner,
-            allowed: self.allowed.clone(),
-        }
-    }
-}
-
-/// See [`OriginGuardLayer`].
-#[derive(Debug, Clone)]
-pub struct OriginGuard<S> {
-    inner: S,
-    allowed: CorsOrigins,
-}
-
-impl<S> OriginGuard<S> {
     fn allows(&self, origin: &http::HeaderValue) -> bool {
         match &self.allowed {
             CorsOrigins::None => false,
@@ -68,23 +45,10 @@ impl<S> OriginGuard<S> {
     }
 }
 
-impl<S, B> Service<Request<B>> for OriginGuard<S>
-where
-    S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let refused = req.headers().get(ORIGIN).filter(|o| !self.allows(o));
-        let Some(origin) = refused else {
-            return Box::pin(self.inner.call(req));
+impl Gate for OriginGate {
+    fn admit<B>(&self, req: &mut Request<B>) -> Result<(), tonic::Status> {
+        let Some(origin) = req.headers().get(ORIGIN).filter(|o| !self.allows(o)) else {
+            return Ok(());
         };
         let started = Instant::now();
         let shown: String = String::from_utf8_lossy(origin.as_bytes())
@@ -95,8 +59,6 @@ where
         let status = GatewayError::OriginNotAllowed(shown).to_status();
         let method = crate::rpcs::by_path(req.uri().path()).map_or("unknown", |r| r.method);
         crate::telemetry::log_refused(method, &status, started, None, "origin_denied");
-        Box::pin(std::future::ready(Ok(crate::error::status_response(
-            &status,
-        ))))
+        Err(status)
     }
 }

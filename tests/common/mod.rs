@@ -213,9 +213,11 @@ pub async fn raw_grpc_call(
     message: &impl prost::Message,
     headers: &[(&str, &str)],
 ) -> RawOutcome {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut client, conn) = h2::client::handshake(tcp).await.unwrap();
-    tokio::spawn(conn);
+    raw_grpc_call_bytes(addr, path, message.encode_to_vec(), headers).await
+}
+
+/// A gRPC POST of `path` to `addr`, its body still to send.
+pub fn grpc_request(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> http::Request<()> {
     let mut req = http::Request::builder()
         .method("POST")
         .uri(format!("http://{addr}{path}"))
@@ -224,13 +226,40 @@ pub async fn raw_grpc_call(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let encoded = message.encode_to_vec();
+    req.body(()).unwrap()
+}
+
+/// As [`raw_grpc_call`], with the message already encoded (any bytes at all),
+/// sent under HTTP/2 flow control as a real client sends a large message.
+pub async fn raw_grpc_call_bytes(
+    addr: SocketAddr,
+    path: &str,
+    encoded: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> RawOutcome {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
     let mut frame = Vec::with_capacity(5 + encoded.len());
     frame.push(0);
     frame.extend_from_slice(&u32::try_from(encoded.len()).unwrap().to_be_bytes());
     frame.extend_from_slice(&encoded);
-    let (response, mut send) = client.send_request(req.body(()).unwrap(), false).unwrap();
-    send.send_data(bytes::Bytes::from(frame), true).unwrap();
+    let (response, mut send) = client
+        .send_request(grpc_request(addr, path, headers), false)
+        .unwrap();
+    let mut rest = bytes::Bytes::from(frame);
+    while !rest.is_empty() {
+        send.reserve_capacity(rest.len().min(1 << 20));
+        let granted = match std::future::poll_fn(|cx| send.poll_capacity(cx)).await {
+            Some(Ok(n)) => n,
+            // The server answered (and reset the stream) before taking it all.
+            _ => break,
+        };
+        let chunk = rest.split_to(granted.min(rest.len()));
+        if send.send_data(chunk, rest.is_empty()).is_err() {
+            break;
+        }
+    }
     let response = response.await.unwrap();
     let (parts, mut body) = response.into_parts();
     let mut fields = parts.headers.clone();
