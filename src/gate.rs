@@ -5,11 +5,10 @@
 
 use std::{
     convert::Infallible,
-    future::Future,
-    pin::Pin,
     task::{Context, Poll},
 };
 
+use futures_util::future::{Either, Ready, ready};
 use http::{Request, Response};
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
@@ -45,11 +44,12 @@ impl<G, S, B> Service<Request<B>> for Gated<G, S>
 where
     G: Gate,
     S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+    // Not boxed: a gate runs on every call, and passing through should cost
+    // nothing but the check.
+    type Future = Either<S::Future, Ready<Result<Response<Body>, Infallible>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -57,11 +57,8 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         match self.gate.admit(&mut req) {
-            Ok(()) => Box::pin(self.inner.call(req)),
-            Err(status) => {
-                let response = crate::error::status_response(&status);
-                Box::pin(std::future::ready(Ok(response)))
-            }
+            Ok(()) => Either::Left(self.inner.call(req)),
+            Err(status) => Either::Right(ready(Ok(crate::error::status_response(&status)))),
         }
     }
 }

@@ -23,6 +23,7 @@ use std::{
 
 use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
 
+use futures_util::future::Either;
 use http::{Request, Response};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Bytes;
@@ -205,7 +206,9 @@ where
 {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+    // Unary calls (most) pass through unboxed.
+    type Future =
+        Either<S::Future, Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -214,16 +217,15 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let stream = crate::rpcs::by_path(req.uri().path()).is_some_and(|r| r.is_stream());
         if !stream {
-            return Box::pin(self.inner.call(req));
+            return Either::Left(self.inner.call(req));
         }
         let Ok(permit) = self.slots.clone().try_acquire_owned() else {
             let status = GatewayError::TooManyStreams.to_status();
-            return Box::pin(std::future::ready(Ok(crate::error::status_response(
-                &status,
-            ))));
+            let response = crate::error::status_response(&status);
+            return Either::Right(Box::pin(std::future::ready(Ok(response))));
         };
         let fut = self.inner.call(req);
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             let response = fut.await?;
             Ok(response.map(|inner| {
                 Body::new(Permitted {
@@ -231,7 +233,7 @@ where
                     _permit: permit,
                 })
             }))
-        })
+        }))
     }
 }
 
