@@ -441,7 +441,8 @@ pub async fn serve(
             max_connections: config.max_connections as usize,
             request_read_timeout: config.request_read_timeout,
             idle_timeout: config.idle_connection_timeout,
-            metrics: Some(metrics),
+            events: Some(metrics),
+            name_certificate: Some(access::certificate_identity),
             drain_timeout: grace,
             drain,
             ..server::ServerSettings::default()

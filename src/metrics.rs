@@ -419,21 +419,6 @@ impl Metrics {
             .inc();
     }
 
-    /// A connection opened; it counts as open until the guard drops.
-    pub fn connection_opened(&self) -> OpenConnection {
-        self.connections_open.inc();
-        OpenConnection(self.connections_open.clone())
-    }
-
-    /// The gateway closed a connection itself.
-    pub fn connection_closed(&self, why: crate::server::Closed) {
-        self.connections_closed
-            .get_or_create(&ReasonLabels {
-                reason: why.label(),
-            })
-            .inc();
-    }
-
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
         self.registry.write().unwrap_or_else(|e| e.into_inner())
     }
@@ -451,6 +436,21 @@ impl Metrics {
             })
             .inc();
         self.handling.get_or_create(method).observe(seconds);
+    }
+}
+
+impl crate::server::ConnectionEvents for Metrics {
+    fn opened(&self) -> Box<dyn Send + Sync> {
+        self.connections_open.inc();
+        Box::new(OpenConnection(self.connections_open.clone()))
+    }
+
+    fn closed(&self, why: crate::server::Closed) {
+        self.connections_closed
+            .get_or_create(&ReasonLabels {
+                reason: why.label(),
+            })
+            .inc();
     }
 }
 

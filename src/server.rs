@@ -56,7 +56,26 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 use tower::Service;
 
-use crate::{metrics::Metrics, shutdown::Drain};
+use crate::shutdown::Drain;
+
+/// What the server reports about connections (implemented by
+/// [`crate::metrics::Metrics`]).
+pub trait ConnectionEvents: Send + Sync + 'static {
+    /// A connection opened; it counts as open until the returned guard drops.
+    fn opened(&self) -> Box<dyn Send + Sync>;
+    /// The gateway closed a connection itself.
+    fn closed(&self, why: Closed);
+}
+
+impl std::fmt::Debug for dyn ConnectionEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnectionEvents")
+    }
+}
+
+/// Names the holder of a verified client certificate (see
+/// [`ClientCertificate::Named`]); `None` when it names no one.
+pub type NameCertificate = fn(&rustls::pki_types::CertificateDer<'_>) -> Option<String>;
 
 /// Connection-level settings.
 #[derive(Debug, Clone)]
@@ -82,7 +101,9 @@ pub struct ServerSettings {
     /// A connection with no request in flight for this long is closed.
     pub idle_timeout: Duration,
     /// Where connections are counted, if anywhere.
-    pub metrics: Option<Arc<Metrics>>,
+    pub events: Option<Arc<dyn ConnectionEvents>>,
+    /// How a client certificate names its holder (mutual TLS only).
+    pub name_certificate: Option<NameCertificate>,
     /// Started when the listener closes; long-lived streams and unfinished TLS
     /// handshakes end on it (see [`crate::shutdown`]).
     pub drain: Drain,
@@ -100,7 +121,8 @@ impl Default for ServerSettings {
             max_connections: 10_000,
             request_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
-            metrics: None,
+            events: None,
+            name_certificate: None,
             drain: Drain::new(),
         }
     }
@@ -187,7 +209,8 @@ pub async fn run<S, B>(
         read_timeout: settings.request_read_timeout,
         idle_timeout: settings.idle_timeout,
     };
-    let metrics = settings.metrics.clone();
+    let metrics = settings.events.clone();
+    let name_certificate = settings.name_certificate;
     let mut shutdown = pin!(shutdown);
     loop {
         tokio::select! {
@@ -196,7 +219,7 @@ pub async fn run<S, B>(
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
                         tracing::debug!(%peer, "connection limit reached; closing a new connection");
                         if let Some(m) = &metrics {
-                            m.connection_closed(Closed::Limit);
+                            m.closed(Closed::Limit);
                         }
                         continue;
                     };
@@ -213,7 +236,7 @@ pub async fn run<S, B>(
                     let handshake_timeout = settings.tls_handshake_timeout;
                     connections.spawn(async move {
                         let _slot = slot;
-                        let _open = conn.metrics.as_ref().map(|m| m.connection_opened());
+                        let _open = conn.metrics.as_ref().map(|m| m.opened());
                         match acceptor {
                             None => {
                                 let info = ConnInfo { peer, client_certificate: None };
@@ -227,7 +250,7 @@ pub async fn run<S, B>(
                                 };
                                 let Some(stream) = tls else {
                                     if let Some(m) = &conn.metrics {
-                                        m.connection_closed(Closed::Handshake);
+                                        m.closed(Closed::Handshake);
                                     }
                                     return;
                                 };
@@ -237,7 +260,8 @@ pub async fn run<S, B>(
                                     .peer_certificates()
                                     .and_then(<[_]>::first)
                                     .map(|leaf| {
-                                        crate::access::certificate_identity(leaf)
+                                        name_certificate
+                                            .and_then(|name| name(leaf))
                                             .map_or(ClientCertificate::Unnamed, |name| {
                                                 ClientCertificate::Named(name.into())
                                             })
@@ -305,7 +329,7 @@ struct Conn<S> {
     limits: Limits,
     drain: Drain,
     force: Drain,
-    metrics: Option<Arc<Metrics>>,
+    metrics: Option<Arc<dyn ConnectionEvents>>,
 }
 
 impl<S> Conn<S> {
@@ -354,14 +378,14 @@ impl<S> Conn<S> {
                     Verdict::NoRequest => {
                         tracing::debug!(%peer, timeout = ?self.limits.read_timeout, "no request in time; closing the connection");
                         if let Some(m) = &self.metrics {
-                            m.connection_closed(Closed::ReadTimeout);
+                            m.closed(Closed::ReadTimeout);
                         }
                         return;
                     }
                     Verdict::Idle => {
                         tracing::debug!(%peer, timeout = ?self.limits.idle_timeout, "idle connection; closing it");
                         if let Some(m) = &self.metrics {
-                            m.connection_closed(Closed::Idle);
+                            m.closed(Closed::Idle);
                         }
                         conn.as_mut().graceful_shutdown();
                         closing = true;

@@ -156,6 +156,9 @@ impl Identify {
                 .ok_or(AuthnError::NotBearer)?;
             let jwt = self.jwt.as_ref().ok_or(AuthnError::NoJwks)?;
             let subject = jwt.verify(token)?;
+            if !usable(&subject) {
+                return Err(JwtRejection::MissingClaim.into());
+            }
             caller.get_or_insert(Caller {
                 identity: subject,
                 source: Source::Jwt,
