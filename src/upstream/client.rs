@@ -362,7 +362,10 @@ impl UpstreamClient {
         match serde_json::from_slice::<T>(&bytes) {
             Ok(value) => Ok(Reply { value, request_id }),
             Err(err) => {
-                tracing::warn!(upstream = out.service.name(), path = %out.url.path(), error = %err, "unreadable upstream response");
+                // serde quotes the offending value: capped and cleaned as any
+                // other upstream text.
+                let error = super::untrusted::error_msg(&err.to_string()).unwrap_or_default();
+                tracing::warn!(upstream = out.service.name(), path = %out.url.path(), error, "unreadable upstream response");
                 Err(UpstreamError::Decode {
                     service: out.service,
                     request_id,
