@@ -10,13 +10,15 @@ ARG RUST_VERSION=1
 FROM rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /app
 
-# Dependencies first: with only the manifests, build.rs, the protos and the benches
-# (Cargo.toml names them, so they must exist), build stub sources so that every
+# Dependencies first: with only the manifests, build.rs, the protos, the benches
+# (Cargo.toml names them, so they must exist) and the workspace's member crates (the
+# signer and the simulator, which change rarely), build stub sources so that every
 # dependency (and the generated proto code) lands in a layer that is reused until one
 # of those inputs changes. No protoc is needed: build.rs compiles the protos with protox.
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY proto ./proto
 COPY benches ./benches
+COPY crates ./crates
 RUN mkdir src \
  && echo 'fn main() {}' > src/main.rs \
  && touch src/lib.rs \

@@ -32,8 +32,8 @@ use axum::body::{Body, Bytes};
 use cbr_gateway::{
     config::Config,
     proto::{self as pb, backup_service_client::BackupServiceClient},
-    simulator::{self, SimulatorSettings, seed::PROJECT},
 };
+use cbr_simulator::{self as simulator, SimulatorSettings, seed::PROJECT};
 use clap::Parser;
 use tokio::net::TcpListener;
 use tonic::transport::Channel;

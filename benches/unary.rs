@@ -55,14 +55,12 @@ use std::{
 };
 
 use base64::Engine as _;
-use cbr_gateway::{
-    proto::{
-        self as pb,
-        backup_service_client::BackupServiceClient,
-        backup_service_server::{BackupService, BackupServiceServer},
-    },
-    simulator::seed::PROJECT,
+use cbr_gateway::proto::{
+    self as pb,
+    backup_service_client::BackupServiceClient,
+    backup_service_server::{BackupService, BackupServiceServer},
 };
+use cbr_simulator::seed::PROJECT;
 use prost::Message as _;
 use tonic::{
     Request, Response, Status,

@@ -49,13 +49,13 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy -D warnings"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
 step "buf lint"
 buf lint
 
 step "cargo test (tests/properties.rs: the fuzz targets' properties, on stable)"
-cargo test --locked
+cargo test --locked --workspace
 
 # The fuzz targets run on nightly (fuzz/README.md); building them here on
 # stable keeps them compiling as the crate changes.

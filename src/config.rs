@@ -8,7 +8,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use url::Url;
 
-use crate::{simulator::SimulatorSettings, upstream::Secret, validate};
+use crate::{upstream::Secret, validate};
 
 /// The command line: the gateway by default, or one of the subcommands.
 #[derive(Debug, Clone, Parser)]
@@ -53,9 +53,9 @@ pub struct SimulatorArgs {
     /// Address the simulator's REST API listens on.
     #[arg(long, env = "SIMULATOR_LISTEN", default_value = "127.0.0.1:8930")]
     pub listen: SocketAddr,
-    /// Simulator behaviour.
+    /// Simulator behaviour and the credentials it accepts.
     #[command(flatten)]
-    pub settings: SimulatorSettings,
+    pub settings: cbr_simulator::Args,
     /// Log line format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -250,9 +250,10 @@ pub struct Config {
     #[arg(skip)]
     pub builtin_simulator: bool,
 
-    /// The built-in simulator, used when no CBR endpoint is set.
+    /// How the built-in simulator behaves, when no CBR endpoint is set (its
+    /// credentials are the gateway's own generated key).
     #[command(flatten)]
-    pub simulator: SimulatorSettings,
+    pub simulator: cbr_simulator::Behaviour,
 }
 
 /// Credentials the gateway holds: AK/SK (optionally temporary) or an IAM user.
@@ -655,7 +656,7 @@ mod tests {
         };
         assert_eq!(args.listen.port(), 9000);
         assert_eq!(args.settings.credentials.len(), 2);
-        assert_eq!(args.settings.faults.len(), 2);
+        assert_eq!(args.settings.behaviour.faults.len(), 2);
         assert!(!format!("{args:?}").contains("SK1"), "secrets are redacted");
         assert!(
             Cli::try_parse_from(["cbr-gateway"])
@@ -712,12 +713,6 @@ mod tests {
             "password-sentinel",
             "--idempotency-store",
             "redis://:redis-sentinel@127.0.0.1:6379",
-            "--sim-credentials",
-            "AK:sim-sk-sentinel",
-            "--sim-tokens",
-            "sim-token-sentinel",
-            "--sim-iam-users",
-            "d:u:sim-password-sentinel",
         ])
         .unwrap();
         let shown = format!("{config:?}");

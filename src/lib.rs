@@ -58,8 +58,9 @@
 //! (one per checkpoint and credential identity, watchers as cheap streams) and
 //! the pager behind StreamBackups; both end at the caller's deadline.
 //!
-//! [`simulator`] is the built-in CBR/CSBS/IAM simulator: a separate REST server
-//! the gateway reaches only over HTTP, exactly as it reaches the cloud.
+//! The built-in CBR/CSBS/IAM simulator is its own crate (`cbr-simulator`): a
+//! separate REST server the gateway reaches only over HTTP, exactly as it
+//! reaches the cloud; SDK-HMAC-SHA256 is the `cbr-signer` crate, which both use.
 //!
 //! [`idempotency`] makes CreateCheckpoint with a `request_id` happen once: the
 //! create runs detached and its outcome is remembered (in memory, or in Redis
@@ -98,8 +99,6 @@ pub mod rpcs;
 pub mod server;
 pub mod service;
 pub mod shutdown;
-pub mod signing;
-pub mod simulator;
 pub mod telemetry;
 pub mod tls;
 pub mod trace;

@@ -9,8 +9,9 @@ use std::process::ExitCode;
 
 use cbr_gateway::{
     config::{Cli, Command, Config, SimulatorArgs},
-    serve, shutdown, simulator, telemetry,
+    serve, shutdown, telemetry,
 };
+use cbr_simulator as simulator;
 use clap::Parser;
 
 #[tokio::main]
@@ -51,7 +52,8 @@ async fn run_gateway(mut config: Config) -> ExitCode {
         // loopback, exactly as the gateway talks to the cloud. Unless told
         // otherwise, the gateway signs with a fresh key pair that the simulator
         // verifies, so the default setup exercises real request signing.
-        if !config.credentials.any_configured() && config.simulator.credentials.is_empty() {
+        let mut settings = config.simulator.settings();
+        if !config.credentials.any_configured() {
             let pair = simulator::auth::KeyPair {
                 access_key: "CBRGATEWAYSIMULATOR".into(),
                 secret_key: uuid::Uuid::new_v4().simple().to_string(),
@@ -60,9 +62,9 @@ async fn run_gateway(mut config: Config) -> ExitCode {
             config.credentials.ak = Some(pair.access_key.clone());
             config.credentials.sk =
                 Some(pair.secret_key.parse().unwrap_or_else(|_| unreachable!()));
-            config.simulator.credentials.push(pair);
+            settings.credentials.push(pair);
         }
-        let sim = match simulator::spawn(&config.simulator).await {
+        let sim = match simulator::spawn(&settings).await {
             Ok(sim) => sim,
             Err(e) => {
                 eprintln!("error: cannot start the built-in simulator: {e}");
@@ -135,11 +137,12 @@ async fn run_simulator(args: SimulatorArgs) -> ExitCode {
     let addr = listener
         .local_addr()
         .map_or_else(|_| args.listen.to_string(), |a| a.to_string());
-    let state = std::sync::Arc::new(simulator::SimState::new(&args.settings));
+    let settings = args.settings.settings();
+    let state = std::sync::Arc::new(simulator::SimState::new(&settings));
     tracing::info!(
         listen = %addr,
         project = simulator::seed::PROJECT,
-        fleet_size = args.settings.fleet_size,
+        fleet_size = settings.fleet_size,
         auth = state.credentials.enabled(),
         "CBR simulator serving the CBR v3 and CSBS v1 REST APIs"
     );

@@ -90,8 +90,8 @@ impl TraceContext {
         let (trace_id, traceparent) = match (&remote, given) {
             (Some(sc), Some(tp)) => (sc.trace_id().to_string(), tp.to_owned()),
             _ => {
-                let trace_id = crate::signing::hex_lower(&fastrand::u128(1..).to_be_bytes());
-                let span_id = crate::signing::hex_lower(&fastrand::u64(1..).to_be_bytes());
+                let trace_id = hex::encode(fastrand::u128(1..).to_be_bytes());
+                let span_id = hex::encode(fastrand::u64(1..).to_be_bytes());
                 let traceparent = format!("00-{trace_id}-{span_id}-00");
                 (trace_id, traceparent)
             }

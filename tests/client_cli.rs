@@ -12,10 +12,8 @@ use std::{
     time::Duration,
 };
 
-use cbr_gateway::{
-    proto as pb,
-    simulator::{self, Embedded, SimulatorSettings},
-};
+use cbr_gateway::proto as pb;
+use cbr_simulator::{self as simulator, Embedded, SimulatorSettings};
 use common::*;
 use serde_json::Value;
 use tokio::process::Command;

@@ -6,10 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use cbr_gateway::{
-    proto as pb,
-    simulator::{self, SimulatorSettings, auth::KeyPair},
-};
+use cbr_gateway::proto as pb;
+use cbr_simulator::{self as simulator, SimulatorSettings, auth::KeyPair};
 use common::*;
 use tonic::Code;
 

@@ -5,10 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use cbr_gateway::{
-    proto as pb,
-    simulator::{self, SimulatorSettings},
-};
+use cbr_gateway::proto as pb;
+use cbr_simulator::{self as simulator, SimulatorSettings};
 use common::*;
 use serde_json::json;
 use tonic::Code;

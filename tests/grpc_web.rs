@@ -7,10 +7,8 @@ mod common;
 use std::time::Duration;
 
 use base64::Engine as _;
-use cbr_gateway::{
-    proto as pb,
-    simulator::{self, SimulatorSettings},
-};
+use cbr_gateway::proto as pb;
+use cbr_simulator::{self as simulator, SimulatorSettings};
 use clap::Parser as _;
 use common::*;
 use http::{HeaderMap, HeaderName, HeaderValue};

@@ -7,13 +7,11 @@ use std::{
     time::{Duration, Instant as StdInstant},
 };
 
-use cbr_gateway::{
-    simulator::{self, SimulatorSettings, auth::KeyPair, faults::FaultRule},
-    upstream::{
-        AuthToken, IamSettings, IamTokenProvider, LoginBackoff, Secret, SecretFile, SecretSource,
-        Service, UpstreamError,
-    },
+use cbr_gateway::upstream::{
+    AuthToken, IamSettings, IamTokenProvider, LoginBackoff, Secret, SecretFile, SecretSource,
+    Service, UpstreamError,
 };
+use cbr_simulator::{self as simulator, SimulatorSettings, auth::KeyPair, faults::FaultRule};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 

@@ -14,8 +14,8 @@ use std::{
 use cbr_gateway::{
     config::Config,
     proto::{self as pb, checkpoint_service_client::CheckpointServiceClient},
-    simulator::{self, SimulatorSettings},
 };
+use cbr_simulator::{self as simulator, SimulatorSettings};
 use clap::Parser;
 use common::*;
 use serde_json::{Value, json};

@@ -28,17 +28,18 @@ use std::{net::SocketAddr, ops::RangeInclusive, pin::Pin, sync::Arc};
 
 use cbr_gateway::{
     config::Config,
-    convert, proto as pb, signing,
-    simulator::{
-        auth::{Credentials, KeyPair},
-        faults,
-    },
+    convert, proto as pb,
     upstream::{
         AkSk, Auth, Secret, SecretSource, UpstreamClient, dto,
         lenient::{Flag, Int, List, Text},
         paths::{self, PathError},
     },
     validate::{self, BackupQuery},
+};
+use cbr_signer as signing;
+use cbr_simulator::{
+    auth::{Credentials, KeyPair},
+    faults,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use clap::Parser;

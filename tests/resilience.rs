@@ -11,10 +11,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use cbr_gateway::{
-    proto as pb,
-    simulator::{self, SimulatorSettings, faults::FaultRule},
-};
+use cbr_gateway::proto as pb;
+use cbr_simulator::{self as simulator, SimulatorSettings, faults::FaultRule};
 use common::*;
 use tonic::Code;
 

@@ -16,10 +16,8 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use cbr_gateway::{
-    proto as pb,
-    simulator::{self, SimulatorSettings},
-};
+use cbr_gateway::proto as pb;
+use cbr_simulator::{self as simulator, SimulatorSettings};
 use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use prost::Message;

@@ -12,10 +12,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use cbr_gateway::{
-    proto as pb,
-    simulator::{self, SimulatorSettings},
-};
+use cbr_gateway::proto as pb;
+use cbr_simulator::{self as simulator, SimulatorSettings};
 use common::*;
 use tokio_stream::StreamExt;
 use tonic::{Code, transport::Channel};

@@ -7,10 +7,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use cbr_gateway::{
-    signing,
-    simulator::{self, SimulatorSettings, auth::KeyPair},
-};
+use cbr_signer as signing;
+use cbr_simulator::{self as simulator, SimulatorSettings, auth::KeyPair};
 use common::*;
 use serde_json::{Value, json};
 

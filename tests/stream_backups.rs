@@ -14,10 +14,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use cbr_gateway::{
-    proto as pb,
-    simulator::{self, Embedded, SimulatorSettings, faults::FaultRule},
-};
+use cbr_gateway::proto as pb;
+use cbr_simulator::{self as simulator, Embedded, SimulatorSettings, faults::FaultRule};
 use common::*;
 use tonic::{Code, Streaming};
 use wiremock::{

@@ -591,10 +591,8 @@ async fn the_command_line_client_speaks_tls_and_mutual_tls() {
 
 #[tokio::test]
 async fn client_certificates_name_the_caller_for_the_policy() {
-    use cbr_gateway::{
-        proto::{GetBackupRequest, backup_service_client::BackupServiceClient},
-        simulator::{self, SimulatorSettings},
-    };
+    use cbr_gateway::proto::{GetBackupRequest, backup_service_client::BackupServiceClient};
+    use cbr_simulator::{self as simulator, SimulatorSettings};
     use rcgen::SanType;
     cbr_gateway::install_crypto_provider();
     let sim = simulator::spawn(&SimulatorSettings {

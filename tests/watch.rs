@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use cbr_gateway::{
     proto::{self as pb, checkpoint_service_client::CheckpointServiceClient},
-    simulator::{self, Embedded, SimulatorSettings},
     watch::hub::MAX_PASSING_FAILURES,
 };
+use cbr_simulator::{self as simulator, Embedded, SimulatorSettings};
 use common::*;
 use serde_json::json;
 use tokio_stream::StreamExt;

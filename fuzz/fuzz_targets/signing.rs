@@ -1,7 +1,7 @@
 //! SDK-HMAC-SHA256 canonicalisation and signing.
 //!
 //! Arbitrary method, path, query, headers and body go through the
-//! canonical-request and signature functions of `cbr_gateway::signing`:
+//! canonical-request and signature functions of `cbr_signer`:
 //!
 //! * deterministic: the same input gives the same canonical request and
 //!   signature;
@@ -20,12 +20,10 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use cbr_gateway::{
-    signing,
-    simulator::{
-        auth::{Credentials, KeyPair},
-        faults,
-    },
+use cbr_signer as signing;
+use cbr_simulator::{
+    auth::{Credentials, KeyPair},
+    faults,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;

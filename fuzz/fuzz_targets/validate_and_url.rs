@@ -14,10 +14,11 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use cbr_gateway::{
-    convert, proto as pb, signing,
+    convert, proto as pb,
     upstream::paths::{self, PathError},
     validate::{self, BackupQuery},
 };
+use cbr_signer as signing;
 use libfuzzer_sys::fuzz_target;
 use percent_encoding::percent_decode_str;
 use prost_types::Timestamp;

@@ -60,7 +60,7 @@ impl Key {
 
     /// Lowercase hex, for the Redis key.
     fn hex(&self) -> String {
-        crate::signing::hex_lower(&self.0)
+        hex::encode(self.0)
     }
 }
 

@@ -45,7 +45,8 @@ impl AuthToken {
 
 impl PartialEq for AuthToken {
     fn eq(&self, other: &Self) -> bool {
-        crate::signing::constant_time_eq(self.0.as_bytes(), other.0.as_bytes())
+        use subtle::ConstantTimeEq as _;
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
     }
 }
 
@@ -76,7 +77,9 @@ impl Auth {
         match self {
             Auth::Token(t) => format!(
                 "token:{}",
-                crate::signing::payload_hash(t.header_value().as_bytes())
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+                    t.header_value().as_bytes()
+                ))
             ),
             Auth::AkSk(k) => format!("aksk:{}", k.access_key),
             Auth::Iam(_) => "iam".to_owned(),

@@ -15,7 +15,7 @@ use std::{sync::Arc, time::Duration};
 
 use reqwest::{
     Method, StatusCode,
-    header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, RETRY_AFTER},
+    header::{ACCEPT, CONTENT_TYPE, HeaderValue, RETRY_AFTER},
 };
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
@@ -32,7 +32,6 @@ use super::{
 };
 use crate::{
     metrics::{Metrics, UpstreamStatus},
-    signing,
     validate::BackupQuery,
 };
 
@@ -99,9 +98,6 @@ const X_AUTH_TOKEN: &str = "x-auth-token";
 const X_REQUEST_ID: &str = "x-request-id";
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
-const X_PROJECT_ID: &str = "x-project-id";
-const X_SDK_DATE: &str = "x-sdk-date";
-const X_SECURITY_TOKEN: &str = "x-security-token";
 
 impl UpstreamClient {
     /// The underlying HTTP client (pooled, no redirects), for the IAM token provider.
@@ -623,17 +619,15 @@ struct Outgoing {
     body: Option<Vec<u8>>,
 }
 
-/// Signs the final request with SDK-HMAC-SHA256 exactly as Huawei's SDKs do
-/// (REFERENCE.md §5.2): sets `Host`, `X-Project-Id`, `X-Sdk-Date` and, for
-/// temporary credentials, `X-Security-Token`, then signs those and
-/// `Content-Type` (when there is a body) over the exact body bytes and the URL's
-/// encoded path and query.
+/// Signs the final request with SDK-HMAC-SHA256 (see [`cbr_signer::sign`])
+/// over its exact URL and body bytes, with `X-Project-Id`.
 fn sign(
     request: &mut reqwest::Request,
     creds: &AkSk,
     project_id: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), super::SecretError> {
+    use chrono::{Datelike as _, Timelike as _};
     let secret_key = creds.secret_key.current()?;
     let security_token = creds
         .security_token
@@ -641,83 +635,45 @@ fn sign(
         .map(super::SecretSource::current)
         .transpose()?;
     let url = request.url().clone();
-    let method = request.method().clone();
-    let payload_hash = match request.body().and_then(reqwest::Body::as_bytes) {
-        Some(body) if !body.is_empty() => signing::payload_hash(body),
-        // Every GET signs the empty body; its hash is a constant.
-        _ => EMPTY_PAYLOAD_HASH.to_owned(),
-    };
     let host = match (url.host_str(), url.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_owned(),
         (None, _) => String::new(),
     };
-    let sdk_date = sdk_date(now);
-    let headers = request.headers_mut();
-    let valid = |v: &str| HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static(""));
-    headers.insert(HOST, valid(&host));
-    headers.insert(X_PROJECT_ID, valid(project_id));
-    headers.insert(X_SDK_DATE, valid(&sdk_date));
-    if let Some(token) = &security_token {
-        let mut value = valid(token.expose());
-        value.set_sensitive(true);
-        headers.insert(X_SECURITY_TOKEN, value);
-    }
-    let mut signed: Vec<&str> = vec!["host", "x-project-id", "x-sdk-date"];
-    if headers.contains_key(CONTENT_TYPE) {
-        signed.push("content-type");
-    }
-    if security_token.is_some() {
-        signed.push("x-security-token");
-    }
-    signed.sort_unstable();
-    let pairs: Vec<(&str, &str)> = signed
-        .iter()
-        .filter_map(|name| Some((*name, headers.get(*name)?.to_str().ok()?)))
-        .collect();
-    let canonical = signing::canonical_request(
-        method.as_str(),
-        url.path(),
-        url.query().unwrap_or(""),
-        &pairs,
-        &signed,
-        &payload_hash,
-    );
-    let signature = signing::signature(
-        secret_key.expose().as_bytes(),
-        &signing::string_to_sign(&sdk_date, &canonical),
-    );
-    let mut authorization = valid(&signing::authorization(
-        &creds.access_key,
-        &signed,
-        &signature,
-    ));
-    authorization.set_sensitive(true);
-    request.headers_mut().insert(AUTHORIZATION, authorization);
-    Ok(())
-}
-
-/// `signing::payload_hash(b"")`, the SHA-256 of the empty body.
-const EMPTY_PAYLOAD_HASH: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-/// `now` as `X-Sdk-Date` (`signing::DATE_FORMAT`, `20261123T101500Z`).
-/// Written field by field: chrono's `format` re-parses the pattern on every
-/// call, which showed in profiles of the signing path.
-fn sdk_date(now: chrono::DateTime<chrono::Utc>) -> String {
-    use chrono::{Datelike as _, Timelike as _};
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(16);
-    let _ = write!(
-        out,
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+    let body = request
+        .body()
+        .and_then(reqwest::Body::as_bytes)
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
+    let date = cbr_signer::sdk_date(
         now.year(),
         now.month(),
         now.day(),
         now.hour(),
         now.minute(),
-        now.second()
+        now.second(),
     );
-    out
+    let method = request.method().clone();
+    let target = cbr_signer::Target {
+        method: method.as_str(),
+        path: url.path(),
+        query: url.query().unwrap_or(""),
+        host: &host,
+    };
+    let credentials = cbr_signer::Credentials {
+        access_key: &creds.access_key,
+        secret_key: secret_key.expose().as_bytes(),
+        security_token: security_token.as_ref().map(|t| t.expose()),
+    };
+    cbr_signer::sign(
+        target,
+        request.headers_mut(),
+        &body,
+        &credentials,
+        Some(project_id),
+        &date,
+    )
+    .map_err(|err| super::SecretError::Unusable(err.0))
 }
 
 /// Sorts a reqwest failure into connect (never reached upstream), timeout, or
@@ -752,29 +708,5 @@ impl WithoutUrlRef for reqwest::Error {
             source = s.source();
         }
         text
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn empty_payload_hash_is_the_hash_of_nothing() {
-        assert_eq!(EMPTY_PAYLOAD_HASH, signing::payload_hash(b""));
-    }
-
-    #[test]
-    fn sdk_date_matches_the_signing_format() {
-        use chrono::TimeZone as _;
-        for now in [
-            chrono::Utc.with_ymd_and_hms(2026, 11, 3, 4, 5, 6).unwrap(),
-            chrono::Utc
-                .with_ymd_and_hms(1999, 12, 31, 23, 59, 59)
-                .unwrap(),
-            chrono::Utc::now(),
-        ] {
-            assert_eq!(sdk_date(now), now.format(signing::DATE_FORMAT).to_string());
-        }
     }
 }

@@ -7,17 +7,14 @@
 //! encoding (unreserved characters only; space is `%20`, `:` is `%3A`), keys in
 //! sorted order, as Huawei's SDKs send them.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 use url::Url;
 
 use crate::validate::BackupQuery;
 
-/// Everything but RFC 3986 unreserved characters (`A-Z a-z 0-9 - _ . ~`) is encoded.
-pub const STRICT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+/// RFC 3986's unreserved characters stay literal, everything else is
+/// percent-encoded: the signer's own set, so what is sent is what is signed.
+pub use cbr_signer::STRICT;
 
 /// A URL could not be built safely.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -87,6 +87,9 @@ pub enum SecretError {
         /// The file.
         path: PathBuf,
     },
+    /// The secret cannot travel in an HTTP header (e.g. a control character).
+    #[error("{0} is not a valid header value")]
+    Unusable(&'static str),
 }
 
 /// A file's modification time and length: what says it changed.

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use http::request::Parts;
 
 use super::iam::{self, Iam};
-use crate::signing;
+use cbr_signer as signing;
 
 /// Largest clock difference the API gateway tolerates.
 const MAX_SKEW_SECONDS: i64 = 15 * 60;

@@ -1,3 +1,6 @@
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 //! The built-in CBR/CSBS simulator: a REST server that speaks the upstream API
 //! as the real service does (contract §7), so the gateway, its tests and any CBR
 //! client (Huawei's SDKs included) can run with no cloud account.
@@ -16,6 +19,12 @@
 //!            model.rs   records → upstream JSON, with upstream's quirks
 //! ```
 //!
+//! A crate of its own so that the compiler holds the line the design draws:
+//! the simulator shares nothing with the gateway but the signer
+//! ([`cbr_signer`]) and the wire. It builds its JSON from its own model,
+//! never from the gateway's DTOs, so a misnamed field on one side fails a
+//! test instead of passing on both.
+//!
 //! [`seed`] fills the store with the API documents' objects under their own IDs
 //! and a deterministic fleet.
 
@@ -28,6 +37,7 @@ pub mod model;
 pub mod query;
 pub mod routes;
 pub mod seed;
+mod server;
 pub mod store;
 
 use std::{
@@ -39,14 +49,10 @@ use std::{
 
 use tokio::net::TcpListener;
 
-use crate::server;
-
-/// Settings of the simulator, as flags and environment variables.
-///
-/// Secrets (key pairs, tokens, IAM passwords) show neither in `--help` (their
-/// environment values are hidden) nor in `Debug`.
-#[derive(Clone, clap::Args)]
-pub struct SimulatorSettings {
+/// How the simulated service behaves: the settings of the standalone
+/// simulator and of the gateway's embedded one alike. None is secret.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Behaviour {
     /// Generated backups in the simulator's fleet (besides the documents' examples).
     #[arg(
         long = "sim-fleet-size",
@@ -59,6 +65,42 @@ pub struct SimulatorSettings {
     #[arg(long = "sim-backup-duration", env = "SIM_BACKUP_DURATION", default_value = "10s",
           value_parser = humantime::parse_duration)]
     pub backup_duration: Duration,
+
+    /// Fault rules, `;`-separated, e.g.
+    /// `route=get_backup,error_rate=0.2,status=503,latency=50ms,drop_rate=0.1`
+    /// (`route` is `*` or one of create_checkpoint, get_checkpoint, list_backups,
+    /// get_backup, get_checkpoint_item, iam_tokens).
+    #[arg(long = "sim-fault", env = "SIM_FAULTS", value_delimiter = ';')]
+    pub faults: Vec<faults::FaultRule>,
+
+    /// Seed of the fault decisions, so that a run's faults repeat exactly.
+    #[arg(long = "sim-fault-seed", env = "SIM_FAULT_SEED")]
+    pub fault_seed: Option<u64>,
+}
+
+impl Behaviour {
+    /// Settings with this behaviour and no authentication.
+    pub fn settings(&self) -> SimulatorSettings {
+        SimulatorSettings {
+            fleet_size: self.fleet_size,
+            backup_duration: self.backup_duration,
+            faults: self.faults.clone(),
+            fault_seed: self.fault_seed,
+            ..SimulatorSettings::default()
+        }
+    }
+}
+
+/// The standalone simulator's settings, as flags and environment variables:
+/// its behaviour and the credentials it accepts.
+///
+/// Secrets (key pairs, tokens, IAM passwords) show neither in `--help` (their
+/// environment values are hidden) nor in `Debug`.
+#[derive(Clone, clap::Args)]
+pub struct Args {
+    /// How the service behaves.
+    #[command(flatten)]
+    pub behaviour: Behaviour,
 
     /// AK:SK pairs whose SDK-HMAC-SHA256 signatures the simulator accepts
     /// (comma-separated). With credentials or tokens set, every API call must
@@ -96,16 +138,46 @@ pub struct SimulatorSettings {
     #[arg(long = "sim-iam-token-lifetime", env = "SIM_IAM_TOKEN_LIFETIME", default_value = "24h",
           value_parser = humantime::parse_duration)]
     pub iam_token_lifetime: Duration,
+}
 
-    /// Fault rules, `;`-separated, e.g.
-    /// `route=get_backup,error_rate=0.2,status=503,latency=50ms,drop_rate=0.1`
-    /// (`route` is `*` or one of create_checkpoint, get_checkpoint, list_backups,
-    /// get_backup, get_checkpoint_item, iam_tokens).
-    #[arg(long = "sim-fault", env = "SIM_FAULTS", value_delimiter = ';')]
+impl Args {
+    /// The settings these flags give.
+    pub fn settings(&self) -> SimulatorSettings {
+        SimulatorSettings {
+            credentials: self.credentials.clone(),
+            tokens: self.tokens.clone(),
+            iam_users: self.iam_users.clone(),
+            iam_token_lifetime: self.iam_token_lifetime,
+            ..self.behaviour.settings()
+        }
+    }
+}
+
+impl std::fmt::Debug for Args {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.settings(), f)
+    }
+}
+
+/// Everything the simulator runs with.
+#[derive(Clone)]
+pub struct SimulatorSettings {
+    /// Generated backups in the fleet (besides the documents' examples).
+    pub fleet_size: usize,
+    /// Time a new backup takes to go from `protecting` to `available`.
+    pub backup_duration: Duration,
+    /// Key pairs whose signatures are accepted; with credentials or tokens
+    /// set, every API call must authenticate.
+    pub credentials: Vec<auth::KeyPair>,
+    /// IAM tokens accepted as `X-Auth-Token`.
+    pub tokens: Vec<String>,
+    /// IAM users that may log in.
+    pub iam_users: Vec<iam::IamUser>,
+    /// Validity of the IAM tokens issued.
+    pub iam_token_lifetime: Duration,
+    /// Fault rules.
     pub faults: Vec<faults::FaultRule>,
-
-    /// Seed of the fault decisions, so that a run's faults repeat exactly.
-    #[arg(long = "sim-fault-seed", env = "SIM_FAULT_SEED")]
+    /// Seed of the fault decisions.
     pub fault_seed: Option<u64>,
 }
 
@@ -193,9 +265,6 @@ impl SimState {
     }
 }
 
-/// How long an idle HTTP/1.1 connection is kept (see [`serve`]).
-const KEEP_ALIVE: Duration = Duration::from_secs(120);
-
 /// Serves the simulator on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
@@ -203,20 +272,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let service = front::Front::new(routes::router(state.clone()), state);
-    server::run(
-        listener,
-        service,
-        server::ServerSettings {
-            // HTTP/1.1 clients keep idle connections pooled (reqwest: 90 s), and
-            // the header timeout also runs while a kept-alive connection waits
-            // for its next request: close them after the client would, never
-            // in a race with its next request.
-            request_read_timeout: KEEP_ALIVE,
-            ..server::ServerSettings::default()
-        },
-        shutdown,
-    )
-    .await;
+    server::run(listener, service, shutdown).await;
 }
 
 /// A simulator running in this process on a loopback port.
@@ -246,7 +302,7 @@ mod tests {
     #[derive(Debug, Parser)]
     struct Cli {
         #[command(flatten)]
-        settings: SimulatorSettings,
+        settings: Args,
     }
 
     #[test]
@@ -264,10 +320,11 @@ mod tests {
         assert_eq!(cli.settings.credentials.len(), 2);
         assert_eq!(cli.settings.tokens.len(), 2);
         assert_eq!(cli.settings.iam_users.len(), 1);
-        let state = SimState::new(&cli.settings);
+        let state = SimState::new(&cli.settings.settings());
         for shown in [
             format!("{cli:?}"),
             format!("{:#?}", cli.settings),
+            format!("{:#?}", cli.settings.settings()),
             format!("{state:?}"),
         ] {
             assert!(!shown.contains("sentinel"), "{shown}");
@@ -275,18 +332,5 @@ mod tests {
             assert!(shown.contains("AK1") && shown.contains("alice"), "{shown}");
         }
         assert!(format!("{:?}", cli.settings).contains("[<2 redacted>]"));
-        // The gateway's configuration carries these settings too.
-        let config = crate::config::Config::try_parse_from([
-            "cbr-gateway",
-            "--sim-tokens",
-            "sentinel-token-1",
-            "--sim-credentials",
-            "AK1:sentinel-sk-1",
-            "--sim-iam-users",
-            "acme:alice:sentinel-password",
-        ])
-        .unwrap();
-        assert_eq!(config.simulator.tokens, ["sentinel-token-1"]);
-        assert!(!format!("{config:?}").contains("sentinel"));
     }
 }

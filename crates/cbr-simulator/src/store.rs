@@ -545,7 +545,7 @@ impl CreateInput {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulator::seed;
+    use crate::seed;
 
     /// The seeded store (no fleet) keeping at most `cap` created checkpoints.
     fn store(cap: usize) -> Store {

@@ -21,7 +21,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::signing;
+use cbr_signer as signing;
 
 /// Most issued tokens remembered: a login loop must not grow the simulator
 /// without bound. Beyond it the oldest are forgotten (they then fail as
