@@ -5,35 +5,18 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser};
 use url::Url;
 
-use crate::{upstream::Secret, validate};
-
-/// The command line: the gateway by default, or one of the subcommands.
-#[derive(Debug, Clone, Parser)]
-#[command(name = "cbr-gateway", version, about, long_about = None,
-          args_conflicts_with_subcommands = true)]
-pub struct Cli {
-    /// A subcommand; none runs the gateway.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    /// Gateway settings.
-    #[command(flatten)]
-    pub gateway: Config,
-}
-
-/// Subcommands.
-// Parsed once at start: the size of the variants does not matter.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, Subcommand)]
-pub enum Command {
-    /// Run the built-in CBR/CSBS simulator alone, for any CBR client (Huawei's SDKs included).
-    Simulator(SimulatorArgs),
-    /// Client commands: talk to a running gateway.
-    #[command(flatten)]
-    Client(crate::cli::ClientCommand),
-}
+use crate::{
+    idempotency::{IdempotencySettings, Store},
+    telemetry::LogFormat,
+    upstream::{
+        AkSk, Held, Secret, SecretSource,
+        credentials::{CredentialError, IamUser, source},
+    },
+    validate,
+};
 
 impl CredentialArgs {
     /// Whether any credential of the gateway's own is configured (flags,
@@ -47,21 +30,76 @@ impl CredentialArgs {
     }
 }
 
-/// Settings of `cbr-gateway simulator`.
-#[derive(Debug, Clone, Args)]
-pub struct SimulatorArgs {
-    /// Address the simulator's REST API listens on.
-    #[arg(long, env = "SIMULATOR_LISTEN", default_value = "127.0.0.1:8930")]
-    pub listen: SocketAddr,
-    /// Simulator behaviour and the credentials it accepts.
-    #[command(flatten)]
-    pub settings: cbr_simulator::Args,
-    /// Log line format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
-    /// Log filter in `tracing` syntax.
-    #[arg(long, env = "LOG_LEVEL", default_value = "info", value_parser = parse_filter)]
-    pub log_level: String,
+impl CredentialArgs {
+    /// Resolves the configured credentials; `CLOUD_SDK_AK` / `CLOUD_SDK_SK` fill
+    /// in for unset `HUAWEICLOUD_SDK_AK` / `HUAWEICLOUD_SDK_SK`.
+    pub fn held(&self) -> Result<Held, CredentialError> {
+        let args = self;
+        let env_secret = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(Secret::new)
+        };
+        let ak = args
+            .ak
+            .clone()
+            .or_else(|| std::env::var("CLOUD_SDK_AK").ok())
+            .filter(|a| !a.trim().is_empty());
+        let sk = match (&args.sk, &args.sk_file) {
+            (None, None) => env_secret("CLOUD_SDK_SK").map(SecretSource::Inline),
+            (sk, file) => source(sk.as_ref(), file.as_deref())?,
+        };
+        let security_token = source(
+            args.security_token.as_ref(),
+            args.security_token_file.as_deref(),
+        )?;
+        let aksk = match (ak, sk) {
+            (Some(access_key), Some(secret_key)) => Some(AkSk {
+                access_key: access_key.trim().to_owned(),
+                secret_key,
+                security_token,
+            }),
+            (None, None) if security_token.is_none() => None,
+            (None, None) => {
+                return Err(CredentialError::Incomplete(
+                    "a security token needs an AK and an SK",
+                ));
+            }
+            (Some(_), None) => {
+                return Err(CredentialError::Incomplete(
+                    "an AK needs an SK (HUAWEICLOUD_SDK_SK or --sk-file)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(CredentialError::Incomplete(
+                    "an SK needs an AK (HUAWEICLOUD_SDK_AK)",
+                ));
+            }
+        };
+        let password = source(
+            args.iam_password.as_ref(),
+            args.iam_password_file.as_deref(),
+        )?;
+        let iam = match (&args.iam_domain, &args.iam_user, password) {
+            (None, None, None) => None,
+            (Some(domain), Some(user), Some(password)) => Some(IamUser {
+                endpoint: args.iam_endpoint.clone().unwrap_or_else(|| {
+                    Url::parse("https://iam.myhuaweicloud.com").expect("static URL")
+                }),
+                domain: domain.clone(),
+                user: user.clone(),
+                password,
+                refresh_ahead: args.iam_refresh_ahead,
+            }),
+            _ => {
+                return Err(CredentialError::Incomplete(
+                    "IAM login needs --iam-domain, --iam-user and a password (IAM_PASSWORD or --iam-password-file)",
+                ));
+            }
+        };
+        Ok(Held { aksk, iam })
+    }
 }
 
 /// Command-line and environment configuration of the gateway.
@@ -417,15 +455,6 @@ pub struct RetryArgs {
     pub budget_min_per_second: u32,
 }
 
-/// Where `request_id`s of CreateCheckpoint are remembered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IdempotencyStore {
-    /// In this process only.
-    Memory,
-    /// A Redis server shared by every replica (`redis://` or `rediss://` URL).
-    Redis(Secret),
-}
-
 /// Idempotent CreateCheckpoint settings.
 #[derive(Debug, Clone, Args)]
 pub struct IdempotencyArgs {
@@ -433,7 +462,7 @@ pub struct IdempotencyArgs {
     /// `request_id` holds across them. The URL may carry a password; it is never logged.
     #[arg(long = "idempotency-store", env = "IDEMPOTENCY_STORE", default_value = "memory",
           hide_env_values = true, value_parser = parse_idempotency_store)]
-    pub store: IdempotencyStore,
+    pub store: Store,
 
     /// How long a completed create is remembered by its `request_id`.
     #[arg(long = "idempotency-ttl", env = "IDEMPOTENCY_TTL", default_value = "1h",
@@ -444,6 +473,19 @@ pub struct IdempotencyArgs {
     #[arg(long = "idempotency-max-entries", env = "IDEMPOTENCY_MAX_ENTRIES",
           default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub max_entries: u64,
+}
+
+impl IdempotencyArgs {
+    /// The store's settings; a detached create may take two upstream timeouts
+    /// (an IAM token fetch, then the request).
+    pub fn settings(&self, upstream_timeout: Duration) -> IdempotencySettings {
+        IdempotencySettings {
+            store: self.store.clone(),
+            ttl: self.ttl,
+            max_entries: usize::try_from(self.max_entries).unwrap_or(usize::MAX),
+            create_limit: upstream_timeout.saturating_mul(2),
+        }
+    }
 }
 
 /// Where the Prometheus endpoint listens, if anywhere.
@@ -471,15 +513,6 @@ pub enum CorsOrigins {
     /// Exactly these origins, normalized as browsers send them in `Origin`
     /// (`scheme://host[:port]`, lower-case host, no default port).
     List(Vec<http::HeaderValue>),
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 impl Config {
@@ -523,7 +556,7 @@ fn parse_project_id(raw: &str) -> Result<String, String> {
     }
 }
 
-fn parse_filter(raw: &str) -> Result<String, String> {
+pub(crate) fn parse_filter(raw: &str) -> Result<String, String> {
     tracing_subscriber::EnvFilter::try_new(raw)
         .map(|_| raw.to_owned())
         .map_err(|e| e.to_string())
@@ -540,10 +573,10 @@ fn parse_ratio(raw: &str) -> Result<f64, String> {
         .ok_or_else(|| "must be a number from 0 to 10".to_owned())
 }
 
-fn parse_idempotency_store(raw: &str) -> Result<IdempotencyStore, String> {
+fn parse_idempotency_store(raw: &str) -> Result<Store, String> {
     let raw = raw.trim();
     if raw.eq_ignore_ascii_case("memory") {
-        return Ok(IdempotencyStore::Memory);
+        return Ok(Store::Memory);
     }
     // The message must not echo the value: it may hold a password.
     let url = Url::parse(raw).map_err(|_| "expected `memory` or a redis:// URL".to_owned())?;
@@ -554,7 +587,7 @@ fn parse_idempotency_store(raw: &str) -> Result<IdempotencyStore, String> {
         return Err("the Redis URL has no host".into());
     }
     raw.parse::<Secret>()
-        .map(IdempotencyStore::Redis)
+        .map(Store::Redis)
         .map_err(|_| "the Redis URL is not valid".to_owned())
 }
 
@@ -636,34 +669,6 @@ mod tests {
         );
         let c = parse(&["--cbr-endpoint", "http://127.0.0.1:9000"]).unwrap();
         assert!(c.effective_csbs_endpoint().is_none());
-    }
-
-    #[test]
-    fn the_simulator_is_a_subcommand() {
-        let cli = Cli::try_parse_from([
-            "cbr-gateway",
-            "simulator",
-            "--listen",
-            "127.0.0.1:9000",
-            "--sim-credentials",
-            "AK1:SK1,AK2:SK2",
-            "--sim-fault",
-            "route=get_backup,error_rate=0.5;route=list_backups,latency=10ms",
-        ])
-        .unwrap();
-        let Some(Command::Simulator(args)) = cli.command else {
-            panic!("expected the simulator subcommand");
-        };
-        assert_eq!(args.listen.port(), 9000);
-        assert_eq!(args.settings.credentials.len(), 2);
-        assert_eq!(args.settings.behaviour.faults.len(), 2);
-        assert!(!format!("{args:?}").contains("SK1"), "secrets are redacted");
-        assert!(
-            Cli::try_parse_from(["cbr-gateway"])
-                .unwrap()
-                .command
-                .is_none()
-        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Upstream DTOs ↔ protobuf: the only module that knows both shapes.
 //!
-//! Upstream strings map to enums by explicit tables; an unknown value becomes
-//! `…_UNSPECIFIED` and never fails a call. Timestamps arrive as
+//! Upstream strings map to enums by the tables in [`crate::enums`]; an unknown
+//! value becomes `…_UNSPECIFIED` and never fails a call. Timestamps arrive as
 //! `2020-02-05T10:38:34.209782` (no zone: UTC), `2019-05-10T07:59:12.733+00:00`,
 //! `…Z`, a space instead of `T`, or a bare date; each parses, and anything else is
 //! left unset (and logged at debug).
@@ -10,8 +10,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use prost_types::Timestamp;
 
 use crate::{
+    enums::*,
     proto::{self as pb},
-    upstream::dto,
+    upstream::{BackupQuery, dto},
     validate,
 };
 
@@ -60,113 +61,6 @@ pub fn timestamp(raw: Option<&str>) -> Option<Timestamp> {
         }
     }
 }
-
-// ---------------------------------------------------------------- enum tables
-
-/// Declares an upstream-string ↔ enum table with both directions.
-macro_rules! enum_table {
-    ($from:ident, $to:ident, $enum:ty, { $($text:literal => $variant:ident),+ $(,)? }) => {
-        /// Upstream text → enum; unknown text → `Unspecified`.
-        pub fn $from(raw: Option<&str>) -> $enum {
-            match raw.unwrap_or_default() {
-                $($text => <$enum>::$variant,)+
-                _ => <$enum>::Unspecified,
-            }
-        }
-        /// Enum number → upstream text; `None` for unspecified or unknown numbers.
-        pub fn $to(raw: i32) -> Option<&'static str> {
-            match <$enum>::try_from(raw).ok()? {
-                $(<$enum>::$variant => Some($text),)+
-                _ => None,
-            }
-        }
-    };
-}
-
-enum_table!(checkpoint_status, checkpoint_status_to_upstream, pb::CheckpointStatus, {
-    "available" => Available,
-    "deleting" => Deleting,
-    "protecting" => Protecting,
-    "deleted" => Deleted,
-    "error-deleting" => ErrorDeleting,
-    "error" => Error,
-});
-
-enum_table!(protect_status, protect_status_to_upstream, pb::ProtectStatus, {
-    "available" => Available,
-    "error" => Error,
-    "protecting" => Protecting,
-    "restoring" => Restoring,
-    "removing" => Removing,
-});
-
-enum_table!(backup_status, backup_status_to_upstream, pb::BackupStatus, {
-    "available" => Available,
-    "protecting" => Protecting,
-    "deleting" => Deleting,
-    "restoring" => Restoring,
-    "error" => Error,
-    "waiting_protect" => WaitingProtect,
-    "waiting_delete" => WaitingDelete,
-    "waiting_restore" => WaitingRestore,
-});
-
-enum_table!(image_type, image_type_to_upstream, pb::ImageType, {
-    "backup" => Backup,
-    "replication" => Replication,
-});
-
-enum_table!(restore_mode, restore_mode_to_upstream, pb::RestoreMode, {
-    "na" => Na,
-    "backup" => Backup,
-    "snapshot" => Snapshot,
-});
-
-enum_table!(replication_status, replication_status_to_upstream, pb::ReplicationStatus, {
-    "replicating" => Replicating,
-    "success" => Success,
-    "fail" => Fail,
-    "skip" => Skip,
-    "waiting_replicate" => WaitingReplicate,
-});
-
-enum_table!(own_type, own_type_to_upstream, pb::OwnType, {
-    "all_granted" => AllGranted,
-    "private" => Private,
-    "shared" => Shared,
-});
-
-enum_table!(member_status, member_status_to_upstream, pb::MemberStatus, {
-    "pending" => Pending,
-    "accepted" => Accepted,
-    "rejected" => Rejected,
-});
-
-enum_table!(checkpoint_item_status, checkpoint_item_status_to_upstream, pb::CheckpointItemStatus, {
-    "waiting_protect" => WaitingProtect,
-    "protecting" => Protecting,
-    "available" => Available,
-    "waiting_restore" => WaitingRestore,
-    "restoring" => Restoring,
-    "error" => Error,
-    "waiting_delete" => WaitingDelete,
-    "deleting" => Deleting,
-    "deleted" => Deleted,
-});
-
-enum_table!(copy_status, copy_status_to_upstream, pb::CopyStatus, {
-    "na" => Na,
-    "waiting_copy" => WaitingCopy,
-    "copying" => Copying,
-    "success" => Success,
-    "fail" => Fail,
-});
-
-enum_table!(fail_op, fail_op_to_upstream, pb::FailOp, {
-    "backup" => Backup,
-    "restore" => Restore,
-    "delete" => Delete,
-});
 
 // ---------------------------------------------------------------- requests
 
@@ -261,10 +155,7 @@ fn checkpoint_resource(r: dto::CheckpointResourceDto) -> pb::CheckpointResource 
 
 /// Upstream list response → `ListBackupsResponse`. Where upstream omits
 /// `offset`/`limit`, the request's values (or upstream's defaults) are echoed.
-pub fn list_backups(
-    d: dto::BackupListDto,
-    query: &validate::BackupQuery,
-) -> pb::ListBackupsResponse {
+pub fn list_backups(d: dto::BackupListDto, query: &BackupQuery) -> pb::ListBackupsResponse {
     let backups: Vec<pb::Backup> = d.backups.0.into_iter().map(backup).collect();
     let page_len = i32::try_from(backups.len()).unwrap_or(i32::MAX);
     pb::ListBackupsResponse {

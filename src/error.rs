@@ -15,7 +15,7 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::{
     idempotency::IdempotencyError,
-    upstream::{Service, UpstreamError},
+    upstream::{Service, TokenError, UpstreamError},
     validate::ValidationError,
 };
 
@@ -73,8 +73,13 @@ pub enum GatewayError {
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
     /// The call carries no credentials and the gateway holds none.
-    #[error("{0}")]
-    Unauthenticated(&'static str),
+    #[error(
+        "no credentials: send x-auth-token metadata, or configure the gateway with AK/SK or an IAM user"
+    )]
+    NoCredentials,
+    /// The caller's `x-auth-token` is not a usable token.
+    #[error("x-auth-token metadata {0}")]
+    BadToken(TokenError),
     /// The gateway may not act on this project (`--allowed-projects`).
     #[error("project {0} is not allowed")]
     ProjectNotAllowed(String),
@@ -131,8 +136,8 @@ impl GatewayError {
         match self {
             GatewayError::InvalidArgument(v) => invalid_argument(v),
             GatewayError::Upstream(u) => upstream_status(u),
-            GatewayError::Unauthenticated(why) => {
-                gateway_status(Code::Unauthenticated, "NO_CREDENTIALS", why)
+            GatewayError::NoCredentials | GatewayError::BadToken(_) => {
+                gateway_status(Code::Unauthenticated, "NO_CREDENTIALS", &self.to_string())
             }
             GatewayError::ProjectNotAllowed(_) => gateway_status(
                 Code::PermissionDenied,
@@ -216,6 +221,18 @@ impl GatewayError {
             GatewayError::Upstream(u) => u.request_id(),
             GatewayError::Idempotency(e) => e.upstream_request_id(),
             _ => None,
+        }
+    }
+}
+
+/// How a failed idempotent create is answered, its repeats included (handed
+/// to [`crate::idempotency`] so that it needs no mapping of its own).
+pub fn failed_create(failure: &crate::idempotency::Failure<'_>) -> Status {
+    use crate::idempotency::Failure;
+    match failure {
+        Failure::Upstream(err) => upstream_status(err),
+        Failure::Interrupted => {
+            GatewayError::Idempotency(IdempotencyError::Interrupted).to_status()
         }
     }
 }

@@ -85,10 +85,12 @@
 
 pub mod access;
 pub mod cli;
+pub mod cmd;
 pub mod codec;
 pub mod config;
 pub mod convert;
 pub mod deadline;
+pub mod enums;
 pub mod error;
 pub mod gate;
 pub mod idempotency;
@@ -268,7 +270,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let held = upstream::Held::from_args(&config.credentials)?;
+    let held = config.credentials.held()?;
     let listen = listener.local_addr().unwrap_or(config.listen);
     let cloud_credentials =
         (held.aksk.is_some() || held.iam.is_some()) && !config.builtin_simulator;
@@ -307,10 +309,12 @@ pub async fn serve(
             heartbeat: config.watch_heartbeat,
         },
     );
-    let idempotency =
-        idempotency::Idempotency::from_config(&config.idempotency, config.upstream_timeout)
-            .await?
-            .with_metrics(metrics.clone());
+    let idempotency = idempotency::Idempotency::connect(
+        &config.idempotency.settings(config.upstream_timeout),
+        error::failed_create,
+    )
+    .await?
+    .with_metrics(metrics.clone());
     let streams = limit::StreamBudgetLayer::new(config.max_server_streams as usize);
     let shared = Arc::new(Shared {
         idempotency: idempotency.clone(),
@@ -427,9 +431,22 @@ pub async fn serve(
             .local_addr()
             .map_or_else(|_| "?".to_owned(), |a| a.to_string());
         tracing::info!(metrics_listen = %addr, "Prometheus metrics at /metrics");
-        tokio::spawn(metrics::serve(listener, metrics.clone(), async {
-            let _ = metrics_stop.await;
-        }))
+        let endpoint = metrics::router(metrics.clone());
+        tokio::spawn(server::run(
+            listener,
+            endpoint,
+            server::ServerSettings {
+                drain_timeout: std::time::Duration::from_secs(1),
+                // Scrapers keep their connection between scrapes (a minute
+                // apart, typically): idle HTTP/1.1 connections are closed
+                // after that, not in a race with the next scrape.
+                request_read_timeout: std::time::Duration::from_secs(120),
+                ..server::ServerSettings::default()
+            },
+            async {
+                let _ = metrics_stop.await;
+            },
+        ))
     });
     server::run(
         listener,
@@ -440,7 +457,7 @@ pub async fn serve(
             max_connections: config.max_connections as usize,
             request_read_timeout: config.request_read_timeout,
             idle_timeout: config.idle_connection_timeout,
-            events: Some(metrics),
+            events: Some(Arc::new(ConnectionMetrics(metrics))),
             name_certificate: Some(access::certificate_identity),
             drain_timeout: grace,
             drain,
@@ -461,6 +478,19 @@ pub async fn serve(
     }
     tracing::info!("cbr-gateway stopped");
     Ok(())
+}
+
+/// The server's connection events, counted in the metrics.
+struct ConnectionMetrics(Arc<metrics::Metrics>);
+
+impl server::ConnectionEvents for ConnectionMetrics {
+    fn opened(&self) -> Box<dyn Send + Sync> {
+        Box::new(self.0.connection_opened())
+    }
+
+    fn closed(&self, why: server::Closed) {
+        self.0.connection_closed(why.label());
+    }
 }
 
 /// The gauges read at scrape time from their owners.

@@ -8,7 +8,8 @@
 use std::process::ExitCode;
 
 use cbr_gateway::{
-    config::{Cli, Command, Config, SimulatorArgs},
+    cmd::{Cli, Command, SimulatorArgs},
+    config::Config,
     serve, shutdown, telemetry,
 };
 use cbr_simulator as simulator;

@@ -419,6 +419,20 @@ impl Metrics {
             .inc();
     }
 
+    /// A connection opened; it counts as open until the guard drops.
+    pub fn connection_opened(&self) -> OpenConnection {
+        self.connections_open.inc();
+        OpenConnection(self.connections_open.clone())
+    }
+
+    /// The gateway closed a connection itself, for `reason` (`limit`,
+    /// `read_timeout`, `idle`, `tls_handshake`).
+    pub fn connection_closed(&self, reason: &'static str) {
+        self.connections_closed
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
         self.registry.write().unwrap_or_else(|e| e.into_inner())
     }
@@ -436,21 +450,6 @@ impl Metrics {
             })
             .inc();
         self.handling.get_or_create(method).observe(seconds);
-    }
-}
-
-impl crate::server::ConnectionEvents for Metrics {
-    fn opened(&self) -> Box<dyn Send + Sync> {
-        self.connections_open.inc();
-        Box::new(OpenConnection(self.connections_open.clone()))
-    }
-
-    fn closed(&self, why: crate::server::Closed) {
-        self.connections_closed
-            .get_or_create(&ReasonLabels {
-                reason: why.label(),
-            })
-            .inc();
     }
 }
 
@@ -677,14 +676,10 @@ impl HttpBody for Observed {
     }
 }
 
-/// Serves `GET /metrics` on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    metrics: Arc<Metrics>,
-    shutdown: impl Future<Output = ()>,
-) {
-    use axum::{Router, http::header, routing::get};
-    let app = Router::new().route(
+/// The `GET /metrics` endpoint, to serve on `--metrics-listen`.
+pub fn router(metrics: Arc<Metrics>) -> axum::Router {
+    use axum::{http::header, routing::get};
+    axum::Router::new().route(
         "/metrics",
         get(move || {
             let metrics = metrics.clone();
@@ -698,21 +693,7 @@ pub async fn serve(
                 )
             }
         }),
-    );
-    crate::server::run(
-        listener,
-        app,
-        crate::server::ServerSettings {
-            drain_timeout: std::time::Duration::from_secs(1),
-            // Scrapers keep their connection between scrapes (a minute
-            // apart, typically): idle HTTP/1.1 connections are closed after
-            // that, not in a race with the next scrape.
-            request_read_timeout: std::time::Duration::from_secs(120),
-            ..crate::server::ServerSettings::default()
-        },
-        shutdown,
     )
-    .await;
 }
 
 #[cfg(test)]

@@ -15,7 +15,14 @@ use tracing_subscriber::{
 };
 use url::Url;
 
-use crate::config::LogFormat;
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
 
 /// Why telemetry could not start.
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,10 @@ use chrono::DateTime;
 use prost_types::Timestamp;
 use uuid::Uuid;
 
-use crate::{convert, proto};
+use crate::{enums, proto};
+
+/// The upstream query ListBackups and StreamBackups produce.
+pub use crate::upstream::BackupQuery;
 
 /// Human-readable form of the identifier rule, used in violations and config errors.
 pub const ID_RULE: &str = "must be 1-64 letters, digits, '-' or '_'";
@@ -407,58 +410,6 @@ fn check_parameters(c: &mut Checker, p: &proto::CheckpointParameters) {
     }
 }
 
-/// Checked ListBackups filters, every value already in upstream's wire form.
-/// `None` (or an empty `status`) means "not sent".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BackupQuery {
-    /// `checkpoint_id`
-    pub checkpoint_id: Option<String>,
-    /// `dec`
-    pub dec: Option<bool>,
-    /// `end_time`, `YYYY-MM-DDTHH:MM:SSZ`
-    pub end_time: Option<String>,
-    /// `image_type`
-    pub image_type: Option<&'static str>,
-    /// `limit`, 1-1000
-    pub limit: Option<i32>,
-    /// `marker`
-    pub marker: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `offset`, ≥ 0
-    pub offset: Option<i32>,
-    /// `resource_az`
-    pub resource_az: Option<String>,
-    /// `resource_id`
-    pub resource_id: Option<String>,
-    /// `resource_name`
-    pub resource_name: Option<String>,
-    /// `resource_type`
-    pub resource_type: Option<String>,
-    /// `sort`
-    pub sort: Option<String>,
-    /// `start_time`, `YYYY-MM-DDTHH:MM:SSZ`
-    pub start_time: Option<String>,
-    /// `status`, repeated
-    pub status: Vec<&'static str>,
-    /// `vault_id`
-    pub vault_id: Option<String>,
-    /// `enterprise_project_id`
-    pub enterprise_project_id: Option<String>,
-    /// `own_type`
-    pub own_type: Option<&'static str>,
-    /// `member_status`
-    pub member_status: Option<&'static str>,
-    /// `parent_id`
-    pub parent_id: Option<String>,
-    /// `used_percent`, 1-100
-    pub used_percent: Option<i32>,
-    /// `show_replication`
-    pub show_replication: Option<bool>,
-    /// `incremental`
-    pub incremental: Option<bool>,
-}
-
 /// How many backup statuses there are (`UNSPECIFIED` aside).
 static BACKUP_STATUSES: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
     (1..=i32::from(u8::MAX))
@@ -506,7 +457,7 @@ pub fn check_list_backups(
             let field = format!("status[{i}]");
             if *raw == 0 {
                 c.fail(field, "must not be BACKUP_STATUS_UNSPECIFIED");
-            } else if let Some(s) = c.enum_value(&field, *raw, convert::backup_status_to_upstream) {
+            } else if let Some(s) = c.enum_value(&field, *raw, enums::backup_status_to_upstream) {
                 status.push(s);
             }
         }
@@ -523,11 +474,7 @@ pub fn check_list_backups(
         checkpoint_id: c.opt_id("checkpoint_id", &req.checkpoint_id),
         dec: req.dec,
         end_time,
-        image_type: c.enum_value(
-            "image_type",
-            req.image_type,
-            convert::image_type_to_upstream,
-        ),
+        image_type: c.enum_value("image_type", req.image_type, enums::image_type_to_upstream),
         limit: req.limit,
         marker: c.opt_id("marker", &req.marker),
         name: c.opt_text("name", &req.name),
@@ -541,11 +488,11 @@ pub fn check_list_backups(
         status,
         vault_id: c.opt_id("vault_id", &req.vault_id),
         enterprise_project_id: c.opt_id("enterprise_project_id", &req.enterprise_project_id),
-        own_type: c.enum_value("own_type", req.own_type, convert::own_type_to_upstream),
+        own_type: c.enum_value("own_type", req.own_type, enums::own_type_to_upstream),
         member_status: c.enum_value(
             "member_status",
             req.member_status,
-            convert::member_status_to_upstream,
+            enums::member_status_to_upstream,
         ),
         parent_id: c.opt_id("parent_id", &req.parent_id),
         used_percent: req.used_percent,

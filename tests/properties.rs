@@ -28,7 +28,7 @@ use std::{net::SocketAddr, ops::RangeInclusive, pin::Pin, sync::Arc};
 
 use cbr_gateway::{
     config::Config,
-    convert, proto as pb,
+    convert, enums, proto as pb,
     upstream::{
         AkSk, Auth, Secret, SecretSource, UpstreamClient, dto,
         lenient::{Flag, Int, List, Text},
@@ -202,7 +202,7 @@ fn enum_raw(valid: bool, known: fn(i32) -> Option<&'static str>) -> BoxedStrateg
 fn statuses(valid: bool) -> BoxedStrategy<Vec<i32>> {
     let good = vec(
         (1..16i32).prop_filter("a known status", |v| {
-            convert::backup_status_to_upstream(*v).is_some()
+            enums::backup_status_to_upstream(*v).is_some()
         }),
         0..4,
     )
@@ -338,7 +338,7 @@ fn list_request(valid: bool) -> BoxedStrategy<WithDefault<pb::ListBackupsRequest
             opt_id(valid),
             any::<Option<bool>>(),
             times(valid),
-            enum_raw(valid, convert::image_type_to_upstream),
+            enum_raw(valid, enums::image_type_to_upstream),
             opt_int(valid, 1..=1000),
             opt_id(valid),
             opt_text(valid),
@@ -355,8 +355,8 @@ fn list_request(valid: bool) -> BoxedStrategy<WithDefault<pb::ListBackupsRequest
         ),
         (
             opt_id(valid),
-            enum_raw(valid, convert::own_type_to_upstream),
-            enum_raw(valid, convert::member_status_to_upstream),
+            enum_raw(valid, enums::own_type_to_upstream),
+            enum_raw(valid, enums::member_status_to_upstream),
             opt_id(valid),
             opt_int(valid, 1..=100),
             any::<Option<bool>>(),

@@ -226,11 +226,10 @@ impl Drop for Lead {
 /// [`super::Idempotency::create`] on the memory store.
 pub(crate) async fn create<F>(
     store: &Arc<MemoryStore>,
-    detached: &super::Detached,
+    leader: &super::Leader<'_>,
     key: Key,
     fingerprint: Fingerprint,
     deadline: Option<Instant>,
-    limit: Duration,
     create: F,
 ) -> CreateResult
 where
@@ -248,7 +247,7 @@ where
                     return Err(IdempotencyError::Interrupted);
                 };
                 // Detached: the outcome is recorded even if this caller leaves.
-                detached.spawn(limit, create, |finished| async move {
+                leader.spawn(create, |finished| async move {
                     lead.finish(finished);
                 });
                 rx
@@ -387,11 +386,14 @@ mod tests {
             calls.push(tokio::spawn(async move {
                 create(
                     &store,
-                    &super::super::Detached::default(),
+                    &super::super::Leader {
+                        detached: &super::super::Detached::default(),
+                        limit: Duration::from_secs(5),
+                        answer: crate::error::failed_create,
+                    },
                     key(7),
                     FP,
                     None,
-                    Duration::from_secs(5),
                     async move {
                         runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -28,8 +28,6 @@ use tokio::{sync::watch, time::Instant};
 use uuid::Uuid;
 
 use crate::{
-    config::{IdempotencyArgs, IdempotencyStore},
-    error::GatewayError,
     proto::CreateCheckpointResponse,
     upstream::{Reply, Service, UpstreamError, dto},
 };
@@ -88,6 +86,20 @@ impl Fingerprint {
     }
 }
 
+/// A failed create, as [`Answer`] sees it.
+#[derive(Debug)]
+pub enum Failure<'a> {
+    /// Upstream's error, which may have created the checkpoint.
+    Upstream(&'a UpstreamError),
+    /// The shutdown gave up on the create before it finished.
+    Interrupted,
+}
+
+/// The status a failed create is answered with, its repeats included: the
+/// gateway's one mapping to a status (`crate::error`), handed in when the
+/// store is built so that this module does not depend on it.
+pub type Answer = fn(&Failure<'_>) -> tonic::Status;
+
 /// A failed create's status, kept so that repeats get exactly the same answer
 /// (code, message and `google.rpc` details).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,26 +111,17 @@ pub struct RecordedFailure {
 }
 
 impl RecordedFailure {
-    /// The outcome of a create the shutdown gave up on.
-    fn interrupted() -> Self {
-        let status = GatewayError::Idempotency(IdempotencyError::Interrupted).to_status();
+    /// Records the status `answer` gives `failure`.
+    fn from_failure(failure: &Failure<'_>, answer: Answer) -> Self {
+        let status = answer(failure);
         Self {
             code: status.code() as i32,
             message: status.message().to_owned(),
             details: status.details().to_vec(),
-            request_id: None,
-        }
-    }
-
-    /// Records the status the gateway answers for `err`.
-    fn from_upstream(err: &UpstreamError) -> Self {
-        // The one mapping to a status (crate::error), applied once, here.
-        let status = GatewayError::Upstream(err.clone()).to_status();
-        Self {
-            code: status.code() as i32,
-            message: status.message().to_owned(),
-            details: status.details().to_vec(),
-            request_id: err.request_id().map(str::to_owned),
+            request_id: match failure {
+                Failure::Upstream(err) => err.request_id().map(str::to_owned),
+                Failure::Interrupted => None,
+            },
         }
     }
 
@@ -242,6 +245,8 @@ pub struct Idempotency {
     create_limit: Duration,
     /// The creates running detached, for the shutdown to wait for.
     detached: Arc<Detached>,
+    /// How failed creates are answered.
+    answer: Answer,
 }
 
 /// The detached creates of one gateway.
@@ -257,7 +262,7 @@ impl Detached {
     /// Runs a leader's create in its own task, tracked, and hands its outcome
     /// to `record` — or, if the shutdown gives up on it first, an outcome
     /// saying it was interrupted (upstream may or may not have created it).
-    pub(crate) fn spawn<F, R, Fut>(&self, limit: Duration, create: F, record: R)
+    pub(crate) fn spawn<F, R, Fut>(&self, limit: Duration, answer: Answer, create: F, record: R)
     where
         F: Future<Output = Result<Reply<CreateCheckpointResponse>, UpstreamError>> + Send + 'static,
         R: FnOnce(Finished) -> Fut + Send + 'static,
@@ -266,9 +271,9 @@ impl Detached {
         let give_up = self.give_up.clone();
         crate::trace::spawn(self.tracker.track_future(async move {
             let finished = tokio::select! {
-                finished = run_create(limit, create) => finished,
+                finished = run_create(limit, answer, create) => finished,
                 () = give_up.cancelled() => Finished::Remember(Outcome::Failed(Arc::new(
-                    RecordedFailure::interrupted(),
+                    RecordedFailure::from_failure(&Failure::Interrupted, answer),
                 ))),
             };
             record(finished).await;
@@ -296,45 +301,55 @@ impl std::fmt::Debug for Idempotency {
     }
 }
 
+/// Where `request_id`s are remembered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Store {
+    /// In this process only.
+    Memory,
+    /// A Redis server shared by every replica (`redis://` or `rediss://` URL,
+    /// which may carry a password: never logged).
+    Redis(crate::upstream::Secret),
+}
+
+/// Settings of the idempotency store.
+#[derive(Debug, Clone)]
+pub struct IdempotencySettings {
+    /// Where outcomes are remembered.
+    pub store: Store,
+    /// How long a finished create is remembered.
+    pub ttl: Duration,
+    /// Most finished creates the memory store remembers.
+    pub max_entries: usize,
+    /// Longest a detached create may run: an IAM token fetch, then the
+    /// request, each within the upstream timeout.
+    pub create_limit: Duration,
+}
+
 impl Idempotency {
-    /// An in-memory store remembering at most `max_entries` creates for `ttl`;
-    /// detached creates may run for `create_limit`.
-    pub fn in_memory(ttl: Duration, max_entries: usize, create_limit: Duration) -> Self {
-        Self {
-            backend: Backend::Memory(Arc::new(memory::MemoryStore::new(ttl, max_entries))),
-            create_limit,
+    /// The store `settings` describe, answering failures with `answer`. A
+    /// Redis store is connected (and pinged) within a few seconds, or this
+    /// fails.
+    pub async fn connect(
+        settings: &IdempotencySettings,
+        answer: Answer,
+    ) -> Result<Self, ConnectError> {
+        let limit = settings.create_limit;
+        let backend = match &settings.store {
+            Store::Memory => Backend::Memory(Arc::new(memory::MemoryStore::new(
+                settings.ttl,
+                settings.max_entries,
+            ))),
+            Store::Redis(url) => Backend::Redis(Arc::new(
+                redis::RedisStore::connect(url, settings.ttl, limit + redis::LEASE_MARGIN).await?,
+            )),
+        };
+        Ok(Self {
+            backend,
+            create_limit: limit,
             metrics: Arc::new(crate::metrics::Metrics::new()),
             detached: Arc::default(),
-        }
-    }
-
-    /// The store `args` configure. `upstream_timeout` bounds one upstream
-    /// request; a detached create gets twice that (an IAM token fetch, then the
-    /// request). A Redis store is connected (and pinged) within a few seconds,
-    /// or this fails.
-    pub async fn from_config(
-        args: &IdempotencyArgs,
-        upstream_timeout: Duration,
-    ) -> Result<Self, ConnectError> {
-        let create_limit = upstream_timeout.saturating_mul(2);
-        match &args.store {
-            IdempotencyStore::Memory => Ok(Self::in_memory(
-                args.ttl,
-                usize::try_from(args.max_entries).unwrap_or(usize::MAX),
-                create_limit,
-            )),
-            IdempotencyStore::Redis(url) => {
-                let store =
-                    redis::RedisStore::connect(url, args.ttl, create_limit + redis::LEASE_MARGIN)
-                        .await?;
-                Ok(Self {
-                    backend: Backend::Redis(Arc::new(store)),
-                    create_limit,
-                    metrics: Arc::new(crate::metrics::Metrics::new()),
-                    detached: Arc::default(),
-                })
-            }
-        }
+            answer,
+        })
     }
 
     /// Runs `create` at most once per `key` while it is remembered, and answers
@@ -359,13 +374,17 @@ impl Idempotency {
             flag.store(true, std::sync::atomic::Ordering::Relaxed);
             create.await
         };
-        let detached = &self.detached;
+        let leader = Leader {
+            detached: &self.detached,
+            limit,
+            answer: self.answer,
+        };
         let result = match &self.backend {
             Backend::Memory(store) => {
-                memory::create(store, detached, key, fingerprint, deadline, limit, create).await
+                memory::create(store, &leader, key, fingerprint, deadline, create).await
             }
             Backend::Redis(store) => {
-                redis::create(store, detached, key, fingerprint, deadline, limit, create).await
+                redis::create(store, &leader, key, fingerprint, deadline, create).await
             }
         };
         self.metrics.idempotent_create(match &result {
@@ -417,8 +436,27 @@ impl Idempotency {
     }
 }
 
+/// What a store needs to run a leader's create.
+pub(crate) struct Leader<'a> {
+    pub(crate) detached: &'a Detached,
+    pub(crate) limit: Duration,
+    pub(crate) answer: Answer,
+}
+
+impl Leader<'_> {
+    /// Runs `create` detached, then `record`s its outcome.
+    pub(crate) fn spawn<F, R, Fut>(&self, create: F, record: R)
+    where
+        F: Future<Output = Result<Reply<CreateCheckpointResponse>, UpstreamError>> + Send + 'static,
+        R: FnOnce(Finished) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.detached.spawn(self.limit, self.answer, create, record);
+    }
+}
+
 /// Runs a leader's create, bounded by `limit`, and sorts its outcome.
-async fn run_create<F>(limit: Duration, create: F) -> Finished
+async fn run_create<F>(limit: Duration, answer: Answer, create: F) -> Finished
 where
     F: Future<Output = Result<Reply<CreateCheckpointResponse>, UpstreamError>>,
 {
@@ -432,8 +470,9 @@ where
     match result {
         Ok(reply) => Finished::Remember(Outcome::Created(Arc::new(reply))),
         Err(err) if err.certainly_not_sent() => Finished::Forget(err),
-        Err(err) => Finished::Remember(Outcome::Failed(Arc::new(RecordedFailure::from_upstream(
-            &err,
+        Err(err) => Finished::Remember(Outcome::Failed(Arc::new(RecordedFailure::from_failure(
+            &Failure::Upstream(&err),
+            answer,
         )))),
     }
 }
@@ -495,7 +534,7 @@ mod tests {
             service: Service::Cbr,
         };
         assert!(matches!(
-            run_create(limit, async { Err(connect) }).await,
+            run_create(limit, crate::error::failed_create, async { Err(connect) }).await,
             Finished::Forget(_)
         ));
         let status = UpstreamError::Status {
@@ -505,7 +544,8 @@ mod tests {
             message: Some("boom".into()),
             request_id: Some("r1".into()),
         };
-        let Finished::Remember(Outcome::Failed(f)) = run_create(limit, async { Err(status) }).await
+        let Finished::Remember(Outcome::Failed(f)) =
+            run_create(limit, crate::error::failed_create, async { Err(status) }).await
         else {
             panic!("a 500 may have created: remembered");
         };
@@ -517,7 +557,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_create_past_its_limit_is_recorded_as_a_timeout() {
-        let finished = run_create(Duration::from_secs(1), std::future::pending()).await;
+        let finished = run_create(
+            Duration::from_secs(1),
+            crate::error::failed_create,
+            std::future::pending(),
+        )
+        .await;
         let Finished::Remember(Outcome::Failed(f)) = finished else {
             panic!("an overdue create may have reached upstream");
         };

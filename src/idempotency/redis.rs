@@ -409,11 +409,10 @@ impl RedisStore {
 /// [`super::Idempotency::create`] on the Redis store.
 pub(crate) async fn create<F>(
     store: &Arc<RedisStore>,
-    detached: &super::Detached,
+    leader: &super::Leader<'_>,
     key: Key,
     fingerprint: Fingerprint,
     deadline: Option<Instant>,
-    limit: Duration,
     create: F,
 ) -> CreateResult
 where
@@ -439,7 +438,7 @@ where
                 let (tx, mut rx) = watch::channel(None);
                 let store = store.clone();
                 // Detached: the outcome is recorded even if this caller leaves.
-                detached.spawn(limit, create, move |finished| async move {
+                leader.spawn(create, move |finished| async move {
                     tx.send_replace(Some(finished.clone()));
                     store
                         .record(&redis_key, &pending, &fingerprint, &finished)

@@ -23,7 +23,7 @@ use crate::{
     deadline::Deadline,
     error::GatewayError,
     rpcs::Rpc,
-    upstream::{AkSk, Auth, AuthToken, Reply, UpstreamClient, iam::IamTokenProvider},
+    upstream::{AkSk, Auth, AuthToken, Reply, TokenError, UpstreamClient, iam::IamTokenProvider},
 };
 
 /// State every service shares.
@@ -164,29 +164,15 @@ impl Shared {
             Some(v) => {
                 let token = v
                     .to_str()
-                    .map_err(|_| "must be visible ASCII")
+                    .map_err(|_| TokenError::NotVisibleAscii)
                     .and_then(AuthToken::parse)
-                    .map_err(|why| match why {
-                        "must not be empty" => {
-                            GatewayError::Unauthenticated("x-auth-token metadata must not be empty")
-                        }
-                        "is too long" => {
-                            GatewayError::Unauthenticated("x-auth-token metadata is too long")
-                        }
-                        _ => GatewayError::Unauthenticated(
-                            "x-auth-token metadata must be visible ASCII",
-                        ),
-                    })?;
+                    .map_err(GatewayError::BadToken)?;
                 Auth::Token(token)
             }
             None => match (&self.aksk, &self.iam) {
                 (Some(creds), _) => Auth::AkSk(creds.clone()),
                 (None, Some(iam)) => Auth::Iam(iam.clone()),
-                (None, None) => {
-                    return Err(GatewayError::Unauthenticated(
-                        "no credentials: send x-auth-token metadata, or configure the gateway with AK/SK or an IAM user",
-                    ));
-                }
+                (None, None) => return Err(GatewayError::NoCredentials),
             },
         };
         Ok(Call {

@@ -27,13 +27,11 @@ use super::{
     dto,
     error::{Service, UpstreamError},
     paths,
+    query::BackupQuery,
     retry::{self, RetryBudget, RetryPolicy},
     untrusted,
 };
-use crate::{
-    metrics::{Metrics, UpstreamStatus},
-    validate::BackupQuery,
-};
+use crate::metrics::{Metrics, UpstreamStatus};
 
 /// Settings of the upstream client, taken from the configuration.
 #[derive(Debug, Clone)]

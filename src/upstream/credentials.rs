@@ -7,7 +7,6 @@ use std::{fmt, time::Duration};
 use url::Url;
 
 use super::secrets::{Secret, SecretError, SecretFile, SecretSource};
-use crate::config::CredentialArgs;
 
 /// An access key with its secret, and the security token of temporary
 /// credentials. `Debug` shows only the access key ID.
@@ -64,7 +63,8 @@ pub enum CredentialError {
     Secret(#[from] SecretError),
 }
 
-fn source(
+/// The secret given inline or in a file (inline wins), if either.
+pub fn source(
     inline: Option<&Secret>,
     file: Option<&std::path::Path>,
 ) -> Result<Option<SecretSource>, SecretError> {
@@ -73,75 +73,4 @@ fn source(
         (None, Some(path)) => Some(SecretSource::File(SecretFile::open(path)?)),
         (None, None) => None,
     })
-}
-
-impl Held {
-    /// Resolves the configured credentials; `CLOUD_SDK_AK` / `CLOUD_SDK_SK` fill
-    /// in for unset `HUAWEICLOUD_SDK_AK` / `HUAWEICLOUD_SDK_SK`.
-    pub fn from_args(args: &CredentialArgs) -> Result<Self, CredentialError> {
-        let env_secret = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .map(Secret::new)
-        };
-        let ak = args
-            .ak
-            .clone()
-            .or_else(|| std::env::var("CLOUD_SDK_AK").ok())
-            .filter(|a| !a.trim().is_empty());
-        let sk = match (&args.sk, &args.sk_file) {
-            (None, None) => env_secret("CLOUD_SDK_SK").map(SecretSource::Inline),
-            (sk, file) => source(sk.as_ref(), file.as_deref())?,
-        };
-        let security_token = source(
-            args.security_token.as_ref(),
-            args.security_token_file.as_deref(),
-        )?;
-        let aksk = match (ak, sk) {
-            (Some(access_key), Some(secret_key)) => Some(AkSk {
-                access_key: access_key.trim().to_owned(),
-                secret_key,
-                security_token,
-            }),
-            (None, None) if security_token.is_none() => None,
-            (None, None) => {
-                return Err(CredentialError::Incomplete(
-                    "a security token needs an AK and an SK",
-                ));
-            }
-            (Some(_), None) => {
-                return Err(CredentialError::Incomplete(
-                    "an AK needs an SK (HUAWEICLOUD_SDK_SK or --sk-file)",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(CredentialError::Incomplete(
-                    "an SK needs an AK (HUAWEICLOUD_SDK_AK)",
-                ));
-            }
-        };
-        let password = source(
-            args.iam_password.as_ref(),
-            args.iam_password_file.as_deref(),
-        )?;
-        let iam = match (&args.iam_domain, &args.iam_user, password) {
-            (None, None, None) => None,
-            (Some(domain), Some(user), Some(password)) => Some(IamUser {
-                endpoint: args.iam_endpoint.clone().unwrap_or_else(|| {
-                    Url::parse("https://iam.myhuaweicloud.com").expect("static URL")
-                }),
-                domain: domain.clone(),
-                user: user.clone(),
-                password,
-                refresh_ahead: args.iam_refresh_ahead,
-            }),
-            _ => {
-                return Err(CredentialError::Incomplete(
-                    "IAM login needs --iam-domain, --iam-user and a password (IAM_PASSWORD or --iam-password-file)",
-                ));
-            }
-        };
-        Ok(Held { aksk, iam })
-    }
 }

@@ -44,11 +44,11 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::{
-    auth::AuthToken,
     dto,
     error::{Service, UpstreamError},
     paths,
     secrets::{Secret, SecretError, SecretSource},
+    token::AuthToken,
     untrusted,
 };
 

@@ -10,13 +10,17 @@ pub mod error;
 pub mod iam;
 pub mod lenient;
 pub mod paths;
+pub mod query;
 pub mod retry;
 pub mod secrets;
+pub mod token;
 pub(crate) mod untrusted;
 
-pub use auth::{Auth, AuthToken};
+pub use auth::Auth;
 pub use client::{Reply, UpstreamClient, UpstreamSettings};
 pub use credentials::{AkSk, Held};
 pub use error::{Service, UpstreamError};
 pub use iam::{IamSettings, IamTokenProvider, LoginBackoff};
+pub use query::BackupQuery;
 pub use secrets::{Secret, SecretError, SecretFile, SecretSource};
+pub use token::{AuthToken, TokenError};

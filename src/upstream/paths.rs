@@ -10,7 +10,7 @@
 use percent_encoding::utf8_percent_encode;
 use url::Url;
 
-use crate::validate::BackupQuery;
+use super::query::BackupQuery;
 
 /// RFC 3986's unreserved characters stay literal, everything else is
 /// percent-encoded: the signer's own set, so what is sent is what is signed.

@@ -41,8 +41,8 @@ use crate::{
     convert,
     error::GatewayError,
     proto as pb,
+    upstream::BackupQuery,
     upstream::{Auth, UpstreamClient},
-    validate::BackupQuery,
 };
 
 use super::BoxStream;

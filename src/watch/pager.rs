@@ -62,11 +62,12 @@ use crate::{
     error::GatewayError,
     proto::StreamBackupsResponse,
     service::Call,
+    upstream::BackupQuery,
     upstream::{
         Reply, UpstreamClient, UpstreamError,
         dto::{BackupDto, BackupListDto},
     },
-    validate::{BackupQuery, DEFAULT_PAGE_SIZE},
+    validate::DEFAULT_PAGE_SIZE,
     watch::{BoxStream, bounded},
 };
 
