@@ -105,9 +105,13 @@ async fn gateway(upstream: &str) -> BackupServiceClient<Channel> {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        cbr_gateway::serve(listener, config, std::future::pending())
-            .await
-            .expect("gateway serves");
+        cbr_gateway::serve(
+            listener,
+            config.settings().expect("settings"),
+            std::future::pending(),
+        )
+        .await
+        .expect("gateway serves");
     });
     let channel = Channel::from_shared(format!("http://{addr}"))
         .unwrap()

@@ -3,19 +3,24 @@
 //! Values are checked while parsing (clap value parsers), so a bad setting stops the
 //! process before it binds anything, with clap's message and exit code 2.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser};
 use url::Url;
 
 use crate::{
+    access::{AccessSettings, CorsOrigins, JwtSettings},
     idempotency::{IdempotencySettings, Store},
+    settings::{CallSettings, Settings, TransportSettings},
     telemetry::LogFormat,
+    tls::TlsFiles,
     upstream::{
-        AkSk, Held, Secret, SecretSource,
+        AkSk, Held, Secret, SecretSource, UpstreamSettings,
         credentials::{CredentialError, IamUser, source},
+        retry::RetryPolicy,
     },
     validate,
+    watch::hub::WatchSettings,
 };
 
 impl CredentialArgs {
@@ -502,20 +507,120 @@ fn parse_metrics_listen(raw: &str) -> Result<MetricsListen, String> {
         .map_err(|_| "expected host:port (e.g. 0.0.0.0:9090) or `off`".to_owned())
 }
 
-/// Which browser origins may call the gateway (`--cors-allowed-origins`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum CorsOrigins {
-    /// No CORS: browsers refuse cross-origin calls.
-    #[default]
-    None,
-    /// `*`: any origin.
-    Any,
-    /// Exactly these origins, normalized as browsers send them in `Origin`
-    /// (`scheme://host[:port]`, lower-case host, no default port).
-    List(Vec<http::HeaderValue>),
+/// Why the configuration does not make settings.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The held credentials are incomplete or unreadable.
+    #[error("invalid credentials configuration: {0}")]
+    Credentials(#[from] CredentialError),
+    /// TLS files given in an unusable combination.
+    #[error("incomplete TLS settings: {0}")]
+    Tls(&'static str),
 }
 
 impl Config {
+    /// The typed settings this command line describes. Secret files are read
+    /// (and the credentials checked for completeness) here.
+    pub fn settings(&self) -> Result<Settings, SettingsError> {
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: self.tls_client_ca.clone(),
+            }),
+            (None, None) if self.tls_client_ca.is_some() => {
+                return Err(SettingsError::Tls(
+                    "--tls-client-ca needs --tls-cert and --tls-key",
+                ));
+            }
+            (None, None) => None,
+            (Some(_), None) => return Err(SettingsError::Tls("--tls-cert needs --tls-key")),
+            (None, Some(_)) => return Err(SettingsError::Tls("--tls-key needs --tls-cert")),
+        };
+        Ok(Settings {
+            transport: TransportSettings {
+                tls,
+                max_streams_per_connection: self.max_streams_per_connection,
+                max_connections: self.max_connections as usize,
+                request_read_timeout: self.request_read_timeout,
+                idle_connection_timeout: self.idle_connection_timeout,
+                max_request_bytes: self.max_request_bytes,
+                max_response_bytes: self.max_response_bytes,
+                max_server_streams: self.max_server_streams as usize,
+                cors_allowed_origins: self.cors_allowed_origins.clone(),
+                shutdown_delay: self.shutdown_delay,
+                shutdown_grace: self.shutdown_grace,
+            },
+            calls: CallSettings {
+                default_deadline: self.default_deadline,
+                max_deadline: self.max_deadline,
+                default_project: self.project_id.clone(),
+            },
+            access: self.access_settings(),
+            upstream: self.upstream(),
+            credentials: self.credentials.held()?,
+            watch: WatchSettings {
+                poll_interval: self.watch_poll_interval,
+                max_poll_interval: self.watch_max_poll_interval.max(self.watch_poll_interval),
+                heartbeat: self.watch_heartbeat,
+            },
+            idempotency: self.idempotency.settings(self.upstream_timeout),
+            metrics_listen: self.metrics_listen.0,
+            builtin_simulator: self.builtin_simulator,
+        })
+    }
+
+    /// Who may call, and what.
+    pub fn access_settings(&self) -> AccessSettings {
+        let access = &self.access;
+        AccessSettings {
+            authz_policy: access.authz_policy.clone(),
+            allow_anonymous_callers: access.allow_anonymous_callers,
+            trust_forwarded_identity: access.trust_forwarded_identity,
+            jwt: match (
+                &access.jwt_jwks_file,
+                &access.jwt_issuer,
+                &access.jwt_audience,
+            ) {
+                (Some(jwks_file), Some(issuer), Some(audience)) => Some(JwtSettings {
+                    jwks_file: jwks_file.clone(),
+                    issuer: issuer.clone(),
+                    audience: audience.clone(),
+                }),
+                // clap requires all three together.
+                _ => None,
+            },
+            fairness: access
+                .max_calls_per_second_per_caller
+                .and_then(NonZeroU32::new)
+                .map(|rate| (rate, access.caller_burst.and_then(NonZeroU32::new))),
+            reload_interval: access.access_reload_interval,
+            allowed_projects: self.allowed_projects.clone(),
+        }
+    }
+
+    /// The upstream client's settings.
+    pub fn upstream(&self) -> UpstreamSettings {
+        UpstreamSettings {
+            cbr_endpoint: self.cbr_endpoint.clone(),
+            csbs_endpoint: self.effective_csbs_endpoint(),
+            connect_timeout: self.upstream_connect_timeout,
+            request_timeout: self.upstream_timeout,
+            max_body_bytes: self.upstream_max_body_bytes,
+            pool_max_idle: self.upstream_pool_max_idle,
+            retry: RetryPolicy {
+                max_attempts: self.retry.max_attempts,
+                initial_backoff: self.retry.initial_backoff,
+                max_backoff: self.retry.max_backoff,
+                max_retry_after: self.retry.max_retry_after,
+                budget_ratio: self.retry.budget_ratio,
+                budget_min_per_second: self.retry.budget_min_per_second,
+            },
+            max_inflight: self.max_upstream_inflight as usize,
+            queue_timeout: self.upstream_queue_timeout,
+        }
+    }
+
     /// The CSBS endpoint: the configured one, else derived from the CBR endpoint.
     pub fn effective_csbs_endpoint(&self) -> Option<Url> {
         if let Some(url) = &self.csbs_endpoint {

@@ -100,6 +100,7 @@ pub mod proto;
 pub mod rpcs;
 pub mod server;
 pub mod service;
+pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
@@ -115,7 +116,6 @@ use tonic::service::Routes;
 use tower::ServiceBuilder;
 
 use crate::{
-    config::Config,
     proto::{
         backup_service_server::BackupServiceServer,
         checkpoint_item_service_server::CheckpointItemServiceServer,
@@ -124,7 +124,8 @@ use crate::{
     service::{
         Shared, backup::BackupApi, checkpoint::CheckpointApi, checkpoint_item::CheckpointItemApi,
     },
-    upstream::{UpstreamClient, UpstreamSettings},
+    settings::Settings,
+    upstream::UpstreamClient,
 };
 
 /// Why the server could not start or stopped with an error.
@@ -133,9 +134,12 @@ pub enum ServeError {
     /// The upstream HTTP client could not be built.
     #[error("cannot build the upstream client: {0}")]
     Upstream(#[from] reqwest::Error),
-    /// The gateway's credentials are incomplete or unreadable.
-    #[error("invalid credentials configuration: {0}")]
-    Credentials(#[from] upstream::credentials::CredentialError),
+    /// The settings could not be made (credentials, TLS files).
+    #[error(transparent)]
+    Settings(#[from] config::SettingsError),
+    /// The listener's address could not be read.
+    #[error("cannot read the listener's address: {0}")]
+    Listener(#[from] std::io::Error),
     /// The reflection service could not load the descriptor sets.
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -166,11 +170,12 @@ impl ServeError {
     /// (credentials, TLS files), 1 for run-time failures.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ServeError::Credentials(_)
+            ServeError::Settings(_)
             | ServeError::Tls(_)
             | ServeError::Exposed(_)
             | ServeError::Access(_) => 2,
             ServeError::Upstream(_)
+            | ServeError::Listener(_)
             | ServeError::Reflection(_)
             | ServeError::Idempotency(_)
             | ServeError::MetricsListen { .. } => 1,
@@ -185,37 +190,15 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Upstream settings from the configuration.
-pub fn upstream_settings(config: &Config) -> UpstreamSettings {
-    UpstreamSettings {
-        cbr_endpoint: config.cbr_endpoint.clone(),
-        csbs_endpoint: config.effective_csbs_endpoint(),
-        connect_timeout: config.upstream_connect_timeout,
-        request_timeout: config.upstream_timeout,
-        max_body_bytes: config.upstream_max_body_bytes,
-        pool_max_idle: config.upstream_pool_max_idle,
-        retry: upstream::retry::RetryPolicy {
-            max_attempts: config.retry.max_attempts,
-            initial_backoff: config.retry.initial_backoff,
-            max_backoff: config.retry.max_backoff,
-            max_retry_after: config.retry.max_retry_after,
-            budget_ratio: config.retry.budget_ratio,
-            budget_min_per_second: config.retry.budget_min_per_second,
-        },
-        max_inflight: config.max_upstream_inflight as usize,
-        queue_timeout: config.upstream_queue_timeout,
-    }
-}
-
 /// The CORS policy for gRPC-Web browsers, if any origin is allowed: the
 /// headers gRPC-Web clients send, the status headers they must read, POST only.
-fn cors_layer(origins: &config::CorsOrigins) -> Option<tower_http::cors::CorsLayer> {
+fn cors_layer(origins: &access::CorsOrigins) -> Option<tower_http::cors::CorsLayer> {
     use http::{HeaderName, Method};
     use tower_http::cors::{AllowOrigin, CorsLayer};
     let allow_origin = match origins {
-        config::CorsOrigins::None => return None,
-        config::CorsOrigins::Any => AllowOrigin::any(),
-        config::CorsOrigins::List(list) => AllowOrigin::list(list.iter().cloned()),
+        access::CorsOrigins::None => return None,
+        access::CorsOrigins::Any => AllowOrigin::any(),
+        access::CorsOrigins::List(list) => AllowOrigin::list(list.iter().cloned()),
     };
     const ALLOW: [&str; 9] = [
         "authorization",
@@ -267,17 +250,34 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 /// would lend cloud credentials to anyone who reaches it ([`access::check_exposure`]).
 pub async fn serve(
     listener: TcpListener,
-    config: Config,
+    settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let held = config.credentials.held()?;
-    let listen = listener.local_addr().unwrap_or(config.listen);
-    let cloud_credentials =
-        (held.aksk.is_some() || held.iam.is_some()) && !config.builtin_simulator;
-    access::check_exposure(&config, listen, cloud_credentials)?;
+    let Settings {
+        transport,
+        calls,
+        access: access_settings,
+        upstream: upstream_settings,
+        credentials: held,
+        watch: watch_settings,
+        idempotency: idempotency_settings,
+        metrics_listen,
+        builtin_simulator,
+    } = settings;
+    let listen = listener.local_addr()?;
+    access::check_exposure(access::Exposure {
+        listen,
+        cloud_credentials: (held.aksk.is_some() || held.iam.is_some()) && !builtin_simulator,
+        client_certificates: transport
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.client_ca.is_some()),
+        access: &access_settings,
+        origins: &transport.cors_allowed_origins,
+    })?;
     let metrics = Arc::new(metrics::Metrics::new());
-    let access = access::Access::from_config(&config, metrics.clone())?;
-    let metrics_listener = match config.metrics_listen.0 {
+    let access = access::Access::load(&access_settings, metrics.clone())?;
+    let metrics_listener = match metrics_listen {
         Some(addr) => Some(
             TcpListener::bind(addr)
                 .await
@@ -285,7 +285,8 @@ pub async fn serve(
         ),
         None => None,
     };
-    let upstream = UpstreamClient::new(upstream_settings(&config))?.with_metrics(metrics.clone());
+    let request_timeout = upstream_settings.request_timeout;
+    let upstream = UpstreamClient::new(upstream_settings)?.with_metrics(metrics.clone());
     let iam = held.iam.map(|user| {
         Arc::new(upstream::iam::IamTokenProvider::new(
             upstream.http().clone(),
@@ -295,35 +296,25 @@ pub async fn serve(
                 user: user.user,
                 password: user.password,
                 refresh_ahead: user.refresh_ahead,
-                request_timeout: config.upstream_timeout,
+                request_timeout,
             },
         ))
     });
-    let watch_hub = watch::hub::WatchHub::new(
-        upstream.clone(),
-        watch::hub::WatchSettings {
-            poll_interval: config.watch_poll_interval,
-            max_poll_interval: config
-                .watch_max_poll_interval
-                .max(config.watch_poll_interval),
-            heartbeat: config.watch_heartbeat,
-        },
-    );
-    let idempotency = idempotency::Idempotency::connect(
-        &config.idempotency.settings(config.upstream_timeout),
-        error::failed_create,
-    )
-    .await?
-    .with_metrics(metrics.clone());
-    let streams = limit::StreamBudgetLayer::new(config.max_server_streams as usize);
+    let watch_heartbeat = watch_settings.heartbeat;
+    let watch_hub = watch::hub::WatchHub::new(upstream.clone(), watch_settings);
+    let idempotency =
+        idempotency::Idempotency::connect(&idempotency_settings, error::failed_create)
+            .await?
+            .with_metrics(metrics.clone());
+    let streams = limit::StreamBudgetLayer::new(transport.max_server_streams);
     let shared = Arc::new(Shared {
         idempotency: idempotency.clone(),
         watch_hub,
-        watch_heartbeat: config.watch_heartbeat,
-        default_deadline: config.default_deadline,
-        max_deadline: config.max_deadline,
+        watch_heartbeat,
+        default_deadline: calls.default_deadline,
+        max_deadline: calls.max_deadline,
         upstream,
-        default_project: config.project_id.clone(),
+        default_project: calls.default_project,
         access: access.clone(),
         aksk: held.aksk.map(Arc::new),
         iam,
@@ -331,7 +322,7 @@ pub async fn serve(
     metrics.watch_gauges(Arc::new(LiveGauges {
         shared: shared.clone(),
         streams: streams.clone(),
-        max_streams: config.max_server_streams as usize,
+        max_streams: transport.max_server_streams,
     }));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -350,7 +341,7 @@ pub async fn serve(
 
     // `limit` enforces the request size with the right status code.
     let unlimited = usize::MAX;
-    let max_response = usize::try_from(config.max_response_bytes).unwrap_or(usize::MAX);
+    let max_response = usize::try_from(transport.max_response_bytes).unwrap_or(usize::MAX);
     let routes = Routes::new(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -371,7 +362,7 @@ pub async fn serve(
         )
         .prepare();
     let drain = shutdown::Drain::new();
-    let grace = config.shutdown_grace;
+    let grace = transport.shutdown_grace;
     // A StreamBackups walk gets the grace but one second, then ends with a
     // status before its connection is closed.
     let bounded_grace = grace.saturating_sub(std::time::Duration::from_secs(1));
@@ -386,22 +377,22 @@ pub async fn serve(
     // through untouched. Refusals by origin, identity, rate or method happen
     // before the stream budget is touched or the message is read.
     let service = ServiceBuilder::new()
-        .option_layer(cors_layer(&config.cors_allowed_origins))
+        .option_layer(cors_layer(&transport.cors_allowed_origins))
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(metrics::RpcMetricsLayer::new(metrics.clone()))
         .layer(access::OriginGate::layer(
-            config.cors_allowed_origins.clone(),
+            transport.cors_allowed_origins.clone(),
         ))
         .layer(access.layer())
         .layer(streams)
         .layer(drain.layer(bounded_grace))
         .layer(deadline::DeadlineLayer)
         .layer(limit::RequestSizeLayer {
-            max_message_bytes: config.max_request_bytes,
-            read_timeout: config.request_read_timeout,
+            max_message_bytes: transport.max_request_bytes,
+            read_timeout: transport.request_read_timeout,
         })
         .service(routes);
-    let delay = config.shutdown_delay;
+    let delay = transport.shutdown_delay;
     // When the drain starts: detached creates get until the grace ends.
     let drain_started = Arc::new(std::sync::OnceLock::new());
     let drain_mark = drain_started.clone();
@@ -452,11 +443,11 @@ pub async fn serve(
         listener,
         service,
         server::ServerSettings {
-            tls: tls::from_config(&config)?,
-            max_streams_per_connection: config.max_streams_per_connection,
-            max_connections: config.max_connections as usize,
-            request_read_timeout: config.request_read_timeout,
-            idle_timeout: config.idle_connection_timeout,
+            tls: tls::load(transport.tls.as_ref())?,
+            max_streams_per_connection: transport.max_streams_per_connection,
+            max_connections: transport.max_connections,
+            request_read_timeout: transport.request_read_timeout,
+            idle_timeout: transport.idle_connection_timeout,
             events: Some(Arc::new(ConnectionMetrics(metrics))),
             name_certificate: Some(access::certificate_identity),
             drain_timeout: grace,

@@ -114,7 +114,15 @@ async fn run_gateway(mut config: Config) -> ExitCode {
             std::process::exit(130);
         });
     };
-    let code = match serve(listener, config, signal).await {
+    let settings = match config.settings() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            tracing::error!(error = %e, "cbr-gateway stopped");
+            return ExitCode::from(2);
+        }
+    };
+    let code = match serve(listener, settings, signal).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

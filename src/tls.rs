@@ -35,8 +35,6 @@ use rustls::{
     server::{VerifierBuilderError, WebPkiClientVerifier},
 };
 
-use crate::config::Config;
-
 /// ALPN protocols offered, in order of preference: gRPC needs HTTP/2.
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
@@ -200,28 +198,32 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
-/// The listener's TLS configuration from `--tls-cert`, `--tls-key` and
-/// `--tls-client-ca`: `None` (plaintext) when no certificate is configured.
-pub fn from_config(config: &Config) -> Result<Option<Arc<ServerConfig>>, TlsError> {
-    match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => {
-            let client_ca = config.tls_client_ca.as_deref();
-            let tls = server_config(cert, key, client_ca)?;
-            tracing::info!(
-                cert = %cert.display(),
-                client_ca = %client_ca.map_or_else(|| "(none)".into(), |p| p.display().to_string()),
-                mutual = client_ca.is_some(),
-                "gRPC listener serves TLS"
-            );
-            Ok(Some(tls))
-        }
-        (None, None) if config.tls_client_ca.is_some() => Err(TlsError::Incomplete(
-            "--tls-client-ca needs --tls-cert and --tls-key",
-        )),
-        (None, None) => Ok(None),
-        (Some(_), None) => Err(TlsError::Incomplete("--tls-cert needs --tls-key")),
-        (None, Some(_)) => Err(TlsError::Incomplete("--tls-key needs --tls-cert")),
-    }
+/// The PEM files of the listener's TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+    /// The CA bundle client certificates must chain to (mutual TLS), if any.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// The listener's TLS configuration from `files`: `None` (plaintext) when
+/// there are none.
+pub fn load(files: Option<&TlsFiles>) -> Result<Option<Arc<ServerConfig>>, TlsError> {
+    let Some(files) = files else {
+        return Ok(None);
+    };
+    let client_ca = files.client_ca.as_deref();
+    let tls = server_config(&files.cert, &files.key, client_ca)?;
+    tracing::info!(
+        cert = %files.cert.display(),
+        client_ca = %client_ca.map_or_else(|| "(none)".into(), |p| p.display().to_string()),
+        mutual = client_ca.is_some(),
+        "gRPC listener serves TLS"
+    );
+    Ok(Some(tls))
 }
 
 #[cfg(test)]

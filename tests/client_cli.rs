@@ -760,7 +760,7 @@ fn serve_on(
     .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        cbr_gateway::serve(listener, config, async {
+        cbr_gateway::serve(listener, config.settings().expect("settings"), async {
             let _ = stopped.await;
         })
         .await

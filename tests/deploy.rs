@@ -735,8 +735,14 @@ fn callers_are_judged_by_a_mounted_policy_and_their_mesh_identity() {
         &rpcs::CREATE_CHECKPOINT
     ));
     // So the pod, listening on every address with cloud credentials, starts.
-    access::check_exposure(&config, config.listen, true)
-        .expect("the deployment passes the fail-closed check");
+    access::check_exposure(access::Exposure {
+        listen: config.listen,
+        cloud_credentials: true,
+        client_certificates: config.tls_client_ca.is_some(),
+        access: &config.access_settings(),
+        origins: &config.cors_allowed_origins,
+    })
+    .expect("the deployment passes the fail-closed check");
     assert!(
         !config.listen.ip().is_loopback(),
         "the sidecar reaches it on the pod IP"

@@ -601,9 +601,13 @@ async fn any_origin_with_a_star_only_without_cloud_credentials() {
     ])
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = cbr_gateway::serve(listener, config, std::future::pending())
-        .await
-        .unwrap_err();
+    let err = cbr_gateway::serve(
+        listener,
+        config.settings().expect("settings"),
+        std::future::pending(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("--cors-allowed-origins"), "{err}");
 

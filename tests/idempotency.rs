@@ -595,7 +595,11 @@ async fn an_unreachable_redis_stops_the_start() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let err = tokio::time::timeout(
         Duration::from_secs(10),
-        cbr_gateway::serve(listener, config, std::future::pending()),
+        cbr_gateway::serve(
+            listener,
+            config.settings().expect("settings"),
+            std::future::pending(),
+        ),
     )
     .await
     .expect("start fails in time")

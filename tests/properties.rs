@@ -2249,7 +2249,7 @@ fn the_gateway_signer_verifies_in_the_simulator_over_http() {
         &format!("http://{addr}/csbs/"),
     ])
     .expect("config parses");
-    let client = UpstreamClient::new(cbr_gateway::upstream_settings(&gateway)).expect("client");
+    let client = UpstreamClient::new(gateway.upstream()).expect("client");
     let mut runner = TestRunner::new(config(48));
     let result = runner.run(
         &(

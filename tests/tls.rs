@@ -165,9 +165,13 @@ impl Gateway {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(cbr_gateway::serve(listener, config, async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(cbr_gateway::serve(
+            listener,
+            config.settings().expect("settings"),
+            async {
+                let _ = stopped.await;
+            },
+        ));
         Gateway { addr, stop, task }
     }
 

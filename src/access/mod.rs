@@ -32,7 +32,7 @@ mod origin;
 mod policy;
 mod reload;
 
-use std::{net::SocketAddr, num::NonZeroU32, sync::Arc};
+use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, sync::Arc, time::Duration};
 
 use arc_swap::ArcSwap;
 use http::Request;
@@ -40,12 +40,11 @@ use tokio::time::Instant;
 
 pub use identity::{ANONYMOUS, AuthnError, Caller, Source, certificate_identity};
 pub use jwt::{JwtRejection, JwtVerifier};
-pub use origin::OriginGate;
+pub use origin::{CorsOrigins, OriginGate};
 pub use policy::Policy;
 pub use reload::LoadError;
 
 use crate::{
-    config::{Config, CorsOrigins},
     error::GatewayError,
     gate::{Gate, GateLayer},
     metrics::{Decision, Metrics},
@@ -53,6 +52,36 @@ use crate::{
     server::ConnInfo,
     trace::CallFacts,
 };
+
+/// The access rules' settings (contract §8).
+#[derive(Debug, Clone, Default)]
+pub struct AccessSettings {
+    /// The YAML policy file; `None`: every call is allowed.
+    pub authz_policy: Option<PathBuf>,
+    /// Start exposed with cloud credentials and no guard (see [`check_exposure`]).
+    pub allow_anonymous_callers: bool,
+    /// Believe a loopback sidecar's forwarded identity.
+    pub trust_forwarded_identity: bool,
+    /// Verify bearer JWTs.
+    pub jwt: Option<JwtSettings>,
+    /// Calls per second per caller, and the bucket's size.
+    pub fairness: Option<(NonZeroU32, Option<NonZeroU32>)>,
+    /// How often the policy and JWKS files are checked for changes.
+    pub reload_interval: Duration,
+    /// Projects every call is limited to (`--allowed-projects`); empty: any.
+    pub allowed_projects: Vec<String>,
+}
+
+/// Where callers' JWTs are verified against.
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    /// The JWKS file.
+    pub jwks_file: PathBuf,
+    /// The `iss` required.
+    pub issuer: String,
+    /// The `aud` required.
+    pub audience: String,
+}
 
 /// Who may call, shared by the layer and the handlers.
 pub struct Access {
@@ -134,44 +163,43 @@ pub enum AccessError {
 }
 
 impl Access {
-    /// The access rules of `config`: loads the policy and JWKS files (a broken
-    /// one stops the gateway) and starts watching them.
-    pub fn from_config(config: &Config, metrics: Arc<Metrics>) -> Result<Arc<Self>, AccessError> {
-        let args = &config.access;
-        let policy = match &args.authz_policy {
+    /// The access rules `settings` describe: loads the policy and JWKS files
+    /// (a broken one stops the gateway) and starts watching them.
+    pub fn load(
+        settings: &AccessSettings,
+        metrics: Arc<Metrics>,
+    ) -> Result<Arc<Self>, AccessError> {
+        let interval = settings.reload_interval;
+        let policy = match &settings.authz_policy {
             Some(path) => reload::watch(
                 "authorization policy",
                 path,
-                args.access_reload_interval,
+                interval,
                 metrics.clone(),
                 Policy::parse,
             )?,
             None => Arc::new(ArcSwap::from_pointee(Policy::open())),
         };
-        let jwt = match (&args.jwt_jwks_file, &args.jwt_issuer, &args.jwt_audience) {
-            (Some(path), Some(issuer), Some(audience)) => Some(Arc::new(JwtVerifier::load(
-                path,
-                issuer.clone(),
-                audience.clone(),
-                args.access_reload_interval,
+        let jwt = match &settings.jwt {
+            Some(jwt) => Some(Arc::new(JwtVerifier::load(
+                &jwt.jwks_file,
+                jwt.issuer.clone(),
+                jwt.audience.clone(),
+                interval,
                 metrics.clone(),
             )?)),
-            // clap requires all three together.
-            _ => None,
+            None => None,
         };
-        let fairness = args
-            .max_calls_per_second_per_caller
-            .and_then(NonZeroU32::new)
-            .map(|rate| {
-                fairness::Fairness::start(rate, args.caller_burst.and_then(NonZeroU32::new))
-            });
+        let fairness = settings
+            .fairness
+            .map(|(rate, burst)| fairness::Fairness::start(rate, burst));
         Ok(Arc::new(Self {
             identify: identity::Identify {
-                trust_forwarded: args.trust_forwarded_identity,
+                trust_forwarded: settings.trust_forwarded_identity,
                 jwt,
             },
             policy,
-            allowed_projects: config.allowed_projects.clone(),
+            allowed_projects: settings.allowed_projects.clone(),
             fairness,
             metrics,
         }))
@@ -308,56 +336,78 @@ pub enum ExposureError {
     AnyOrigin,
 }
 
+/// What decides whether a gateway may start where it listens.
+#[derive(Debug, Clone, Copy)]
+pub struct Exposure<'a> {
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// It holds cloud credentials (not the built-in simulator's key).
+    pub cloud_credentials: bool,
+    /// Clients must present a certificate (`--tls-client-ca`).
+    pub client_certificates: bool,
+    /// The access rules.
+    pub access: &'a AccessSettings,
+    /// Browser origins allowed.
+    pub origins: &'a CorsOrigins,
+}
+
 /// Refuses configurations that would lend cloud credentials to anyone
-/// (contract §8, "fail closed"). `holds_cloud_credentials` is false for the
-/// built-in simulator's generated key, which opens nothing.
-pub fn check_exposure(
-    config: &Config,
-    listen: SocketAddr,
-    holds_cloud_credentials: bool,
-) -> Result<(), ExposureError> {
-    if !holds_cloud_credentials {
+/// (contract §8, "fail closed"). The built-in simulator's generated key
+/// opens nothing, so it counts as no credentials.
+pub fn check_exposure(e: Exposure<'_>) -> Result<(), ExposureError> {
+    if !e.cloud_credentials {
         return Ok(());
     }
-    if config.cors_allowed_origins == CorsOrigins::Any {
+    if *e.origins == CorsOrigins::Any {
         return Err(ExposureError::AnyOrigin);
     }
-    let guarded = config.tls_client_ca.is_some() || config.access.authz_policy.is_some();
-    if listen.ip().to_canonical().is_loopback() || guarded {
+    let guarded = e.client_certificates || e.access.authz_policy.is_some();
+    if e.listen.ip().to_canonical().is_loopback() || guarded {
         return Ok(());
     }
-    if config.access.allow_anonymous_callers {
+    if e.access.allow_anonymous_callers {
         tracing::warn!(
-            listen = %listen,
+            listen = %e.listen,
             "--allow-anonymous-callers: anyone who reaches this address acts with the gateway's cloud credentials"
         );
         return Ok(());
     }
-    Err(ExposureError::Exposed { listen })
+    Err(ExposureError::Exposed { listen: e.listen })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser as _;
 
-    fn config(args: &[&str]) -> Config {
-        let mut argv = vec!["cbr-gateway"];
-        argv.extend_from_slice(args);
-        Config::try_parse_from(argv).unwrap()
+    fn exposure<'a>(
+        listen: &str,
+        cloud: bool,
+        certificates: bool,
+        access: &'a AccessSettings,
+        origins: &'a CorsOrigins,
+    ) -> Exposure<'a> {
+        Exposure {
+            listen: listen.parse().unwrap(),
+            cloud_credentials: cloud,
+            client_certificates: certificates,
+            access,
+            origins,
+        }
     }
 
     #[test]
     fn exposure_needs_a_guard_only_with_cloud_credentials_off_loopback() {
-        let open: SocketAddr = "0.0.0.0:50051".parse().unwrap();
-        let local: SocketAddr = "127.0.0.1:50051".parse().unwrap();
-        let plain = config(&[]);
+        let open = "0.0.0.0:50051";
+        let local = "127.0.0.1:50051";
+        let none = AccessSettings::default();
+        let no_cors = CorsOrigins::None;
+        let ok = |e| check_exposure(e).is_ok();
         assert!(
-            check_exposure(&plain, open, false).is_ok(),
+            ok(exposure(open, false, false, &none, &no_cors)),
             "the simulator's key opens nothing"
         );
-        assert!(check_exposure(&plain, local, true).is_ok());
-        let err = check_exposure(&plain, open, true).unwrap_err();
+        assert!(ok(exposure(local, true, false, &none, &no_cors)));
+        let err = check_exposure(exposure(open, true, false, &none, &no_cors)).unwrap_err();
         for option in [
             "--tls-client-ca",
             "--authz-policy",
@@ -365,21 +415,22 @@ mod tests {
         ] {
             assert!(err.to_string().contains(option), "{err}");
         }
-        for guard in [
-            &["--authz-policy", "/p.yaml"][..],
-            &["--allow-anonymous-callers"],
-            &["--tls-cert", "c", "--tls-key", "k", "--tls-client-ca", "ca"],
-        ] {
-            assert!(
-                check_exposure(&config(guard), open, true).is_ok(),
-                "{guard:?}"
-            );
-        }
-        let any = config(&["--cors-allowed-origins", "*", "--authz-policy", "/p.yaml"]);
+        let policy = AccessSettings {
+            authz_policy: Some("/p.yaml".into()),
+            ..AccessSettings::default()
+        };
+        let anonymous = AccessSettings {
+            allow_anonymous_callers: true,
+            ..AccessSettings::default()
+        };
+        assert!(ok(exposure(open, true, false, &policy, &no_cors)));
+        assert!(ok(exposure(open, true, false, &anonymous, &no_cors)));
+        assert!(ok(exposure(open, true, true, &none, &no_cors)));
+        let any = CorsOrigins::Any;
         assert_eq!(
-            check_exposure(&any, local, true),
+            check_exposure(exposure(local, true, false, &policy, &any)),
             Err(ExposureError::AnyOrigin)
         );
-        assert!(check_exposure(&any, local, false).is_ok());
+        assert!(ok(exposure(local, false, false, &policy, &any)));
     }
 }

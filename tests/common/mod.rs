@@ -115,7 +115,7 @@ impl Gateway {
         }
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            cbr_gateway::serve(listener, config, async {
+            cbr_gateway::serve(listener, config.settings().expect("settings"), async {
                 let _ = stopped.await;
             })
             .await
