@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The codec counts a request's repeated fields before prost decodes it
     // (src/codec.rs).
     tonic_prost_build::configure()
-        .codec_path("crate::codec::Codec")
+        .codec_path("crate::transport::codec::Codec")
         .build_client(true)
         .build_server(true)
         .compile_fds_with_config(fds, config)?;

@@ -223,10 +223,10 @@ async fn canned_upstream(pages: HashMap<usize, Bytes>) -> (String, Arc<AtomicU64
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(cbr_gateway::server::run(
+    tokio::spawn(cbr_gateway::transport::server::run(
         listener,
         service,
-        cbr_gateway::server::ServerSettings::default(),
+        cbr_gateway::transport::server::ServerSettings::default(),
         std::future::pending(),
     ));
     (format!("http://{addr}"), served)

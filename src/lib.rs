@@ -86,25 +86,19 @@
 pub mod access;
 pub mod cli;
 pub mod cmd;
-pub mod codec;
 pub mod config;
 pub mod convert;
-pub mod deadline;
 pub mod enums;
 pub mod error;
-pub mod gate;
 pub mod idempotency;
-pub mod limit;
 pub mod metrics;
 pub mod proto;
 pub mod rpcs;
-pub mod server;
 pub mod service;
 pub mod settings;
-pub mod shutdown;
 pub mod telemetry;
-pub mod tls;
 pub mod trace;
+pub mod transport;
 pub mod upstream;
 pub mod validate;
 pub mod watch;
@@ -125,6 +119,7 @@ use crate::{
         Shared, backup::BackupApi, checkpoint::CheckpointApi, checkpoint_item::CheckpointItemApi,
     },
     settings::Settings,
+    transport::{deadline, drain, limit, server, tls},
     upstream::UpstreamClient,
 };
 
@@ -188,44 +183,6 @@ impl ServeError {
 /// two providers are compiled in.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// The CORS policy for gRPC-Web browsers, if any origin is allowed: the
-/// headers gRPC-Web clients send, the status headers they must read, POST only.
-fn cors_layer(origins: &access::CorsOrigins) -> Option<tower_http::cors::CorsLayer> {
-    use http::{HeaderName, Method};
-    use tower_http::cors::{AllowOrigin, CorsLayer};
-    let allow_origin = match origins {
-        access::CorsOrigins::None => return None,
-        access::CorsOrigins::Any => AllowOrigin::any(),
-        access::CorsOrigins::List(list) => AllowOrigin::list(list.iter().cloned()),
-    };
-    const ALLOW: [&str; 9] = [
-        "authorization",
-        "content-type",
-        "x-grpc-web",
-        "x-user-agent",
-        "grpc-timeout",
-        "x-auth-token",
-        "x-request-id",
-        "traceparent",
-        "tracestate",
-    ];
-    const EXPOSE: [&str; 4] = [
-        "grpc-status",
-        "grpc-message",
-        "grpc-status-details-bin",
-        "x-request-id",
-    ];
-    Some(
-        CorsLayer::new()
-            .allow_origin(allow_origin)
-            .allow_methods([Method::POST])
-            .allow_headers(ALLOW.map(HeaderName::from_static))
-            .expose_headers(EXPOSE.map(HeaderName::from_static))
-            // Chromium's cap; a changed policy reaches browsers within it.
-            .max_age(std::time::Duration::from_secs(2 * 60 * 60)),
-    )
 }
 
 /// A reflection builder knowing every descriptor the server speaks: the API,
@@ -361,7 +318,7 @@ pub async fn serve(
                 .max_encoding_message_size(max_response),
         )
         .prepare();
-    let drain = shutdown::Drain::new();
+    let drain = drain::Drain::new();
     let grace = transport.shutdown_grace;
     // A StreamBackups walk gets the grace but one second, then ends with a
     // status before its connection is closed.
@@ -377,7 +334,7 @@ pub async fn serve(
     // through untouched. Refusals by origin, identity, rate or method happen
     // before the stream budget is touched or the message is read.
     let service = ServiceBuilder::new()
-        .option_layer(cors_layer(&transport.cors_allowed_origins))
+        .option_layer(transport::web::cors_layer(&transport.cors_allowed_origins))
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(metrics::RpcMetricsLayer::new(metrics.clone()))
         .layer(access::OriginGate::layer(

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use cbr_gateway::{
     cmd::{Cli, Command, SimulatorArgs},
     config::Config,
-    serve, shutdown, telemetry,
+    serve, telemetry,
+    transport::drain as shutdown,
 };
 use cbr_simulator as simulator;
 use clap::Parser;

@@ -22,7 +22,7 @@ use http::{HeaderMap, header::AUTHORIZATION};
 use rustls::pki_types::CertificateDer;
 
 use super::jwt::{JwtRejection, JwtVerifier};
-use crate::server::{ClientCertificate, ConnInfo};
+use crate::transport::server::{ClientCertificate, ConnInfo};
 
 /// The identity of a caller who presents nothing.
 pub const ANONYMOUS: &str = "anonymous";

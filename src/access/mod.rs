@@ -38,19 +38,20 @@ use arc_swap::ArcSwap;
 use http::Request;
 use tokio::time::Instant;
 
+pub use crate::transport::web::CorsOrigins;
 pub use identity::{ANONYMOUS, AuthnError, Caller, Source, certificate_identity};
 pub use jwt::{JwtRejection, JwtVerifier};
-pub use origin::{CorsOrigins, OriginGate};
+pub use origin::OriginGate;
 pub use policy::Policy;
 pub use reload::LoadError;
 
 use crate::{
     error::GatewayError,
-    gate::{Gate, GateLayer},
     metrics::{Decision, Metrics},
     rpcs::{self, Access as Group, Rpc},
-    server::ConnInfo,
     trace::CallFacts,
+    transport::gate::{Gate, GateLayer},
+    transport::server::ConnInfo,
 };
 
 /// The access rules' settings (contract §8).

@@ -13,21 +13,9 @@ use tokio::time::Instant;
 
 use crate::{
     error::GatewayError,
-    gate::{Gate, GateLayer},
+    transport::gate::{Gate, GateLayer},
+    transport::web::CorsOrigins,
 };
-
-/// Which browser origins may call the gateway (`--cors-allowed-origins`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum CorsOrigins {
-    /// No CORS: browsers refuse cross-origin calls.
-    #[default]
-    None,
-    /// `*`: any origin.
-    Any,
-    /// Exactly these origins, normalized as browsers send them in `Origin`
-    /// (`scheme://host[:port]`, lower-case host, no default port).
-    List(Vec<http::HeaderValue>),
-}
 
 /// Longest origin quoted back in a refusal.
 const MAX_QUOTED: usize = 100;

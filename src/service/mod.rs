@@ -2,7 +2,7 @@
 //!
 //! Every unary RPC goes through [`Shared::unary`], which reads the call's credentials
 //! (`x-auth-token`), its admission by [`crate::access`] and its deadline (set by
-//! [`crate::deadline`]), runs the handler, maps a failure to a status
+//! [`crate::transport::deadline`]), runs the handler, maps a failure to a status
 //! in the one place that does it ([`crate::error`]), attaches upstream's request id
 //! as `x-request-id`, and writes one log line per RPC.
 
@@ -20,9 +20,9 @@ use tonic::{
 
 use crate::{
     access::{Access, Admitted},
-    deadline::Deadline,
     error::GatewayError,
     rpcs::Rpc,
+    transport::deadline::Deadline,
     upstream::{AkSk, Auth, AuthToken, Reply, TokenError, UpstreamClient, iam::IamTokenProvider},
 };
 

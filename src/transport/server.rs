@@ -56,7 +56,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 use tower::Service;
 
-use crate::shutdown::Drain;
+use crate::transport::drain::Drain;
 
 /// What the server reports about connections (implemented by
 /// [`crate::metrics::Metrics`]).
@@ -86,7 +86,7 @@ pub struct ServerSettings {
     pub http2_keepalive_timeout: Duration,
     /// Time in-flight calls get to finish after shutdown starts.
     pub drain_timeout: Duration,
-    /// TLS for every connection (built by [`crate::tls::server_config`]);
+    /// TLS for every connection (built by [`crate::transport::tls::server_config`]);
     /// `None` serves plaintext.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Time a client gets to complete the TLS handshake before it is dropped.
@@ -105,7 +105,7 @@ pub struct ServerSettings {
     /// How a client certificate names its holder (mutual TLS only).
     pub name_certificate: Option<NameCertificate>,
     /// Started when the listener closes; long-lived streams and unfinished TLS
-    /// handshakes end on it (see [`crate::shutdown`]).
+    /// handshakes end on it (see [`crate::transport::drain`]).
     pub drain: Drain,
 }
 

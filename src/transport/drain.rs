@@ -1,6 +1,6 @@
 //! Shutdown: signals, and the drain that ends long-lived streams.
 //!
-//! The sequence (driven by [`crate::serve`] and [`crate::server::run`]):
+//! The sequence (driven by [`crate::serve`] and [`crate::transport::server::run`]):
 //! 1. SIGTERM or SIGINT ([`signal`]): health turns NOT_SERVING for every
 //!    service, and the gateway keeps serving for `--shutdown-delay`, so load
 //!    balancers and meshes notice and stop sending new calls.
