@@ -110,6 +110,25 @@ pub enum GatewayError {
     /// Every server-stream slot is taken (`--max-server-streams`).
     #[error("too many open streams; retry later")]
     TooManyStreams,
+    /// The caller's deadline passed.
+    #[error("deadline exceeded")]
+    DeadlineExceeded,
+    /// The caller went away (cancelled, or its connection closed).
+    #[error("the caller went away")]
+    Cancelled,
+    /// `grpc-timeout` is not 1-8 digits and a unit.
+    #[error("grpc-timeout header is malformed")]
+    MalformedTimeout,
+    /// A listing went past the largest offset upstream accepts.
+    #[error("the listing goes beyond the largest offset")]
+    ListingTooLong,
+    /// A watch's poller stopped without a final state (a bug, or the gateway
+    /// is going down): the caller should watch again.
+    #[error("watch ended; retry")]
+    WatchEnded,
+    /// Something the gateway does not expect went wrong inside it.
+    #[error("{0}")]
+    Internal(&'static str),
     /// The request message did not arrive in time (`--request-read-timeout`).
     #[error("the request message did not arrive within {}s", .0.as_secs())]
     RequestTimeout(std::time::Duration),
@@ -175,6 +194,28 @@ impl GatewayError {
                 "TOO_MANY_STREAMS",
                 &self.to_string(),
             ),
+            GatewayError::DeadlineExceeded => gateway_status(
+                Code::DeadlineExceeded,
+                "DEADLINE_EXCEEDED",
+                &self.to_string(),
+            ),
+            GatewayError::Cancelled => {
+                gateway_status(Code::Cancelled, "CANCELLED", &self.to_string())
+            }
+            GatewayError::MalformedTimeout => gateway_status(
+                Code::InvalidArgument,
+                "MALFORMED_GRPC_TIMEOUT",
+                &self.to_string(),
+            ),
+            GatewayError::ListingTooLong => {
+                gateway_status(Code::OutOfRange, "LISTING_TOO_LONG", &self.to_string())
+            }
+            GatewayError::WatchEnded => {
+                gateway_status(Code::Unavailable, "WATCH_ENDED", &self.to_string())
+            }
+            GatewayError::Internal(_) => {
+                gateway_status(Code::Internal, "INTERNAL", &self.to_string())
+            }
             GatewayError::RequestTimeout(_) => gateway_status(
                 Code::DeadlineExceeded,
                 "REQUEST_READ_TIMEOUT",
@@ -459,6 +500,45 @@ mod tests {
             (info.reason.as_str(), info.domain.as_str()),
             ("UPSTREAM_PAGING_BROKEN", GATEWAY_DOMAIN)
         );
+    }
+
+    #[test]
+    fn an_upstream_failure_and_its_status_are_in_the_same_class() {
+        use crate::upstream::FailureClass;
+        let status = |status: u16| UpstreamError::Status {
+            service: Service::Cbr,
+            status,
+            code: None,
+            message: None,
+            request_id: None,
+        };
+        let cbr = Service::Cbr;
+        for error in [
+            UpstreamError::Connect { service: cbr },
+            UpstreamError::Transport { service: cbr },
+            UpstreamError::Timeout { service: cbr },
+            UpstreamError::Overloaded { service: cbr },
+            UpstreamError::Decode {
+                service: cbr,
+                request_id: None,
+            },
+            UpstreamError::NotConfigured { service: cbr },
+            status(400),
+            status(403),
+            status(404),
+            status(429),
+            status(500),
+            status(502),
+            status(503),
+            status(504),
+        ] {
+            let code = GatewayError::Upstream(error.clone()).to_status().code();
+            assert_eq!(
+                FailureClass::of_code(code),
+                error.class(),
+                "{error:?} → {code:?}"
+            );
+        }
     }
 
     #[test]

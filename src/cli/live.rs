@@ -63,10 +63,11 @@ impl Outcome {
 /// deadline and are never cancelled by us, so CANCELLED here is hyper giving up
 /// a request on a connection that closed under it.
 fn reconnectable(status: &Status) -> bool {
-    matches!(
-        status.code(),
-        Code::Unavailable | Code::Unknown | Code::Cancelled
-    )
+    use crate::upstream::FailureClass;
+    // Transient by the gateway's own classification, or the connection to
+    // the gateway broke (tonic reports that as UNKNOWN, hyper as CANCELLED).
+    FailureClass::of_code(status.code()) == FailureClass::Transient
+        || matches!(status.code(), Code::Unknown | Code::Cancelled)
 }
 
 /// Follows the checkpoint until it ends.

@@ -91,15 +91,30 @@ impl BackupService for BackupApi {
         call.authorize(&project_id).map_err(|e| refuse(e, &trace))?;
         let pager = crate::watch::pager::BackupPager {
             upstream: self.shared.upstream.clone(),
-            call,
+            auth: call.auth,
+            deadline: call.deadline,
             project_id,
             query,
+        };
+        // The call's one log line, once the walk is over.
+        let ended = move |summary: crate::watch::pager::Summary| {
+            let counts = crate::telemetry::StreamCounts {
+                backups: summary.sent,
+                pages: summary.pages,
+            };
+            crate::telemetry::log_rpc(
+                rpc.method,
+                &summary.status,
+                started,
+                summary.request_id.as_deref(),
+                Some(counts),
+            );
         };
         let span = super::rpc_span(rpc.method);
         trace.attach(&span);
         // The pager's tasks carry the trace context and the span to upstream.
         Ok(Response::new(span.in_scope(|| {
-            crate::trace::CURRENT.sync_scope(trace, || pager.stream(started))
+            crate::trace::CURRENT.sync_scope(trace, || pager.stream(ended))
         })))
     }
 

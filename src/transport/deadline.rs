@@ -18,10 +18,10 @@ use std::{
 
 use http::{Request, Response};
 use tokio::time::Instant;
-use tonic::{Status, body::Body};
+use tonic::body::Body;
 use tower::{Layer, Service};
 
-use crate::error::status_response;
+use crate::error::{GatewayError, status_response};
 
 /// When the caller stops waiting. Present in a request's extensions when the
 /// caller sent `grpc-timeout`.
@@ -70,7 +70,7 @@ where
             Some(raw) => match raw.to_str().ok().and_then(parse_grpc_timeout) {
                 Some(timeout) => Some(arrived + timeout),
                 None => {
-                    let status = Status::invalid_argument("grpc-timeout header is malformed");
+                    let status = GatewayError::MalformedTimeout.to_status();
                     return Box::pin(async move { Ok(status_response(&status)) });
                 }
             },
@@ -83,9 +83,7 @@ where
         Box::pin(async move {
             match tokio::time::timeout_at(deadline + BACKSTOP_GRACE, fut).await {
                 Ok(response) => response,
-                Err(_) => Ok(status_response(&Status::deadline_exceeded(
-                    "deadline exceeded",
-                ))),
+                Err(_) => Ok(status_response(&GatewayError::DeadlineExceeded.to_status())),
             }
         })
     }

@@ -166,4 +166,101 @@ impl UpstreamError {
             other => other.service() == Service::Iam,
         }
     }
+
+    /// How this failure would likely behave if the call were made again: the
+    /// one answer the gateway has to "is this transient?" (retries, the watch
+    /// hub).
+    pub fn class(&self) -> FailureClass {
+        match self {
+            UpstreamError::Connect { .. }
+            | UpstreamError::Transport { .. }
+            | UpstreamError::Timeout { .. }
+            | UpstreamError::DeadlineExceeded { .. }
+            | UpstreamError::Overloaded { .. } => FailureClass::Transient,
+            UpstreamError::Status { status, .. } => match status {
+                429 | 502 | 503 | 504 => FailureClass::Transient,
+                500..=599 => FailureClass::MayPass,
+                _ => FailureClass::Permanent,
+            },
+            UpstreamError::Decode { .. } | UpstreamError::BodyTooLarge { .. } => {
+                FailureClass::MayPass
+            }
+            UpstreamError::NotConfigured { .. }
+            | UpstreamError::Credentials { .. }
+            | UpstreamError::Url { .. } => FailureClass::Permanent,
+        }
+    }
+}
+
+/// How a failure is likely to behave if the call is made again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// Down, slow or shedding load (connect errors, 429, 502–504, timeouts:
+    /// UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED): it will pass.
+    Transient,
+    /// A failure that may pass but may as well be for good (a 500, an
+    /// unreadable answer: INTERNAL, UNKNOWN, ABORTED): worth a few more tries.
+    MayPass,
+    /// A refusal of the request itself (NOT_FOUND, PERMISSION_DENIED,
+    /// INVALID_ARGUMENT, …): asking again changes nothing.
+    Permanent,
+}
+
+impl FailureClass {
+    /// The class of a gRPC status code, for clients that see only the
+    /// gateway's status (the command-line client); it agrees with
+    /// [`UpstreamError::class`] through the mapping of `crate::error`.
+    pub fn of_code(code: tonic::Code) -> Self {
+        use tonic::Code;
+        match code {
+            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted => {
+                FailureClass::Transient
+            }
+            Code::Internal | Code::Unknown | Code::Aborted => FailureClass::MayPass,
+            _ => FailureClass::Permanent,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+
+    #[test]
+    fn failures_fall_in_three_classes() {
+        for code in [
+            Code::Unavailable,
+            Code::DeadlineExceeded,
+            Code::ResourceExhausted,
+        ] {
+            assert_eq!(
+                FailureClass::of_code(code),
+                FailureClass::Transient,
+                "{code:?}"
+            );
+        }
+        for code in [Code::Internal, Code::Unknown, Code::Aborted] {
+            assert_eq!(
+                FailureClass::of_code(code),
+                FailureClass::MayPass,
+                "{code:?}"
+            );
+        }
+        for code in [
+            Code::NotFound,
+            Code::PermissionDenied,
+            Code::Unauthenticated,
+            Code::InvalidArgument,
+            Code::FailedPrecondition,
+            Code::Unimplemented,
+            Code::Cancelled,
+        ] {
+            assert_eq!(
+                FailureClass::of_code(code),
+                FailureClass::Permanent,
+                "{code:?}"
+            );
+        }
+    }
 }

@@ -19,7 +19,7 @@ pub(crate) mod untrusted;
 pub use auth::Auth;
 pub use client::{Reply, UpstreamClient, UpstreamSettings};
 pub use credentials::{AkSk, Held};
-pub use error::{Service, UpstreamError};
+pub use error::{FailureClass, Service, UpstreamError};
 pub use iam::{IamSettings, IamTokenProvider, LoginBackoff};
 pub use query::BackupQuery;
 pub use secrets::{Secret, SecretError, SecretFile, SecretSource};

@@ -25,10 +25,10 @@ use std::{
 };
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use tokio::time::Instant;
 
-use super::error::{Service, UpstreamError};
+use super::error::{FailureClass, Service, UpstreamError};
 
 /// How upstream calls are retried.
 #[derive(Debug, Clone)]
@@ -86,17 +86,12 @@ pub fn retryable(method: &Method, error: &UpstreamError) -> bool {
         return matches!(error, UpstreamError::Connect { .. });
     }
     match error {
-        UpstreamError::Connect { .. } | UpstreamError::Transport { .. } => true,
-        UpstreamError::Status { status, .. } => matches!(
-            StatusCode::from_u16(*status),
-            Ok(StatusCode::BAD_GATEWAY
-                | StatusCode::SERVICE_UNAVAILABLE
-                | StatusCode::GATEWAY_TIMEOUT
-                | StatusCode::TOO_MANY_REQUESTS)
-        ),
-        // A timed-out attempt already spent its time; a shed call would be shed
-        // again; everything else is an answer about the request itself.
-        _ => false,
+        // A timed-out attempt already spent its time, and a shed call would be
+        // shed again: transient, but not worth another attempt now.
+        UpstreamError::Timeout { .. }
+        | UpstreamError::DeadlineExceeded { .. }
+        | UpstreamError::Overloaded { .. } => false,
+        other => other.class() == FailureClass::Transient,
     }
 }
 

@@ -35,14 +35,14 @@ use std::{
 
 use prost_types::Timestamp;
 use tokio::{sync::watch, time::Instant};
-use tonic::{Code, Status};
+use tonic::Status;
 
 use crate::{
     convert,
     error::GatewayError,
     proto as pb,
     upstream::BackupQuery,
-    upstream::{Auth, UpstreamClient},
+    upstream::{Auth, FailureClass, UpstreamClient, UpstreamError},
 };
 
 use super::BoxStream;
@@ -313,8 +313,8 @@ impl WatchHub {
                     }
                     interval
                 }
-                Err(status) => {
-                    let class = FailureClass::of(status.code());
+                Err(error) => {
+                    let class = error.class();
                     if class == FailureClass::MayPass {
                         passing_failures += 1;
                     }
@@ -324,12 +324,13 @@ impl WatchHub {
                         FailureClass::Permanent => false,
                     };
                     if !retry {
-                        tracing::info!(checkpoint = %key.checkpoint_id, code = ?status.code(), passing_failures, "watch poll failed; ending the watch");
+                        tracing::info!(checkpoint = %key.checkpoint_id, %error, passing_failures, "watch poll failed; ending the watch");
+                        let status = GatewayError::Upstream(error).to_status();
                         sender.send_replace(Published::Failed(status));
                         self.retire(&key, generation, true);
                         return;
                     }
-                    tracing::debug!(checkpoint = %key.checkpoint_id, code = ?status.code(), passing_failures, "watch poll failed; retrying");
+                    tracing::debug!(checkpoint = %key.checkpoint_id, %error, passing_failures, "watch poll failed; retrying");
                     interval = (interval * 2).min(s.max_poll_interval);
                     interval
                 }
@@ -345,13 +346,11 @@ impl WatchHub {
         }
     }
 
-    async fn fetch(&self, key: &WatchKey, auth: &Auth) -> Result<Snapshot, Status> {
-        let map = |e| GatewayError::Upstream(e).to_status();
+    async fn fetch(&self, key: &WatchKey, auth: &Auth) -> Result<Snapshot, UpstreamError> {
         let cp = self
             .upstream
             .get_checkpoint(auth, None, &key.project_id, &key.checkpoint_id)
-            .await
-            .map_err(map)?;
+            .await?;
         let backups = if key.include_backups {
             let query = BackupQuery {
                 checkpoint_id: Some(key.checkpoint_id.clone()),
@@ -360,8 +359,7 @@ impl WatchHub {
             let page = self
                 .upstream
                 .list_backups(auth, None, &key.project_id, &query)
-                .await
-                .map_err(map)?;
+                .await?;
             page.value
                 .backups
                 .0
@@ -385,35 +383,6 @@ impl WatchHub {
 /// failures in between neither count nor reset): an upstream answering 500
 /// for ever must not hold its watchers for ever with nothing to show.
 pub const MAX_PASSING_FAILURES: u32 = 5;
-
-/// How a failed poll is handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureClass {
-    /// Upstream is down, slow or shedding load (UNAVAILABLE, DEADLINE_EXCEEDED,
-    /// RESOURCE_EXHAUSTED): retried with backoff, never ends the watch; it
-    /// will come back.
-    Transient,
-    /// Upstream failed in a way that may pass but may as well be for good
-    /// (INTERNAL, UNKNOWN, ABORTED): retried, until [`MAX_PASSING_FAILURES`]
-    /// of them since the last successful poll end the watch.
-    MayPass,
-    /// Upstream refused (NOT_FOUND, PERMISSION_DENIED, UNAUTHENTICATED,
-    /// INVALID_ARGUMENT, …): asking again changes nothing; ends the watch.
-    Permanent,
-}
-
-impl FailureClass {
-    /// The class of a failed poll's code.
-    pub fn of(code: Code) -> Self {
-        match code {
-            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted => {
-                FailureClass::Transient
-            }
-            Code::Internal | Code::Unknown | Code::Aborted => FailureClass::MayPass,
-            _ => FailureClass::Permanent,
-        }
-    }
-}
 
 /// ±10 % so that many pollers started together do not poll in lockstep.
 fn jitter(d: Duration) -> Duration {
@@ -505,7 +474,7 @@ pub fn watcher_stream(
                         // The poller ended without a terminal state or a failure
                         // it published: nothing more will come.
                         w.done = true;
-                        return Some((Err(Status::unavailable("watch ended; retry")), w));
+                        return Some((Err(GatewayError::WatchEnded.to_status()), w));
                     }
                 }
                 // Also before the first state: a first poll that keeps
@@ -524,31 +493,7 @@ pub fn watcher_stream(
 mod tests {
     use super::*;
     use tokio_stream::StreamExt;
-
-    #[test]
-    fn failures_fall_in_three_classes() {
-        for code in [
-            Code::Unavailable,
-            Code::DeadlineExceeded,
-            Code::ResourceExhausted,
-        ] {
-            assert_eq!(FailureClass::of(code), FailureClass::Transient, "{code:?}");
-        }
-        for code in [Code::Internal, Code::Unknown, Code::Aborted] {
-            assert_eq!(FailureClass::of(code), FailureClass::MayPass, "{code:?}");
-        }
-        for code in [
-            Code::NotFound,
-            Code::PermissionDenied,
-            Code::Unauthenticated,
-            Code::InvalidArgument,
-            Code::FailedPrecondition,
-            Code::Unimplemented,
-            Code::Cancelled,
-        ] {
-            assert_eq!(FailureClass::of(code), FailureClass::Permanent, "{code:?}");
-        }
-    }
+    use tonic::Code;
 
     fn snapshot(status: pb::CheckpointStatus) -> Arc<Snapshot> {
         Arc::new(Snapshot {

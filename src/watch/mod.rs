@@ -34,7 +34,8 @@ pub fn with_deadline<T: Send + 'static>(
     match deadline {
         None => stream,
         Some(deadline) => {
-            let expiry = tokio_stream::once(Err(Status::deadline_exceeded("deadline exceeded")));
+            let expiry =
+                tokio_stream::once(Err(crate::error::GatewayError::DeadlineExceeded.to_status()));
             let timer = Box::pin(tokio::time::sleep_until(deadline));
             Box::pin(UntilDeadline {
                 inner: stream,

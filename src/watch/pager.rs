@@ -61,10 +61,9 @@ use crate::{
     convert,
     error::GatewayError,
     proto::StreamBackupsResponse,
-    service::Call,
     upstream::BackupQuery,
     upstream::{
-        Reply, UpstreamClient, UpstreamError,
+        Auth, Reply, UpstreamClient, UpstreamError,
         dto::{BackupDto, BackupListDto},
     },
     validate::DEFAULT_PAGE_SIZE,
@@ -74,8 +73,6 @@ use crate::{
 /// Most messages waiting between the producer and the gRPC stream.
 pub const CHANNEL_CAPACITY: usize = 32;
 
-const METHOD: &str = "StreamBackups";
-
 type Item = Result<StreamBackupsResponse, Status>;
 type PageResult = Result<Reply<BackupListDto>, UpstreamError>;
 
@@ -84,8 +81,10 @@ type PageResult = Result<Reply<BackupListDto>, UpstreamError>;
 pub struct BackupPager {
     /// The upstream client.
     pub upstream: UpstreamClient,
-    /// Credentials and deadline of the call.
-    pub call: Call,
+    /// The credentials the call acts with.
+    pub auth: Auth,
+    /// When the caller stops waiting.
+    pub deadline: Option<Instant>,
     /// Project to list.
     pub project_id: String,
     /// Checked filters; `limit` is the page size and `offset` where the walk
@@ -95,11 +94,15 @@ pub struct BackupPager {
 
 /// How a walk went, for its log line.
 #[derive(Debug)]
-struct Summary {
-    sent: u64,
-    pages: u64,
-    status: Status,
-    request_id: Option<String>,
+pub struct Summary {
+    /// Backups sent.
+    pub sent: u64,
+    /// Upstream pages fetched.
+    pub pages: u64,
+    /// How the stream ended.
+    pub status: Status,
+    /// Upstream's last request id.
+    pub request_id: Option<String>,
 }
 
 /// What the walk remembers to notice an upstream whose pages never end.
@@ -176,25 +179,17 @@ impl Drop for Fetch {
 
 impl BackupPager {
     /// Starts the walk in a task of its own and returns the stream of its
-    /// backups, ended by the caller's deadline. `started` is when the call
-    /// arrived (for the log line).
-    pub fn stream(self, started: Instant) -> BoxStream<StreamBackupsResponse> {
+    /// backups, ended by the caller's deadline; `ended` gets the walk's
+    /// [`Summary`] (for the call's log line) when it is over.
+    pub fn stream(
+        self,
+        ended: impl FnOnce(Summary) + Send + 'static,
+    ) -> BoxStream<StreamBackupsResponse> {
         let capacity = CHANNEL_CAPACITY.min(self.page_size());
         let (tx, rx) = mpsc::channel(capacity);
-        let deadline = self.call.deadline;
+        let deadline = self.deadline;
         crate::trace::spawn(async move {
-            let summary = self.walk(&tx, capacity).await;
-            let counts = crate::telemetry::StreamCounts {
-                backups: summary.sent,
-                pages: summary.pages,
-            };
-            crate::telemetry::log_rpc(
-                METHOD,
-                &summary.status,
-                started,
-                summary.request_id.as_deref(),
-                Some(counts),
-            );
+            ended(self.walk(&tx, capacity).await);
         });
         bounded(rx, deadline)
     }
@@ -208,8 +203,8 @@ impl BackupPager {
     /// Starts fetching the page at `offset`.
     fn fetch(&self, offset: i32) -> Fetch {
         let upstream = self.upstream.clone();
-        let auth = self.call.auth.clone();
-        let deadline = self.call.deadline;
+        let auth = self.auth.clone();
+        let deadline = self.deadline;
         let project_id = self.project_id.clone();
         let mut query = self.query.clone();
         query.offset = Some(offset);
@@ -247,7 +242,12 @@ impl BackupPager {
                     return fail(tx, summary, GatewayError::Upstream(err).to_status()).await;
                 }
                 Err(_) => {
-                    return fail(tx, summary, Status::internal("the page fetch failed")).await;
+                    return fail(
+                        tx,
+                        summary,
+                        GatewayError::Internal("the page fetch failed").to_status(),
+                    )
+                    .await;
                 }
             };
             summary.pages += 1;
@@ -269,8 +269,7 @@ impl BackupPager {
                 match i32::try_from(len).ok().and_then(|l| offset.checked_add(l)) {
                     Some(next) => Some(next),
                     None => {
-                        let status =
-                            Status::out_of_range("the listing goes beyond the largest offset");
+                        let status = GatewayError::ListingTooLong.to_status();
                         return fail(tx, summary, status).await;
                     }
                 }
@@ -314,9 +313,9 @@ impl BackupPager {
 
     /// The receiver is gone: the deadline passed or the caller cancelled.
     fn gone(&self, mut summary: Summary) -> Summary {
-        summary.status = match self.call.deadline {
-            Some(d) if d <= Instant::now() => Status::deadline_exceeded("deadline exceeded"),
-            _ => Status::cancelled("the caller went away"),
+        summary.status = match self.deadline {
+            Some(d) if d <= Instant::now() => GatewayError::DeadlineExceeded.to_status(),
+            _ => GatewayError::Cancelled.to_status(),
         };
         summary
     }
