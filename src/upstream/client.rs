@@ -15,7 +15,7 @@ use std::{sync::Arc, time::Duration};
 
 use reqwest::{
     Method, StatusCode,
-    header::{ACCEPT, CONTENT_TYPE, HeaderValue, RETRY_AFTER},
+    header::{ACCEPT, CONTENT_TYPE, HeaderValue},
 };
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
@@ -26,10 +26,11 @@ use super::{
     credentials::AkSk,
     dto,
     error::{Service, UpstreamError},
+    exchange::{self, Answer, Budget},
     paths,
     query::BackupQuery,
     retry::{self, RetryBudget, RetryPolicy},
-    untrusted,
+    token::AuthToken,
 };
 use crate::metrics::{Metrics, UpstreamStatus};
 
@@ -311,7 +312,7 @@ impl UpstreamClient {
                 Ok(answer) if answer.status.is_success() => break answer,
                 Ok(answer) => {
                     let retry_after = answer.retry_after;
-                    (answer.into_error(out.service), retry_after)
+                    (into_error(answer, out.service), retry_after)
                 }
                 Err(error) => (error, None),
             };
@@ -368,8 +369,14 @@ impl UpstreamClient {
         }
     }
 
-    /// One attempt: an in-flight slot, credentials, the exchange, within the
-    /// request timeout and the caller's deadline, whichever comes first.
+    /// One attempt, in stages: an in-flight [`slot`](Self::slot), the
+    /// request [built](Self::build), [authenticated](Self::authenticate),
+    /// [exchanged](exchange::exchange) and [recorded](Self::record) — all
+    /// within the request timeout and the caller's deadline, whichever comes
+    /// first. With IAM-issued tokens, one 401 earns one refresh and one more
+    /// exchange: the token may have been revoked early, and a 401 comes from
+    /// upstream's API gateway before the service acts, so re-sending a create
+    /// is safe.
     async fn attempt(
         &self,
         out: &Outgoing,
@@ -377,233 +384,199 @@ impl UpstreamClient {
         project_id: &str,
         deadline: Option<Instant>,
     ) -> Result<Answer, UpstreamError> {
-        let Outgoing {
-            service,
-            method,
-            url,
-            body,
-            ..
-        } = out;
-        let service = *service;
-        let own = Instant::now() + self.settings.request_timeout;
-        let (until, by_caller) = match deadline {
-            Some(d) if d <= own => (d, true),
-            _ => (own, false),
-        };
-        let expired = || {
-            if by_caller {
-                UpstreamError::DeadlineExceeded { service }
-            } else {
-                UpstreamError::Timeout { service }
-            }
-        };
-        if until <= Instant::now() {
-            return Err(expired());
+        let service = out.service;
+        let budget = Budget::new(service, self.settings.request_timeout, deadline);
+        if budget.spent() {
+            return Err(budget.expired());
         }
-        let _slot = match self.slots.clone().try_acquire_owned() {
-            Ok(slot) => slot,
-            Err(_) => {
-                let give_up = until.min(Instant::now() + self.settings.queue_timeout);
-                match tokio::time::timeout_at(give_up, self.slots.clone().acquire_owned()).await {
-                    Ok(Ok(slot)) => slot,
-                    _ if give_up == until => return Err(expired()),
-                    _ => {
-                        tracing::debug!(upstream = service.name(), "no in-flight slot; shedding");
-                        self.metrics.shed(service.name());
-                        return Err(UpstreamError::Overloaded { service });
-                    }
-                }
-            }
-        };
+        let _slot = self.slot(service, &budget).await?;
         let started = Instant::now();
-        // With IAM-issued tokens, one 401 earns one refresh and one retry: the
-        // token may have been revoked early. A 401 comes from upstream's API
-        // gateway before the service acts, so re-sending a create is safe.
         let mut rejected = None;
-        let mut refreshed = false;
-        let answer = loop {
-            let mut req = self
-                .http
-                .request(method.clone(), url.clone())
-                .header(ACCEPT, JSON);
-            if let Some(bytes) = body {
-                req = req.header(CONTENT_TYPE, JSON_UTF8).body(bytes.clone());
-            }
-            // Building cannot fail: the URL is already parsed and every header valid.
-            let mut request = req.build().map_err(|_| UpstreamError::Url {
-                service,
-                source: paths::PathError::BadEndpoint,
-            })?;
+        loop {
             let span = tracing::info_span!(
                 "upstream",
                 otel.name = out.route,
                 otel.kind = "client",
-                http.request.method = %method,
+                http.request.method = %out.method,
                 upstream.service = service.name(),
                 http.response.status_code = tracing::field::Empty,
                 otel.status_code = tracing::field::Empty,
             );
-            if let Some(trace) = crate::trace::current() {
-                let headers = request.headers_mut();
-                headers.insert(
-                    TRACEPARENT,
-                    crate::trace::upstream_traceparent(&span, &trace),
-                );
-                if let Some(state) = trace.tracestate {
-                    headers.insert(TRACESTATE, state);
-                }
-                if let Some(id) = trace.request_id {
-                    headers.insert(X_REQUEST_ID, id);
-                }
-            }
-            let iam_token = match auth {
-                Auth::Token(token) => {
-                    request
-                        .headers_mut()
-                        .insert(X_AUTH_TOKEN, token.header_value().clone());
-                    None
-                }
-                Auth::AkSk(creds) => {
-                    sign(&mut request, creds, project_id, chrono::Utc::now()).map_err(|err| {
-                        tracing::warn!(error = %err, "cannot read the gateway's credentials");
-                        UpstreamError::Credentials { service }
-                    })?;
-                    None
-                }
-                Auth::Iam(provider) => {
-                    let token = match rejected.take() {
-                        Some(old) => {
-                            provider
-                                .refresh_after_rejection(project_id, &old, deadline)
-                                .await?
-                        }
-                        None => provider.token(project_id, deadline).await?,
-                    };
-                    request
-                        .headers_mut()
-                        .insert(X_AUTH_TOKEN, token.header_value().clone());
-                    Some(token)
-                }
-            };
+            let mut request = self.build(out, &span)?;
+            let refreshing = rejected.is_some();
+            let token =
+                authenticate(&mut request, auth, project_id, deadline, rejected.take()).await?;
             let sent = Instant::now();
-            let outcome = tokio::time::timeout_at(
-                until,
-                tracing::Instrument::instrument(self.exchange(service, request), span.clone()),
-            )
-            .await;
-            let seconds = sent.elapsed().as_secs_f64();
-            let status = match &outcome {
-                Ok(Ok(answer)) => UpstreamStatus::Http(answer.status.as_u16()),
-                Ok(Err(UpstreamError::Connect { .. })) => UpstreamStatus::ConnectError,
-                Ok(Err(UpstreamError::Timeout { .. })) | Err(_) => UpstreamStatus::Timeout,
-                Ok(Err(_)) => UpstreamStatus::TransportError,
-            };
-            if let UpstreamStatus::Http(code) = status {
-                span.record("http.response.status_code", i64::from(code));
-            }
-            if !matches!(status, UpstreamStatus::Http(code) if (200..300).contains(&code)) {
-                span.record("otel.status_code", "ERROR");
-            }
-            self.metrics
-                .upstream_request(service.name(), out.route, status, seconds);
-            let answer = match outcome {
-                Ok(result) => result?,
-                Err(_) => return Err(expired()),
-            };
-            match iam_token {
-                Some(token) if answer.status == StatusCode::UNAUTHORIZED && !refreshed => {
+            let max_body = self.settings.max_body_bytes;
+            let exchanged = budget
+                .run(tracing::Instrument::instrument(
+                    exchange::exchange(&self.http, service, request, max_body),
+                    span.clone(),
+                ))
+                .await
+                .and_then(|answer| answer);
+            self.record(out, &span, &exchanged, sent.elapsed());
+            let answer = exchanged?;
+            match token {
+                Some(token) if answer.status == StatusCode::UNAUTHORIZED && !refreshing => {
                     tracing::debug!(upstream = service.name(), "token refused; refreshing once");
-                    refreshed = true;
                     rejected = Some(token);
-                    continue;
                 }
-                _ => break answer,
+                _ => {
+                    tracing::debug!(
+                        upstream = service.name(),
+                        method = %out.method,
+                        path = %out.url.path(),
+                        http_status = answer.status.as_u16(),
+                        upstream_request_id = answer.request_id.as_deref().unwrap_or(""),
+                        latency_us = started.elapsed().as_micros() as u64,
+                        "upstream call"
+                    );
+                    return Ok(answer);
+                }
             }
-        };
-        tracing::debug!(
-            upstream = service.name(),
-            %method,
-            path = %url.path(),
-            http_status = answer.status.as_u16(),
-            upstream_request_id = answer.request_id.as_deref().unwrap_or(""),
-            latency_us = started.elapsed().as_micros() as u64,
-            "upstream call"
-        );
-        Ok(answer)
+        }
     }
 
-    /// Sends the request and reads the status, request id and capped body.
-    async fn exchange(
+    /// One of the in-flight slots: at once, or within the queue timeout, or
+    /// the call is shed ([`UpstreamError::Overloaded`]) rather than queued
+    /// without bound.
+    async fn slot(
         &self,
         service: Service,
-        request: reqwest::Request,
-    ) -> Result<Answer, UpstreamError> {
-        let mut resp = self
-            .http
-            .execute(request)
-            .await
-            .map_err(|e| classify(service, &e))?;
-        let status = resp.status();
-        // Capped and cleaned here, once: it reaches statuses, response
-        // metadata and log lines.
-        let request_id = resp
-            .headers()
-            .get(X_REQUEST_ID)
-            .and_then(untrusted::request_id);
-        let retry_after = resp
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| retry::parse_retry_after(v, std::time::SystemTime::now()));
-        let limit = self.settings.max_body_bytes;
-        if resp.content_length().is_some_and(|len| len > limit) {
-            return Err(UpstreamError::BodyTooLarge {
-                service,
-                limit,
-                request_id,
-            });
+        budget: &Budget,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, UpstreamError> {
+        if let Ok(slot) = self.slots.clone().try_acquire_owned() {
+            return Ok(slot);
         }
-        let hint = resp.content_length().unwrap_or(8 * 1024).min(limit);
-        let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
-        while let Some(chunk) = resp.chunk().await.map_err(|e| classify(service, &e))? {
-            if (bytes.len() + chunk.len()) as u64 > limit {
-                return Err(UpstreamError::BodyTooLarge {
-                    service,
-                    limit,
-                    request_id,
-                });
+        let give_up = budget
+            .until()
+            .min(Instant::now() + self.settings.queue_timeout);
+        match tokio::time::timeout_at(give_up, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => Ok(slot),
+            _ if give_up == budget.until() => Err(budget.expired()),
+            _ => {
+                tracing::debug!(upstream = service.name(), "no in-flight slot; shedding");
+                self.metrics.shed(service.name());
+                Err(UpstreamError::Overloaded { service })
             }
-            bytes.extend_from_slice(&chunk);
         }
-        Ok(Answer {
-            status,
-            request_id,
-            bytes,
-            retry_after,
-        })
+    }
+
+    /// The request of `out`, carrying the call's trace context (with `span` as
+    /// the parent when spans are exported).
+    fn build(
+        &self,
+        out: &Outgoing,
+        span: &tracing::Span,
+    ) -> Result<reqwest::Request, UpstreamError> {
+        let mut req = self
+            .http
+            .request(out.method.clone(), out.url.clone())
+            .header(ACCEPT, JSON);
+        if let Some(bytes) = &out.body {
+            req = req.header(CONTENT_TYPE, JSON_UTF8).body(bytes.clone());
+        }
+        // Building cannot fail: the URL is already parsed and every header valid.
+        let mut request = req.build().map_err(|_| UpstreamError::Url {
+            service: out.service,
+            source: paths::PathError::BadEndpoint,
+        })?;
+        if let Some(trace) = crate::trace::current() {
+            let headers = request.headers_mut();
+            headers.insert(
+                TRACEPARENT,
+                crate::trace::upstream_traceparent(span, &trace),
+            );
+            if let Some(state) = trace.tracestate {
+                headers.insert(TRACESTATE, state);
+            }
+            if let Some(id) = trace.request_id {
+                headers.insert(X_REQUEST_ID, id);
+            }
+        }
+        Ok(request)
+    }
+
+    /// Counts one exchange in the metrics and notes its outcome on its span.
+    fn record(
+        &self,
+        out: &Outgoing,
+        span: &tracing::Span,
+        exchanged: &Result<Answer, UpstreamError>,
+        took: Duration,
+    ) {
+        let status = match exchanged {
+            Ok(answer) => UpstreamStatus::Http(answer.status.as_u16()),
+            Err(UpstreamError::Connect { .. }) => UpstreamStatus::ConnectError,
+            Err(UpstreamError::Timeout { .. } | UpstreamError::DeadlineExceeded { .. }) => {
+                UpstreamStatus::Timeout
+            }
+            Err(_) => UpstreamStatus::TransportError,
+        };
+        if let UpstreamStatus::Http(code) = status {
+            span.record("http.response.status_code", i64::from(code));
+        }
+        if !matches!(status, UpstreamStatus::Http(code) if (200..300).contains(&code)) {
+            span.record("otel.status_code", "ERROR");
+        }
+        self.metrics
+            .upstream_request(out.service.name(), out.route, status, took.as_secs_f64());
     }
 }
 
-/// What upstream answered to one attempt.
-struct Answer {
-    status: StatusCode,
-    request_id: Option<String>,
-    bytes: Vec<u8>,
-    /// `Retry-After`, when upstream asked for a pause.
-    retry_after: Option<Duration>,
+/// Authenticates `request` as `auth` (contract §3): the caller's token, a
+/// signature with the gateway's AK/SK, or a token of its IAM user — a fresh
+/// one when upstream `rejected` the last. Returns the IAM token used, so a
+/// 401 can be told from a revoked token.
+async fn authenticate(
+    request: &mut reqwest::Request,
+    auth: &Auth,
+    project_id: &str,
+    deadline: Option<Instant>,
+    rejected: Option<AuthToken>,
+) -> Result<Option<AuthToken>, UpstreamError> {
+    let service = Service::Cbr;
+    match auth {
+        Auth::Token(token) => {
+            request
+                .headers_mut()
+                .insert(X_AUTH_TOKEN, token.header_value().clone());
+            Ok(None)
+        }
+        Auth::AkSk(creds) => {
+            sign(request, creds, project_id, chrono::Utc::now()).map_err(|err| {
+                tracing::warn!(error = %err, "cannot read the gateway's credentials");
+                UpstreamError::Credentials { service }
+            })?;
+            Ok(None)
+        }
+        Auth::Iam(provider) => {
+            let token = match rejected {
+                Some(old) => {
+                    provider
+                        .refresh_after_rejection(project_id, &old, deadline)
+                        .await?
+                }
+                None => provider.token(project_id, deadline).await?,
+            };
+            request
+                .headers_mut()
+                .insert(X_AUTH_TOKEN, token.header_value().clone());
+            Ok(Some(token))
+        }
+    }
 }
 
-impl Answer {
-    /// The error a non-2xx answer stands for.
-    fn into_error(self, service: Service) -> UpstreamError {
-        let parsed = dto::ErrorBody::parse(&self.bytes);
-        UpstreamError::Status {
-            service,
-            status: self.status.as_u16(),
-            code: parsed.code,
-            message: parsed.message,
-            request_id: self.request_id,
-        }
+/// The error a non-2xx answer stands for.
+fn into_error(answer: Answer, service: Service) -> UpstreamError {
+    let parsed = dto::ErrorBody::parse(&answer.bytes);
+    UpstreamError::Status {
+        service,
+        status: answer.status.as_u16(),
+        code: parsed.code,
+        message: parsed.message,
+        request_id: answer.request_id,
     }
 }
 
@@ -672,39 +645,4 @@ fn sign(
         &date,
     )
     .map_err(|err| super::SecretError::Unusable(err.0))
-}
-
-/// Sorts a reqwest failure into connect (never reached upstream), timeout, or
-/// transport (may have reached upstream). Only the kind is kept: reqwest's text
-/// names the URL, and the gateway's messages stay short.
-fn classify(service: Service, err: &reqwest::Error) -> UpstreamError {
-    tracing::debug!(upstream = service.name(), error = %err.without_url_ref(), "upstream transport error");
-    if err.is_connect() {
-        UpstreamError::Connect { service }
-    } else if err.is_timeout() {
-        UpstreamError::Timeout { service }
-    } else {
-        UpstreamError::Transport { service }
-    }
-}
-
-/// `reqwest::Error::without_url` takes the error by value; this shows it without the URL.
-trait WithoutUrlRef {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrlRef for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let mut text = self.to_string();
-        if let Some(url) = self.url() {
-            text = text.replace(url.as_str(), "<url>");
-        }
-        let mut source = std::error::Error::source(self);
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        text
-    }
 }

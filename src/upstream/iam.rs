@@ -28,16 +28,12 @@
 use std::{
     collections::HashMap,
     fmt,
-    future::Future,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use reqwest::{
-    StatusCode,
-    header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue},
-};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
@@ -46,10 +42,10 @@ use url::Url;
 use super::{
     dto,
     error::{Service, UpstreamError},
+    exchange::{self, Budget},
     paths,
     secrets::{Secret, SecretError, SecretSource},
     token::AuthToken,
-    untrusted,
 };
 
 const SERVICE: Service = Service::Iam;
@@ -70,8 +66,6 @@ const MAX_PROJECTS: usize = 1024;
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const JSON_UTF8: HeaderValue = HeaderValue::from_static("application/json;charset=UTF-8");
 const X_SUBJECT_TOKEN: &str = "x-subject-token";
-const X_REQUEST_ID: &str = "x-request-id";
-const X_IAM_TRACE_ID: &str = "x-iam-trace-id";
 
 /// Where and as whom the gateway logs in to IAM. `Debug` never shows the password.
 #[derive(Debug)]
@@ -227,35 +221,6 @@ impl Slot {
             .as_ref()
             .map(|f| (f.retry_at, f.password))
     }
-}
-
-/// The time one call may take: the caller's deadline or the request timeout.
-struct Budget {
-    until: Instant,
-    by_caller: bool,
-}
-
-impl Budget {
-    fn expired(&self) -> UpstreamError {
-        if self.by_caller {
-            UpstreamError::DeadlineExceeded { service: SERVICE }
-        } else {
-            UpstreamError::Timeout { service: SERVICE }
-        }
-    }
-
-    async fn run<F: Future>(&self, f: F) -> Result<F::Output, UpstreamError> {
-        tokio::time::timeout_at(self.until, f)
-            .await
-            .map_err(|_| self.expired())
-    }
-}
-
-/// One IAM answer.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
 }
 
 impl IamTokenProvider {
@@ -477,20 +442,7 @@ impl IamTokenProvider {
     }
 
     fn budget(&self, deadline: Option<Instant>) -> Budget {
-        let now = Instant::now();
-        let own = now
-            .checked_add(self.settings.request_timeout)
-            .unwrap_or(now + MAX_LIFETIME);
-        match deadline {
-            Some(d) if d <= own => Budget {
-                until: d,
-                by_caller: true,
-            },
-            _ => Budget {
-                until: own,
-                by_caller: false,
-            },
-        }
+        Budget::new(SERVICE, self.settings.request_timeout, deadline)
     }
 
     fn slot(&self, project_id: &str) -> Arc<Slot> {
@@ -514,7 +466,7 @@ impl IamTokenProvider {
         budget: &Budget,
         password: Result<Secret, SecretError>,
     ) -> Result<Cached, UpstreamError> {
-        if budget.until <= Instant::now() {
+        if budget.spent() {
             return Err(budget.expired());
         }
         let password = password.map_err(|err| {
@@ -546,12 +498,21 @@ impl IamTokenProvider {
             .post(url)
             .header(ACCEPT, JSON)
             .header(CONTENT_TYPE, JSON_UTF8)
-            .body(body.to_string());
+            .body(body.to_string())
+            .build()
+            .map_err(|e| exchange::classify(SERVICE, &e))?;
         drop(body);
         let started = Instant::now();
         let sent_at = Utc::now();
-        let answer = budget.run(exchange(request)).await??;
-        let request_id = request_id(&answer.headers);
+        let answer = budget
+            .run(exchange::exchange(
+                &self.http,
+                SERVICE,
+                request,
+                MAX_BODY_BYTES as u64,
+            ))
+            .await??;
+        let request_id = answer.request_id.clone();
         tracing::debug!(
             upstream = SERVICE.name(),
             project_id,
@@ -561,7 +522,7 @@ impl IamTokenProvider {
             "IAM token request"
         );
         if !answer.status.is_success() {
-            let parsed = dto::ErrorBody::parse(&answer.body);
+            let parsed = dto::ErrorBody::parse(&answer.bytes);
             return Err(UpstreamError::Status {
                 service: SERVICE,
                 status: answer.status.as_u16(),
@@ -586,72 +547,13 @@ impl IamTokenProvider {
                 request_id,
             });
         };
-        let lifetime = token_lifetime(&answer.body, sent_at).unwrap_or(DEFAULT_LIFETIME);
+        let lifetime = token_lifetime(&answer.bytes, sent_at).unwrap_or(DEFAULT_LIFETIME);
         let (refresh_in, expires_in) = schedule(lifetime, self.settings.refresh_ahead);
         Ok(Cached {
             token,
             refresh_at: started + refresh_in,
             expires_at: started + expires_in,
         })
-    }
-}
-
-/// IAM's request id: `X-Request-Id`, else `X-Iam-Trace-Id`, capped and
-/// cleaned (it reaches statuses and log lines); one that is blank once cleaned
-/// counts as absent.
-fn request_id(headers: &HeaderMap) -> Option<String> {
-    [X_REQUEST_ID, X_IAM_TRACE_ID]
-        .into_iter()
-        .find_map(|name| headers.get(name).and_then(untrusted::request_id))
-}
-
-/// Sends the request and reads the answer, its body capped.
-async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, UpstreamError> {
-    let mut resp = request.send().await.map_err(classify)?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let too_large = || UpstreamError::BodyTooLarge {
-        service: SERVICE,
-        limit: MAX_BODY_BYTES as u64,
-        request_id: request_id(&headers),
-    };
-    if resp
-        .content_length()
-        .is_some_and(|len| len > MAX_BODY_BYTES as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(classify)? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Answer {
-        status,
-        headers,
-        body,
-    })
-}
-
-/// Sorts a reqwest failure by kind; its text (without the URL) goes to the debug log.
-fn classify(err: reqwest::Error) -> UpstreamError {
-    let err = err.without_url();
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(&err);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    tracing::debug!(upstream = SERVICE.name(), error = %text, "IAM transport error");
-    if err.is_connect() {
-        UpstreamError::Connect { service: SERVICE }
-    } else if err.is_timeout() {
-        UpstreamError::Timeout { service: SERVICE }
-    } else {
-        UpstreamError::Transport { service: SERVICE }
     }
 }
 

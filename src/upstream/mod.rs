@@ -7,6 +7,7 @@ pub mod client;
 pub mod credentials;
 pub mod dto;
 pub mod error;
+pub(crate) mod exchange;
 pub mod iam;
 pub mod lenient;
 pub mod paths;
