@@ -432,7 +432,7 @@ fn upstream_status(u: &UpstreamError) -> Status {
     };
     metadata.insert("service".to_owned(), service.name().to_owned());
     let mut details = ErrorDetails::new();
-    details.set_error_info(reason, service.domain(), metadata);
+    details.set_error_info(reason, domain(service), metadata);
     if let Some(id) = u.request_id() {
         details.set_request_info(id, "");
     }
@@ -444,6 +444,15 @@ fn truncate(s: &str) -> String {
     match s.char_indices().nth(MAX_MESSAGE_CHARS) {
         Some((at, _)) => format!("{}…", &s[..at]),
         None => s.to_owned(),
+    }
+}
+
+/// The `google.rpc.ErrorInfo.domain` of errors from `service`.
+fn domain(service: Service) -> &'static str {
+    match service {
+        Service::Cbr => "cbr.myhuaweicloud.com",
+        Service::Csbs => "csbs.myhuaweicloud.com",
+        Service::Iam => "iam.myhuaweicloud.com",
     }
 }
 

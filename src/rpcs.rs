@@ -3,9 +3,13 @@
 //! Everything that treats RPCs differently reads it here instead of keeping its
 //! own list: the authorization groups (`read`, `write`, always allowed), which
 //! calls stream and whether they end by themselves (the stream budget and the
-//! drain), the metrics' method labels, the handlers' names in log lines. A unit
-//! test checks it against the compiled descriptor set, so a method added to a
-//! `.proto` file without a row here fails the build's tests.
+//! drain), the metrics' method labels, the handlers' names in log lines, and
+//! the upstream operations (`cbr_wire`'s routes, which also name the
+//! simulator's fault rules) each method calls. A unit test checks it against
+//! the compiled descriptor set, so a method added to a `.proto` file without a
+//! row here fails the build's tests.
+
+use cbr_wire::{self as wire, Route};
 
 /// What calling a method can do, for authorization (contract §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +47,8 @@ pub struct Rpc {
     pub access: Access,
     /// Unary or which kind of stream.
     pub shape: Shape,
+    /// The upstream operations it calls (none for health and reflection).
+    pub upstream: &'static [&'static Route],
 }
 
 impl Rpc {
@@ -59,6 +65,9 @@ impl Rpc {
 
 macro_rules! rpc {
     ($name:ident, $service:literal, $method:literal, $access:ident, $shape:ident) => {
+        rpc!($name, $service, $method, $access, $shape, []);
+    };
+    ($name:ident, $service:literal, $method:literal, $access:ident, $shape:ident, [$($route:ident),*]) => {
         #[doc = concat!("`", $service, "/", $method, "`.")]
         pub static $name: Rpc = Rpc {
             service: $service,
@@ -66,6 +75,7 @@ macro_rules! rpc {
             path: concat!("/", $service, "/", $method),
             access: Access::$access,
             shape: Shape::$shape,
+            upstream: &[$(&wire::$route),*],
         };
     };
 }
@@ -75,49 +85,56 @@ rpc!(
     "cbr.gateway.v1.CheckpointService",
     "CreateCheckpoint",
     Write,
-    Unary
+    Unary,
+    [CREATE_CHECKPOINT]
 );
 rpc!(
     GET_CHECKPOINT,
     "cbr.gateway.v1.CheckpointService",
     "GetCheckpoint",
     Read,
-    Unary
+    Unary,
+    [GET_CHECKPOINT]
 );
 rpc!(
     WATCH_CHECKPOINT,
     "cbr.gateway.v1.CheckpointService",
     "WatchCheckpoint",
     Read,
-    EndlessStream
+    EndlessStream,
+    [GET_CHECKPOINT, LIST_BACKUPS]
 );
 rpc!(
     LIST_BACKUPS,
     "cbr.gateway.v1.BackupService",
     "ListBackups",
     Read,
-    Unary
+    Unary,
+    [LIST_BACKUPS]
 );
 rpc!(
     STREAM_BACKUPS,
     "cbr.gateway.v1.BackupService",
     "StreamBackups",
     Read,
-    BoundedStream
+    BoundedStream,
+    [LIST_BACKUPS]
 );
 rpc!(
     GET_BACKUP,
     "cbr.gateway.v1.BackupService",
     "GetBackup",
     Read,
-    Unary
+    Unary,
+    [GET_BACKUP]
 );
 rpc!(
     GET_CHECKPOINT_ITEM,
     "cbr.gateway.v1.CheckpointItemService",
     "GetCheckpointItem",
     Read,
-    Unary
+    Unary,
+    [GET_CHECKPOINT_ITEM]
 );
 rpc!(HEALTH_CHECK, "grpc.health.v1.Health", "Check", Open, Unary);
 rpc!(
@@ -202,6 +219,26 @@ mod tests {
         let mut sorted = from_table.clone();
         sorted.sort();
         assert_eq!(sorted, from_protos);
+    }
+
+    /// Every upstream operation but IAM's (the token provider's) is called by
+    /// some RPC, and health and reflection call none.
+    #[test]
+    fn every_upstream_operation_has_its_rpc() {
+        for route in wire::ALL {
+            let callers = api().filter(|rpc| rpc.upstream.contains(route)).count();
+            if route.api == wire::Api::Iam {
+                assert_eq!(callers, 0, "{}", route.name);
+            } else {
+                assert!(callers > 0, "{} is called by no RPC", route.name);
+            }
+        }
+        assert!(
+            ALL.iter()
+                .filter(|rpc| rpc.access == Access::Open)
+                .all(|rpc| rpc.upstream.is_empty())
+        );
+        assert!(api().all(|rpc| !rpc.upstream.is_empty()));
     }
 
     #[test]

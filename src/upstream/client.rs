@@ -13,6 +13,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use cbr_wire::{self as wire, Route};
 use reqwest::{
     Method, StatusCode,
     header::{ACCEPT, CONTENT_TYPE, HeaderValue},
@@ -158,27 +159,15 @@ impl UpstreamClient {
         project_id: &str,
         body: &dto::CreateCheckpointBody,
     ) -> Result<Reply<dto::CheckpointDto>, UpstreamError> {
-        let service = Service::Cbr;
-        let url = self.url(service, &["v3", project_id, "checkpoints"])?;
+        let route = &wire::CREATE_CHECKPOINT;
         // Serialising plain structs of strings cannot fail.
         let bytes = serde_json::to_vec(body).map_err(|_| UpstreamError::Decode {
-            service,
+            service: route.api,
             request_id: None,
         })?;
-        let reply: Reply<dto::CheckpointEnvelope> = self
-            .send(
-                Outgoing {
-                    service,
-                    route: "create_checkpoint",
-                    method: Method::POST,
-                    url,
-                    body: Some(bytes),
-                },
-                auth,
-                project_id,
-                deadline,
-            )
-            .await?;
+        let out = self.outgoing(route, &[project_id], Some(bytes))?;
+        let reply: Reply<dto::CheckpointEnvelope> =
+            self.send(out, auth, project_id, deadline).await?;
         Ok(reply.map(|e| e.checkpoint))
     }
 
@@ -190,11 +179,9 @@ impl UpstreamClient {
         project_id: &str,
         checkpoint_id: &str,
     ) -> Result<Reply<dto::CheckpointDto>, UpstreamError> {
-        let service = Service::Cbr;
-        let url = self.url(service, &["v3", project_id, "checkpoints", checkpoint_id])?;
-        let reply: Reply<dto::CheckpointEnvelope> = self
-            .get(service, "get_checkpoint", url, auth, project_id, deadline)
-            .await?;
+        let out = self.outgoing(&wire::GET_CHECKPOINT, &[project_id, checkpoint_id], None)?;
+        let reply: Reply<dto::CheckpointEnvelope> =
+            self.send(out, auth, project_id, deadline).await?;
         Ok(reply.map(|e| e.checkpoint))
     }
 
@@ -206,15 +193,13 @@ impl UpstreamClient {
         project_id: &str,
         query: &BackupQuery,
     ) -> Result<Reply<dto::BackupListDto>, UpstreamError> {
-        let service = Service::Cbr;
-        let mut url = self.url(service, &["v3", project_id, "backups"])?;
+        let mut out = self.outgoing(&wire::LIST_BACKUPS, &[project_id], None)?;
         let pairs = paths::backup_query_pairs(query);
         if !pairs.is_empty() {
             let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            url.set_query(Some(&paths::encode_query(&refs)));
+            out.url.set_query(Some(&paths::encode_query(&refs)));
         }
-        self.get(service, "list_backups", url, auth, project_id, deadline)
-            .await
+        self.send(out, auth, project_id, deadline).await
     }
 
     /// `GET /v3/{project_id}/backups/{backup_id}`.
@@ -225,11 +210,8 @@ impl UpstreamClient {
         project_id: &str,
         backup_id: &str,
     ) -> Result<Reply<dto::BackupDto>, UpstreamError> {
-        let service = Service::Cbr;
-        let url = self.url(service, &["v3", project_id, "backups", backup_id])?;
-        let reply: Reply<dto::BackupEnvelope> = self
-            .get(service, "get_backup", url, auth, project_id, deadline)
-            .await?;
+        let out = self.outgoing(&wire::GET_BACKUP, &[project_id, backup_id], None)?;
+        let reply: Reply<dto::BackupEnvelope> = self.send(out, auth, project_id, deadline).await?;
         Ok(reply.map(|e| e.backup))
     }
 
@@ -241,25 +223,25 @@ impl UpstreamClient {
         project_id: &str,
         checkpoint_item_id: &str,
     ) -> Result<Reply<dto::CheckpointItemDto>, UpstreamError> {
-        let service = Service::Csbs;
-        let url = self.url(
-            service,
-            &["v1", project_id, "checkpoint_items", checkpoint_item_id],
+        let out = self.outgoing(
+            &wire::GET_CHECKPOINT_ITEM,
+            &[project_id, checkpoint_item_id],
+            None,
         )?;
-        let reply: Reply<dto::CheckpointItemEnvelope> = self
-            .get(
-                service,
-                "get_checkpoint_item",
-                url,
-                auth,
-                project_id,
-                deadline,
-            )
-            .await?;
+        let reply: Reply<dto::CheckpointItemEnvelope> =
+            self.send(out, auth, project_id, deadline).await?;
         Ok(reply.map(|e| e.checkpoint_item))
     }
 
-    fn url(&self, service: Service, segments: &[&str]) -> Result<Url, UpstreamError> {
+    /// The request of `route` with `params` in its path, on its service's
+    /// endpoint: every upstream URL is built here, from the wire's templates.
+    fn outgoing(
+        &self,
+        route: &'static Route,
+        params: &[&str],
+        body: Option<Vec<u8>>,
+    ) -> Result<Outgoing, UpstreamError> {
+        let service = route.api;
         let endpoint = match service {
             Service::Cbr => self.settings.cbr_endpoint.as_ref(),
             Service::Csbs => self.settings.csbs_endpoint.as_ref(),
@@ -267,27 +249,21 @@ impl UpstreamClient {
             Service::Iam => None,
         }
         .ok_or(UpstreamError::NotConfigured { service })?;
-        paths::build(endpoint, segments).map_err(|source| UpstreamError::Url { service, source })
-    }
-
-    /// A GET of `url`; see [`Self::send`].
-    async fn get<T: DeserializeOwned>(
-        &self,
-        service: Service,
-        route: &'static str,
-        url: Url,
-        auth: &Auth,
-        project_id: &str,
-        deadline: Option<Instant>,
-    ) -> Result<Reply<T>, UpstreamError> {
-        let out = Outgoing {
-            service,
+        let url_error = |source| UpstreamError::Url { service, source };
+        let segments = route
+            .segments(params)
+            .ok_or(url_error(paths::PathError::UnsafeSegment))?;
+        let url = paths::build(endpoint, &segments).map_err(url_error)?;
+        // Every wire method is a standard one (cbr-wire's tests), which
+        // parses without allocating.
+        let method = Method::from_bytes(route.method.as_bytes())
+            .map_err(|_| url_error(paths::PathError::BadEndpoint))?;
+        Ok(Outgoing {
             route,
-            method: Method::GET,
+            method,
             url,
-            body: None,
-        };
-        self.send(out, auth, project_id, deadline).await
+            body,
+        })
     }
 
     /// Sends one request, retrying per [`super::retry`], and parses a 2xx body
@@ -300,7 +276,7 @@ impl UpstreamClient {
         deadline: Option<Instant>,
     ) -> Result<Reply<T>, UpstreamError> {
         let policy = &self.settings.retry;
-        let budget = self.budget(out.service);
+        let budget = self.budget(out.route.api);
         budget.deposit();
         let mut ceilings = policy.ceilings();
         let mut attempt = 1;
@@ -312,7 +288,7 @@ impl UpstreamClient {
                 Ok(answer) if answer.status.is_success() => break answer,
                 Ok(answer) => {
                     let retry_after = answer.retry_after;
-                    (into_error(answer, out.service), retry_after)
+                    (into_error(answer, out.route.api), retry_after)
                 }
                 Err(error) => (error, None),
             };
@@ -322,7 +298,7 @@ impl UpstreamClient {
             let mut wait = retry::full_jitter(ceilings.next().unwrap_or(policy.max_backoff));
             if let Some(asked) = retry_after {
                 if asked > policy.max_retry_after {
-                    tracing::debug!(upstream = out.service.name(), retry_after = ?asked, "Retry-After too long; giving up");
+                    tracing::debug!(upstream = out.route.api.name(), retry_after = ?asked, "Retry-After too long; giving up");
                     return Err(error);
                 }
                 wait = wait.max(asked);
@@ -332,13 +308,13 @@ impl UpstreamClient {
                 return Err(error);
             }
             if !budget.try_withdraw() {
-                tracing::debug!(upstream = out.service.name(), "retry budget exhausted");
-                self.metrics.retry_budget_exhausted(out.service.name());
+                tracing::debug!(upstream = out.route.api.name(), "retry budget exhausted");
+                self.metrics.retry_budget_exhausted(out.route.api.name());
                 return Err(error);
             }
-            self.metrics.retry(out.service.name(), out.route);
+            self.metrics.retry(out.route.api.name(), out.route.name);
             tracing::debug!(
-                upstream = out.service.name(),
+                upstream = out.route.api.name(),
                 attempt,
                 wait_ms = wait.as_millis() as u64,
                 error = %error,
@@ -360,9 +336,9 @@ impl UpstreamClient {
                 // serde quotes the offending value: capped and cleaned as any
                 // other upstream text.
                 let error = super::untrusted::error_msg(&err.to_string()).unwrap_or_default();
-                tracing::warn!(upstream = out.service.name(), path = %out.url.path(), error, "unreadable upstream response");
+                tracing::warn!(upstream = out.route.api.name(), path = %out.url.path(), error, "unreadable upstream response");
                 Err(UpstreamError::Decode {
-                    service: out.service,
+                    service: out.route.api,
                     request_id,
                 })
             }
@@ -384,7 +360,7 @@ impl UpstreamClient {
         project_id: &str,
         deadline: Option<Instant>,
     ) -> Result<Answer, UpstreamError> {
-        let service = out.service;
+        let service = out.route.api;
         let budget = Budget::new(service, self.settings.request_timeout, deadline);
         if budget.spent() {
             return Err(budget.expired());
@@ -395,7 +371,7 @@ impl UpstreamClient {
         loop {
             let span = tracing::info_span!(
                 "upstream",
-                otel.name = out.route,
+                otel.name = out.route.name,
                 otel.kind = "client",
                 http.request.method = %out.method,
                 upstream.service = service.name(),
@@ -479,7 +455,7 @@ impl UpstreamClient {
         }
         // Building cannot fail: the URL is already parsed and every header valid.
         let mut request = req.build().map_err(|_| UpstreamError::Url {
-            service: out.service,
+            service: out.route.api,
             source: paths::PathError::BadEndpoint,
         })?;
         if let Some(trace) = crate::trace::current() {
@@ -520,8 +496,12 @@ impl UpstreamClient {
         if !matches!(status, UpstreamStatus::Http(code) if (200..300).contains(&code)) {
             span.record("otel.status_code", "ERROR");
         }
-        self.metrics
-            .upstream_request(out.service.name(), out.route, status, took.as_secs_f64());
+        self.metrics.upstream_request(
+            out.route.api.name(),
+            out.route.name,
+            status,
+            took.as_secs_f64(),
+        );
     }
 }
 
@@ -582,9 +562,8 @@ fn into_error(answer: Answer, service: Service) -> UpstreamError {
 
 /// The parts of one upstream request that do not depend on credentials.
 struct Outgoing {
-    service: Service,
-    /// The operation, for metrics (`get_backup`, …).
-    route: &'static str,
+    /// The operation: its service, and its name for metrics and spans.
+    route: &'static Route,
     method: Method,
     url: Url,
     body: Option<Vec<u8>>,

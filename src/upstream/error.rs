@@ -3,36 +3,9 @@
 
 use super::paths::PathError;
 
-/// Which upstream service a call went to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    /// Cloud Backup and Recovery, REST v3.
-    Cbr,
-    /// Cloud Server Backup Service, REST v1.
-    Csbs,
-    /// Identity and Access Management (token issuance).
-    Iam,
-}
-
-impl Service {
-    /// The `google.rpc.ErrorInfo.domain` of errors from this service.
-    pub fn domain(self) -> &'static str {
-        match self {
-            Service::Cbr => "cbr.myhuaweicloud.com",
-            Service::Csbs => "csbs.myhuaweicloud.com",
-            Service::Iam => "iam.myhuaweicloud.com",
-        }
-    }
-
-    /// Short name for logs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Service::Cbr => "cbr",
-            Service::Csbs => "csbs",
-            Service::Iam => "iam",
-        }
-    }
-}
+/// Which upstream service a call went to: the wire's name for it, so a
+/// route and the errors of calling it cannot disagree.
+pub use cbr_wire::Api as Service;
 
 /// A failed upstream call.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -473,12 +473,14 @@ impl IamTokenProvider {
             tracing::warn!(upstream = SERVICE.name(), error = %err, "cannot read the IAM password");
             UpstreamError::NotConfigured { service: SERVICE }
         })?;
-        let mut url =
-            paths::build(&self.settings.endpoint, &["v3", "auth", "tokens"]).map_err(|source| {
-                UpstreamError::Url {
-                    service: SERVICE,
-                    source,
-                }
+        let route = &cbr_wire::IAM_TOKENS;
+        let mut url = route
+            .segments(&[])
+            .ok_or(paths::PathError::UnsafeSegment)
+            .and_then(|segments| paths::build(&self.settings.endpoint, &segments))
+            .map_err(|source| UpstreamError::Url {
+                service: route.api,
+                source,
             })?;
         // The service catalog is large and unused.
         url.set_query(Some("nocatalog=true"));

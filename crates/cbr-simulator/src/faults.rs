@@ -18,35 +18,28 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-/// The routes the simulator knows, as used in rules and counters.
-pub const ROUTES: &[&str] = &[
-    "create_checkpoint",
-    "get_checkpoint",
-    "list_backups",
-    "get_backup",
-    "get_checkpoint_item",
-    "iam_tokens",
-];
+// A new operation on the wire needs a place in the counters below.
+const _: () = assert!(cbr_wire::ALL.len() == 6);
 
-/// The route name of a request, if it is one of the simulated API's.
+/// The routes the simulator knows, as used in rules and counters: the
+/// operations of the wire the gateway calls ([`cbr_wire`]).
+pub const ROUTES: [&str; 6] = {
+    let all = cbr_wire::ALL;
+    [
+        all[0].name,
+        all[1].name,
+        all[2].name,
+        all[3].name,
+        all[4].name,
+        all[5].name,
+    ]
+};
+
+/// The route name of a request, if it is one of the simulated API's. A HEAD
+/// is its GET (axum answers HEAD on every GET route), for counters, faults
+/// and the auth check alike.
 pub fn route_of(method: &http::Method, path: &str) -> Option<&'static str> {
-    // axum answers HEAD on every GET route (the GET without its body), so a
-    // HEAD is that GET for counters, faults and the auth check alike.
-    let method = if method == http::Method::HEAD {
-        "GET"
-    } else {
-        method.as_str()
-    };
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (method, segs.as_slice()) {
-        ("POST", ["v3", _, "checkpoints"]) => Some("create_checkpoint"),
-        ("GET", ["v3", _, "checkpoints", _]) => Some("get_checkpoint"),
-        ("GET", ["v3", _, "backups"]) => Some("list_backups"),
-        ("GET", ["v3", _, "backups", _]) => Some("get_backup"),
-        ("GET", ["v1", _, "checkpoint_items", _]) => Some("get_checkpoint_item"),
-        ("POST", ["v3", "auth", "tokens"]) => Some("iam_tokens"),
-        _ => None,
-    }
+    cbr_wire::route_of(method.as_str(), path).map(|r| r.name)
 }
 
 /// Most fault rules set at run time: each request scans them, and anyone who

@@ -19,19 +19,19 @@ use super::{SimState, error::ApiError, faults::FaultRule};
 
 /// The simulated API.
 pub fn router(state: Arc<SimState>) -> Router {
+    use cbr_wire as wire;
+    // The paths are the wire's own templates: the gateway builds its URLs
+    // from the same table.
     Router::new()
-        .route("/v3/{project_id}/checkpoints", post(create_checkpoint))
+        .route(&wire::CREATE_CHECKPOINT.template(), post(create_checkpoint))
+        .route(&wire::GET_CHECKPOINT.template(), get(show_checkpoint))
+        .route(&wire::LIST_BACKUPS.template(), get(list_backups))
+        .route(&wire::GET_BACKUP.template(), get(show_backup))
         .route(
-            "/v3/{project_id}/checkpoints/{checkpoint_id}",
-            get(show_checkpoint),
-        )
-        .route("/v3/{project_id}/backups", get(list_backups))
-        .route("/v3/{project_id}/backups/{backup_id}", get(show_backup))
-        .route(
-            "/v1/{project_id}/checkpoint_items/{checkpoint_item_id}",
+            &wire::GET_CHECKPOINT_ITEM.template(),
             get(show_checkpoint_item),
         )
-        .route("/v3/auth/tokens", post(iam_tokens))
+        .route(&wire::IAM_TOKENS.template(), post(iam_tokens))
         .route("/_simulator/stats", get(stats))
         .route("/_simulator/faults", get(get_faults).put(put_faults))
         .route(

@@ -1,0 +1,250 @@
+//! The upstream REST operations: each one's name, service, method and path
+//! template, written once.
+//!
+//! The gateway builds its upstream URLs from these and labels its metrics
+//! with their names; the simulator routes, counts and injects faults by the
+//! same names. They are the wire the two share — with the signer, the only
+//! thing they share — so an operation renamed or re-pathed here is renamed on
+//! both sides at once, and a path the simulator serves differently from the
+//! one the gateway calls cannot exist.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+/// Which service an operation belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Api {
+    /// Cloud Backup and Recovery, REST v3.
+    Cbr,
+    /// Cloud Server Backup Service, REST v1.
+    Csbs,
+    /// Identity and Access Management (token issuance).
+    Iam,
+}
+
+impl Api {
+    /// Short name, for logs and metrics labels (`cbr`, `csbs`, `iam`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::Cbr => "cbr",
+            Api::Csbs => "csbs",
+            Api::Iam => "iam",
+        }
+    }
+}
+
+/// One segment of a path template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// A literal segment.
+    Lit(&'static str),
+    /// A parameter, by name (`project_id`, `backup_id`, …).
+    Param(&'static str),
+}
+
+/// One REST operation.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Its name in metrics, fault rules and counters (`get_backup`).
+    pub name: &'static str,
+    /// The service.
+    pub api: Api,
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path template, segment by segment.
+    pub path: &'static [Part],
+}
+
+impl Route {
+    /// The template as `/v3/{project_id}/backups/{backup_id}` (the syntax
+    /// axum and the API documents use).
+    pub fn template(&self) -> String {
+        let mut out = String::new();
+        for part in self.path {
+            out.push('/');
+            match part {
+                Part::Lit(s) => out.push_str(s),
+                Part::Param(p) => {
+                    out.push('{');
+                    out.push_str(p);
+                    out.push('}');
+                }
+            }
+        }
+        out
+    }
+
+    /// The path's segments with `params` in place of the parameters, in
+    /// order; `None` when their number differs from the template's. (Encoding
+    /// and checking each segment is the caller's: see the gateway's
+    /// `upstream::paths`.)
+    pub fn segments<'a>(&'a self, params: &[&'a str]) -> Option<Vec<&'a str>> {
+        let mut params = params.iter();
+        let segments = self
+            .path
+            .iter()
+            .map(|part| match part {
+                Part::Lit(s) => Some(*s),
+                Part::Param(_) => params.next().copied(),
+            })
+            .collect::<Option<Vec<_>>>()?;
+        params.next().is_none().then_some(segments)
+    }
+
+    /// Whether `method` and the (already split) `segments` of a request's
+    /// path are this operation. `HEAD` is its `GET`: servers answer it on
+    /// every GET route.
+    pub fn matches(&self, method: &str, segments: &[&str]) -> bool {
+        let method = if method == "HEAD" { "GET" } else { method };
+        method == self.method
+            && segments.len() == self.path.len()
+            && self
+                .path
+                .iter()
+                .zip(segments)
+                .all(|(part, seg)| match part {
+                    Part::Lit(s) => s == seg,
+                    Part::Param(_) => !seg.is_empty(),
+                })
+    }
+}
+
+use Part::{Lit, Param};
+
+/// `POST /v3/{project_id}/checkpoints` (CBR).
+pub static CREATE_CHECKPOINT: Route = Route {
+    name: "create_checkpoint",
+    api: Api::Cbr,
+    method: "POST",
+    path: &[Lit("v3"), Param("project_id"), Lit("checkpoints")],
+};
+
+/// `GET /v3/{project_id}/checkpoints/{checkpoint_id}` (CBR).
+pub static GET_CHECKPOINT: Route = Route {
+    name: "get_checkpoint",
+    api: Api::Cbr,
+    method: "GET",
+    path: &[
+        Lit("v3"),
+        Param("project_id"),
+        Lit("checkpoints"),
+        Param("checkpoint_id"),
+    ],
+};
+
+/// `GET /v3/{project_id}/backups` (CBR), one page.
+pub static LIST_BACKUPS: Route = Route {
+    name: "list_backups",
+    api: Api::Cbr,
+    method: "GET",
+    path: &[Lit("v3"), Param("project_id"), Lit("backups")],
+};
+
+/// `GET /v3/{project_id}/backups/{backup_id}` (CBR).
+pub static GET_BACKUP: Route = Route {
+    name: "get_backup",
+    api: Api::Cbr,
+    method: "GET",
+    path: &[
+        Lit("v3"),
+        Param("project_id"),
+        Lit("backups"),
+        Param("backup_id"),
+    ],
+};
+
+/// `GET /v1/{project_id}/checkpoint_items/{checkpoint_item_id}` (CSBS).
+pub static GET_CHECKPOINT_ITEM: Route = Route {
+    name: "get_checkpoint_item",
+    api: Api::Csbs,
+    method: "GET",
+    path: &[
+        Lit("v1"),
+        Param("project_id"),
+        Lit("checkpoint_items"),
+        Param("checkpoint_item_id"),
+    ],
+};
+
+/// `POST /v3/auth/tokens` (IAM): a password login, answered with a token.
+pub static IAM_TOKENS: Route = Route {
+    name: "iam_tokens",
+    api: Api::Iam,
+    method: "POST",
+    path: &[Lit("v3"), Lit("auth"), Lit("tokens")],
+};
+
+/// Every operation.
+pub static ALL: &[&Route] = &[
+    &CREATE_CHECKPOINT,
+    &GET_CHECKPOINT,
+    &LIST_BACKUPS,
+    &GET_BACKUP,
+    &GET_CHECKPOINT_ITEM,
+    &IAM_TOKENS,
+];
+
+/// The operation a request is, if any.
+pub fn route_of(method: &str, path: &str) -> Option<&'static Route> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    ALL.iter()
+        .copied()
+        .find(|route| route.matches(method, &segments))
+}
+
+/// The operation named `name`.
+pub fn by_name(name: &str) -> Option<&'static Route> {
+    ALL.iter().copied().find(|route| route.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_find_their_operation() {
+        let name = |m, p| route_of(m, p).map(|r| r.name);
+        assert_eq!(name("POST", "/v3/p/checkpoints"), Some("create_checkpoint"));
+        assert_eq!(name("GET", "/v3/p/checkpoints/c"), Some("get_checkpoint"));
+        assert_eq!(name("GET", "/v3/p/backups"), Some("list_backups"));
+        assert_eq!(name("GET", "/v3/p/backups/b"), Some("get_backup"));
+        assert_eq!(name("HEAD", "/v3/p/backups/b"), Some("get_backup"));
+        assert_eq!(
+            name("GET", "/v1/p/checkpoint_items/x"),
+            Some("get_checkpoint_item")
+        );
+        assert_eq!(name("POST", "/v3/auth/tokens"), Some("iam_tokens"));
+        assert_eq!(name("HEAD", "/v3/p/checkpoints"), None);
+        assert_eq!(name("GET", "/_simulator/stats"), None);
+        assert_eq!(name("DELETE", "/v3/p/backups/b"), None);
+        assert_eq!(name("GET", "/v3//backups"), None);
+    }
+
+    #[test]
+    fn templates_and_segments() {
+        assert_eq!(
+            GET_BACKUP.template(),
+            "/v3/{project_id}/backups/{backup_id}"
+        );
+        assert_eq!(
+            GET_BACKUP.segments(&["p", "b"]),
+            Some(vec!["v3", "p", "backups", "b"])
+        );
+        assert_eq!(GET_BACKUP.segments(&["p"]), None);
+        assert_eq!(GET_BACKUP.segments(&["p", "b", "x"]), None);
+        let mut names: Vec<_> = ALL.iter().map(|r| r.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len(), "names are unique");
+        assert_eq!(by_name("list_backups"), Some(&LIST_BACKUPS));
+        // Methods are standard tokens: clients parse them without allocating
+        // and a typo cannot become an extension method.
+        for route in ALL {
+            assert!(
+                ["GET", "POST", "PUT", "DELETE"].contains(&route.method),
+                "{}",
+                route.name
+            );
+        }
+    }
+}
