@@ -1,42 +1,8 @@
-//! Prometheus metrics, served in the OpenMetrics text format on
-//! `--metrics-listen` at `/metrics`.
-//!
-//! | metric | type | labels |
-//! |---|---|---|
-//! | `grpc_server_started_total` | counter | `grpc_service`, `grpc_method` |
-//! | `grpc_server_handled_total` | counter | `grpc_service`, `grpc_method`, `grpc_code` |
-//! | `grpc_server_handling_seconds` | histogram | `grpc_service`, `grpc_method` |
-//! | `cbr_gateway_upstream_requests_total` | counter | `service`, `route`, `status` |
-//! | `cbr_gateway_upstream_request_duration_seconds` | histogram | `service`, `route` |
-//! | `cbr_gateway_upstream_retries_total` | counter | `service`, `route` |
-//! | `cbr_gateway_upstream_retry_budget_exhausted_total` | counter | `service` |
-//! | `cbr_gateway_upstream_shed_total` | counter | `service` |
-//! | `cbr_gateway_upstream_inflight` | gauge | |
-//! | `cbr_gateway_server_streams` | gauge | |
-//! | `cbr_gateway_watch_pollers` | gauge | |
-//! | `cbr_gateway_idempotent_creates_total` | counter | `result` |
-//! | `cbr_gateway_authz_decisions_total` | counter | `decision`, `method` |
-//! | `cbr_gateway_caller_rate_limited_total` | counter | `method` |
-//! | `cbr_gateway_access_reloads_total` | counter | `file`, `result` |
-//! | `cbr_gateway_connections_open` | gauge | |
-//! | `cbr_gateway_connections_closed_total` | counter | `reason` |
-//!
-//! The gRPC metrics follow go-grpc-prometheus' names, so existing dashboards
-//! work. Labels take values from small fixed sets only: method names the gateway
-//! serves (anything else is `unknown`), route names, HTTP status codes, gRPC
-//! code names, decisions. No ID, project, caller, token or URL ever becomes a
-//! label.
+//! The registry: every metric family, and the methods the gateway counts
+//! through. Labels take values from small fixed sets only.
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::sync::Arc;
 
-use http::{HeaderMap, Request, Response};
-use http_body::{Body as HttpBody, Frame, SizeHint};
-use hyper::body::Bytes;
 use prometheus_client::{
     collector::Collector,
     encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric},
@@ -48,15 +14,13 @@ use prometheus_client::{
     },
     registry::{Registry, Unit},
 };
-use tokio::time::Instant;
-use tonic::{Code, body::Body};
-use tower::{Layer, Service};
+use tonic::Code;
 
 /// Labels of the gRPC server metrics.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct MethodLabels {
-    grpc_service: &'static str,
-    grpc_method: &'static str,
+pub(super) struct MethodLabels {
+    pub(super) grpc_service: &'static str,
+    pub(super) grpc_method: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -437,11 +401,11 @@ impl Metrics {
         self.registry.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn rpc_started(&self, method: MethodLabels) {
+    pub(super) fn rpc_started(&self, method: MethodLabels) {
         self.started.get_or_create(&method).inc();
     }
 
-    fn rpc_handled(&self, method: &MethodLabels, code: Code, seconds: f64) {
+    pub(super) fn rpc_handled(&self, method: &MethodLabels, code: Code, seconds: f64) {
         self.handled
             .get_or_create(&HandledLabels {
                 grpc_service: method.grpc_service,
@@ -525,198 +489,9 @@ pub fn code_name(code: Code) -> &'static str {
     }
 }
 
-/// The labels of a request path; `unknown` for anything the gateway does not serve.
-fn method_of(path: &str) -> MethodLabels {
-    match crate::rpcs::by_path(path) {
-        Some(rpc) => MethodLabels {
-            grpc_service: rpc.service,
-            grpc_method: rpc.method,
-        },
-        None => MethodLabels {
-            grpc_service: "unknown",
-            grpc_method: "unknown",
-        },
-    }
-}
-
-/// The gRPC code in `headers`, if they carry one.
-fn code_in(headers: &HeaderMap) -> Option<Code> {
-    let raw = headers.get("grpc-status")?.to_str().ok()?;
-    Some(Code::from_i32(raw.parse().ok()?))
-}
-
-/// Counts and times every RPC, from arrival to the last byte of the response.
-#[derive(Debug, Clone)]
-pub struct RpcMetricsLayer {
-    metrics: Arc<Metrics>,
-}
-
-impl RpcMetricsLayer {
-    /// The layer recording into `metrics`.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
-    }
-}
-
-impl<S> Layer<S> for RpcMetricsLayer {
-    type Service = RpcMetrics<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        RpcMetrics {
-            inner,
-            metrics: self.metrics.clone(),
-        }
-    }
-}
-
-/// See [`RpcMetricsLayer`].
-#[derive(Debug, Clone)]
-pub struct RpcMetrics<S> {
-    inner: S,
-    metrics: Arc<Metrics>,
-}
-
-impl<S, B> Service<Request<B>> for RpcMetrics<S>
-where
-    S: Service<Request<B>, Response = Response<Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let method = method_of(req.uri().path());
-        let metrics = self.metrics.clone();
-        metrics.rpc_started(method.clone());
-        let started = Instant::now();
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let mut record = Record {
-                metrics,
-                method,
-                started,
-                done: false,
-            };
-            let response = fut.await?;
-            // Trailers-only answers (most errors) carry the code in the headers.
-            if let Some(code) = code_in(response.headers()) {
-                record.finish(code);
-            }
-            Ok(response.map(|inner| Body::new(Observed { inner, record })))
-        })
-    }
-}
-
-/// Records one RPC once: with its code, or as cancelled if dropped first.
-struct Record {
-    metrics: Arc<Metrics>,
-    method: MethodLabels,
-    started: Instant,
-    done: bool,
-}
-
-impl Record {
-    fn finish(&mut self, code: Code) {
-        if !self.done {
-            self.done = true;
-            let seconds = self.started.elapsed().as_secs_f64();
-            self.metrics.rpc_handled(&self.method, code, seconds);
-        }
-    }
-}
-
-impl Drop for Record {
-    fn drop(&mut self) {
-        // The client went away (or the connection closed) before the end.
-        self.finish(Code::Cancelled);
-    }
-}
-
-/// A response body that records its RPC when the trailers go out.
-struct Observed {
-    inner: Body,
-    record: Record,
-}
-
-impl HttpBody for Observed {
-    type Data = Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(code) = frame.trailers_ref().and_then(code_in) {
-                    self.record.finish(code);
-                }
-            }
-            Poll::Ready(Some(Err(status))) => {
-                let code = status.code();
-                self.record.finish(code);
-            }
-            Poll::Ready(None) => self.record.finish(Code::Unknown),
-            Poll::Pending => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// The `GET /metrics` endpoint, to serve on `--metrics-listen`.
-pub fn router(metrics: Arc<Metrics>) -> axum::Router {
-    use axum::{http::header, routing::get};
-    axum::Router::new().route(
-        "/metrics",
-        get(move || {
-            let metrics = metrics.clone();
-            async move {
-                (
-                    [(
-                        header::CONTENT_TYPE,
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    )],
-                    metrics.render(),
-                )
-            }
-        }),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_served_methods_become_labels() {
-        let m = method_of("/cbr.gateway.v1.BackupService/GetBackup");
-        assert_eq!(
-            (m.grpc_service, m.grpc_method),
-            ("cbr.gateway.v1.BackupService", "GetBackup")
-        );
-        for junk in [
-            "/x.Y/Z",
-            "/cbr.gateway.v1.BackupService/Nope",
-            "/",
-            "",
-            "/a",
-        ] {
-            assert_eq!(method_of(junk).grpc_method, "unknown", "{junk}");
-        }
-    }
 
     #[test]
     fn the_text_format_names_every_family() {

@@ -1,0 +1,38 @@
+//! Prometheus metrics, served in the OpenMetrics text format on
+//! `--metrics-listen` at `/metrics`.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `grpc_server_started_total` | counter | `grpc_service`, `grpc_method` |
+//! | `grpc_server_handled_total` | counter | `grpc_service`, `grpc_method`, `grpc_code` |
+//! | `grpc_server_handling_seconds` | histogram | `grpc_service`, `grpc_method` |
+//! | `cbr_gateway_upstream_requests_total` | counter | `service`, `route`, `status` |
+//! | `cbr_gateway_upstream_request_duration_seconds` | histogram | `service`, `route` |
+//! | `cbr_gateway_upstream_retries_total` | counter | `service`, `route` |
+//! | `cbr_gateway_upstream_retry_budget_exhausted_total` | counter | `service` |
+//! | `cbr_gateway_upstream_shed_total` | counter | `service` |
+//! | `cbr_gateway_upstream_inflight` | gauge | |
+//! | `cbr_gateway_server_streams` | gauge | |
+//! | `cbr_gateway_watch_pollers` | gauge | |
+//! | `cbr_gateway_idempotent_creates_total` | counter | `result` |
+//! | `cbr_gateway_authz_decisions_total` | counter | `decision`, `method` |
+//! | `cbr_gateway_caller_rate_limited_total` | counter | `method` |
+//! | `cbr_gateway_access_reloads_total` | counter | `file`, `result` |
+//! | `cbr_gateway_connections_open` | gauge | |
+//! | `cbr_gateway_connections_closed_total` | counter | `reason` |
+//!
+//! The gRPC metrics follow go-grpc-prometheus' names, so existing dashboards
+//! work. Labels take values from small fixed sets only: method names the gateway
+//! serves (anything else is `unknown`), route names, HTTP status codes, gRPC
+//! code names, decisions. No ID, project, caller, token or URL ever becomes a
+//! label.
+
+mod endpoint;
+mod registry;
+mod rpc_layer;
+
+pub use endpoint::router;
+pub use registry::{
+    Decision, Gauges, IdempotentResult, Metrics, OpenConnection, UpstreamStatus, code_name,
+};
+pub use rpc_layer::{RpcMetrics, RpcMetricsLayer};
