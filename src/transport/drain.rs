@@ -19,7 +19,6 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
@@ -27,7 +26,7 @@ use std::{
 use http::{HeaderMap, Request, Response};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Bytes;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
@@ -61,37 +60,23 @@ pub async fn signal() {
 }
 
 /// The moment the server stops accepting and starts draining. Clones share it.
-#[derive(Debug, Clone)]
-pub struct Drain {
-    tx: Arc<watch::Sender<bool>>,
-}
-
-impl Default for Drain {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+#[derive(Debug, Clone, Default)]
+pub struct Drain(CancellationToken);
 
 impl Drain {
     /// A drain that has not started.
     pub fn new() -> Self {
-        Self {
-            tx: Arc::new(watch::channel(false).0),
-        }
+        Self::default()
     }
 
     /// Starts draining (idempotent).
     pub fn start(&self) {
-        self.tx.send_replace(true);
+        self.0.cancel();
     }
 
     /// Resolves once draining has started.
     pub fn started(&self) -> impl Future<Output = ()> + Send + 'static {
-        let mut rx = self.tx.subscribe();
-        async move {
-            // The sender lives in `self`'s clones; if all are gone, so is the server.
-            let _ = rx.wait_for(|draining| *draining).await;
-        }
+        self.0.clone().cancelled_owned()
     }
 
     /// The layer that ends server streams: endless ones (watches, health
