@@ -13,7 +13,7 @@ use crate::{
     idempotency::{IdempotencySettings, Store},
     settings::{CallSettings, Settings, TransportSettings},
     telemetry::LogFormat,
-    tls::TlsFiles,
+    transport::tls::TlsFiles,
     upstream::{
         AkSk, Held, Secret, SecretSource, UpstreamSettings,
         credentials::{CredentialError, IamUser, source},

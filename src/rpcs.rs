@@ -184,6 +184,14 @@ pub fn api() -> impl Iterator<Item = &'static Rpc> {
     ALL.iter().copied().filter(|rpc| rpc.access != Access::Open)
 }
 
+/// The API's services, each once, in the table's order (health reports each).
+pub fn services() -> impl Iterator<Item = &'static str> {
+    api()
+        .enumerate()
+        .filter(|&(i, rpc)| api().take(i).all(|seen| seen.service != rpc.service))
+        .map(|(_, rpc)| rpc.service)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +247,18 @@ mod tests {
                 .all(|rpc| rpc.upstream.is_empty())
         );
         assert!(api().all(|rpc| !rpc.upstream.is_empty()));
+    }
+
+    #[test]
+    fn services_are_listed_once() {
+        assert_eq!(
+            services().collect::<Vec<_>>(),
+            [
+                "cbr.gateway.v1.CheckpointService",
+                "cbr.gateway.v1.BackupService",
+                "cbr.gateway.v1.CheckpointItemService",
+            ]
+        );
     }
 
     #[test]

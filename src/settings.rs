@@ -8,7 +8,7 @@ use std::{net::SocketAddr, time::Duration};
 use crate::{
     access::{AccessSettings, CorsOrigins},
     idempotency::IdempotencySettings,
-    tls::TlsFiles,
+    transport::tls::TlsFiles,
     upstream::{Held, UpstreamSettings},
     watch::hub::WatchSettings,
 };
