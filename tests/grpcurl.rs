@@ -102,9 +102,9 @@ async fn grpcurl_lists_describes_and_calls_the_binary() {
     .await;
     assert!(ok, "{err}");
     for rpc in [
-        "rpc GetBackup ( .cbr.gateway.v1.GetBackupRequest ) returns ( .cbr.gateway.v1.GetBackupResponse );",
-        "rpc ListBackups ( .cbr.gateway.v1.ListBackupsRequest ) returns ( .cbr.gateway.v1.ListBackupsResponse );",
-        "rpc StreamBackups ( .cbr.gateway.v1.StreamBackupsRequest ) returns ( stream .cbr.gateway.v1.StreamBackupsResponse );",
+        "rpc GetBackup ( .cbr.gateway.v1.GetBackupRequest ) returns ( .cbr.gateway.v1.GetBackupResponse )",
+        "rpc ListBackups ( .cbr.gateway.v1.ListBackupsRequest ) returns ( .cbr.gateway.v1.ListBackupsResponse )",
+        "rpc StreamBackups ( .cbr.gateway.v1.StreamBackupsRequest ) returns ( stream .cbr.gateway.v1.StreamBackupsResponse )",
     ] {
         assert!(out.contains(rpc), "{rpc} missing from:\n{out}");
     }
