@@ -15,7 +15,6 @@
 
 use cbr_wire::{self as wire, Route};
 
-
 /// What calling a method can do, for authorization (contract §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {

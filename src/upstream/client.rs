@@ -24,14 +24,12 @@ use url::Url;
 
 use super::{
     auth::Auth,
-    credentials::AkSk,
     dto,
     error::{Service, UpstreamError},
     exchange::{self, Answer, Budget},
     paths,
     query::BackupQuery,
     retry::{self, RetryBudget, RetryPolicy},
-    token::AuthToken,
 };
 use crate::metrics::{Metrics, UpstreamStatus};
 
@@ -94,7 +92,6 @@ pub struct UpstreamClient {
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const JSON_UTF8: HeaderValue = HeaderValue::from_static("application/json;charset=UTF-8");
-const X_AUTH_TOKEN: &str = "x-auth-token";
 const X_REQUEST_ID: &str = "x-request-id";
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
@@ -346,7 +343,7 @@ impl UpstreamClient {
     }
 
     /// One attempt, in stages: an in-flight [`slot`](Self::slot), the
-    /// request [built](Self::build), [authenticated](Self::authenticate),
+    /// request [built](Self::build), [authenticated](Auth::apply),
     /// [exchanged](exchange::exchange) and [recorded](Self::record) — all
     /// within the request timeout and the caller's deadline, whichever comes
     /// first. With IAM-issued tokens, one 401 earns one refresh and one more
@@ -380,8 +377,9 @@ impl UpstreamClient {
             );
             let mut request = self.build(out, &span)?;
             let refreshing = rejected.is_some();
-            let token =
-                authenticate(&mut request, auth, project_id, deadline, rejected.take()).await?;
+            let token = auth
+                .apply(&mut request, project_id, deadline, rejected.take())
+                .await?;
             let sent = Instant::now();
             let max_body = self.settings.max_body_bytes;
             let exchanged = budget
@@ -505,49 +503,6 @@ impl UpstreamClient {
     }
 }
 
-/// Authenticates `request` as `auth` (contract §3): the caller's token, a
-/// signature with the gateway's AK/SK, or a token of its IAM user — a fresh
-/// one when upstream `rejected` the last. Returns the IAM token used, so a
-/// 401 can be told from a revoked token.
-async fn authenticate(
-    request: &mut reqwest::Request,
-    auth: &Auth,
-    project_id: &str,
-    deadline: Option<Instant>,
-    rejected: Option<AuthToken>,
-) -> Result<Option<AuthToken>, UpstreamError> {
-    let service = Service::Cbr;
-    match auth {
-        Auth::Token(token) => {
-            request
-                .headers_mut()
-                .insert(X_AUTH_TOKEN, token.header_value().clone());
-            Ok(None)
-        }
-        Auth::AkSk(creds) => {
-            sign(request, creds, project_id, chrono::Utc::now()).map_err(|err| {
-                tracing::warn!(error = %err, "cannot read the gateway's credentials");
-                UpstreamError::Credentials { service }
-            })?;
-            Ok(None)
-        }
-        Auth::Iam(provider) => {
-            let token = match rejected {
-                Some(old) => {
-                    provider
-                        .refresh_after_rejection(project_id, &old, deadline)
-                        .await?
-                }
-                None => provider.token(project_id, deadline).await?,
-            };
-            request
-                .headers_mut()
-                .insert(X_AUTH_TOKEN, token.header_value().clone());
-            Ok(Some(token))
-        }
-    }
-}
-
 /// The error a non-2xx answer stands for.
 fn into_error(answer: Answer, service: Service) -> UpstreamError {
     let parsed = dto::ErrorBody::parse(&answer.bytes);
@@ -567,61 +522,4 @@ struct Outgoing {
     method: Method,
     url: Url,
     body: Option<Vec<u8>>,
-}
-
-/// Signs the final request with SDK-HMAC-SHA256 (see [`cbr_signer::sign`])
-/// over its exact URL and body bytes, with `X-Project-Id`.
-fn sign(
-    request: &mut reqwest::Request,
-    creds: &AkSk,
-    project_id: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), super::SecretError> {
-    use chrono::{Datelike as _, Timelike as _};
-    let secret_key = creds.secret_key.current()?;
-    let security_token = creds
-        .security_token
-        .as_ref()
-        .map(super::SecretSource::current)
-        .transpose()?;
-    let url = request.url().clone();
-    let host = match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        (None, _) => String::new(),
-    };
-    let body = request
-        .body()
-        .and_then(reqwest::Body::as_bytes)
-        .map(<[u8]>::to_vec)
-        .unwrap_or_default();
-    let date = cbr_signer::sdk_date(
-        now.year(),
-        now.month(),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-    );
-    let method = request.method().clone();
-    let target = cbr_signer::Target {
-        method: method.as_str(),
-        path: url.path(),
-        query: url.query().unwrap_or(""),
-        host: &host,
-    };
-    let credentials = cbr_signer::Credentials {
-        access_key: &creds.access_key,
-        secret_key: secret_key.expose().as_bytes(),
-        security_token: security_token.as_ref().map(|t| t.expose()),
-    };
-    cbr_signer::sign(
-        target,
-        request.headers_mut(),
-        &body,
-        &credentials,
-        Some(project_id),
-        &date,
-    )
-    .map_err(|err| super::SecretError::Unusable(err.0))
 }
