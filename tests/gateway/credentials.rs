@@ -2,7 +2,7 @@
 //! simulator with signature checking on, secrets from files re-read on change,
 //! the project allow-list, and the refusal when nobody's credentials are there.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! library) to the real gateway in front of the built-in simulator, binary and
 //! base64 text, unary and server streaming, errors, the size limit, and CORS.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! Each response is checked field for field, and each upstream request for its
 //! exact method, path, query, headers and body.
 
-mod common;
+use crate::common;
 
 use cbr_gateway::proto::{self as pb};
 use common::*;

@@ -4,7 +4,7 @@
 //!
 //! The simulator's fault decisions are seeded, so each run sees the same faults.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::Arc,

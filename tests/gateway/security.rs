@@ -7,7 +7,7 @@
 //! `tests/shutdown.rs`, hostile upstreams in `tests/errors.rs`,
 //! `tests/stream_backups.rs` and `tests/credentials.rs`.
 
-mod common;
+use crate::common;
 
 use std::{
     net::SocketAddr,

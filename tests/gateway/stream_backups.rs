@@ -7,7 +7,7 @@
 //! gateway and the test share one thread: the simulator counts a request and
 //! decides its faults in one poll, which the test cannot interleave with.
 
-mod common;
+use crate::common;
 
 use std::{
     collections::HashSet,

@@ -3,7 +3,7 @@
 //! upstream received with `GET /_simulator/stats`. The Redis cases start their
 //! own `redis-server` (installed by scripts/test.sh) and two gateway processes.
 
-mod common;
+use crate::common;
 
 use std::{
     process::Stdio,

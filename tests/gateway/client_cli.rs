@@ -5,7 +5,7 @@
 //! 3 error, 1 failed call, 2 usage), errors as two readable lines, the caller's
 //! token, and the live view in a real terminal (tmux).
 
-mod common;
+use crate::common;
 
 use std::{
     process::{Output, Stdio},

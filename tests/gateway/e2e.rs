@@ -1,7 +1,7 @@
 //! The gateway through the built-in simulator, end to end over real HTTP: a
 //! generated tonic client → the gateway → the simulator's REST API.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! served, then a drain in which unary calls finish and long-lived streams end
 //! with UNAVAILABLE; SIGTERM under load loses no call and the process exits 0.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::{

@@ -6,7 +6,7 @@
 //! survived a bounded number of times, permanent ones end the stream; the cap
 //! on open watch streams.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! details. Transport failures use real sockets: a closed port, a server that
 //! resets the connection, a server that stalls.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
