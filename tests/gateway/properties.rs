@@ -27,7 +27,6 @@
 use std::{net::SocketAddr, ops::RangeInclusive, pin::Pin, sync::Arc};
 
 use cbr_gateway::{
-    config::Config,
     convert, enums, proto as pb,
     upstream::{
         AkSk, Auth, Secret, SecretSource, UpstreamClient, dto,
@@ -42,7 +41,6 @@ use cbr_simulator::{
     faults,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use clap::Parser;
 use http_body::Body as _;
 use percent_encoding::percent_decode_str;
 use proptest::{
@@ -2241,15 +2239,10 @@ fn the_gateway_signer_verifies_in_the_simulator_over_http() {
         .expect("runtime");
     let (addr, captured) = rt.block_on(capture_server());
     let captured = std::cell::RefCell::new(captured);
-    let gateway = Config::try_parse_from([
-        "cbr-gateway",
-        "--cbr-endpoint",
-        &format!("http://{addr}"),
-        "--csbs-endpoint",
-        &format!("http://{addr}/csbs/"),
-    ])
-    .expect("config parses");
-    let client = UpstreamClient::new(gateway.upstream()).expect("client");
+    let mut upstream = crate::common::settings().upstream;
+    upstream.cbr_endpoint = Some(Url::parse(&format!("http://{addr}")).unwrap());
+    upstream.csbs_endpoint = Some(Url::parse(&format!("http://{addr}/csbs/")).unwrap());
+    let client = UpstreamClient::new(upstream).expect("client");
     let mut runner = TestRunner::new(config(48));
     let result = runner.run(
         &(
