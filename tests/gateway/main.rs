@@ -11,6 +11,7 @@
 //!
 //! `cargo test --test gateway <module>::` runs one subject.
 
+mod checks;
 mod common;
 
 mod cli;
