@@ -8,21 +8,21 @@
 //! StreamBackups must judge its filters exactly as ListBackups does.
 //! `paths::build` and `paths::encode_query` are also fed raw strings: any
 //! segment is either refused or kept, encoded, as exactly one segment.
-//! Nothing may panic.
+//! Nothing may panic. The checks are `tests/gateway/checks/requests.rs`,
+//! which the property tests run on stable too.
 
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
-use cbr_gateway::{
-    convert, proto as pb,
-    upstream::paths::{self, PathError},
-    validate::{self, BackupQuery},
-};
-use cbr_signer as signing;
+use cbr_gateway::{proto as pb, upstream::paths, validate};
 use libfuzzer_sys::fuzz_target;
-use percent_encoding::percent_decode_str;
 use prost_types::Timestamp;
 use url::Url;
+
+// The checks, shared with the property tests (`tests/gateway/properties/`).
+#[allow(dead_code)]
+#[path = "../../tests/gateway/checks/requests.rs"]
+mod checks;
 
 const ID_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -324,166 +324,6 @@ struct Input {
     op: Op,
 }
 
-fn is_encoded_segment(raw: &str) -> bool {
-    let b = raw.as_bytes();
-    b.iter().enumerate().all(|(i, &c)| match c {
-        b'%' => b
-            .get(i + 1..i + 3)
-            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
-        b'/' | b'?' | b'#' => false,
-        _ => c.is_ascii_graphic(),
-    })
-}
-
-fn is_strict_query(q: &str) -> bool {
-    let b = q.as_bytes();
-    b.iter().enumerate().all(|(i, &c)| match c {
-        b'%' => b.get(i + 1..i + 3).is_some_and(|h| {
-            h.iter()
-                .all(|x| x.is_ascii_digit() || (b'A'..=b'F').contains(x))
-        }),
-        b'&' | b'=' | b'-' | b'_' | b'.' | b'~' => true,
-        _ => c.is_ascii_alphanumeric(),
-    })
-}
-
-fn decode(raw: &str) -> Vec<u8> {
-    percent_decode_str(raw).collect()
-}
-
-/// `url` is `endpoint` + `segments`, encoded, and is sent as signed.
-fn assert_under(endpoint: &Url, segments: &[&str], url: &Url) {
-    assert_eq!(url.scheme(), endpoint.scheme());
-    assert_eq!(url.host(), endpoint.host());
-    assert_eq!(
-        url.port_or_known_default(),
-        endpoint.port_or_known_default()
-    );
-    assert_eq!(url.fragment(), None);
-    let prefix = endpoint.path().trim_end_matches('/');
-    let rest = url
-        .path()
-        .strip_prefix(prefix)
-        .and_then(|r| r.strip_prefix('/'))
-        .unwrap_or_else(|| panic!("{url} is not under {endpoint}"));
-    let raw: Vec<&str> = rest.split('/').collect();
-    assert_eq!(raw.len(), segments.len(), "segments of {url}");
-    for (raw, seg) in raw.iter().zip(segments) {
-        assert!(is_encoded_segment(raw), "{raw:?} of {url} is not encoded");
-        assert_eq!(
-            decode(raw),
-            seg.as_bytes(),
-            "{raw:?} of {url} is not {seg:?}"
-        );
-    }
-    let uri: http::Uri = url
-        .as_str()
-        .parse()
-        .unwrap_or_else(|e| panic!("{url}: {e}"));
-    assert_eq!(uri.path(), url.path());
-    assert_eq!(uri.query(), url.query());
-}
-
-fn is_text(t: &str) -> bool {
-    t.chars().count() <= 255 && !t.chars().any(char::is_control)
-}
-
-fn check_query(endpoint: &Url, project: &str, q: &BackupQuery) {
-    for v in [
-        &q.checkpoint_id,
-        &q.marker,
-        &q.resource_id,
-        &q.vault_id,
-        &q.enterprise_project_id,
-        &q.parent_id,
-    ] {
-        assert!(
-            v.as_deref().is_none_or(validate::is_valid_id),
-            "{v:?} accepted"
-        );
-    }
-    for v in [&q.name, &q.resource_az, &q.resource_name] {
-        assert!(v.as_deref().is_none_or(is_text), "{v:?} accepted");
-    }
-    assert!(q.limit.is_none_or(|l| (1..=1000).contains(&l)));
-    assert!(q.offset.is_none_or(|o| o >= 0));
-    assert!(q.used_percent.is_none_or(|p| (1..=100).contains(&p)));
-    assert!(
-        q.resource_type
-            .as_deref()
-            .is_none_or(|t| validate::RESOURCE_TYPES.contains(&t))
-    );
-    if let (Some(a), Some(b)) = (&q.start_time, &q.end_time) {
-        assert!(a <= b);
-    }
-
-    // As UpstreamClient::list_backups builds it.
-    let route = ["v3", project, "backups"];
-    let mut url = paths::build(endpoint, &route).expect("accepted, so it builds");
-    let pairs = paths::backup_query_pairs(q);
-    if !pairs.is_empty() {
-        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        url.set_query(Some(&paths::encode_query(&refs)));
-    }
-    assert_under(endpoint, &route, &url);
-    let Some(query) = url.query() else {
-        assert!(pairs.is_empty());
-        return;
-    };
-    assert!(is_strict_query(query), "{query:?}");
-    let decoded: Vec<(Vec<u8>, Vec<u8>)> = query
-        .split('&')
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect();
-    let want: Vec<(Vec<u8>, Vec<u8>)> = pairs
-        .iter()
-        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-        .collect();
-    assert_eq!(decoded, want);
-    assert!(pairs.windows(2).all(|w| w[0].0 <= w[1].0));
-    if q.status.windows(2).all(|w| w[0] <= w[1]) {
-        assert_eq!(signing::canonical_query(query), query);
-    }
-}
-
-fn check_create(endpoint: &Url, c: &validate::CreateCheckpoint) {
-    assert!(validate::is_valid_id(&c.project_id) && validate::is_valid_id(&c.vault_id));
-    if let Some(p) = &c.parameters {
-        let mut ids: Vec<&str> = p.resources.iter().map(String::as_str).collect();
-        ids.extend(p.name.as_deref());
-        ids.extend(p.policy_id.as_deref());
-        assert!(p.description.as_deref().is_none_or(is_text));
-        assert!(p.resource_details.len() <= 256);
-        for r in &p.resource_details {
-            ids.push(&r.id);
-            assert!(validate::RESOURCE_TYPES.contains(&r.r#type.as_str()));
-            assert!(r.name.as_deref().is_none_or(is_text));
-            if let Some(e) = &r.extra_info {
-                ids.extend(e.exclude_volumes.iter().map(String::as_str));
-                for v in &e.include_volumes {
-                    ids.push(&v.id);
-                    assert!(v.os_version.as_deref().is_none_or(is_text));
-                }
-            }
-        }
-        for id in ids {
-            assert!(validate::is_valid_id(id), "{id:?} accepted");
-        }
-    }
-    let route = ["v3", c.project_id.as_str(), "checkpoints"];
-    let url = paths::build(endpoint, &route).expect("accepted, so it builds");
-    assert_under(endpoint, &route, &url);
-    let body = serde_json::to_vec(&convert::create_checkpoint_body(c)).expect("serialises");
-    let v: serde_json::Value = serde_json::from_slice(&body).expect("valid JSON");
-    assert_eq!(
-        v["checkpoint"]["vault_id"].as_str(),
-        Some(c.vault_id.as_str())
-    );
-}
-
 fuzz_target!(|input: Input| {
     let endpoint = input.endpoint.url();
     let default = input
@@ -492,77 +332,21 @@ fuzz_target!(|input: Input| {
         .map(|p| p.0.as_str())
         .filter(|p| validate::is_valid_id(p));
     match &input.op {
-        Op::Get { project_id, id } => {
-            let result = validate::check_get(&project_id.0, "backup_id", &id.0, default);
-            let project_ok = if project_id.0.is_empty() {
-                default.is_some()
-            } else {
-                validate::is_valid_id(&project_id.0)
-            };
-            assert_eq!(result.is_ok(), project_ok && validate::is_valid_id(&id.0));
-            if let Ok(r) = result {
-                for route in [
-                    ["v3", r.project_id.as_str(), "checkpoints", r.id.as_str()],
-                    ["v3", r.project_id.as_str(), "backups", r.id.as_str()],
-                    [
-                        "v1",
-                        r.project_id.as_str(),
-                        "checkpoint_items",
-                        r.id.as_str(),
-                    ],
-                ] {
-                    let url = paths::build(&endpoint, &route).expect("accepted, so it builds");
-                    assert_under(&endpoint, &route, &url);
-                }
-            }
-        }
-        Op::List(req) => {
-            if let Ok((project, q)) = validate::check_list_backups(&req.proto(), default) {
-                check_query(&endpoint, &project, &q);
-            }
-        }
+        Op::Get { project_id, id } => checks::check_get(&project_id.0, &id.0, default, &endpoint),
+        Op::List(req) => checks::check_list(&req.proto(), default, &endpoint),
         Op::Stream(req) => {
             let mut list = req.proto();
             list.marker.clear();
-            let by_list = validate::check_list_backups(&list, default);
-            let by_stream = validate::check_stream_backups(&list.clone().into_stream(), default);
-            match (by_list, by_stream) {
-                (Ok((p1, mut q1)), Ok((p2, q2))) => {
-                    assert_eq!(p1, p2);
-                    q1.limit = Some(list.limit.unwrap_or(validate::DEFAULT_PAGE_SIZE));
-                    q1.offset = Some(list.offset.unwrap_or(0));
-                    assert_eq!(q1, q2);
-                    check_query(&endpoint, &p2, &q2);
-                }
-                (Err(mut e1), Err(e2)) => {
-                    for v in &mut e1.violations {
-                        if v.field == "limit" {
-                            v.field = "page_size".into();
-                        }
-                    }
-                    assert_eq!(e1, e2);
-                }
-                (a, b) => panic!("list: {a:?}\nstream: {b:?}"),
+            if let Some((project, q)) = checks::check_stream_like_list(&list, default) {
+                checks::assert_accepted_query(&q);
+                checks::assert_list_url(&endpoint, &project, &q);
             }
         }
-        Op::Create(req) => {
-            if let Ok(c) = validate::check_create_checkpoint(req.proto(), default) {
-                check_create(&endpoint, &c);
-            }
-        }
+        Op::Create(req) => checks::check_create(req.proto(), default, &endpoint),
         Op::Build(segments) => {
             let refs: Vec<&str> = segments.iter().take(6).map(|s| s.0.as_str()).collect();
-            if refs.is_empty() {
-                return;
-            }
-            let unsafe_segment = refs.iter().any(|s| s.is_empty() || *s == "." || *s == "..");
-            match paths::build(&endpoint, &refs) {
-                Ok(url) => {
-                    assert!(!unsafe_segment);
-                    assert_under(&endpoint, &refs, &url);
-                }
-                Err(PathError::UnsafeSegment) => {}
-                Err(e) => panic!("{e} for {refs:?} under {endpoint}"),
+            if !refs.is_empty() {
+                checks::check_segments(&endpoint, &refs);
             }
         }
         Op::Query(pairs) => {
@@ -570,16 +354,7 @@ fuzz_target!(|input: Input| {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            let query = paths::encode_query(&refs);
-            assert!(is_strict_query(&query));
-            let mut sorted = refs.clone();
-            sorted.sort_by(|a, b| {
-                (a.0.as_bytes(), a.1.as_bytes()).cmp(&(b.0.as_bytes(), b.1.as_bytes()))
-            });
-            assert_eq!(
-                signing::canonical_query(&query),
-                paths::encode_query(&sorted)
-            );
+            checks::check_encoded_query(&refs);
         }
     }
 });

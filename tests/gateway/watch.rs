@@ -6,7 +6,7 @@
 //! survived a bounded number of times, permanent ones end the stream; the cap
 //! on open watch streams.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -26,58 +26,67 @@ struct Stack {
     url: String,
 }
 
-async fn stack(backup_duration: Duration, extra: &[&str], sim_tokens: &[&str]) -> Stack {
-    let sim = simulator::spawn(&SimulatorSettings {
+/// A simulator whose backups take `backup_duration`, accepting `sim_tokens`,
+/// and a gateway polling it every 100 ms (backing off to 200 ms), with `edit`
+/// applied to its settings.
+async fn stack(
+    backup_duration: Duration,
+    edit: impl FnOnce(&mut Settings) + Send + 'static,
+    sim_tokens: &[&str],
+) -> Stack {
+    let sim = SimulatorSettings {
         fleet_size: 20,
         backup_duration,
         tokens: sim_tokens.iter().map(|t| (*t).to_owned()).collect(),
         ..Default::default()
-    })
-    .await
-    .unwrap();
-    let url = format!("http://{}", sim.addr);
-    let mut args = vec![
-        "--cbr-endpoint",
-        &url,
-        "--project-id",
-        PROJECT,
-        "--watch-poll-interval",
-        "100ms",
-        "--watch-max-poll-interval",
-        "200ms",
-    ];
-    args.extend_from_slice(extra);
-    let args: Vec<&str> = args.iter().map(|s| &**s).collect();
-    let gw = Gateway::start(&args).await;
-    Stack { gw, sim, url }
+    };
+    spawn(sim, ms(100), ms(200), edit).await
 }
 
 /// A simulator answering with `faults` from the start, and a gateway polling
-/// it every `poll`, backing off to `max_poll`, with `extra` arguments.
-async fn faulty_stack(faults: &[&str], poll: &str, max_poll: &str, extra: &[&str]) -> Stack {
-    let sim = simulator::spawn(&SimulatorSettings {
+/// it every `poll`, backing off to `max_poll`, with `edit` applied to its
+/// settings.
+async fn faulty_stack(
+    faults: &[&str],
+    poll: Duration,
+    max_poll: Duration,
+    edit: impl FnOnce(&mut Settings) + Send + 'static,
+) -> Stack {
+    let sim = SimulatorSettings {
         fleet_size: 20,
         backup_duration: Duration::from_secs(60),
         faults: faults.iter().map(|f| f.parse().unwrap()).collect(),
         ..Default::default()
-    })
-    .await
-    .unwrap();
-    let url = format!("http://{}", sim.addr);
-    let mut args = vec![
-        "--cbr-endpoint",
-        &url,
-        "--project-id",
-        PROJECT,
-        "--watch-poll-interval",
-        poll,
-        "--watch-max-poll-interval",
-        max_poll,
-    ];
-    args.extend_from_slice(extra);
-    let gw = Gateway::start(&args).await;
+    };
+    spawn(sim, poll, max_poll, edit).await
+}
+
+async fn spawn(
+    sim: SimulatorSettings,
+    poll: Duration,
+    max_poll: Duration,
+    edit: impl FnOnce(&mut Settings) + Send + 'static,
+) -> Stack {
+    let stack = TestStack::builder()
+        .simulator(sim)
+        .project(PROJECT)
+        .settings(move |s| {
+            s.watch.poll_interval = poll;
+            s.watch.max_poll_interval = max_poll;
+        })
+        .settings(edit)
+        .spawn()
+        .await;
+    let url = stack.sim_url();
+    let (gw, sim) = stack.into_parts();
     Stack { gw, sim, url }
 }
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn unchanged(_: &mut Settings) {}
 
 /// Polls `done` every 5 ms until it holds; fails after 10 s.
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -163,7 +172,7 @@ async fn watch(
 
 #[tokio::test]
 async fn a_fresh_checkpoint_is_watched_to_available_with_progress() {
-    let s = stack(Duration::from_millis(1500), &[], &[]).await;
+    let s = stack(Duration::from_millis(1500), unchanged, &[]).await;
     let id = s.create("watched").await;
     let mut stream = watch(&mut s.gw.checkpoints(), &id, true).await;
     let mut messages = vec![];
@@ -214,7 +223,7 @@ async fn a_fresh_checkpoint_is_watched_to_available_with_progress() {
 async fn a_thousand_watchers_share_one_poller() {
     let s = stack(
         Duration::from_secs(30),
-        &["--max-streams-per-connection", "1000"],
+        |s| s.transport.max_streams_per_connection = 1000,
         &[],
     )
     .await;
@@ -285,7 +294,7 @@ async fn a_thousand_watchers_share_one_poller() {
 
 #[tokio::test]
 async fn watchers_with_different_credentials_never_share() {
-    let s = stack(Duration::from_secs(30), &[], &["token-a", "token-b"]).await;
+    let s = stack(Duration::from_secs(30), unchanged, &["token-a", "token-b"]).await;
     let id = s.create_as("private", Some("token-a")).await;
     let before = s.polls();
     let mut client = s.gw.checkpoints();
@@ -329,7 +338,7 @@ async fn watchers_with_different_credentials_never_share() {
 
 #[tokio::test]
 async fn transient_faults_do_not_end_the_stream_and_a_404_does() {
-    let s = stack(Duration::from_millis(1500), &[], &[]).await;
+    let s = stack(Duration::from_millis(1500), unchanged, &[]).await;
     let id = s.create("flaky").await;
     let mut stream = watch(&mut s.gw.checkpoints(), &id, false).await;
     assert_eq!(
@@ -372,7 +381,10 @@ async fn transient_faults_do_not_end_the_stream_and_a_404_does() {
 async fn heartbeats_while_nothing_changes_and_the_stream_cap() {
     let s = stack(
         Duration::from_secs(60),
-        &["--watch-heartbeat", "200ms", "--max-watch-streams", "2"],
+        |s| {
+            s.watch.heartbeat = ms(200);
+            s.transport.max_server_streams = 2;
+        },
         &[],
     )
     .await;
@@ -431,7 +443,7 @@ async fn heartbeats_while_nothing_changes_and_the_stream_cap() {
 
 #[tokio::test]
 async fn a_terminal_checkpoint_is_sent_once_and_the_stream_ends() {
-    let s = stack(Duration::from_secs(10), &[], &[]).await;
+    let s = stack(Duration::from_secs(10), unchanged, &[]).await;
     let mut stream = watch(&mut s.gw.checkpoints(), CHECKPOINT, true).await;
     let only = stream.next().await.unwrap().unwrap();
     assert_eq!(only.kind(), pb::WatchEventKind::Initial);
@@ -445,7 +457,12 @@ async fn a_terminal_checkpoint_is_sent_once_and_the_stream_ends() {
 
 #[tokio::test]
 async fn the_callers_deadline_ends_a_watch_with_deadline_exceeded() {
-    let s = stack(Duration::from_secs(60), &["--watch-heartbeat", "60s"], &[]).await;
+    let s = stack(
+        Duration::from_secs(60),
+        |s| s.watch.heartbeat = Duration::from_secs(60),
+        &[],
+    )
+    .await;
     let id = s.create("deadline").await;
     let mut req = tonic::Request::new(pb::WatchCheckpointRequest {
         project_id: String::new(),
@@ -477,9 +494,9 @@ async fn the_callers_deadline_ends_a_watch_with_deadline_exceeded() {
 async fn an_upstream_answering_500_for_ever_ends_the_watch_after_five_polls() {
     let s = faulty_stack(
         &["route=get_checkpoint,error_rate=1,status=500"],
-        "50ms",
-        "100ms",
-        &[],
+        ms(50),
+        ms(100),
+        unchanged,
     )
     .await;
     let mut stream = watch(&mut s.gw.checkpoints(), CHECKPOINT, false).await;
@@ -504,7 +521,7 @@ async fn an_upstream_answering_500_for_ever_ends_the_watch_after_five_polls() {
 #[tokio::test]
 async fn a_successful_poll_resets_the_count_of_failures_that_may_pass() {
     // Backing off to 1 s leaves time to act between two failed polls.
-    let s = faulty_stack(&[], "100ms", "1s", &[]).await;
+    let s = faulty_stack(&[], ms(100), Duration::from_secs(1), unchanged).await;
     let id = s.create("resets").await;
     let fail = json!([{"route": "get_checkpoint", "error_rate": 1.0, "status": 500}]);
     s.set_faults(fail.clone()).await;
@@ -535,10 +552,13 @@ async fn a_successful_poll_resets_the_count_of_failures_that_may_pass() {
 async fn heartbeats_flow_while_the_first_poll_keeps_failing_transiently() {
     let s = faulty_stack(
         &["route=get_checkpoint,error_rate=1,status=503"],
-        "50ms",
-        "100ms",
+        ms(50),
+        ms(100),
         // One upstream request per poll, so polls can be counted.
-        &["--watch-heartbeat", "150ms", "--retry-max-attempts", "1"],
+        |s| {
+            s.watch.heartbeat = ms(150);
+            s.upstream.retry.max_attempts = 1;
+        },
     )
     .await;
     let mut stream = watch(&mut s.gw.checkpoints(), CHECKPOINT, false).await;

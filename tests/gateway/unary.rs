@@ -3,7 +3,7 @@
 //! Each response is checked field for field, and each upstream request for its
 //! exact method, path, query, headers and body.
 
-mod common;
+use crate::common;
 
 use cbr_gateway::proto::{self as pb};
 use common::*;
@@ -595,7 +595,12 @@ async fn get_checkpoint_item_maps_the_csbs_seed_on_its_own_endpoint() {
         .expect(1)
         .mount(&csbs)
         .await;
-    let gw = Gateway::start(&["--cbr-endpoint", &cbr.uri(), "--csbs-endpoint", &csbs.uri()]).await;
+    let csbs_url = endpoint(&csbs.uri());
+    let gw = TestStack::builder()
+        .upstream(&cbr.uri())
+        .settings(|s| s.upstream.csbs_endpoint = Some(csbs_url))
+        .spawn()
+        .await;
 
     let resp = gw
         .checkpoint_items()
@@ -739,8 +744,11 @@ async fn project_and_token_handling() {
         .expect(2)
         .mount(&upstream)
         .await;
-    let uri = upstream.uri();
-    let gw = Gateway::start(&["--cbr-endpoint", &uri, "--project-id", "default-project"]).await;
+    let gw = TestStack::builder()
+        .upstream(&upstream.uri())
+        .project("default-project")
+        .spawn()
+        .await;
     let req = || pb::GetBackupRequest {
         project_id: String::new(),
         backup_id: BACKUP.into(),

@@ -2,7 +2,7 @@
 //! with a BadRequest naming the field, and the mock upstream — which would
 //! answer anything — records that nothing reached it.
 
-mod common;
+use crate::common;
 
 use cbr_gateway::proto as pb;
 use common::*;

@@ -3,7 +3,7 @@
 //! lifecycle, ListBackups filters and paging, signature and token checks, and
 //! fault injection with counters.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

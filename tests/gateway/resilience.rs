@@ -4,7 +4,7 @@
 //!
 //! The simulator's fault decisions are seeded, so each run sees the same faults.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::Arc,
@@ -22,29 +22,24 @@ struct Stack {
 }
 
 impl Stack {
-    async fn new(faults: &[&str], args: &[&str]) -> Stack {
-        let sim = simulator::spawn(&SimulatorSettings {
-            fleet_size: 50,
-            faults: faults
-                .iter()
-                .map(|f| f.parse::<FaultRule>().unwrap())
-                .collect(),
-            fault_seed: Some(20_261_123),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let url = format!("http://{}", sim.addr);
-        let mut argv = vec![
-            "--cbr-endpoint",
-            &url,
-            "--csbs-endpoint",
-            &url,
-            "--project-id",
-            PROJECT,
-        ];
-        argv.extend_from_slice(args);
-        let gw = Gateway::start(&argv).await;
+    /// A simulator answering with `faults`, and a gateway with `edit` applied
+    /// to its settings.
+    async fn new(faults: &[&str], edit: impl FnOnce(&mut Settings) + Send + 'static) -> Stack {
+        let (gw, sim) = TestStack::builder()
+            .simulator(SimulatorSettings {
+                fleet_size: 50,
+                faults: faults
+                    .iter()
+                    .map(|f| f.parse::<FaultRule>().unwrap())
+                    .collect(),
+                fault_seed: Some(20_261_123),
+                ..Default::default()
+            })
+            .project(PROJECT)
+            .settings(edit)
+            .spawn()
+            .await
+            .into_parts();
         Stack { gw, sim }
     }
 
@@ -110,7 +105,7 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 
 #[tokio::test]
 async fn with_20_percent_503s_reads_succeed() {
-    let s = Stack::new(&["route=get_backup,error_rate=0.2,status=503"], &[]).await;
+    let s = Stack::new(&["route=get_backup,error_rate=0.2,status=503"], |_| {}).await;
     let outcomes = reads(&s.gw, 1000, 8, None).await;
     let ok = outcomes.iter().filter(|(r, _)| r.is_ok()).count();
     let attempts = s.upstream("get_backup") as f64 / 1000.0;
@@ -122,7 +117,7 @@ async fn with_20_percent_503s_reads_succeed() {
 
 #[tokio::test]
 async fn with_50_percent_503s_sequential_reads_with_5s_deadlines_succeed() {
-    let s = Stack::new(&["route=get_backup,error_rate=0.5,status=503"], &[]).await;
+    let s = Stack::new(&["route=get_backup,error_rate=0.5,status=503"], |_| {}).await;
     let outcomes = reads(&s.gw, 20, 1, Some(Duration::from_secs(5))).await;
     let ok = outcomes.iter().filter(|(r, _)| r.is_ok()).count();
     let slowest = outcomes.iter().map(|(_, d)| *d).max().unwrap();
@@ -140,7 +135,7 @@ async fn with_50_percent_503s_sequential_reads_with_5s_deadlines_succeed() {
 
 #[tokio::test]
 async fn a_total_outage_fails_fast_and_the_retry_budget_holds() {
-    let s = Stack::new(&["route=get_backup,error_rate=1,status=503"], &[]).await;
+    let s = Stack::new(&["route=get_backup,error_rate=1,status=503"], |_| {}).await;
     let deadline = Duration::from_secs(5);
     let outcomes = reads(&s.gw, 1000, 8, Some(deadline)).await;
     let attempts = s.upstream("get_backup") as f64 / 1000.0;
@@ -158,7 +153,7 @@ async fn a_total_outage_fails_fast_and_the_retry_budget_holds() {
 
 #[tokio::test]
 async fn a_stalled_upstream_meets_the_callers_deadline() {
-    let s = Stack::new(&["route=get_backup,latency=60s"], &[]).await;
+    let s = Stack::new(&["route=get_backup,latency=60s"], |_| {}).await;
     // A bare HTTP/2 client: tonic's own client would race the server with its
     // local timer and report CANCELLED; this shows what the gateway answers.
     let started = Instant::now();
@@ -182,10 +177,10 @@ async fn a_stalled_upstream_meets_the_callers_deadline() {
 
 #[tokio::test]
 async fn calls_without_a_deadline_get_the_default_and_long_ones_are_cut() {
-    let s = Stack::new(
-        &["route=get_backup,latency=60s"],
-        &["--default-deadline", "300ms", "--max-deadline", "600ms"],
-    )
+    let s = Stack::new(&["route=get_backup,latency=60s"], |s| {
+        s.calls.default_deadline = Duration::from_millis(300);
+        s.calls.max_deadline = Duration::from_millis(600);
+    })
     .await;
     for (asked, bound) in [(&[][..], 300), (&[("grpc-timeout", "1H")][..], 600)] {
         let started = Instant::now();
@@ -212,7 +207,7 @@ async fn calls_without_a_deadline_get_the_default_and_long_ones_are_cut() {
 
 #[tokio::test]
 async fn a_cancelled_call_aborts_its_upstream_request() {
-    let s = Stack::new(&["route=get_backup,latency=30s"], &[]).await;
+    let s = Stack::new(&["route=get_backup,latency=30s"], |_| {}).await;
     let mut client = s.gw.backups();
     let call = tokio::spawn(async move { client.get_backup(get_backup(None)).await });
     wait_until("upstream request in flight", || {
@@ -269,7 +264,7 @@ async fn retry_after_is_waited_for_when_it_fits() {
 async fn a_retry_after_beyond_the_deadline_ends_the_call_at_once() {
     let s = Stack::new(
         &["route=get_backup,error_rate=1,status=429,retry_after=30s"],
-        &[],
+        |_| {},
     )
     .await;
     let started = Instant::now();
@@ -293,7 +288,7 @@ async fn creates_are_not_sent_twice_after_an_error_or_a_lost_connection() {
         "route=create_checkpoint,error_rate=1,status=503",
         "route=create_checkpoint,drop_rate=1",
     ] {
-        let s = Stack::new(&[fault], &[]).await;
+        let s = Stack::new(&[fault], |_| {}).await;
         let status =
             s.gw.checkpoints()
                 .create_checkpoint(pb::CreateCheckpointRequest {
@@ -315,20 +310,17 @@ async fn a_create_is_resent_when_the_connection_never_opened() {
         .local_addr()
         .unwrap()
         .port();
-    let url = format!("http://127.0.0.1:{port}");
-    let gw = Gateway::start(&[
-        "--cbr-endpoint",
-        &url,
-        "--project-id",
-        PROJECT,
-        "--retry-max-attempts",
-        "10",
-        "--retry-initial-backoff",
-        "200ms",
-        "--retry-max-backoff",
-        "200ms",
-    ])
-    .await;
+    let gw = TestStack::builder()
+        .upstream(&format!("http://127.0.0.1:{port}"))
+        .project(PROJECT)
+        .settings(|s| {
+            let retry = &mut s.upstream.retry;
+            retry.max_attempts = 10;
+            retry.initial_backoff = Duration::from_millis(200);
+            retry.max_backoff = Duration::from_millis(200);
+        })
+        .spawn()
+        .await;
     let mut client = gw.checkpoints();
     let call = tokio::spawn(async move {
         let mut req = tonic::Request::new(pb::CreateCheckpointRequest {
@@ -362,15 +354,10 @@ async fn a_create_is_resent_when_the_connection_never_opened() {
 
 #[tokio::test]
 async fn calls_beyond_the_in_flight_cap_are_shed_quickly() {
-    let s = Stack::new(
-        &["route=get_backup,latency=1s"],
-        &[
-            "--max-upstream-inflight",
-            "2",
-            "--upstream-queue-timeout",
-            "50ms",
-        ],
-    )
+    let s = Stack::new(&["route=get_backup,latency=1s"], |s| {
+        s.upstream.max_inflight = 2;
+        s.upstream.queue_timeout = Duration::from_millis(50);
+    })
     .await;
     let slow: Vec<_> = (0..2)
         .map(|_| {
@@ -408,7 +395,7 @@ async fn calls_beyond_the_in_flight_cap_are_shed_quickly() {
 
 #[tokio::test]
 async fn oversized_request_messages_are_resource_exhausted() {
-    let s = Stack::new(&[], &["--max-request-bytes", "4096"]).await;
+    let s = Stack::new(&[], |s| s.transport.max_request_bytes = 4096).await;
     let req = |len: usize| pb::CreateCheckpointRequest {
         vault_id: VAULT.into(),
         parameters: Some(pb::CheckpointParameters {

@@ -2,7 +2,7 @@
 //! served, then a drain in which unary calls finish and long-lived streams end
 //! with UNAVAILABLE; SIGTERM under load loses no call and the process exits 0.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::{
@@ -13,7 +13,7 @@ use std::{
 };
 
 use cbr_gateway::proto as pb;
-use cbr_simulator::{self as simulator, SimulatorSettings};
+use cbr_simulator::SimulatorSettings;
 use common::*;
 use tokio_stream::StreamExt;
 use tonic::{Code, transport::Channel};
@@ -64,26 +64,18 @@ fn assert_shutting_down<T: std::fmt::Debug>(end: Option<Result<T, tonic::Status>
 
 #[tokio::test]
 async fn the_drain_finishes_unary_calls_and_ends_watch_streams() {
-    let sim = simulator::spawn(&SimulatorSettings {
-        fleet_size: 10,
-        backup_duration: Duration::from_secs(3600),
-        faults: vec!["route=get_backup,latency=700ms".parse().unwrap()],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let url = format!("http://{}", sim.addr);
-    let gw = Gateway::start(&[
-        "--cbr-endpoint",
-        &url,
-        "--csbs-endpoint",
-        &url,
-        "--project-id",
-        PROJECT,
-        "--shutdown-grace",
-        "5s",
-    ])
-    .await;
+    let (gw, sim) = TestStack::builder()
+        .simulator(SimulatorSettings {
+            fleet_size: 10,
+            backup_duration: Duration::from_secs(3600),
+            faults: vec!["route=get_backup,latency=700ms".parse().unwrap()],
+            ..Default::default()
+        })
+        .project(PROJECT)
+        .settings(|s| s.transport.shutdown_grace = Duration::from_secs(5))
+        .spawn()
+        .await
+        .into_parts();
     let id = protecting_checkpoint(gw.channel.clone()).await;
     let mut stream = watch(gw.channel.clone(), &id).await;
     let mut backups = gw.backups();
@@ -243,23 +235,17 @@ async fn sigterm_under_load_loses_no_call_and_exits_0() {
 
 #[tokio::test]
 async fn a_listing_still_running_ends_with_shutting_down_before_the_grace_runs_out() {
-    let sim = simulator::spawn(&SimulatorSettings {
-        fleet_size: 300,
-        faults: vec!["route=list_backups,latency=200ms".parse().unwrap()],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let url = format!("http://{}", sim.addr);
-    let gw = Gateway::start(&[
-        "--cbr-endpoint",
-        &url,
-        "--project-id",
-        PROJECT,
-        "--shutdown-grace",
-        "3s",
-    ])
-    .await;
+    let gw = TestStack::builder()
+        .simulator(SimulatorSettings {
+            fleet_size: 300,
+            faults: vec!["route=list_backups,latency=200ms".parse().unwrap()],
+            ..Default::default()
+        })
+        .project(PROJECT)
+        .settings(|s| s.transport.shutdown_grace = Duration::from_secs(3))
+        .spawn()
+        .await
+        .gateway;
     // Sixty pages of five, 200 ms each: far longer than the grace.
     let mut stream = gw
         .backups()

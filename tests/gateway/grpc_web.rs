@@ -2,14 +2,14 @@
 //! library) to the real gateway in front of the built-in simulator, binary and
 //! base64 text, unary and server streaming, errors, the size limit, and CORS.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
 use base64::Engine as _;
+use cbr_gateway::access::CorsOrigins;
 use cbr_gateway::proto as pb;
-use cbr_simulator::{self as simulator, SimulatorSettings};
-use clap::Parser as _;
+use cbr_simulator::SimulatorSettings;
 use common::*;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use prost::Message;
@@ -19,28 +19,36 @@ const GET_BACKUP: &str = "/cbr.gateway.v1.BackupService/GetBackup";
 const STREAM_BACKUPS: &str = "/cbr.gateway.v1.BackupService/StreamBackups";
 const APP: &str = "https://app.example.com";
 
-/// The gateway in front of a simulator with `fleet_size` generated backups.
-async fn gateway(fleet_size: usize, extra: &[&str]) -> Gateway {
-    let sim = simulator::spawn(&SimulatorSettings {
+/// A simulator with `fleet_size` generated backups.
+fn simulator(fleet_size: usize) -> SimulatorSettings {
+    SimulatorSettings {
         fleet_size,
         // Created checkpoints stay PROTECTING for the whole test.
         backup_duration: Duration::from_secs(600),
         ..Default::default()
-    })
-    .await
-    .unwrap();
-    let url = format!("http://{}", sim.addr);
-    let mut args = vec![
-        "--cbr-endpoint",
-        &url,
-        "--csbs-endpoint",
-        &url,
-        "--project-id",
-        PROJECT,
-    ];
-    args.extend_from_slice(extra);
-    Gateway::start(&args).await
+    }
 }
+
+/// The gateway in front of a simulator with `fleet_size` generated backups,
+/// with `edit` applied to its settings.
+async fn gateway(
+    fleet_size: usize,
+    edit: impl FnOnce(&mut Settings) + Send + 'static,
+) -> TestStack {
+    TestStack::builder()
+        .simulator(simulator(fleet_size))
+        .project(PROJECT)
+        .settings(edit)
+        .spawn()
+        .await
+}
+
+/// Browsers from [`APP`] only.
+fn app_only(s: &mut Settings) {
+    s.transport.cors_allowed_origins = CorsOrigins::List(vec![HeaderValue::from_static(APP)]);
+}
+
+fn unchanged(_: &mut Settings) {}
 
 /// How the body is carried.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -251,7 +259,7 @@ fn assert_seed_backup(reply: &WebReply) {
 
 #[tokio::test]
 async fn a_grpc_web_unary_call_over_http1() {
-    let gw = gateway(10, &[]).await;
+    let gw = gateway(10, unchanged).await;
     let reply = web_call(&gw, GET_BACKUP, &get_seed_backup(), Wire::Binary, &[]).await;
     assert_eq!(
         reply.version,
@@ -303,7 +311,7 @@ async fn a_grpc_web_unary_call_over_http1() {
 
 #[tokio::test]
 async fn grpc_web_text_is_base64() {
-    let gw = gateway(10, &[]).await;
+    let gw = gateway(10, unchanged).await;
     let reply = web_call(&gw, GET_BACKUP, &get_seed_backup(), Wire::Text, &[]).await;
     assert_eq!(
         reply.headers["content-type"],
@@ -315,7 +323,7 @@ async fn grpc_web_text_is_base64() {
 
 #[tokio::test]
 async fn errors_carry_status_message_and_details() {
-    let gw = gateway(10, &[]).await;
+    let gw = gateway(10, unchanged).await;
     for wire in [Wire::Binary, Wire::Text] {
         let reply = web_call(
             &gw,
@@ -373,7 +381,7 @@ async fn errors_carry_status_message_and_details() {
 
 #[tokio::test]
 async fn the_size_limit_counts_decoded_frames() {
-    let gw = gateway(10, &["--max-request-bytes", "1024"]).await;
+    let gw = gateway(10, |s| s.transport.max_request_bytes = 1024).await;
     // 1000 bytes of message: within the limit, though its base64 text is not.
     let near = pb::GetBackupRequest {
         project_id: String::new(),
@@ -405,7 +413,7 @@ async fn the_size_limit_counts_decoded_frames() {
 
 #[tokio::test]
 async fn server_streaming_yields_data_frames_then_the_trailer_frame() {
-    let gw = gateway(20, &[]).await;
+    let gw = gateway(20, unchanged).await;
     let request = pb::StreamBackupsRequest {
         page_size: Some(7),
         ..Default::default()
@@ -441,7 +449,7 @@ async fn server_streaming_yields_data_frames_then_the_trailer_frame() {
 
 #[tokio::test]
 async fn health_and_reflection_speak_grpc_web_too() {
-    let gw = gateway(10, &[]).await;
+    let gw = gateway(10, unchanged).await;
     let reply = web_call(
         &gw,
         "/grpc.health.v1.Health/Check",
@@ -522,7 +530,7 @@ fn listed(headers: &HeaderMap, name: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn cors_allows_the_configured_origins_only() {
-    let gw = gateway(10, &["--cors-allowed-origins", APP]).await;
+    let gw = gateway(10, app_only).await;
 
     let ok = preflight(&gw, APP).await;
     assert!(ok.status().is_success(), "{}", ok.status());
@@ -586,48 +594,25 @@ async fn cors_allows_the_configured_origins_only() {
 async fn any_origin_with_a_star_only_without_cloud_credentials() {
     // Holding cloud credentials, `*` would let every page a browser visits
     // act with them: the gateway refuses to start.
-    let config = cbr_gateway::config::Config::try_parse_from([
-        "cbr-gateway",
-        "--cbr-endpoint",
-        "http://127.0.0.1:9",
-        "--ak",
-        TEST_AK,
-        "--sk",
-        TEST_SK,
-        "--cors-allowed-origins",
-        "*",
-        "--metrics-listen",
-        "off",
-    ])
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = cbr_gateway::serve(
-        listener,
-        config.settings().expect("settings"),
-        std::future::pending(),
-    )
-    .await
-    .unwrap_err();
+    let err = TestStack::builder()
+        .upstream("http://127.0.0.1:9")
+        .settings(|s| s.transport.cors_allowed_origins = CorsOrigins::Any)
+        .serve_error()
+        .await;
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("--cors-allowed-origins"), "{err}");
 
     // Callers that bring their own IAM tokens risk only themselves: any origin.
-    let sim = simulator::spawn(&SimulatorSettings {
-        fleet_size: 10,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let url = format!("http://{}", sim.addr);
-    let gw = Gateway::start_without_credentials(&[
-        "--cbr-endpoint",
-        &url,
-        "--project-id",
-        PROJECT,
-        "--cors-allowed-origins",
-        "*",
-    ])
-    .await;
+    let gw = TestStack::builder()
+        .simulator(SimulatorSettings {
+            fleet_size: 10,
+            ..Default::default()
+        })
+        .project(PROJECT)
+        .without_credentials()
+        .settings(|s| s.transport.cors_allowed_origins = CorsOrigins::Any)
+        .spawn()
+        .await;
     let ok = preflight(&gw, "https://anywhere.example").await;
     assert!(ok.status().is_success());
     assert_eq!(ok.headers()["access-control-allow-origin"], "*");
@@ -647,7 +632,7 @@ async fn any_origin_with_a_star_only_without_cloud_credentials() {
 
 #[tokio::test]
 async fn without_the_flag_browsers_are_refused() {
-    let gw = gateway(10, &[]).await;
+    let gw = gateway(10, unchanged).await;
     let pre = preflight(&gw, APP).await;
     assert!(
         pre.headers()
@@ -688,7 +673,7 @@ async fn a_dns_rebinding_page_gets_nothing() {
     // A page on evil.test whose name now resolves to the gateway: the browser
     // thinks it talks to evil.test, sends Host and Origin evil.test, and asks
     // no CORS question. The listed origin is served; evil.test is not.
-    let gw = gateway(10, &["--cors-allowed-origins", APP]).await;
+    let gw = gateway(10, app_only).await;
     let port = gw.addr.port();
     let evil = format!("http://evil.test:{port}");
     let host = format!("evil.test:{port}");
@@ -754,7 +739,7 @@ fn watch_request(id: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn grpc_timeout_ends_a_watch_in_the_trailer_frame() {
-    let gw = gateway(10, &[]).await;
+    let gw = gateway(10, unchanged).await;
     let id = protecting_checkpoint(&gw).await;
     for wire in [Wire::Binary, Wire::Text] {
         let started = std::time::Instant::now();
@@ -781,7 +766,7 @@ async fn grpc_timeout_ends_a_watch_in_the_trailer_frame() {
 
 #[tokio::test]
 async fn the_drain_ends_a_watch_with_unavailable_in_the_trailer_frame() {
-    let gw = gateway(10, &[]).await;
+    let gw = gateway(10, unchanged).await;
     let id = protecting_checkpoint(&gw).await;
     let resp = web_send(&gw, WATCH, &watch_request(&id), Wire::Binary, &[]).await;
     assert_eq!(resp.status(), reqwest::StatusCode::OK);

@@ -8,7 +8,7 @@
 //! The Python packages and the Node modules are installed by `scripts/test.sh`;
 //! when they are missing these tests fail (they never skip) and say so.
 
-mod common;
+use crate::common;
 
 use std::{
     path::{Path, PathBuf},

@@ -7,7 +7,7 @@
 //! gateway and the test share one thread: the simulator counts a request and
 //! decides its faults in one poll, which the test cannot interleave with.
 
-mod common;
+use crate::common;
 
 use std::{
     collections::HashSet,
@@ -15,7 +15,7 @@ use std::{
 };
 
 use cbr_gateway::proto as pb;
-use cbr_simulator::{self as simulator, Embedded, SimulatorSettings, faults::FaultRule};
+use cbr_simulator::{Embedded, SimulatorSettings, faults::FaultRule};
 use common::*;
 use tonic::{Code, Streaming};
 use wiremock::{
@@ -30,22 +30,15 @@ struct Stack {
 
 impl Stack {
     async fn start(fleet_size: usize) -> Stack {
-        let sim = simulator::spawn(&SimulatorSettings {
-            fleet_size,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let url = format!("http://{}", sim.addr);
-        let gw = Gateway::start(&[
-            "--cbr-endpoint",
-            &url,
-            "--csbs-endpoint",
-            &url,
-            "--project-id",
-            PROJECT,
-        ])
-        .await;
+        let (gw, sim) = TestStack::builder()
+            .simulator(SimulatorSettings {
+                fleet_size,
+                ..Default::default()
+            })
+            .project(PROJECT)
+            .spawn()
+            .await
+            .into_parts();
         Stack { gw, sim }
     }
 
@@ -300,14 +293,15 @@ async fn bad_input_fails_the_call_before_any_upstream_request() {
 
 #[tokio::test]
 async fn a_project_outside_the_allowed_ones_is_refused() {
-    let sim = simulator::spawn(&SimulatorSettings {
-        fleet_size: 10,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let url = format!("http://{}", sim.addr);
-    let gw = Gateway::start(&["--cbr-endpoint", &url, "--allowed-projects", PROJECT]).await;
+    let gw = TestStack::builder()
+        .simulator(SimulatorSettings {
+            fleet_size: 10,
+            ..Default::default()
+        })
+        .settings(|s| s.access.allowed_projects = vec![PROJECT.into()])
+        .spawn()
+        .await;
+    let sim = gw.sim();
     let status = gw
         .backups()
         .stream_backups(pb::StreamBackupsRequest {

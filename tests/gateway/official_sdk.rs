@@ -3,7 +3,7 @@
 //! create, show until available, list with filters and paging, show, a 404 with
 //! its error code, and a wrong-SK 401. The script is `tests/sdk/official_sdk.py`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use tokio::process::Command;

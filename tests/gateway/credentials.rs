@@ -2,11 +2,12 @@
 //! simulator with signature checking on, secrets from files re-read on change,
 //! the project allow-list, and the refusal when nobody's credentials are there.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
 use cbr_gateway::proto as pb;
+use cbr_gateway::upstream::{AkSk, SecretFile};
 use cbr_simulator::{self as simulator, SimulatorSettings, auth::KeyPair};
 use common::*;
 use tonic::Code;
@@ -30,23 +31,30 @@ async fn signing_simulator() -> String {
     format!("http://{}", sim.addr)
 }
 
-async fn gateway(sim: &str, extra: &[&str]) -> Gateway {
-    let mut args = vec![
-        "--cbr-endpoint",
-        sim,
-        "--csbs-endpoint",
-        sim,
-        "--project-id",
-        PROJECT,
-    ];
-    args.extend_from_slice(extra);
-    Gateway::start(&args).await
+/// A gateway calling `sim` with `held` credentials.
+async fn gateway(sim: &str, held: Held) -> Gateway {
+    TestStack::builder()
+        .upstream(sim)
+        .project(PROJECT)
+        .settings(|s| s.credentials = held)
+        .spawn()
+        .await
+        .gateway
+}
+
+/// The gateway's IAM user `acme:backup-bot` logging in at `url`, holding no
+/// AK/SK.
+fn iam_held(url: &str, password: SecretSource) -> Held {
+    Held {
+        aksk: None,
+        iam: Some(iam_user(&endpoint(url), "acme", "backup-bot", password)),
+    }
 }
 
 #[tokio::test]
 async fn every_call_is_signed_and_accepted() {
     let sim = signing_simulator().await;
-    let gw = gateway(&sim, &["--ak", AK, "--sk", SK]).await;
+    let gw = gateway(&sim, aksk(AK, SK)).await;
     let cp = gw
         .checkpoints()
         .create_checkpoint(pb::CreateCheckpointRequest {
@@ -107,7 +115,7 @@ async fn every_call_is_signed_and_accepted() {
 #[tokio::test]
 async fn a_wrong_sk_is_unauthenticated_with_apigw_reason() {
     let sim = signing_simulator().await;
-    let gw = gateway(&sim, &["--ak", AK, "--sk", "not-the-secret"]).await;
+    let gw = gateway(&sim, aksk(AK, "not-the-secret")).await;
     let status = gw
         .backups()
         .get_backup(pb::GetBackupRequest {
@@ -130,8 +138,15 @@ async fn the_secret_key_file_is_reread_when_it_changes() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("sk");
     std::fs::write(&file, format!("{SK}\n")).unwrap();
-    let path = file.to_str().unwrap();
-    let gw = gateway(&sim, &["--ak", AK, "--sk-file", path]).await;
+    let held = Held {
+        aksk: Some(AkSk {
+            access_key: AK.into(),
+            secret_key: SecretSource::File(SecretFile::open(&file).unwrap()),
+            security_token: None,
+        }),
+        iam: None,
+    };
+    let gw = gateway(&sim, held).await;
     let get = || pb::GetBackupRequest {
         project_id: String::new(),
         backup_id: BACKUP.into(),
@@ -157,16 +172,11 @@ async fn the_secret_key_file_is_reread_when_it_changes() {
 #[tokio::test]
 async fn projects_outside_the_allow_list_are_refused_before_upstream() {
     let upstream = wiremock::MockServer::start().await;
-    let uri = upstream.uri();
-    let gw = Gateway::start(&[
-        "--cbr-endpoint",
-        &uri,
-        "--csbs-endpoint",
-        &uri,
-        "--allowed-projects",
-        &format!("{PROJECT},other_project"),
-    ])
-    .await;
+    let gw = TestStack::builder()
+        .upstream(&upstream.uri())
+        .settings(|s| s.access.allowed_projects = vec![PROJECT.into(), "other_project".into()])
+        .spawn()
+        .await;
     let status = gw
         .backups()
         .get_backup(pb::GetBackupRequest {
@@ -218,8 +228,11 @@ async fn projects_outside_the_allow_list_are_refused_before_upstream() {
 #[tokio::test]
 async fn no_credentials_anywhere_is_unauthenticated() {
     let upstream = wiremock::MockServer::start().await;
-    let uri = upstream.uri();
-    let gw = Gateway::start_without_credentials(&["--cbr-endpoint", &uri]).await;
+    let gw = TestStack::builder()
+        .upstream(&upstream.uri())
+        .without_credentials()
+        .spawn()
+        .await;
     let status = gw
         .backups()
         .get_backup(pb::GetBackupRequest {
@@ -246,23 +259,7 @@ async fn iam_user_tokens_are_cached_refreshed_and_retried_once_on_401() {
     .await
     .unwrap();
     let url = format!("http://{}", sim.addr);
-    let gw = Gateway::start(&[
-        "--cbr-endpoint",
-        &url,
-        "--csbs-endpoint",
-        &url,
-        "--project-id",
-        PROJECT,
-        "--iam-endpoint",
-        &url,
-        "--iam-domain",
-        "acme",
-        "--iam-user",
-        "backup-bot",
-        "--iam-password",
-        "iam-password-xyz",
-    ])
-    .await;
+    let gw = gateway(&url, iam_held(&url, inline("iam-password-xyz"))).await;
     let iam_requests = || sim.state.stats.snapshot()["iam_tokens"];
     let get = || pb::GetBackupRequest {
         project_id: String::new(),
@@ -311,21 +308,7 @@ async fn a_wrong_iam_password_is_unauthenticated() {
     .await
     .unwrap();
     let url = format!("http://{}", sim.addr);
-    let gw = Gateway::start(&[
-        "--cbr-endpoint",
-        &url,
-        "--project-id",
-        PROJECT,
-        "--iam-endpoint",
-        &url,
-        "--iam-domain",
-        "acme",
-        "--iam-user",
-        "backup-bot",
-        "--iam-password",
-        "not-the-password-123",
-    ])
-    .await;
+    let gw = gateway(&url, iam_held(&url, inline("not-the-password-123"))).await;
     let status = gw
         .backups()
         .get_backup(pb::GetBackupRequest {
@@ -357,7 +340,7 @@ async fn iam_simulator() -> simulator::Embedded {
     .unwrap()
 }
 
-/// The flags of a gateway logging in to `url` as `acme:backup-bot`.
+/// The flags of the built binary logging in to `url` as `acme:backup-bot`.
 fn iam_flags<'a>(url: &'a str, password: &'a [&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "--cbr-endpoint",
@@ -396,7 +379,7 @@ fn assert_iam_refusal(status: &tonic::Status) {
 async fn a_wrong_iam_password_backs_off_instead_of_repeating_it() {
     let sim = iam_simulator().await;
     let url = format!("http://{}", sim.addr);
-    let gw = Gateway::start(&iam_flags(&url, &["--iam-password", "wrong-123"])).await;
+    let gw = gateway(&url, iam_held(&url, inline("wrong-123"))).await;
     let logins = || sim.state.stats.snapshot()["iam_tokens"];
     // Serving, and no project called for yet: nobody was logged in.
     assert_eq!(logins(), 0);
@@ -452,8 +435,8 @@ async fn a_rotated_iam_password_file_ends_the_backoff() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("password");
     std::fs::write(&file, "wrong-123\n").unwrap();
-    let path = file.to_str().unwrap();
-    let gw = Gateway::start(&iam_flags(&url, &["--iam-password-file", path])).await;
+    let password = SecretSource::File(SecretFile::open(&file).unwrap());
+    let gw = gateway(&url, iam_held(&url, password)).await;
     for _ in 0..3 {
         let status = gw
             .backups()
@@ -553,21 +536,18 @@ async fn temporary_credentials_send_and_sign_their_security_token() {
         project_id: String::new(),
         backup_id: BACKUP.into(),
     };
-    let gw = gateway(
-        &url,
-        &[
-            "--ak",
-            "TEMPAK",
-            "--sk",
-            "temp-secret",
-            "--security-token",
-            "temp-security-token",
-        ],
-    )
-    .await;
+    let temporary = Held {
+        aksk: Some(AkSk {
+            access_key: "TEMPAK".into(),
+            secret_key: inline("temp-secret"),
+            security_token: Some(inline("temp-security-token")),
+        }),
+        iam: None,
+    };
+    let gw = gateway(&url, temporary).await;
     gw.backups().get_backup(get()).await.unwrap();
     // The same key without its token is refused, as the cloud refuses it.
-    let gw = gateway(&url, &["--ak", "TEMPAK", "--sk", "temp-secret"]).await;
+    let gw = gateway(&url, aksk("TEMPAK", "temp-secret")).await;
     let status = gw.backups().get_backup(get()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
     assert_eq!(details(&status).error_info().unwrap().reason, "APIGW.0301");
@@ -629,26 +609,17 @@ async fn precedence_is_caller_token_then_aksk_then_iam() {
     .await
     .unwrap();
     let url = format!("http://{}", sim.addr);
-    let iam = [
-        "--iam-endpoint",
-        &url,
-        "--iam-domain",
-        "acme",
-        "--iam-user",
-        "bot",
-        "--iam-password",
-        "pw-123",
-    ];
+    let iam = || iam_user(&endpoint(&url), "acme", "bot", inline("pw-123"));
     let get = || pb::GetBackupRequest {
         project_id: String::new(),
         backup_id: BACKUP.into(),
     };
     // AK/SK and IAM both held: AK/SK signs, IAM is never asked.
-    let both = gateway(
-        &url,
-        &[&["--ak", "PRECAK", "--sk", "prec-secret"][..], &iam].concat(),
-    )
-    .await;
+    let both = Held {
+        iam: Some(iam()),
+        ..aksk("PRECAK", "prec-secret")
+    };
+    let both = gateway(&url, both).await;
     both.backups().get_backup(get()).await.unwrap();
     assert_eq!(sim.state.stats.snapshot()["iam_tokens"], 0);
     // A caller's token wins over both (a wrong one is refused, not replaced).
@@ -664,9 +635,11 @@ async fn precedence_is_caller_token_then_aksk_then_iam() {
     assert_eq!(status.code(), Code::Unauthenticated);
     assert_eq!(sim.state.stats.snapshot()["iam_tokens"], 0);
     // IAM alone: used.
-    let only_iam =
-        Gateway::start(&[&["--cbr-endpoint", &url, "--project-id", PROJECT][..], &iam].concat())
-            .await;
+    let only_iam = Held {
+        aksk: None,
+        iam: Some(iam()),
+    };
+    let only_iam = gateway(&url, only_iam).await;
     only_iam.backups().get_backup(get()).await.unwrap();
     assert_eq!(sim.state.stats.snapshot()["iam_tokens"], 1);
 }

@@ -3,7 +3,7 @@
 //! `describe`, Health, a call, and an error whose `google.rpc` details grpcurl
 //! decodes.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

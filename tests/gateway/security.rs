@@ -7,17 +7,19 @@
 //! `tests/shutdown.rs`, hostile upstreams in `tests/errors.rs`,
 //! `tests/stream_backups.rs` and `tests/credentials.rs`.
 
-mod common;
+use crate::common;
 
 use std::{
     net::SocketAddr,
+    num::NonZeroU32,
     path::{Path, PathBuf},
     sync::atomic::{AtomicU32, Ordering},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
+use cbr_gateway::access::JwtSettings;
 use cbr_gateway::proto as pb;
-use cbr_simulator::{self as simulator, SimulatorSettings};
+use cbr_simulator::SimulatorSettings;
 use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use prost::Message;
@@ -138,21 +140,31 @@ fn reason(status: &tonic::Status) -> String {
         .unwrap_or_default()
 }
 
-/// A simulator in this process, and the arguments pointing a gateway at it.
-async fn simulator(settings: SimulatorSettings) -> (simulator::Embedded, String) {
-    cbr_gateway::install_crypto_provider();
-    let sim = simulator::spawn(&settings).await.unwrap();
-    let url = format!("http://{}", sim.addr);
-    (sim, url)
-}
-
-async fn small_simulator() -> (simulator::Embedded, String) {
-    simulator(SimulatorSettings {
+/// A small simulator (20 backups; new ones never finish).
+fn small_simulator() -> SimulatorSettings {
+    SimulatorSettings {
         fleet_size: 20,
         backup_duration: Duration::from_secs(600),
         ..Default::default()
-    })
-    .await
+    }
+}
+
+/// A small simulator and a gateway with `edit` applied to its settings.
+async fn small_stack(edit: impl FnOnce(&mut Settings) + Send + 'static) -> TestStack {
+    TestStack::builder()
+        .simulator(small_simulator())
+        .settings(edit)
+        .spawn()
+        .await
+}
+
+/// Bearer JWTs verified against the fixture JWKS.
+fn jwt_settings() -> JwtSettings {
+    JwtSettings {
+        jwks_file: fixture_path("jwt/jwks.json").into(),
+        issuer: ISSUER.into(),
+        audience: AUDIENCE.into(),
+    }
 }
 
 const POLICY: &str = r#"
@@ -168,24 +180,12 @@ rules:
 
 #[tokio::test]
 async fn jwt_callers_are_verified_and_judged_by_the_policy() {
-    let (_sim, url) = small_simulator().await;
     let dir = TempDir::new();
     let policy = dir.write("policy.yaml", POLICY);
-    let jwks = fixture_path("jwt/jwks.json");
-    let gw = Gateway::start(&[
-        "--cbr-endpoint",
-        &url,
-        "--csbs-endpoint",
-        &url,
-        "--authz-policy",
-        text(&policy),
-        "--jwt-jwks-file",
-        &jwks,
-        "--jwt-issuer",
-        ISSUER,
-        "--jwt-audience",
-        AUDIENCE,
-    ])
+    let gw = small_stack(|s| {
+        s.access.authz_policy = Some(policy);
+        s.access.jwt = Some(jwt_settings());
+    })
     .await;
     let mut backups = gw.backups();
 
@@ -323,7 +323,6 @@ fn non_loopback_address() -> Option<std::net::IpAddr> {
 
 #[tokio::test]
 async fn forwarded_identities_are_trusted_only_when_asked_and_from_loopback() {
-    let (_sim, url) = small_simulator().await;
     let dir = TempDir::new();
     let policy = dir.write("policy.yaml", POLICY);
     let xfcc = "By=spiffe://cluster.local/ns/backup/sa/cbr-gateway;Hash=0a1b;Subject=\"\";URI=spiffe://cluster.local/ns/jobs/sa/reporter";
@@ -332,16 +331,16 @@ async fn forwarded_identities_are_trusted_only_when_asked_and_from_loopback() {
 
     // Listening on every address, so the same gateway can be reached from
     // loopback (where the sidecar is) and from elsewhere.
-    let args = [
-        "--cbr-endpoint",
-        &url,
-        "--csbs-endpoint",
-        &url,
-        "--authz-policy",
-        text(&policy),
-        "--trust-forwarded-identity",
-    ];
-    let gw = Gateway::start_bound("0.0.0.0:0", &args).await;
+    let trusting = policy.clone();
+    let gw = TestStack::builder()
+        .simulator(small_simulator())
+        .settings(|s| {
+            s.access.authz_policy = Some(trusting);
+            s.access.trust_forwarded_identity = true;
+        })
+        .bind("0.0.0.0:0")
+        .spawn()
+        .await;
     let mut backups = gw.backups();
     for (header, value) in [("x-forwarded-client-cert", xfcc), ("l5d-client-id", l5d)] {
         let got = backups
@@ -402,7 +401,11 @@ async fn forwarded_identities_are_trusted_only_when_asked_and_from_loopback() {
     }
 
     // Without --trust-forwarded-identity even the sidecar's header is refused.
-    let gw = Gateway::start(&["--cbr-endpoint", &url, "--authz-policy", text(&policy)]).await;
+    let gw = TestStack::builder()
+        .upstream(&gw.sim_url())
+        .settings(|s| s.access.authz_policy = Some(policy))
+        .spawn()
+        .await;
     let status = gw
         .backups()
         .get_backup(with_header(get_backup(), "x-forwarded-client-cert", xfcc))
@@ -623,21 +626,11 @@ async fn a_gateway_lending_cloud_credentials_to_anyone_does_not_start() {
 
 #[tokio::test]
 async fn each_caller_gets_its_own_share_of_calls() {
-    let (_sim, url) = small_simulator().await;
-    let gw = Gateway::start(&[
-        "--cbr-endpoint",
-        &url,
-        "--jwt-jwks-file",
-        &fixture_path("jwt/jwks.json"),
-        "--jwt-issuer",
-        ISSUER,
-        "--jwt-audience",
-        AUDIENCE,
-        "--max-calls-per-second-per-caller",
-        "1",
-        "--caller-burst",
-        "3",
-    ])
+    let gw = small_stack(|s| {
+        s.access.jwt = Some(jwt_settings());
+        // One call a second, in bursts of three.
+        s.access.fairness = Some((NonZeroU32::MIN, NonZeroU32::new(3)));
+    })
     .await;
     let mut backups = gw.backups();
     let noisy = jwt(Key::Rsa, "rsa-1", &claims("noisy-service"));
@@ -679,16 +672,12 @@ async fn each_caller_gets_its_own_share_of_calls() {
 
 #[tokio::test]
 async fn every_kind_of_server_stream_shares_one_budget() {
-    let (_sim, url) = small_simulator().await;
-    let gw = Gateway::start(&[
-        "--cbr-endpoint",
-        &url,
-        "--project-id",
-        PROJECT,
-        "--max-server-streams",
-        "2",
-    ])
-    .await;
+    let gw = TestStack::builder()
+        .simulator(small_simulator())
+        .project(PROJECT)
+        .settings(|s| s.transport.max_server_streams = 2)
+        .spawn()
+        .await;
     let checkpoint = gw
         .checkpoints()
         .create_checkpoint(pb::CreateCheckpointRequest {
@@ -750,34 +739,31 @@ async fn every_kind_of_server_stream_shares_one_budget() {
 
 #[tokio::test]
 async fn projects_outside_the_policy_never_trigger_an_iam_login() {
-    let (sim, url) = simulator(SimulatorSettings {
-        fleet_size: 10,
-        iam_users: vec!["acme:backup-bot:iam-pw-never-logged".parse().unwrap()],
-        ..Default::default()
-    })
-    .await;
     let dir = TempDir::new();
     let policy = dir.write(
         "policy.yaml",
         "rules: [{callers: [anonymous], projects: ['4229d7a45436489f8c3dc2b1d35d4987'], methods: [read]}]",
     );
-    let gw = Gateway::start_without_credentials(&[
-        "--cbr-endpoint",
-        &url,
-        "--iam-endpoint",
-        &url,
-        "--iam-domain",
-        "acme",
-        "--iam-user",
-        "backup-bot",
-        "--iam-password",
-        "iam-pw-never-logged",
-        "--authz-policy",
-        text(&policy),
-    ])
-    .await;
+    let gw = TestStack::builder()
+        .simulator(SimulatorSettings {
+            fleet_size: 10,
+            iam_users: vec!["acme:backup-bot:iam-pw-never-logged".parse().unwrap()],
+            ..Default::default()
+        })
+        .settings(|s| {
+            let iam = s.upstream.cbr_endpoint.clone().unwrap();
+            let password = inline("iam-pw-never-logged");
+            s.credentials = Held {
+                aksk: None,
+                iam: Some(iam_user(&iam, "acme", "backup-bot", password)),
+            };
+            s.access.authz_policy = Some(policy);
+        })
+        .spawn()
+        .await;
     let logins = || {
-        sim.state
+        gw.sim()
+            .state
             .stats
             .snapshot()
             .get("iam_tokens")
@@ -917,15 +903,10 @@ async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> O
 
 #[tokio::test]
 async fn slow_and_silent_connections_are_closed() {
-    let (_sim, url) = small_simulator().await;
-    let gw = Gateway::start(&[
-        "--cbr-endpoint",
-        &url,
-        "--request-read-timeout",
-        "1s",
-        "--idle-connection-timeout",
-        "2s",
-    ])
+    let gw = small_stack(|s| {
+        s.transport.request_read_timeout = Duration::from_secs(1);
+        s.transport.idle_connection_timeout = Duration::from_secs(2);
+    })
     .await;
     let connect = || tokio::net::TcpStream::connect(gw.addr);
     let mut held = Vec::new();
@@ -1013,15 +994,10 @@ async fn slow_and_silent_connections_are_closed() {
 
 #[tokio::test]
 async fn connections_beyond_the_cap_are_closed_at_once() {
-    let (_sim, url) = small_simulator().await;
-    let gw = Gateway::start(&[
-        "--cbr-endpoint",
-        &url,
-        "--max-connections",
-        "3",
-        "--request-read-timeout",
-        "2s",
-    ])
+    let gw = small_stack(|s| {
+        s.transport.max_connections = 3;
+        s.transport.request_read_timeout = Duration::from_secs(2);
+    })
     .await;
     // The test's own channel holds one slot; two silent connections fill the rest.
     let mut silent = Vec::new();
@@ -1089,8 +1065,11 @@ async fn help_never_shows_a_secret_from_the_environment() {
 
 #[tokio::test]
 async fn a_bad_request_lists_at_most_twenty_violations_and_counts_the_rest() {
-    let (_sim, url) = small_simulator().await;
-    let gw = Gateway::start(&["--cbr-endpoint", &url, "--project-id", PROJECT]).await;
+    let gw = TestStack::builder()
+        .simulator(small_simulator())
+        .project(PROJECT)
+        .spawn()
+        .await;
     // 250 resource IDs (within the cap of 256), every one malformed.
     let status = gw
         .checkpoints()

@@ -10,13 +10,13 @@ use std::{
     time::Duration,
 };
 
-use cbr_gateway::{ServeError, config::Config};
-use clap::Parser;
+use crate::common::{Gateway, Settings, TestStack, aksk};
+use cbr_gateway::{ServeError, transport::tls::TlsFiles};
+use cbr_simulator::SimulatorSettings;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -134,59 +134,32 @@ impl Ca {
     }
 }
 
-/// A gateway serving TLS in-process; stopped (and awaited) by [`Gateway::stop`].
-struct Gateway {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), ServeError>>,
+/// A gateway (holding no credentials) serving TLS in-process with `files`,
+/// with `edit` applied to its settings; its upstream is the simulator when
+/// `simulator` says so, else an unused URL (health checks never reach it).
+async fn gateway_with(
+    files: TlsFiles,
+    simulator: Option<SimulatorSettings>,
+    edit: impl FnOnce(&mut Settings) + Send + 'static,
+) -> TestStack {
+    let builder = match simulator {
+        Some(sim) => TestStack::builder().simulator(sim),
+        None => TestStack::builder().upstream("http://127.0.0.1:9"),
+    };
+    builder
+        .without_credentials()
+        .settings(|s| s.transport.tls = Some(files))
+        .settings(edit)
+        .spawn()
+        .await
 }
 
-impl Gateway {
-    async fn start(extra: &[&str]) -> Gateway {
-        // Health checks never reach upstream; any URL will do.
-        Gateway::start_against("http://127.0.0.1:9", extra).await
-    }
-
-    async fn start_against(upstream: &str, extra: &[&str]) -> Gateway {
-        let mut argv = vec![
-            "cbr-gateway",
-            "--listen",
-            "127.0.0.1:0",
-            "--cbr-endpoint",
-            upstream,
-            // No load balancer is watching: drain at once.
-            "--shutdown-delay",
-            "0s",
-            "--metrics-listen",
-            "off",
-        ];
-        argv.extend_from_slice(extra);
-        let config = Config::try_parse_from(argv).expect("test config parses");
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(cbr_gateway::serve(
-            listener,
-            config.settings().expect("settings"),
-            async {
-                let _ = stopped.await;
-            },
-        ));
-        Gateway { addr, stop, task }
-    }
-
-    /// Shuts the gateway down and checks that it drained and stopped cleanly.
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(15), self.task)
-            .await
-            .expect("the gateway stops")
-            .expect("the gateway task does not panic")
-            .expect("the gateway stops without error");
-    }
+/// [`gateway_with`] no upstream and nothing else changed.
+async fn gateway(files: TlsFiles) -> Gateway {
+    gateway_with(files, None, |_| {}).await.gateway
 }
 
-/// Server certificate files for `ca`, plus the CLI flags naming them.
+/// Server certificate files for `ca`, and the TLS settings naming them.
 struct ServerFiles {
     _dir: TempDir,
     cert: PathBuf,
@@ -209,19 +182,22 @@ impl ServerFiles {
         }
     }
 
-    fn tls_args(&self) -> Vec<&str> {
-        vec![
-            "--tls-cert",
-            path_str(&self.cert),
-            "--tls-key",
-            path_str(&self.key),
-        ]
+    /// TLS: the server certificate, no client certificates asked for.
+    fn tls(&self) -> TlsFiles {
+        tls_files(&self.cert, &self.key, None)
     }
 
-    fn mtls_args(&self) -> Vec<&str> {
-        let mut args = self.tls_args();
-        args.extend(["--tls-client-ca", path_str(&self.client_ca)]);
-        args
+    /// Mutual TLS: client certificates must chain to the client CA.
+    fn mtls(&self) -> TlsFiles {
+        tls_files(&self.cert, &self.key, Some(&self.client_ca))
+    }
+}
+
+fn tls_files(cert: &Path, key: &Path, client_ca: Option<&Path>) -> TlsFiles {
+    TlsFiles {
+        cert: cert.to_owned(),
+        key: key.to_owned(),
+        client_ca: client_ca.map(Path::to_owned),
     }
 }
 
@@ -278,7 +254,7 @@ async fn a_client_trusting_the_ca_calls_over_tls_and_plaintext_is_refused() {
     cbr_gateway::install_crypto_provider();
     let ca = Ca::new("test server CA");
     let files = ServerFiles::new(&ca, &ca);
-    let gateway = Gateway::start(&files.tls_args()).await;
+    let gateway = gateway(files.tls()).await;
 
     health_check(gateway.addr, Some(client_tls(&ca)))
         .await
@@ -308,7 +284,7 @@ async fn mutual_tls_requires_a_client_certificate_from_the_client_ca() {
     let server_ca = Ca::new("test server CA");
     let client_ca = Ca::new("test client CA");
     let files = ServerFiles::new(&server_ca, &client_ca);
-    let gateway = Gateway::start(&files.mtls_args()).await;
+    let gateway = gateway(files.mtls()).await;
 
     let trusted = client_ca.client("trusted-client");
     health_check(
@@ -356,7 +332,7 @@ async fn graceful_shutdown_drains_an_open_tls_connection() {
     cbr_gateway::install_crypto_provider();
     let ca = Ca::new("test server CA");
     let files = ServerFiles::new(&ca, &ca);
-    let gateway = Gateway::start(&files.tls_args()).await;
+    let gateway = gateway(files.tls()).await;
 
     // An idle, established TLS connection must not hold shutdown for the whole
     // drain timeout: hyper closes it gracefully.
@@ -393,7 +369,7 @@ async fn a_stalled_handshake_blocks_neither_other_clients_nor_shutdown() {
     cbr_gateway::install_crypto_provider();
     let ca = Ca::new("test server CA");
     let files = ServerFiles::new(&ca, &ca);
-    let gateway = Gateway::start(&files.tls_args()).await;
+    let gateway = gateway(files.tls()).await;
 
     // A client that connects and never sends its ClientHello.
     let mut silent = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
@@ -427,81 +403,49 @@ async fn unusable_tls_files_stop_serve_before_it_serves() {
     let not_pem = dir.write("not-pem.pem", "this is not PEM\n");
     let wrong_key = dir.write("other.key", &ca.server().key);
 
-    let cases: Vec<(Vec<&str>, &Path, &str)> = vec![
+    let cases: Vec<(TlsFiles, &Path, &str)> = vec![
         (
-            vec![
-                "--tls-cert",
-                path_str(&missing),
-                "--tls-key",
-                path_str(&files.key),
-            ],
+            tls_files(&missing, &files.key, None),
             &missing,
             "cannot read TLS certificate file",
         ),
         (
-            vec![
-                "--tls-cert",
-                path_str(&files.cert),
-                "--tls-key",
-                path_str(&missing),
-            ],
+            tls_files(&files.cert, &missing, None),
             &missing,
             "cannot read TLS key file",
         ),
         (
-            vec![
-                "--tls-cert",
-                path_str(&not_pem),
-                "--tls-key",
-                path_str(&files.key),
-            ],
+            tls_files(&not_pem, &files.key, None),
             &not_pem,
             "no certificate found",
         ),
         (
-            vec![
-                "--tls-cert",
-                path_str(&files.cert),
-                "--tls-key",
-                path_str(&not_pem),
-            ],
+            tls_files(&files.cert, &not_pem, None),
             &not_pem,
             "no private key found",
         ),
         (
-            vec![
-                "--tls-cert",
-                path_str(&files.cert),
-                "--tls-key",
-                path_str(&files.key),
-                "--tls-client-ca",
-                path_str(&not_pem),
-            ],
+            tls_files(&files.cert, &files.key, Some(&not_pem)),
             &not_pem,
             "no certificate found in client CA file",
         ),
         (
-            vec![
-                "--tls-cert",
-                path_str(&files.cert),
-                "--tls-key",
-                path_str(&wrong_key),
-            ],
+            tls_files(&files.cert, &wrong_key, None),
             &wrong_key,
             "cannot use TLS certificate",
         ),
     ];
-    for (args, path, expected) in cases {
-        let Gateway { stop, task, .. } = Gateway::start(&args).await;
-        let result = tokio::time::timeout(Duration::from_secs(5), task)
-            .await
-            .expect("serve returns promptly instead of serving")
-            .expect("serve does not panic");
-        drop(stop);
-        let err = result.expect_err("serve must fail");
-        assert!(matches!(err, ServeError::Tls(_)), "{args:?}: {err:?}");
+    for (tls, path, expected) in cases {
+        let case = format!("{tls:?}");
+        let err = TestStack::builder()
+            .upstream("http://127.0.0.1:9")
+            .without_credentials()
+            .settings(|s| s.transport.tls = Some(tls))
+            .serve_error()
+            .await;
+        assert!(matches!(err, ServeError::Tls(_)), "{case}: {err:?}");
         let msg = err.to_string();
-        assert!(msg.contains(expected), "{args:?}: {msg}");
+        assert!(msg.contains(expected), "{case}: {msg}");
         assert!(msg.contains(path_str(path)), "names the file: {msg}");
     }
 }
@@ -531,7 +475,7 @@ async fn the_command_line_client_speaks_tls_and_mutual_tls() {
     let server_ca = Ca::new("test server CA");
     let client_ca = Ca::new("test client CA");
     let files = ServerFiles::new(&server_ca, &client_ca);
-    let gateway = Gateway::start(&files.mtls_args()).await;
+    let gateway = gateway(files.mtls()).await;
     let dir = TempDir::new();
     let ca = dir.write("ca.pem", &server_ca.pem());
     let client = client_ca.client("cli");
@@ -596,16 +540,7 @@ async fn the_command_line_client_speaks_tls_and_mutual_tls() {
 #[tokio::test]
 async fn client_certificates_name_the_caller_for_the_policy() {
     use cbr_gateway::proto::{GetBackupRequest, backup_service_client::BackupServiceClient};
-    use cbr_simulator::{self as simulator, SimulatorSettings};
     use rcgen::SanType;
-    cbr_gateway::install_crypto_provider();
-    let sim = simulator::spawn(&SimulatorSettings {
-        fleet_size: 10,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let upstream = format!("http://{}", sim.addr);
     let server_ca = Ca::new("test server CA");
     let client_ca = Ca::new("test client CA");
     let files = ServerFiles::new(&server_ca, &client_ca);
@@ -617,16 +552,18 @@ async fn client_certificates_name_the_caller_for_the_policy() {
     methods: ["read"]
 "#,
     );
-    let mut args = files.mtls_args();
-    args.extend([
-        "--authz-policy",
-        path_str(&policy),
-        "--ak",
-        "AK",
-        "--sk",
-        "SK",
-    ]);
-    let gateway = Gateway::start_against(&upstream, &args).await;
+    let gateway = gateway_with(
+        files.mtls(),
+        Some(SimulatorSettings {
+            fleet_size: 10,
+            ..Default::default()
+        }),
+        |s| {
+            s.access.authz_policy = Some(policy);
+            s.credentials = aksk("AK", "SK");
+        },
+    )
+    .await;
 
     let call = |pair: Pair| {
         let tls = client_tls(&server_ca).identity(pair.identity());

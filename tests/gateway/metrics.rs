@@ -3,7 +3,7 @@
 //! retries, shed calls, watch streams and pollers, idempotent creates — and no
 //! identifier in any label.
 
-mod common;
+use crate::common;
 
 use cbr_gateway::proto as pb;
 use common::*;

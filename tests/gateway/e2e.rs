@@ -1,34 +1,22 @@
 //! The gateway through the built-in simulator, end to end over real HTTP: a
 //! generated tonic client → the gateway → the simulator's REST API.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
 use cbr_gateway::proto as pb;
-use cbr_simulator::{self as simulator, SimulatorSettings};
+use cbr_simulator::SimulatorSettings;
 use common::*;
 use serde_json::json;
 use tonic::Code;
 
-struct Stack {
-    gw: Gateway,
-    sim: String,
-}
-
-async fn stack(settings: SimulatorSettings) -> Stack {
-    let sim = simulator::spawn(&settings).await.unwrap();
-    let url = format!("http://{}", sim.addr);
-    let gw = Gateway::start(&[
-        "--cbr-endpoint",
-        &url,
-        "--csbs-endpoint",
-        &url,
-        "--project-id",
-        PROJECT,
-    ])
-    .await;
-    Stack { gw, sim: url }
+async fn stack(settings: SimulatorSettings) -> TestStack {
+    TestStack::builder()
+        .simulator(settings)
+        .project(PROJECT)
+        .spawn()
+        .await
 }
 
 fn quick() -> SimulatorSettings {
@@ -67,20 +55,20 @@ async fn wait_for_terminal(gw: &Gateway, id: &str) -> pb::Checkpoint {
 #[tokio::test]
 async fn create_follow_list_and_read_through_the_gateway() {
     let s = stack(quick()).await;
-    let created =
-        s.gw.checkpoints()
-            .create_checkpoint(pb::CreateCheckpointRequest {
-                vault_id: VAULT.into(),
-                parameters: Some(pb::CheckpointParameters {
-                    name: Some("e2e".into()),
-                    description: Some("through the gateway".into()),
-                    resources: vec![SERVER.into()],
-                    ..Default::default()
-                }),
+    let created = s
+        .checkpoints()
+        .create_checkpoint(pb::CreateCheckpointRequest {
+            vault_id: VAULT.into(),
+            parameters: Some(pb::CheckpointParameters {
+                name: Some("e2e".into()),
+                description: Some("through the gateway".into()),
+                resources: vec![SERVER.into()],
                 ..Default::default()
-            })
-            .await
-            .unwrap();
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(created.metadata().get("x-request-id").is_some());
     let cp = created.into_inner().checkpoint.unwrap();
     assert_eq!(cp.status(), pb::CheckpointStatus::Protecting);
@@ -91,69 +79,69 @@ async fn create_follow_list_and_read_through_the_gateway() {
     assert_eq!(cp.extra_info.as_ref().unwrap().retention_duration, Some(-1));
 
     // Progress is visible while it runs.
-    let page =
-        s.gw.backups()
-            .list_backups(pb::ListBackupsRequest {
-                checkpoint_id: cp.id.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
+    let page = s
+        .backups()
+        .list_backups(pb::ListBackupsRequest {
+            checkpoint_id: cp.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(page.count, 1);
     let running = &page.backups[0];
     if running.status() == pb::BackupStatus::Protecting {
         assert!(running.extend_info.as_ref().unwrap().progress.is_some());
     }
 
-    let done = wait_for_terminal(&s.gw, &cp.id).await;
+    let done = wait_for_terminal(&s, &cp.id).await;
     assert_eq!(done.status(), pb::CheckpointStatus::Available);
     assert_eq!(
         done.vault.unwrap().resources[0].protect_status(),
         pb::ProtectStatus::Available
     );
 
-    let page =
-        s.gw.backups()
-            .list_backups(pb::ListBackupsRequest {
-                checkpoint_id: cp.id.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
+    let page = s
+        .backups()
+        .list_backups(pb::ListBackupsRequest {
+            checkpoint_id: cp.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let backup = &page.backups[0];
     assert_eq!(backup.status(), pb::BackupStatus::Available);
     assert_eq!(backup.name, "e2e");
     assert_eq!(backup.description, "through the gateway");
     assert!(backup.created_at.is_some());
 
-    let full =
-        s.gw.backups()
-            .get_backup(pb::GetBackupRequest {
-                project_id: String::new(),
-                backup_id: backup.id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .backup
-            .unwrap();
+    let full = s
+        .backups()
+        .get_backup(pb::GetBackupRequest {
+            project_id: String::new(),
+            backup_id: backup.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .backup
+        .unwrap();
     assert_eq!(full.children.len(), 1);
     assert_eq!(full.children[0].parent_id, backup.id);
     assert_eq!(full.children[0].resource_type, "OS::Cinder::Volume");
 
-    let item =
-        s.gw.checkpoint_items()
-            .get_checkpoint_item(pb::GetCheckpointItemRequest {
-                project_id: String::new(),
-                checkpoint_item_id: backup.id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .checkpoint_item
-            .unwrap();
+    let item = s
+        .checkpoint_items()
+        .get_checkpoint_item(pb::GetCheckpointItemRequest {
+            project_id: String::new(),
+            checkpoint_item_id: backup.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .checkpoint_item
+        .unwrap();
     assert_eq!(item.status(), pb::CheckpointItemStatus::Available);
     assert_eq!(item.checkpoint_id, cp.id);
     assert_eq!(item.extend_info.unwrap().volume_backups.len(), 1);
@@ -162,22 +150,22 @@ async fn create_follow_list_and_read_through_the_gateway() {
 #[tokio::test]
 async fn a_failing_backup_ends_in_error() {
     let s = stack(quick()).await;
-    let cp =
-        s.gw.checkpoints()
-            .create_checkpoint(pb::CreateCheckpointRequest {
-                vault_id: VAULT.into(),
-                parameters: Some(pb::CheckpointParameters {
-                    name: Some("sim-error-e2e".into()),
-                    ..Default::default()
-                }),
+    let cp = s
+        .checkpoints()
+        .create_checkpoint(pb::CreateCheckpointRequest {
+            vault_id: VAULT.into(),
+            parameters: Some(pb::CheckpointParameters {
+                name: Some("sim-error-e2e".into()),
                 ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .checkpoint
-            .unwrap();
-    let done = wait_for_terminal(&s.gw, &cp.id).await;
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .checkpoint
+        .unwrap();
+    let done = wait_for_terminal(&s, &cp.id).await;
     assert_eq!(done.status(), pb::CheckpointStatus::Error);
     assert_eq!(
         done.vault.unwrap().resources[0].protect_status(),
@@ -188,7 +176,7 @@ async fn a_failing_backup_ends_in_error() {
 #[tokio::test]
 async fn seeds_paging_and_upstream_errors() {
     let s = stack(quick()).await;
-    let mut backups = s.gw.backups();
+    let mut backups = s.backups();
     let seed = backups
         .get_backup(pb::GetBackupRequest {
             project_id: String::new(),
@@ -247,7 +235,7 @@ async fn seeds_paging_and_upstream_errors() {
             "BackupService.6200",
         ),
         (
-            s.gw.checkpoints()
+            s.checkpoints()
                 .get_checkpoint(pb::GetCheckpointRequest {
                     project_id: String::new(),
                     checkpoint_id: "missing".into(),
@@ -258,7 +246,7 @@ async fn seeds_paging_and_upstream_errors() {
             "BackupService.6217",
         ),
         (
-            s.gw.checkpoint_items()
+            s.checkpoint_items()
                 .get_checkpoint_item(pb::GetCheckpointItemRequest {
                     project_id: String::new(),
                     checkpoint_item_id: "missing".into(),
@@ -269,7 +257,7 @@ async fn seeds_paging_and_upstream_errors() {
             "CSBS.3001",
         ),
         (
-            s.gw.checkpoints()
+            s.checkpoints()
                 .create_checkpoint(pb::CreateCheckpointRequest {
                     vault_id: "missing".into(),
                     ..Default::default()
@@ -314,7 +302,7 @@ async fn tokens_and_faults_through_the_gateway() {
         project_id: String::new(),
         backup_id: BACKUP.into(),
     };
-    let mut backups = s.gw.backups();
+    let mut backups = s.backups();
     backups
         .get_backup(with_token(req(), "e2e-token"))
         .await
@@ -333,7 +321,7 @@ async fn tokens_and_faults_through_the_gateway() {
     let http = reqwest::Client::new();
     let set = |rules: serde_json::Value| {
         let req = http
-            .put(format!("{}/_simulator/faults", s.sim))
+            .put(format!("{}/_simulator/faults", s.sim_url()))
             .json(&rules);
         async move { assert_eq!(req.send().await.unwrap().status().as_u16(), 204) }
     };

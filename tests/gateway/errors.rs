@@ -3,7 +3,7 @@
 //! details. Transport failures use real sockets: a closed port, a server that
 //! resets the connection, a server that stalls.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -160,16 +160,11 @@ async fn every_upstream_status_maps_as_the_contract_says() {
             .mount(&upstream)
             .await;
         // One attempt: this is about the mapping; retries are tests/resilience.rs'.
-        let uri = upstream.uri();
-        let gw = Gateway::start(&[
-            "--cbr-endpoint",
-            &uri,
-            "--csbs-endpoint",
-            &uri,
-            "--retry-max-attempts",
-            "1",
-        ])
-        .await;
+        let gw = TestStack::builder()
+            .upstream(&upstream.uri())
+            .settings(|s| s.upstream.retry.max_attempts = 1)
+            .spawn()
+            .await;
         let status = gw.backups().get_backup(get_backup()).await.unwrap_err();
         let request_id = format!("req-{http}");
         check(
@@ -267,8 +262,10 @@ async fn connection_refused_is_unavailable() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let uri = format!("http://127.0.0.1:{port}");
-    let gw = Gateway::start(&["--cbr-endpoint", &uri]).await;
+    let gw = TestStack::builder()
+        .upstream(&format!("http://127.0.0.1:{port}"))
+        .spawn()
+        .await;
     let status = gw.backups().get_backup(get_backup()).await.unwrap_err();
     check(
         &status,
@@ -295,8 +292,10 @@ async fn connection_reset_is_unavailable() {
             drop(sock);
         }
     });
-    let uri = format!("http://{addr}");
-    let gw = Gateway::start(&["--cbr-endpoint", &uri]).await;
+    let gw = TestStack::builder()
+        .upstream(&format!("http://{addr}"))
+        .spawn()
+        .await;
     let status = gw.backups().get_backup(get_backup()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert_eq!(
@@ -312,8 +311,11 @@ async fn upstream_timeout_is_deadline_exceeded() {
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(10)))
         .mount(&upstream)
         .await;
-    let uri = upstream.uri();
-    let gw = Gateway::start(&["--cbr-endpoint", &uri, "--upstream-timeout", "200ms"]).await;
+    let gw = TestStack::builder()
+        .upstream(&upstream.uri())
+        .settings(|s| s.upstream.request_timeout = Duration::from_millis(200))
+        .spawn()
+        .await;
     let started = Instant::now();
     let status = gw.backups().get_backup(get_backup()).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -379,8 +381,11 @@ async fn oversized_and_unreadable_bodies_are_internal() {
         )
         .mount(&upstream)
         .await;
-    let uri = upstream.uri();
-    let gw = Gateway::start(&["--cbr-endpoint", &uri, "--upstream-max-body-bytes", "1024"]).await;
+    let gw = TestStack::builder()
+        .upstream(&upstream.uri())
+        .settings(|s| s.upstream.max_body_bytes = 1024)
+        .spawn()
+        .await;
     let status = gw.backups().get_backup(get_backup()).await.unwrap_err();
     check(
         &status,
@@ -474,9 +479,13 @@ async fn unknown_upstream_enum_values_do_not_fail_the_call() {
 #[tokio::test]
 async fn unconfigured_csbs_is_failed_precondition() {
     let upstream = MockServer::start().await;
-    let uri = upstream.uri();
-    // A loopback CBR endpoint has no `cbr.` label to derive CSBS from.
-    let gw = Gateway::start(&["--cbr-endpoint", &uri]).await;
+    // A CBR endpoint but none for CSBS (as with a loopback CBR endpoint on the
+    // command line: it has no `cbr.` label to derive CSBS from).
+    let gw = TestStack::builder()
+        .upstream(&upstream.uri())
+        .settings(|s| s.upstream.csbs_endpoint = None)
+        .spawn()
+        .await;
     let status = gw
         .checkpoint_items()
         .get_checkpoint_item(pb::GetCheckpointItemRequest {
@@ -613,20 +622,17 @@ async fn hostile_iam_error_fields_are_capped_and_cleaned() {
         )
         .mount(&iam)
         .await;
-    let uri = iam.uri();
-    let gw = Gateway::start(&[
-        "--cbr-endpoint",
-        &uri,
-        "--iam-endpoint",
-        &uri,
-        "--iam-domain",
-        "acme",
-        "--iam-user",
-        "bot",
-        "--iam-password",
-        "pw-123",
-    ])
-    .await;
+    let gw = TestStack::builder()
+        .upstream(&iam.uri())
+        .settings(|s| {
+            let iam = s.upstream.cbr_endpoint.clone().unwrap();
+            s.credentials = Held {
+                aksk: None,
+                iam: Some(iam_user(&iam, "acme", "bot", inline("pw-123"))),
+            };
+        })
+        .spawn()
+        .await;
     let status = gw.backups().get_backup(get_backup()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
     let d = details(&status);

@@ -5,7 +5,7 @@
 //! 3 error, 1 failed call, 2 usage), errors as two readable lines, the caller's
 //! token, and the live view in a real terminal (tmux).
 
-mod common;
+use crate::common;
 
 use std::{
     process::{Output, Stdio},
@@ -13,7 +13,7 @@ use std::{
 };
 
 use cbr_gateway::proto as pb;
-use cbr_simulator::{self as simulator, Embedded, SimulatorSettings};
+use cbr_simulator::{self as simulator, SimulatorSettings};
 use common::*;
 use serde_json::Value;
 use tokio::process::Command;
@@ -22,39 +22,29 @@ use tokio::process::Command;
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 struct Stack {
-    gw: Gateway,
-    /// The gateway's upstream, held for as long as the gateway.
-    _sim: Embedded,
+    gw: TestStack,
 }
 
 async fn stack(backup_duration: Duration) -> Stack {
-    stack_polling(backup_duration, "100ms").await
+    stack_polling(backup_duration, Duration::from_millis(100)).await
 }
 
 /// A stack whose gateway polls upstream every `poll` while watched.
-async fn stack_polling(backup_duration: Duration, poll: &str) -> Stack {
-    let sim = simulator::spawn(&SimulatorSettings {
-        fleet_size: 20,
-        backup_duration,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let url = format!("http://{}", sim.addr);
-    let gw = Gateway::start(&[
-        "--cbr-endpoint",
-        &url,
-        "--csbs-endpoint",
-        &url,
-        "--project-id",
-        PROJECT,
-        "--watch-poll-interval",
-        poll,
-        "--watch-max-poll-interval",
-        poll,
-    ])
-    .await;
-    Stack { gw, _sim: sim }
+async fn stack_polling(backup_duration: Duration, poll: Duration) -> Stack {
+    let gw = TestStack::builder()
+        .simulator(SimulatorSettings {
+            fleet_size: 20,
+            backup_duration,
+            ..Default::default()
+        })
+        .project(PROJECT)
+        .settings(move |s| {
+            s.watch.poll_interval = poll;
+            s.watch.max_poll_interval = poll;
+        })
+        .spawn()
+        .await;
+    Stack { gw }
 }
 
 impl Stack {
@@ -248,7 +238,7 @@ async fn a_checkpoint_ending_in_error_exits_three_and_names_the_failure() {
 async fn json_output_parses_and_carries_every_event_of_the_stream() {
     // Polls far enough apart that neither watcher, however slow the machine,
     // sees two states merged into one.
-    let s = stack_polling(Duration::from_millis(2000), "250ms").await;
+    let s = stack_polling(Duration::from_millis(2000), Duration::from_millis(250)).await;
     let id = s.create("cli-json").await;
     // An independent watcher, joined first: the gateway feeds both from one
     // poller, so from the CLI's first message on they get the same events.
@@ -558,15 +548,15 @@ async fn failed_calls_print_code_message_upstream_code_and_request_id() {
 
 #[tokio::test]
 async fn the_callers_token_comes_from_the_environment() {
-    let sim = simulator::spawn(&SimulatorSettings {
-        fleet_size: 5,
-        tokens: vec!["cli-token-1".into()],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let url = format!("http://{}", sim.addr);
-    let gw = Gateway::start_without_credentials(&["--cbr-endpoint", &url, "--project-id", PROJECT])
+    let gw = TestStack::builder()
+        .simulator(SimulatorSettings {
+            fleet_size: 5,
+            tokens: vec!["cli-token-1".into()],
+            ..Default::default()
+        })
+        .project(PROJECT)
+        .without_credentials()
+        .spawn()
         .await;
     let addr = format!("http://{}", gw.addr);
 
@@ -731,42 +721,17 @@ async fn watch_in_a_real_terminal_draws_progress_bars_in_place() {
     assert!(colored.contains('\u{1b}'), "{colored}");
 }
 
-/// Runs the gateway binary's library on `listener` until `stop` fires.
-fn serve_on(
-    listener: tokio::net::TcpListener,
-    sim_url: &str,
-) -> (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    use clap::Parser;
-    let config = cbr_gateway::config::Config::try_parse_from([
-        "cbr-gateway",
-        "--ak",
-        TEST_AK,
-        "--sk",
-        TEST_SK,
-        "--cbr-endpoint",
-        sim_url,
-        "--project-id",
-        PROJECT,
-        "--watch-poll-interval",
-        "100ms",
-        "--shutdown-delay",
-        "0s",
-        "--metrics-listen",
-        "off",
-    ])
-    .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        cbr_gateway::serve(listener, config.settings().expect("settings"), async {
-            let _ = stopped.await;
-        })
+/// The gateway in this process on `listener`, in front of the simulator at
+/// `sim_url`, polling every 100 ms while watched.
+async fn serve_on(listener: tokio::net::TcpListener, sim_url: &str) -> Gateway {
+    TestStack::builder()
+        .upstream(sim_url)
+        .listener(listener)
+        .project(PROJECT)
+        .settings(|s| s.watch.poll_interval = Duration::from_millis(100))
+        .spawn()
         .await
-        .expect("gateway serves");
-    });
-    (stop, task)
+        .gateway
 }
 
 /// A CLI run whose output is read as it comes.
@@ -798,7 +763,7 @@ async fn a_watch_survives_a_gateway_restart() {
     let sim_url = format!("http://{}", sim.addr);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (stop, task) = serve_on(listener, &sim_url);
+    let first_gateway = serve_on(listener, &sim_url).await;
     let gateway = format!("http://{addr}");
 
     let out = cli(
@@ -823,10 +788,9 @@ async fn a_watch_survives_a_gateway_restart() {
 
     // The gateway restarts on the same address: its drain ends the stream
     // with UNAVAILABLE, and the CLI finds the new one.
-    stop.send(()).unwrap();
-    task.await.unwrap();
+    first_gateway.stop().await;
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-    let (_stop, _task) = serve_on(listener, &sim_url);
+    let _second_gateway = serve_on(listener, &sim_url).await;
 
     let mut rest = vec![first];
     while let Some(line) = lines.next_line().await.unwrap() {

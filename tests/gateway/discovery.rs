@@ -1,7 +1,7 @@
 //! Discoverability: server reflection v1 and v1alpha list every service and
 //! resolve the API, health and `google.rpc` symbols; Health reports SERVING.
 
-mod common;
+use crate::common;
 
 use common::*;
 use tokio_stream::StreamExt;

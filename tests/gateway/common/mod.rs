@@ -1,7 +1,13 @@
-//! Shared test harness: the real gateway in-process on `127.0.0.1:0`, a wiremock
-//! server standing in for CBR/CSBS, and generated tonic clients.
+//! Shared test harness: the test stack (the simulator or a wiremock server
+//! standing in for CBR/CSBS, and the real gateway in-process on `127.0.0.1:0`,
+//! configured with typed settings: see [`stack`]), raw gRPC calls, and the
+//! built binary in a child process.
 
 #![allow(dead_code)]
+
+mod stack;
+
+pub use stack::*;
 
 use std::{
     net::SocketAddr,
@@ -10,25 +16,11 @@ use std::{
     time::Duration,
 };
 
-use cbr_gateway::{
-    config::Config,
-    proto::{
-        backup_service_client::BackupServiceClient,
-        checkpoint_item_service_client::CheckpointItemServiceClient,
-        checkpoint_service_client::CheckpointServiceClient,
-    },
-};
-use clap::Parser;
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
-    net::TcpListener,
     process::{Child, Command},
-    sync::oneshot,
-    task::JoinHandle,
 };
-use tonic::transport::Channel;
 use tonic_types::{ErrorDetails, StatusExt};
-use wiremock::MockServer;
 
 /// The AK the test gateway holds.
 pub const TEST_AK: &str = "TESTAK";
@@ -55,124 +47,6 @@ pub fn fixture(name: &str) -> String {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap_or_else(|e| panic!("fixture {name}: {e}"))
-}
-
-/// A running gateway; stops when dropped.
-pub struct Gateway {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    /// Its gRPC channel.
-    pub channel: Channel,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Gateway {
-    /// Starts the gateway with these extra command-line arguments, holding the
-    /// test AK/SK ([`TEST_AK`]/[`TEST_SK`]) unless `args` name credentials.
-    pub async fn start(args: &[&str]) -> Gateway {
-        let mut argv = vec!["cbr-gateway", "--listen", "127.0.0.1:0"];
-        if !args.iter().any(|a| *a == "--ak" || *a == "--iam-user") {
-            argv.extend_from_slice(&["--ak", TEST_AK, "--sk", TEST_SK]);
-        }
-        argv.extend_from_slice(args);
-        Gateway::start_exactly(argv).await
-    }
-
-    /// Starts the gateway holding no credentials of its own.
-    pub async fn start_without_credentials(args: &[&str]) -> Gateway {
-        let mut argv = vec!["cbr-gateway", "--listen", "127.0.0.1:0"];
-        argv.extend_from_slice(args);
-        Gateway::start_exactly(argv).await
-    }
-
-    /// Starts the gateway (holding the test AK/SK) on a listener bound to
-    /// `bind`, e.g. `0.0.0.0:0` to be reached from more than loopback.
-    pub async fn start_bound(bind: &str, args: &[&str]) -> Gateway {
-        let mut argv = vec!["cbr-gateway", "--ak", TEST_AK, "--sk", TEST_SK];
-        argv.extend_from_slice(args);
-        Gateway::start_on(bind, argv).await
-    }
-
-    async fn start_exactly(argv: Vec<&str>) -> Gateway {
-        Gateway::start_on("127.0.0.1:0", argv).await
-    }
-
-    async fn start_on(bind: &str, mut argv: Vec<&str>) -> Gateway {
-        // Tests stop gateways often; load balancers are not watching them.
-        if !argv.contains(&"--shutdown-delay") {
-            argv.extend_from_slice(&["--shutdown-delay", "0s"]);
-        }
-        // Tests run in parallel: no two may take the default metrics port.
-        if !argv.contains(&"--metrics-listen") {
-            argv.extend_from_slice(&["--metrics-listen", "off"]);
-        }
-        let config = Config::try_parse_from(argv).expect("test config parses");
-        let listener = TcpListener::bind(bind).await.unwrap();
-        let mut addr = listener.local_addr().unwrap();
-        if addr.ip().is_unspecified() {
-            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            cbr_gateway::serve(listener, config.settings().expect("settings"), async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("gateway serves");
-        });
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect_timeout(Duration::from_secs(5))
-            .connect()
-            .await
-            .expect("connect to gateway");
-        Gateway {
-            addr,
-            channel,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    /// A gateway whose CBR and CSBS endpoints are both `upstream`.
-    pub async fn against(upstream: &MockServer) -> Gateway {
-        let uri = upstream.uri();
-        Gateway::start(&["--cbr-endpoint", &uri, "--csbs-endpoint", &uri]).await
-    }
-
-    /// CheckpointService client.
-    pub fn checkpoints(&self) -> CheckpointServiceClient<Channel> {
-        CheckpointServiceClient::new(self.channel.clone())
-    }
-
-    /// BackupService client.
-    pub fn backups(&self) -> BackupServiceClient<Channel> {
-        BackupServiceClient::new(self.channel.clone())
-    }
-
-    /// CheckpointItemService client.
-    pub fn checkpoint_items(&self) -> CheckpointItemServiceClient<Channel> {
-        CheckpointItemServiceClient::new(self.channel.clone())
-    }
-
-    /// Stops the gateway and waits for it.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap();
-        }
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
 }
 
 /// A request carrying `x-auth-token`.

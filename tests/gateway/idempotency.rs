@@ -3,7 +3,7 @@
 //! upstream received with `GET /_simulator/stats`. The Redis cases start their
 //! own `redis-server` (installed by scripts/test.sh) and two gateway processes.
 
-mod common;
+use crate::common;
 
 use std::{
     process::Stdio,
@@ -12,11 +12,11 @@ use std::{
 };
 
 use cbr_gateway::{
-    config::Config,
+    idempotency::Store,
     proto::{self as pb, checkpoint_service_client::CheckpointServiceClient},
+    upstream::Secret,
 };
 use cbr_simulator::{self as simulator, SimulatorSettings};
-use clap::Parser;
 use common::*;
 use serde_json::{Value, json};
 use tokio::{
@@ -35,14 +35,19 @@ struct Sim {
 }
 
 impl Sim {
-    async fn start() -> Sim {
-        cbr_gateway::install_crypto_provider();
-        let running = simulator::spawn(&SimulatorSettings {
+    fn settings() -> SimulatorSettings {
+        SimulatorSettings {
             fleet_size: 50,
             ..Default::default()
-        })
-        .await
-        .unwrap();
+        }
+    }
+
+    /// A simulator alone, for gateway processes ([`replica`]).
+    async fn start() -> Sim {
+        Sim::of(simulator::spawn(&Sim::settings()).await.unwrap())
+    }
+
+    fn of(running: simulator::Embedded) -> Sim {
         Sim {
             url: format!("http://{}", running.addr),
             http: reqwest::Client::new(),
@@ -73,7 +78,7 @@ impl Sim {
             .await;
     }
 
-    /// Arguments pointing a gateway at this simulator.
+    /// Arguments pointing a gateway process at this simulator.
     fn gateway_args(&self) -> Vec<String> {
         [
             "--cbr-endpoint",
@@ -88,13 +93,17 @@ impl Sim {
     }
 }
 
-/// A simulator and an in-process gateway (memory store) in front of it.
-async fn stack(extra: &[&str]) -> (Sim, Gateway) {
-    let sim = Sim::start().await;
-    let mut args = sim.gateway_args();
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    let gw = Gateway::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
-    (sim, gw)
+/// A simulator and an in-process gateway (memory store) in front of it, with
+/// `edit` applied to the gateway's settings.
+async fn stack(edit: impl FnOnce(&mut Settings) + Send + 'static) -> (Sim, Gateway) {
+    let (gw, running) = TestStack::builder()
+        .simulator(Sim::settings())
+        .project(PROJECT)
+        .settings(edit)
+        .spawn()
+        .await
+        .into_parts();
+    (Sim::of(running), gw)
 }
 
 /// A create of the seed server in the seed vault, named `name`.
@@ -137,7 +146,7 @@ async fn created(
 
 #[tokio::test]
 async fn sequential_duplicates_create_once_and_replay_the_answer() {
-    let (sim, gw) = stack(&[]).await;
+    let (sim, gw) = stack(|_| {}).await;
     let mut client = gw.checkpoints();
     let id = new_id();
     let (first, first_req) = created(&mut client, create(&id, "seq")).await;
@@ -161,7 +170,7 @@ async fn sequential_duplicates_create_once_and_replay_the_answer() {
 
 #[tokio::test]
 async fn concurrent_duplicates_wait_for_the_first() {
-    let (sim, gw) = stack(&[]).await;
+    let (sim, gw) = stack(|_| {}).await;
     sim.create_latency(300).await;
     let id = new_id();
     let calls = (0..20).map(|_| {
@@ -181,7 +190,7 @@ async fn concurrent_duplicates_wait_for_the_first() {
 
 #[tokio::test]
 async fn a_request_id_reused_with_other_parameters_is_refused() {
-    let (sim, gw) = stack(&[]).await;
+    let (sim, gw) = stack(|_| {}).await;
     let mut client = gw.checkpoints();
     let id = new_id();
 
@@ -231,7 +240,7 @@ async fn a_request_id_reused_with_other_parameters_is_refused() {
 
 #[tokio::test]
 async fn a_create_outlives_its_first_callers_deadline() {
-    let (sim, gw) = stack(&[]).await;
+    let (sim, gw) = stack(|_| {}).await;
     sim.create_latency(500).await;
     let mut client = gw.checkpoints();
     let id = new_id();
@@ -267,7 +276,7 @@ async fn a_create_outlives_its_first_callers_deadline() {
 
 #[tokio::test]
 async fn failures_that_may_have_reached_upstream_are_replayed_identically() {
-    let (sim, gw) = stack(&[]).await;
+    let (sim, gw) = stack(|_| {}).await;
     let mut client = gw.checkpoints();
 
     // A 4xx from upstream: a vault that does not exist.
@@ -314,7 +323,7 @@ fn assert_same_status(first: &tonic::Status, again: &tonic::Status) {
 #[tokio::test]
 async fn failures_that_never_reached_upstream_are_forgotten() {
     // An injected 429 (upstream's API gateway throttled it).
-    let (sim, gw) = stack(&[]).await;
+    let (sim, gw) = stack(|_| {}).await;
     let mut client = gw.checkpoints();
     sim.faults(json!([{"route": "create_checkpoint", "error_rate": 1.0, "status": 429}]))
         .await;
@@ -335,18 +344,12 @@ async fn failures_that_never_reached_upstream_are_forgotten() {
     let spare = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = spare.local_addr().unwrap();
     drop(spare);
-    let url = format!("http://{addr}");
-    let gw = Gateway::start(&[
-        "--cbr-endpoint",
-        &url,
-        "--csbs-endpoint",
-        &url,
-        "--project-id",
-        PROJECT,
-        "--retry-max-attempts",
-        "1",
-    ])
-    .await;
+    let gw = TestStack::builder()
+        .upstream(&format!("http://{addr}"))
+        .project(PROJECT)
+        .settings(|s| s.upstream.retry.max_attempts = 1)
+        .spawn()
+        .await;
     let mut client = gw.checkpoints();
     let id = new_id();
     let status = client
@@ -372,7 +375,7 @@ async fn failures_that_never_reached_upstream_are_forgotten() {
 
 #[tokio::test]
 async fn remembered_ids_expire_after_the_ttl() {
-    let (sim, gw) = stack(&["--idempotency-ttl", "800ms"]).await;
+    let (sim, gw) = stack(|s| s.idempotency.ttl = Duration::from_millis(800)).await;
     let mut client = gw.checkpoints();
     let id = new_id();
     let (first, _) = created(&mut client, create(&id, "ttl")).await;
@@ -580,30 +583,11 @@ async fn an_unreachable_redis_stops_the_start() {
         l.local_addr().unwrap().port()
     };
     let url = format!("redis://:{REDIS_PASSWORD}@127.0.0.1:{port}");
-    let config = Config::try_parse_from([
-        "cbr-gateway",
-        "--listen",
-        "127.0.0.1:0",
-        "--cbr-endpoint",
-        "http://127.0.0.1:9",
-        "--idempotency-store",
-        &url,
-        "--metrics-listen",
-        "off",
-    ])
-    .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = tokio::time::timeout(
-        Duration::from_secs(10),
-        cbr_gateway::serve(
-            listener,
-            config.settings().expect("settings"),
-            std::future::pending(),
-        ),
-    )
-    .await
-    .expect("start fails in time")
-    .unwrap_err();
+    let err = TestStack::builder()
+        .upstream("http://127.0.0.1:9")
+        .settings(move |s| s.idempotency.store = Store::Redis(Secret::new(url)))
+        .serve_error()
+        .await;
     assert!(
         matches!(err, cbr_gateway::ServeError::Idempotency(_)),
         "{err}"

@@ -3,7 +3,7 @@
 //! StreamBackups pager's tasks, the detached idempotent create), and the RPC's
 //! log line carries the trace id.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
