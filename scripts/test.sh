@@ -54,7 +54,10 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "buf lint"
 buf lint
 
-step "cargo test (tests/properties.rs: the fuzz targets' properties, on stable)"
+# The suite mostly waits on sockets, timers and child processes (grpcurl, the
+# SDK, tmux), so it runs more tests at once than the machine has cores.
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-8}"
+step "cargo test (one gateway binary; its properties share their checks with the fuzz targets)"
 cargo test --locked --workspace
 
 # The fuzz targets run on nightly (fuzz/README.md); building them here on
