@@ -110,12 +110,15 @@ enum Listen {
     Listener(TcpListener),
 }
 
+/// One change a test makes to the gateway's settings before it starts.
+type SettingsEdit = Box<dyn FnOnce(&mut Settings) + Send>;
+
 /// Builds a [`TestStack`]: see the module's docs.
 #[must_use = "a stack starts only when spawned"]
 pub struct StackBuilder {
     simulator: Option<SimulatorSettings>,
     upstream: Option<Url>,
-    edits: Vec<Box<dyn FnOnce(&mut Settings) + Send>>,
+    edits: Vec<SettingsEdit>,
     listen: Listen,
 }
 
