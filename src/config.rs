@@ -10,6 +10,7 @@ use url::Url;
 
 use crate::{
     access::{AccessSettings, CorsOrigins, JwtSettings},
+    domain,
     idempotency::{IdempotencySettings, Store},
     settings::{CallSettings, Settings, TransportSettings},
     telemetry::LogFormat,
@@ -19,7 +20,6 @@ use crate::{
         credentials::{CredentialError, IamUser, source},
         retry::RetryPolicy,
     },
-    validate,
     watch::hub::WatchSettings,
 };
 
@@ -654,10 +654,10 @@ fn parse_endpoint(raw: &str) -> Result<Url, String> {
 }
 
 fn parse_project_id(raw: &str) -> Result<String, String> {
-    if validate::is_valid_id(raw) {
+    if domain::is_valid_id(raw) {
         Ok(raw.to_owned())
     } else {
-        Err(validate::ID_RULE.into())
+        Err(domain::ID_RULE.into())
     }
 }
 

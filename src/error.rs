@@ -14,9 +14,9 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::{
+    domain::ValidationError,
     idempotency::IdempotencyError,
     upstream::{Service, TokenError, UpstreamError},
-    validate::ValidationError,
 };
 
 /// `ErrorInfo.domain` of errors the gateway raises itself.
@@ -293,7 +293,7 @@ fn gateway_status(code: Code, reason: &str, message: &str) -> Status {
 
 /// INVALID_ARGUMENT with a `BadRequest` naming the fields. A hostile request
 /// can break a rule thousands of times over: the detail lists at most
-/// [`crate::validate::MAX_VIOLATIONS`] (the checker keeps no more), the
+/// [`crate::domain::MAX_VIOLATIONS`] (the checker keeps no more), the
 /// message says how many there were, and `ErrorInfo.metadata.violations`
 /// carries the total.
 fn invalid_argument(v: &ValidationError) -> Status {

@@ -88,8 +88,7 @@ mod app;
 pub mod cli;
 pub mod cmd;
 pub mod config;
-pub mod convert;
-pub mod enums;
+pub mod domain;
 pub mod error;
 pub mod idempotency;
 pub mod metrics;
@@ -101,7 +100,6 @@ pub mod telemetry;
 pub mod trace;
 pub mod transport;
 pub mod upstream;
-pub mod validate;
 pub mod watch;
 
 pub use app::{ServeError, serve};

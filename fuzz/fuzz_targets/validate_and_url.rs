@@ -1,6 +1,6 @@
 //! Request validation and upstream URL building.
 //!
-//! Arbitrary proto requests go through every `validate::check_*`; whatever is
+//! Arbitrary proto requests go through every `domain::check_*`; whatever is
 //! accepted must obey the rules and build its upstream URL (`upstream::paths`)
 //! under the endpoint's scheme, host, port and path prefix, every segment
 //! percent-encoded and decoding back to its input, the query strictly encoded,
@@ -14,7 +14,7 @@
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
-use cbr_gateway::{proto as pb, upstream::paths, validate};
+use cbr_gateway::{domain, proto as pb, upstream::paths};
 use libfuzzer_sys::fuzz_target;
 use prost_types::Timestamp;
 use url::Url;
@@ -330,7 +330,7 @@ fuzz_target!(|input: Input| {
         .default_project
         .as_ref()
         .map(|p| p.0.as_str())
-        .filter(|p| validate::is_valid_id(p));
+        .filter(|p| domain::is_valid_id(p));
     match &input.op {
         Op::Get { project_id, id } => checks::check_get(&project_id.0, &id.0, default, &endpoint),
         Op::List(req) => checks::check_list(&req.proto(), default, &endpoint),

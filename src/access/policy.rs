@@ -105,10 +105,10 @@ impl Policy {
                 None
             } else {
                 for p in &rule.projects {
-                    if !crate::validate::is_valid_id(p) {
+                    if !crate::domain::is_valid_id(p) {
                         return Err(at(format!(
                             "projects: {p:?} is not a project ID ({}), or \"*\"",
-                            crate::validate::ID_RULE
+                            crate::domain::ID_RULE
                         )));
                     }
                 }

@@ -7,13 +7,13 @@ use tonic::{Request, Response, Status};
 
 use super::Shared;
 use crate::{
-    convert,
+    domain,
     error::GatewayError,
     proto::{
         GetBackupRequest, GetBackupResponse, ListBackupsRequest, ListBackupsResponse,
         StreamBackupsRequest, StreamBackupsResponse, backup_service_server::BackupService,
     },
-    rpcs, validate,
+    rpcs,
 };
 
 /// Serves ListBackups, StreamBackups and GetBackup.
@@ -42,14 +42,14 @@ impl BackupService for BackupApi {
         self.shared
             .unary(&rpcs::LIST_BACKUPS, request, |call, req| async move {
                 let (project_id, query) =
-                    validate::check_list_backups(&req, self.shared.default_project.as_deref())?;
+                    domain::check_list_backups(&req, self.shared.default_project.as_deref())?;
                 call.authorize(&project_id)?;
                 let reply = self
                     .shared
                     .upstream
                     .list_backups(&call.auth, call.deadline, &project_id, &query)
                     .await?;
-                Ok(reply.map(|page| convert::list_backups(page, &query)))
+                Ok(reply.map(|page| domain::list_backups(page, &query)))
             })
             .await
     }
@@ -83,11 +83,9 @@ impl BackupService for BackupApi {
             Err(e) => return Err(refuse(e, &trace)),
         };
         trace.facts = Some(call.admitted.facts.clone());
-        let (project_id, query) = validate::check_stream_backups(
-            request.get_ref(),
-            self.shared.default_project.as_deref(),
-        )
-        .map_err(|e| refuse(GatewayError::InvalidArgument(e), &trace))?;
+        let (project_id, query) =
+            domain::check_stream_backups(request.get_ref(), self.shared.default_project.as_deref())
+                .map_err(|e| refuse(GatewayError::InvalidArgument(e), &trace))?;
         call.authorize(&project_id).map_err(|e| refuse(e, &trace))?;
         let pager = crate::watch::pager::BackupPager {
             upstream: self.shared.upstream.clone(),
@@ -124,7 +122,7 @@ impl BackupService for BackupApi {
     ) -> Result<Response<GetBackupResponse>, Status> {
         self.shared
             .unary(&rpcs::GET_BACKUP, request, |call, req| async move {
-                let target = validate::check_get(
+                let target = domain::check_get(
                     &req.project_id,
                     "backup_id",
                     &req.backup_id,
@@ -137,7 +135,7 @@ impl BackupService for BackupApi {
                     .get_backup(&call.auth, call.deadline, &target.project_id, &target.id)
                     .await?;
                 Ok(reply.map(|b| GetBackupResponse {
-                    backup: Some(convert::backup(b)),
+                    backup: Some(b.into()),
                 }))
             })
             .await

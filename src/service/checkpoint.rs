@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::Shared;
 use crate::{
-    convert,
+    domain,
     error::GatewayError,
     idempotency::{Fingerprint, Key},
     proto::{
@@ -14,7 +14,7 @@ use crate::{
         GetCheckpointResponse, WatchCheckpointRequest, WatchCheckpointResponse,
         checkpoint_service_server::CheckpointService,
     },
-    rpcs, validate,
+    rpcs,
     watch::hub::{WatchKey, watcher_stream},
 };
 
@@ -43,9 +43,9 @@ impl CheckpointService for CheckpointApi {
         self.shared
             .unary(&rpcs::CREATE_CHECKPOINT, request, |call, req| async move {
                 let input =
-                    validate::check_create_checkpoint(req, self.shared.default_project.as_deref())?;
+                    domain::check_create_checkpoint(req, self.shared.default_project.as_deref())?;
                 call.authorize(&input.project_id)?;
-                let body = convert::create_checkpoint_body(&input);
+                let body = (&input).into();
                 let Some(request_id) = input.request_id else {
                     let reply = self
                         .shared
@@ -53,7 +53,7 @@ impl CheckpointService for CheckpointApi {
                         .create_checkpoint(&call.auth, call.deadline, &input.project_id, &body)
                         .await?;
                     return Ok(reply.map(|c| CreateCheckpointResponse {
-                        checkpoint: Some(convert::checkpoint(c)),
+                        checkpoint: Some(c.into()),
                     }));
                 };
                 let key = Key::new(&call.owner(), &input.project_id, request_id);
@@ -69,7 +69,7 @@ impl CheckpointService for CheckpointApi {
                         .create_checkpoint(&auth, None, &project, &body)
                         .await?;
                     Ok(reply.map(|c| CreateCheckpointResponse {
-                        checkpoint: Some(convert::checkpoint(c)),
+                        checkpoint: Some(c.into()),
                     }))
                 };
                 Ok(self
@@ -87,7 +87,7 @@ impl CheckpointService for CheckpointApi {
     ) -> Result<Response<GetCheckpointResponse>, Status> {
         self.shared
             .unary(&rpcs::GET_CHECKPOINT, request, |call, req| async move {
-                let target = validate::check_get(
+                let target = domain::check_get(
                     &req.project_id,
                     "checkpoint_id",
                     &req.checkpoint_id,
@@ -100,7 +100,7 @@ impl CheckpointService for CheckpointApi {
                     .get_checkpoint(&call.auth, call.deadline, &target.project_id, &target.id)
                     .await?;
                 Ok(reply.map(|c| GetCheckpointResponse {
-                    checkpoint: Some(convert::checkpoint(c)),
+                    checkpoint: Some(c.into()),
                 }))
             })
             .await
@@ -118,7 +118,7 @@ impl CheckpointService for CheckpointApi {
             .stream_context(rpc, &request)
             .map_err(|e| e.to_status())?;
         let req = request.get_ref();
-        let target = validate::check_get(
+        let target = domain::check_get(
             &req.project_id,
             "checkpoint_id",
             &req.checkpoint_id,

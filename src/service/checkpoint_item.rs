@@ -6,12 +6,12 @@ use tonic::{Request, Response, Status};
 
 use super::Shared;
 use crate::{
-    convert,
+    domain,
     proto::{
         GetCheckpointItemRequest, GetCheckpointItemResponse,
         checkpoint_item_service_server::CheckpointItemService,
     },
-    rpcs, validate,
+    rpcs,
 };
 
 /// Serves GetCheckpointItem.
@@ -38,7 +38,7 @@ impl CheckpointItemService for CheckpointItemApi {
                 &rpcs::GET_CHECKPOINT_ITEM,
                 request,
                 |call, req| async move {
-                    let target = validate::check_get(
+                    let target = domain::check_get(
                         &req.project_id,
                         "checkpoint_item_id",
                         &req.checkpoint_item_id,
@@ -56,7 +56,7 @@ impl CheckpointItemService for CheckpointItemApi {
                         )
                         .await?;
                     Ok(reply.map(|i| GetCheckpointItemResponse {
-                        checkpoint_item: Some(convert::checkpoint_item(i)),
+                        checkpoint_item: Some(i.into()),
                     }))
                 },
             )

@@ -6,7 +6,7 @@
 //! done per element multiplies that (PITFALLS.md: one such request grew the
 //! process by 1.6 GB). So before prost decodes a request, [`check`] walks its
 //! bytes — without allocating — and counts every repeated field against its
-//! cap in [`crate::validate::REPEATED_CAPS`], nested messages included; one
+//! cap in [`crate::domain::REPEATED_CAPS`], nested messages included; one
 //! over its cap fails the call with INVALID_ARGUMENT naming the field, and
 //! nothing is decoded. The walk costs a pass over the bytes, which tonic has
 //! already buffered; messages with no repeated field anywhere (most reads)
@@ -27,8 +27,8 @@ use tonic::{
 use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
 
 use crate::{
+    domain::{REPEATED_CAPS, RepeatedCap, ValidationError},
     error::GatewayError,
-    validate::{REPEATED_CAPS, RepeatedCap, ValidationError},
 };
 
 /// Deepest nesting walked; prost itself stops at 100.

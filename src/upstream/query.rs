@@ -1,5 +1,5 @@
 //! The query of upstream's ListBackups, as validation produces it: every
-//! value already in upstream's wire form (see [`crate::validate`]).
+//! value already in upstream's wire form (see [`crate::domain`]).
 
 /// Checked ListBackups filters, every value already in upstream's wire form.
 /// `None` (or an empty `status`) means "not sent".

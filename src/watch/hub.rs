@@ -38,7 +38,6 @@ use tokio::{sync::watch, time::Instant};
 use tonic::Status;
 
 use crate::{
-    convert,
     error::GatewayError,
     proto as pb,
     upstream::BackupQuery,
@@ -364,14 +363,14 @@ impl WatchHub {
                 .backups
                 .0
                 .into_iter()
-                .map(convert::backup)
+                .map(pb::Backup::from)
                 .collect()
         } else {
             Vec::new()
         };
         let now = std::time::SystemTime::now();
         Ok(Snapshot {
-            checkpoint: convert::checkpoint(cp.value),
+            checkpoint: pb::Checkpoint::from(cp.value),
             backups,
             observed_at: Timestamp::from(now),
         })

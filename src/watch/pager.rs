@@ -58,7 +58,7 @@ use tonic::Status;
 use std::hash::{DefaultHasher, Hash as _, Hasher as _};
 
 use crate::{
-    convert,
+    domain::DEFAULT_PAGE_SIZE,
     error::GatewayError,
     proto::StreamBackupsResponse,
     upstream::BackupQuery,
@@ -66,7 +66,6 @@ use crate::{
         Auth, Reply, UpstreamClient, UpstreamError,
         dto::{BackupDto, BackupListDto},
     },
-    validate::DEFAULT_PAGE_SIZE,
     watch::{BoxStream, bounded},
 };
 
@@ -288,7 +287,7 @@ impl BackupPager {
                     in_flight = Some(self.fetch(next));
                 }
                 let message = StreamBackupsResponse {
-                    backup: Some(convert::backup(backup)),
+                    backup: Some(backup.into()),
                 };
                 if tx.send(Ok(message)).await.is_err() {
                     return self.gone(summary);

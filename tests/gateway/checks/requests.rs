@@ -1,5 +1,5 @@
 //! Request validation and upstream URL building: what any request accepted by
-//! `validate::check_*` must hold, and what `paths` promises for any input.
+//! `domain::check_*` must hold, and what `paths` promises for any input.
 //!
 //! Shared by the property tests (`properties::requests`) and the fuzz target
 //! `fuzz/fuzz_targets/validate_and_url.rs`, which include this file: it names
@@ -7,9 +7,12 @@
 //! panicking case as it does a failed `prop_assert!`).
 
 use cbr_gateway::{
-    convert, proto as pb,
-    upstream::paths::{self, PathError},
-    validate::{self, BackupQuery},
+    domain::{self, BackupQuery},
+    proto as pb,
+    upstream::{
+        dto,
+        paths::{self, PathError},
+    },
 };
 use cbr_signer as signing;
 use percent_encoding::percent_decode_str;
@@ -160,7 +163,7 @@ pub fn assert_accepted_query(q: &BackupQuery) {
         ("parent_id", &q.parent_id),
     ] {
         assert!(
-            v.as_deref().is_none_or(validate::is_valid_id),
+            v.as_deref().is_none_or(domain::is_valid_id),
             "{field} = {v:?} accepted"
         );
     }
@@ -180,7 +183,7 @@ pub fn assert_accepted_query(q: &BackupQuery) {
     assert!(
         q.resource_type
             .as_deref()
-            .is_none_or(|t| validate::RESOURCE_TYPES.contains(&t))
+            .is_none_or(|t| domain::RESOURCE_TYPES.contains(&t))
     );
     for t in [&q.start_time, &q.end_time].into_iter().flatten() {
         assert!(is_valid_time_filter(t), "time filter {t:?}");
@@ -193,9 +196,9 @@ pub fn assert_accepted_query(q: &BackupQuery) {
 
 /// Every identifier an accepted CreateCheckpoint carries is a valid ID and
 /// every text is within the text rule.
-pub fn assert_accepted_create(c: &validate::CreateCheckpoint) {
-    assert!(validate::is_valid_id(&c.project_id));
-    assert!(validate::is_valid_id(&c.vault_id));
+pub fn assert_accepted_create(c: &domain::CreateCheckpoint) {
+    assert!(domain::is_valid_id(&c.project_id));
+    assert!(domain::is_valid_id(&c.vault_id));
     let Some(p) = &c.parameters else {
         return;
     };
@@ -206,7 +209,7 @@ pub fn assert_accepted_create(c: &validate::CreateCheckpoint) {
     assert!(p.resource_details.len() <= 256);
     for r in &p.resource_details {
         ids.push(&r.id);
-        assert!(validate::RESOURCE_TYPES.contains(&r.r#type.as_str()));
+        assert!(domain::RESOURCE_TYPES.contains(&r.r#type.as_str()));
         texts.extend(r.name.as_deref());
         if let Some(e) = &r.extra_info {
             ids.extend(e.exclude_volumes.iter().map(String::as_str));
@@ -217,7 +220,7 @@ pub fn assert_accepted_create(c: &validate::CreateCheckpoint) {
         }
     }
     for id in ids {
-        assert!(validate::is_valid_id(id), "id {id:?} accepted");
+        assert!(domain::is_valid_id(id), "id {id:?} accepted");
     }
     for t in texts {
         assert!(is_valid_text(t), "text {t:?} accepted");
@@ -230,13 +233,13 @@ pub fn assert_accepted_create(c: &validate::CreateCheckpoint) {
 
 /// An accepted CreateCheckpoint obeys the rules, builds its URL and a JSON
 /// body naming the vault.
-pub fn assert_accepted_create_builds(c: &validate::CreateCheckpoint, endpoint: &Url) {
+pub fn assert_accepted_create_builds(c: &domain::CreateCheckpoint, endpoint: &Url) {
     assert_accepted_create(c);
     let route = ["v3", c.project_id.as_str(), "checkpoints"];
     let url =
         paths::build(endpoint, &route).unwrap_or_else(|e| panic!("accepted, but no URL: {e}"));
     assert_url_under(endpoint, &route, &url);
-    let body = serde_json::to_vec(&convert::create_checkpoint_body(c))
+    let body = serde_json::to_vec(&dto::CreateCheckpointBody::from(c))
         .unwrap_or_else(|e| panic!("body does not serialise: {e}"));
     let parsed: serde_json::Value =
         serde_json::from_slice(&body).unwrap_or_else(|e| panic!("body is not JSON: {e}"));
@@ -247,7 +250,7 @@ pub fn assert_accepted_create_builds(c: &validate::CreateCheckpoint, endpoint: &
 }
 
 /// A refusal names at least one field, each with a description.
-pub fn assert_violations(err: &validate::ValidationError) {
+pub fn assert_violations(err: &domain::ValidationError) {
     assert!(!err.violations.is_empty());
     for v in &err.violations {
         assert!(!v.field.is_empty() && !v.description.is_empty(), "{v:?}");
@@ -258,20 +261,20 @@ pub fn assert_violations(err: &validate::ValidationError) {
 /// default) and the ID follow the ID rule, and then builds the URL of all
 /// three routes, needing no encoding at all.
 pub fn check_get(project_id: &str, id: &str, default: Option<&str>, endpoint: &Url) {
-    let result = validate::check_get(project_id, "backup_id", id, default);
+    let result = domain::check_get(project_id, "backup_id", id, default);
     let project_ok = if project_id.is_empty() {
         default.is_some()
     } else {
-        validate::is_valid_id(project_id)
+        domain::is_valid_id(project_id)
     };
     assert_eq!(
         result.is_ok(),
-        project_ok && validate::is_valid_id(id),
+        project_ok && domain::is_valid_id(id),
         "{result:?}"
     );
     match result {
         Ok(r) => {
-            assert!(validate::is_valid_id(&r.project_id) && r.id == id);
+            assert!(domain::is_valid_id(&r.project_id) && r.id == id);
             for route in [
                 ["v3", r.project_id.as_str(), "checkpoints", r.id.as_str()],
                 ["v3", r.project_id.as_str(), "backups", r.id.as_str()],
@@ -299,7 +302,7 @@ pub fn check_get(project_id: &str, id: &str, default: Option<&str>, endpoint: &U
 /// Whatever ListBackups accepts obeys the rules and builds a URL with a
 /// strict, canonical query; what it refuses names the fields.
 pub fn check_list(req: &pb::ListBackupsRequest, default: Option<&str>, endpoint: &Url) {
-    match validate::check_list_backups(req, default) {
+    match domain::check_list_backups(req, default) {
         Ok((project, q)) => {
             assert_accepted_query(&q);
             assert_list_url(endpoint, &project, &q);
@@ -317,13 +320,13 @@ pub fn check_stream_like_list(
     default: Option<&str>,
 ) -> Option<(String, BackupQuery)> {
     let stream = list.clone().into_stream();
-    let by_list = validate::check_list_backups(list, default);
-    let by_stream = validate::check_stream_backups(&stream, default);
+    let by_list = domain::check_list_backups(list, default);
+    let by_stream = domain::check_stream_backups(&stream, default);
     match (by_list, by_stream) {
         (Ok((p1, mut q1)), Ok((p2, q2))) => {
             assert_eq!(p1, p2);
             assert!(q2.limit.is_some() && q2.offset.is_some());
-            q1.limit = Some(list.limit.unwrap_or(validate::DEFAULT_PAGE_SIZE));
+            q1.limit = Some(list.limit.unwrap_or(domain::DEFAULT_PAGE_SIZE));
             q1.offset = Some(list.offset.unwrap_or(0));
             assert_eq!(q1, q2);
             Some((p2, q2))
@@ -344,7 +347,7 @@ pub fn check_stream_like_list(
 /// Whatever CreateCheckpoint accepts builds its URL and body; what it
 /// refuses names the fields.
 pub fn check_create(req: pb::CreateCheckpointRequest, default: Option<&str>, endpoint: &Url) {
-    match validate::check_create_checkpoint(req, default) {
+    match domain::check_create_checkpoint(req, default) {
         Ok(c) => assert_accepted_create_builds(&c, endpoint),
         Err(e) => assert_violations(&e),
     }

@@ -7,12 +7,13 @@
 //! target `fuzz/fuzz_targets/upstream_json.rs`, which include this file.
 
 use cbr_gateway::{
-    convert, proto as pb,
+    domain,
+    domain::BackupQuery,
+    proto as pb,
     upstream::{
         dto,
         lenient::{Flag, Int, List, Text},
     },
-    validate::BackupQuery,
 };
 use prost_types::Timestamp;
 use serde_json::{Value, json};
@@ -50,12 +51,12 @@ impl Doc {
         Ok(match self {
             Doc::Checkpoint => {
                 let e: dto::CheckpointEnvelope = serde_json::from_slice(bytes)?;
-                let c = convert::checkpoint(e.checkpoint);
+                let c = pb::Checkpoint::from(e.checkpoint);
                 c.created_at.into_iter().collect()
             }
             Doc::Backup => {
                 let e: dto::BackupEnvelope = serde_json::from_slice(bytes)?;
-                backup_times(&convert::backup(e.backup))
+                backup_times(&pb::Backup::from(e.backup))
             }
             Doc::BackupList => {
                 let d: dto::BackupListDto = serde_json::from_slice(bytes)?;
@@ -66,13 +67,13 @@ impl Doc {
                     offset: Some(i32::MAX),
                     ..BackupQuery::default()
                 };
-                let _ = convert::list_backups(d.clone(), &query);
-                let r = convert::list_backups(d, &BackupQuery::default());
+                let _ = domain::list_backups(d.clone(), &query);
+                let r = domain::list_backups(d, &BackupQuery::default());
                 r.backups.iter().flat_map(backup_times).collect()
             }
             Doc::CheckpointItem => {
                 let e: dto::CheckpointItemEnvelope = serde_json::from_slice(bytes)?;
-                let i = convert::checkpoint_item(e.checkpoint_item);
+                let i = pb::CheckpointItem::from(e.checkpoint_item);
                 let mut out: Vec<Timestamp> =
                     [i.created_at, i.updated_at, i.protected_at, i.expired_at]
                         .into_iter()

@@ -4,7 +4,7 @@
 //! targets include too: here proptest generates the inputs (and shrinks a
 //! failing one), there libFuzzer does. One module per subject:
 //!
-//! * **validation and URL building** ([`requests`]): every `validate::check_*` takes any
+//! * **validation and URL building** ([`requests`]): every `domain::check_*` takes any
 //!   request; what it accepts obeys the rules, builds an upstream URL under the
 //!   endpoint's scheme, host, port and path prefix with every segment
 //!   percent-encoded (decoding back to its input), and a strictly encoded query

@@ -1,11 +1,14 @@
-//! Validation and URL building: any request through every `validate::check_*`
+//! Validation and URL building: any request through every `domain::check_*`
 //! (random, hostile, and valid by construction) and any input to `paths`,
 //! judged by the checks the fuzz target `validate_and_url` shares
 //! (`checks::requests`).
 
 use std::ops::RangeInclusive;
 
-use cbr_gateway::{enums, proto as pb, validate};
+use cbr_gateway::{
+    domain::{self, enums},
+    proto as pb,
+};
 use proptest::{collection::vec, option, prelude::*, sample::select, test_runner::TestCaseError};
 use prost_types::Timestamp;
 use url::Url;
@@ -172,7 +175,7 @@ fn sort(valid: bool) -> BoxedStrategy<String> {
 }
 
 fn known_resource_type() -> BoxedStrategy<String> {
-    select(validate::RESOURCE_TYPES)
+    select(domain::RESOURCE_TYPES)
         .prop_map(str::to_owned)
         .boxed()
 }
@@ -521,7 +524,7 @@ proptest! {
         (req, default) in list_request(true),
         endpoint in endpoint(),
     ) {
-        let (project, q) = validate::check_list_backups(&req, default.as_deref())
+        let (project, q) = domain::check_list_backups(&req, default.as_deref())
             .map_err(|e| TestCaseError::fail(format!("refused: {:?}", e.violations)))?;
         checks::assert_accepted_query(&q);
         checks::assert_list_url(&endpoint, &project, &q);
@@ -554,7 +557,7 @@ proptest! {
         (req, default) in create_request(true),
         endpoint in endpoint(),
     ) {
-        let c = validate::check_create_checkpoint(req, default.as_deref())
+        let c = domain::check_create_checkpoint(req, default.as_deref())
             .map_err(|e| TestCaseError::fail(format!("refused: {:?}", e.violations)))?;
         checks::assert_accepted_create_builds(&c, &endpoint);
     }

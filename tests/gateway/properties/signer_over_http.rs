@@ -6,9 +6,8 @@
 use std::{net::SocketAddr, pin::Pin, sync::Arc};
 
 use cbr_gateway::{
-    convert,
-    upstream::{AkSk, Auth, Secret, SecretSource, UpstreamClient},
-    validate::{self, BackupQuery},
+    domain::{self, BackupQuery},
+    upstream::{AkSk, Auth, Secret, SecretSource, UpstreamClient, dto},
 };
 use cbr_signer as signing;
 use cbr_simulator::auth::{Credentials, KeyPair};
@@ -81,7 +80,7 @@ enum Call {
     GetBackup(String),
     GetCheckpointItem(String),
     ListBackups(Box<BackupQuery>),
-    CreateCheckpoint(Box<validate::CreateCheckpoint>),
+    CreateCheckpoint(Box<domain::CreateCheckpoint>),
 }
 
 #[derive(Debug, Clone)]
@@ -99,12 +98,12 @@ fn http_case() -> BoxedStrategy<HttpCase> {
         valid_id().prop_map(Call::GetBackup),
         valid_id().prop_map(Call::GetCheckpointItem),
         list_request(true).prop_filter_map("accepted", |(req, default)| {
-            validate::check_list_backups(&req, default.as_deref())
+            domain::check_list_backups(&req, default.as_deref())
                 .ok()
                 .map(|(_, q)| Call::ListBackups(Box::new(q)))
         }),
         create_request(true).prop_filter_map("accepted", |(req, default)| {
-            validate::check_create_checkpoint(req, default.as_deref())
+            domain::check_create_checkpoint(req, default.as_deref())
                 .ok()
                 .map(|c| Call::CreateCheckpoint(Box::new(c)))
         }),
@@ -178,7 +177,7 @@ fn the_gateway_signer_verifies_in_the_simulator_over_http() {
                         .map(drop),
                     Call::ListBackups(q) => client.list_backups(&auth, None, p, q).await.map(drop),
                     Call::CreateCheckpoint(c) => {
-                        let body = convert::create_checkpoint_body(c);
+                        let body = dto::CreateCheckpointBody::from(&**c);
                         client
                             .create_checkpoint(&auth, None, p, &body)
                             .await

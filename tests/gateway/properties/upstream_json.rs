@@ -4,7 +4,7 @@
 //! (`checks::upstream_json`). Also: every timestamp `convert` emits is valid.
 
 use cbr_gateway::{
-    convert,
+    domain,
     upstream::{
         dto,
         lenient::{Flag, Int, Text},
@@ -626,7 +626,7 @@ proptest! {
     /// leap seconds such as `"2016-12-31T23:59:60.5Z"` used to pass through.)
     #[test]
     fn converted_timestamps_are_valid_protobuf_timestamps(raw in time_text()) {
-        if let Some(ts) = convert::timestamp(Some(&raw)) {
+        if let Some(ts) = domain::timestamp(Some(&raw)) {
             prop_assert!(is_valid_timestamp(&ts), "{:?} became {:?}", raw, ts);
         }
         let doc = json!({ "backup": { "created_at": raw } });
