@@ -20,7 +20,7 @@ use crate::{
 };
 
 /// `ErrorInfo.domain` of errors the gateway raises itself.
-pub const GATEWAY_DOMAIN: &str = "cbr-gateway";
+pub(crate) const GATEWAY_DOMAIN: &str = "cbr-gateway";
 
 /// Longest status message passed on; upstream messages can be long.
 const MAX_MESSAGE_CHARS: usize = 300;
@@ -268,7 +268,7 @@ impl GatewayError {
 
 /// How a failed idempotent create is answered, its repeats included (handed
 /// to [`crate::idempotency`] so that it needs no mapping of its own).
-pub fn failed_create(failure: &crate::idempotency::Failure<'_>) -> Status {
+pub(crate) fn failed_create(failure: &crate::idempotency::Failure<'_>) -> Status {
     use crate::idempotency::Failure;
     match failure {
         Failure::Upstream(err) => upstream_status(err),
@@ -319,13 +319,13 @@ fn invalid_argument(v: &ValidationError) -> Status {
 
 /// A trailers-only gRPC response carrying `status`, for layers that refuse a
 /// call before any service sees it.
-pub fn status_response(status: &Status) -> http::Response<tonic::body::Body> {
+pub(crate) fn status_response(status: &Status) -> http::Response<tonic::body::Body> {
     let (parts, ()) = status.clone().into_http::<()>().into_parts();
     http::Response::from_parts(parts, tonic::body::Body::empty())
 }
 
 /// The gRPC code for an upstream HTTP status and error code (contract §4).
-pub fn code_for_http(status: u16, error_code: Option<&str>, message: Option<&str>) -> Code {
+pub(crate) fn code_for_http(status: u16, error_code: Option<&str>, message: Option<&str>) -> Code {
     let code_is = |list: &[&str]| error_code.is_some_and(|c| list.contains(&c));
     match status {
         400 if code_is(STATE_CONFLICT_CODES) => Code::FailedPrecondition,

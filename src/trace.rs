@@ -39,7 +39,7 @@ tokio::task_local! {
 
 /// The trace context of one call.
 #[derive(Debug, Clone)]
-pub struct TraceContext {
+pub(crate) struct TraceContext {
     /// The caller's span, when it sent a valid `traceparent`: the parent of
     /// this call's span.
     remote: Option<opentelemetry::trace::SpanContext>,
@@ -82,7 +82,7 @@ impl CallFacts {
 impl TraceContext {
     /// The context of a call with this metadata: its valid `traceparent` (else a
     /// new trace), `tracestate` and `x-request-id`.
-    pub fn from_metadata(md: &MetadataMap) -> Self {
+    pub(crate) fn from_metadata(md: &MetadataMap) -> Self {
         let header = |name: &str| md.get(name).and_then(|v| v.to_str().ok());
         let given = header("traceparent").map(str::trim);
         let remote = given.and_then(|tp| parse_traceparent(tp, header("tracestate")));
@@ -119,7 +119,7 @@ impl TraceContext {
     /// Makes `span` this call's span: a child of the caller's span when there
     /// is one. When spans are exported (the span has a valid OpenTelemetry
     /// context), the call's trace id becomes the span's.
-    pub fn attach(&mut self, span: &tracing::Span) {
+    pub(crate) fn attach(&mut self, span: &tracing::Span) {
         use opentelemetry::trace::TraceContextExt as _;
         use tracing_opentelemetry::OpenTelemetrySpanExt as _;
         if let Some(remote) = &self.remote {
@@ -138,14 +138,14 @@ impl TraceContext {
     }
 
     /// The caller's `x-request-id`, as text.
-    pub fn request_id(&self) -> Option<&str> {
+    pub(crate) fn request_id(&self) -> Option<&str> {
         self.request_id.as_ref().and_then(|v| v.to_str().ok())
     }
 }
 
 /// The `traceparent` for an upstream request made inside `span`: the span
 /// itself when spans are exported, else the call's own (forwarded) one.
-pub fn upstream_traceparent(span: &tracing::Span, call: &TraceContext) -> HeaderValue {
+pub(crate) fn upstream_traceparent(span: &tracing::Span, call: &TraceContext) -> HeaderValue {
     use opentelemetry::trace::TraceContextExt as _;
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
     let cx = span.context();
@@ -168,17 +168,17 @@ fn traceparent_of(sc: &opentelemetry::trace::SpanContext) -> String {
 }
 
 /// The trace context of the call this task serves, if any.
-pub fn current() -> Option<TraceContext> {
+pub(crate) fn current() -> Option<TraceContext> {
     CURRENT.try_with(Clone::clone).ok()
 }
 
 /// Runs `fut` with `ctx` as the current trace context.
-pub async fn scope<F: Future>(ctx: TraceContext, fut: F) -> F::Output {
+pub(crate) async fn scope<F: Future>(ctx: TraceContext, fut: F) -> F::Output {
     CURRENT.scope(ctx, fut).await
 }
 
 /// `tokio::spawn`, carrying the current trace context and span into the task.
-pub fn spawn<F>(fut: F) -> tokio::task::JoinHandle<F::Output>
+pub(crate) fn spawn<F>(fut: F) -> tokio::task::JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,

@@ -15,7 +15,7 @@ use governor::{
 };
 
 /// The per-caller limiter.
-pub struct Fairness {
+pub(super) struct Fairness {
     limiter: DefaultKeyedRateLimiter<Arc<str>>,
     clock: DefaultClock,
 }
@@ -32,7 +32,7 @@ impl Fairness {
     /// `per_second` calls per second per caller, in bursts of at most `burst`
     /// (default: one second's worth). Forgets idle callers in the background
     /// for as long as the limiter is shared.
-    pub fn start(per_second: NonZeroU32, burst: Option<NonZeroU32>) -> Arc<Self> {
+    pub(super) fn start(per_second: NonZeroU32, burst: Option<NonZeroU32>) -> Arc<Self> {
         let quota = Quota::per_second(per_second).allow_burst(burst.unwrap_or(per_second));
         let fairness = Arc::new(Self {
             limiter: DefaultKeyedRateLimiter::keyed(quota),
@@ -56,7 +56,7 @@ impl Fairness {
 
     /// Takes one call from `caller`'s bucket, or says how long until one is
     /// there.
-    pub fn check(&self, caller: &Arc<str>) -> Result<(), Duration> {
+    pub(super) fn check(&self, caller: &Arc<str>) -> Result<(), Duration> {
         self.limiter
             .check_key(caller)
             .map(|_| ())

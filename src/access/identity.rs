@@ -97,7 +97,7 @@ pub enum AuthnError {
 
 /// Resolves each call's [`Caller`].
 #[derive(Debug)]
-pub struct Identify {
+pub(super) struct Identify {
     /// `--trust-forwarded-identity`.
     pub trust_forwarded: bool,
     /// The JWT verifier, with `--jwt-jwks-file`.
@@ -106,7 +106,7 @@ pub struct Identify {
 
 impl Identify {
     /// The caller of a request that arrived on `conn` with `headers`.
-    pub fn identify(
+    pub(super) fn identify(
         &self,
         conn: Option<&ConnInfo>,
         headers: &HeaderMap,

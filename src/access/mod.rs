@@ -23,7 +23,7 @@
 //! [`check_exposure`] refuses to start a gateway that would lend cloud
 //! credentials to anyone who reaches it.
 //!
-//! The policy and JWKS files are re-read when they change ([`reload`]).
+//! The policy and JWKS files are re-read when they change (`reload.rs`).
 
 mod fairness;
 mod identity;
@@ -273,7 +273,7 @@ impl Access {
     }
 }
 
-/// See [`Access::layer`]: the access rules as a [`Gate`].
+/// See [`Access::layer`]: the access rules as a transport `Gate`.
 #[derive(Debug, Clone)]
 pub struct AccessGate {
     access: Arc<Access>,

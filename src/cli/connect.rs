@@ -19,14 +19,14 @@ use crate::proto::{
 
 /// Environment variable holding the caller's IAM token. Never a flag: command
 /// lines are visible to every user of the machine (`ps`).
-pub const TOKEN_ENV: &str = "CBR_AUTH_TOKEN";
+pub(crate) const TOKEN_ENV: &str = "CBR_AUTH_TOKEN";
 
 /// How long connecting to the gateway may take before the command fails.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An open channel to the gateway and what every request carries.
 #[derive(Clone)]
-pub struct Connection {
+pub(crate) struct Connection {
     channel: Channel,
     /// `x-auth-token`, from [`TOKEN_ENV`].
     token: Option<AsciiMetadataValue>,
@@ -51,7 +51,7 @@ impl std::fmt::Debug for Connection {
 impl Connection {
     /// Connects to the gateway, failing fast (with the reason) when it cannot
     /// be reached, TLS fails, or the options contradict each other.
-    pub async fn open(opts: &ClientOptions) -> Result<Self, CliError> {
+    pub(crate) async fn open(opts: &ClientOptions) -> Result<Self, CliError> {
         let token = match std::env::var(TOKEN_ENV) {
             Ok(t) if !t.trim().is_empty() => {
                 Some(MetadataValue::try_from(t.trim()).map_err(|_| {
@@ -93,29 +93,29 @@ impl Connection {
     }
 
     /// CheckpointService client.
-    pub fn checkpoints(&self) -> CheckpointServiceClient<Channel> {
+    pub(crate) fn checkpoints(&self) -> CheckpointServiceClient<Channel> {
         CheckpointServiceClient::new(self.channel.clone())
     }
 
     /// BackupService client.
-    pub fn backups(&self) -> BackupServiceClient<Channel> {
+    pub(crate) fn backups(&self) -> BackupServiceClient<Channel> {
         BackupServiceClient::new(self.channel.clone())
     }
 
     /// CheckpointItemService client.
-    pub fn checkpoint_items(&self) -> CheckpointItemServiceClient<Channel> {
+    pub(crate) fn checkpoint_items(&self) -> CheckpointItemServiceClient<Channel> {
         CheckpointItemServiceClient::new(self.channel.clone())
     }
 
     /// A unary request: the token and the `--timeout` deadline.
-    pub fn unary<T>(&self, message: T) -> Request<T> {
+    pub(crate) fn unary<T>(&self, message: T) -> Request<T> {
         let mut request = self.streaming(message);
         request.set_timeout(self.timeout);
         request
     }
 
     /// A streaming request: the token, no deadline (the stream ends by itself).
-    pub fn streaming<T>(&self, message: T) -> Request<T> {
+    pub(crate) fn streaming<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
         if let Some(token) = &self.token {
             request.metadata_mut().insert("x-auth-token", token.clone());
@@ -161,7 +161,7 @@ fn read(path: &Path, flag: &str) -> Result<Vec<u8>, CliError> {
 }
 
 /// `--gateway`: an `http://` or `https://` address with a host.
-pub fn parse_gateway(raw: &str) -> Result<http::Uri, String> {
+pub(crate) fn parse_gateway(raw: &str) -> Result<http::Uri, String> {
     let uri: http::Uri = raw
         .parse()
         .map_err(|e| format!("{e}: expected http://host:port or https://host:port"))?;
@@ -177,7 +177,7 @@ pub fn parse_gateway(raw: &str) -> Result<http::Uri, String> {
 
 /// An error and its sources on one line, without repeats: transport errors
 /// nest the useful part ("Connection refused") several levels down.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = vec![e.to_string()];
     let mut source = e.source();
     while let Some(s) = source {

@@ -3,26 +3,26 @@
 //!
 //! It is a plain gRPC client, exactly what any other caller uses:
 //!
-//! - [`connect`]: the channel to `--gateway` (plaintext or TLS/mTLS), the
+//! - `connect`: the channel to `--gateway` (plaintext or TLS/mTLS), the
 //!   `x-auth-token` from `CBR_AUTH_TOKEN`, deadlines on unary calls;
 //! - [`run`] (here): one function per command, each a call and its output;
-//! - [`render`]: text for people (key/value blocks, tables on a terminal,
+//! - `render`: text for people (key/value blocks, tables on a terminal,
 //!   tab-separated rows otherwise) and [`json`]: protobuf JSON (NDJSON for
 //!   streams), the same mapping grpcurl prints;
-//! - [`live`]: `checkpoint watch` and `checkpoint create --watch`: progress bars
+//! - `live`: `checkpoint watch` and `checkpoint create --watch`: progress bars
 //!   on a terminal, one plain line per change otherwise, a summary, and the exit
 //!   code of the checkpoint's fate;
-//! - [`error`]: every failure as one or two readable lines and an exit code.
+//! - `error`: every failure as one or two readable lines and an exit code.
 //!
 //! Exit codes: 0 success (a watched checkpoint ended `available`), 1 a call
 //! failed, 2 bad usage, 3 the watched checkpoint ended in `error`, `deleted` or
 //! `error-deleting`, 130 interrupted.
 
-pub mod connect;
-pub mod error;
+pub(crate) mod connect;
+pub(crate) mod error;
 pub mod json;
-pub mod live;
-pub mod render;
+pub(crate) mod live;
+pub(crate) mod render;
 
 use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
 

@@ -14,7 +14,7 @@ use super::{CliError, OutputFormat, json};
 use crate::proto as pb;
 
 /// Where a command's output goes, and in what form.
-pub struct Out {
+pub(crate) struct Out {
     /// `--output`.
     pub format: OutputFormat,
     /// stdout is a terminal that can take escape codes (not `TERM=dumb`).
@@ -24,7 +24,7 @@ pub struct Out {
 
 impl Out {
     /// Output to stdout, detecting whether it is a terminal.
-    pub fn stdout(format: OutputFormat) -> Self {
+    pub(crate) fn stdout(format: OutputFormat) -> Self {
         let stdout = std::io::stdout();
         let terminal = stdout.is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb");
         Self {
@@ -35,13 +35,13 @@ impl Out {
     }
 
     /// Text for people, with tables and progress bars (a terminal and `--output text`).
-    pub fn interactive(&self) -> bool {
+    pub(crate) fn interactive(&self) -> bool {
         self.terminal && self.format == OutputFormat::Text
     }
 
     /// Writes one line and flushes it, so that followers (`| tee`, logs) see
     /// each change as it happens.
-    pub fn line(&mut self, text: &str) -> Result<(), CliError> {
+    pub(crate) fn line(&mut self, text: &str) -> Result<(), CliError> {
         let mut w = self.stdout.lock();
         writeln!(w, "{text}")?;
         w.flush()?;
@@ -49,20 +49,23 @@ impl Out {
     }
 
     /// One message as a line of protobuf JSON.
-    pub fn json<M: Message + Name>(&mut self, message: &M) -> Result<(), CliError> {
+    pub(crate) fn json<M: Message + Name>(&mut self, message: &M) -> Result<(), CliError> {
         let line = json::to_line(message)?;
         self.line(&line)
     }
 
     /// A tip for the person at the terminal, on stderr; scripts never see it.
-    pub fn hint(&self, text: &str) {
+    pub(crate) fn hint(&self, text: &str) {
         if self.format == OutputFormat::Text && std::io::stderr().is_terminal() {
             eprintln!("{}", style(text).dim().for_stderr());
         }
     }
 
     /// The response of `checkpoint create --watch`, before the live view.
-    pub fn created(&mut self, response: &pb::CreateCheckpointResponse) -> Result<(), CliError> {
+    pub(crate) fn created(
+        &mut self,
+        response: &pb::CreateCheckpointResponse,
+    ) -> Result<(), CliError> {
         if self.format == OutputFormat::Json {
             return self.json(response);
         }
@@ -77,7 +80,7 @@ impl Out {
     }
 
     /// A checkpoint (`get`, `create`).
-    pub fn checkpoint<M: Message + Name>(
+    pub(crate) fn checkpoint<M: Message + Name>(
         &mut self,
         response: &M,
         c: &pb::Checkpoint,
@@ -140,7 +143,7 @@ impl Out {
     }
 
     /// A backup (`backup get`).
-    pub fn backup(&mut self, response: &pb::GetBackupResponse) -> Result<(), CliError> {
+    pub(crate) fn backup(&mut self, response: &pb::GetBackupResponse) -> Result<(), CliError> {
         if self.format == OutputFormat::Json {
             return self.json(response);
         }
@@ -183,7 +186,7 @@ impl Out {
     }
 
     /// A checkpoint item (`checkpoint-item get`).
-    pub fn checkpoint_item(
+    pub(crate) fn checkpoint_item(
         &mut self,
         response: &pb::GetCheckpointItemResponse,
     ) -> Result<(), CliError> {
@@ -228,7 +231,7 @@ impl Out {
     }
 
     /// One page of `backups list`, and on a terminal where the next one starts.
-    pub fn backup_page(&mut self, page: &pb::ListBackupsResponse) -> Result<(), CliError> {
+    pub(crate) fn backup_page(&mut self, page: &pb::ListBackupsResponse) -> Result<(), CliError> {
         if self.format == OutputFormat::Json {
             return self.json(page);
         }
@@ -258,7 +261,7 @@ impl Out {
     }
 
     /// A table of backups printed row by row as a stream delivers them.
-    pub fn backup_table(&mut self) -> Result<BackupTable, CliError> {
+    pub(crate) fn backup_table(&mut self) -> Result<BackupTable, CliError> {
         if self.interactive() {
             self.line(
                 &style(fixed_row(&BACKUP_COLUMNS.map(str::to_owned)))
@@ -330,14 +333,14 @@ impl Out {
 }
 
 /// Rows of a streamed backup list.
-pub struct BackupTable {
+pub(crate) struct BackupTable {
     rows: u64,
 }
 
 impl BackupTable {
     /// Prints one streamed backup: a protobuf JSON line, a fixed-width row on a
     /// terminal (widths cannot wait for the last row), or tab-separated cells.
-    pub fn row(
+    pub(crate) fn row(
         &mut self,
         out: &mut Out,
         message: &pb::StreamBackupsResponse,
@@ -358,7 +361,7 @@ impl BackupTable {
     }
 
     /// The count, for the person at the terminal.
-    pub fn finish(self, out: &mut Out) -> Result<(), CliError> {
+    pub(crate) fn finish(self, out: &mut Out) -> Result<(), CliError> {
         out.hint(&format!("{} backup(s)", self.rows));
         Ok(())
     }
@@ -406,7 +409,7 @@ fn block(rows: &[(&str, String)]) -> String {
 
 /// A status word in its color; console leaves colors out when stdout is not
 /// a terminal (or `NO_COLOR` is set).
-pub fn paint(status: &str) -> String {
+pub(crate) fn paint(status: &str) -> String {
     let s = style(status.to_owned()).for_stdout();
     match status {
         "available" | "success" => s.green(),
@@ -419,7 +422,7 @@ pub fn paint(status: &str) -> String {
 
 /// An enum value as upstream spells it: `BACKUP_STATUS_WAITING_PROTECT` →
 /// `waiting_protect`; unset → `-`.
-pub fn enum_name(full: &str, prefix: &str) -> String {
+pub(crate) fn enum_name(full: &str, prefix: &str) -> String {
     match full.strip_prefix(prefix) {
         Some("UNSPECIFIED") | None => "-".to_owned(),
         Some(rest) => rest.to_ascii_lowercase(),
@@ -427,22 +430,22 @@ pub fn enum_name(full: &str, prefix: &str) -> String {
 }
 
 /// A checkpoint status as upstream spells it (`error-deleting` has a hyphen).
-pub fn checkpoint_status(s: pb::CheckpointStatus) -> String {
+pub(crate) fn checkpoint_status(s: pb::CheckpointStatus) -> String {
     enum_name(s.as_str_name(), "CHECKPOINT_STATUS_").replace('_', "-")
 }
 
 /// A resource's `protect_status` as upstream spells it.
-pub fn protect_status(s: pb::ProtectStatus) -> String {
+pub(crate) fn protect_status(s: pb::ProtectStatus) -> String {
     enum_name(s.as_str_name(), "PROTECT_STATUS_")
 }
 
 /// A backup status as upstream spells it.
-pub fn backup_status(s: pb::BackupStatus) -> String {
+pub(crate) fn backup_status(s: pb::BackupStatus) -> String {
     enum_name(s.as_str_name(), "BACKUP_STATUS_")
 }
 
 /// A time as RFC 3339 in UTC to the second (what `--start-time` takes back).
-pub fn time(ts: Option<&Timestamp>) -> String {
+pub(crate) fn time(ts: Option<&Timestamp>) -> String {
     ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
         .map_or_else(String::new, |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
@@ -460,7 +463,7 @@ fn flag(b: Option<bool>) -> String {
 }
 
 /// `name (id)`, or whichever of them is known.
-pub fn with_id(name: &str, id: &str) -> String {
+pub(crate) fn with_id(name: &str, id: &str) -> String {
     match (name.is_empty(), id.is_empty()) {
         (false, false) => format!("{name} ({id})"),
         (true, _) => id.to_owned(),
@@ -469,7 +472,7 @@ pub fn with_id(name: &str, id: &str) -> String {
 }
 
 /// The name, or the ID when there is none.
-pub fn or_id(name: &str, id: &str) -> String {
+pub(crate) fn or_id(name: &str, id: &str) -> String {
     if name.is_empty() {
         id.to_owned()
     } else {

@@ -66,7 +66,7 @@ pub enum RepeatedCap {
 }
 
 /// The cap of every repeated field of every request message, by the field's
-/// full name. The gRPC codec ([`crate::transport::codec`]) enforces them on the wire,
+/// full name. The gRPC codec (`transport/codec.rs`) enforces them on the wire,
 /// before a message is decoded, so a request can never make the gateway build
 /// millions of elements; a test checks that every repeated request field is
 /// listed.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::Metrics;
 
 /// The `GET /metrics` endpoint, to serve on `--metrics-listen`.
-pub fn router(metrics: Arc<Metrics>) -> axum::Router {
+pub(crate) fn router(metrics: Arc<Metrics>) -> axum::Router {
     use axum::{http::header, routing::get};
     axum::Router::new().route(
         "/metrics",

@@ -31,8 +31,6 @@ mod endpoint;
 mod registry;
 mod rpc_layer;
 
-pub use endpoint::router;
-pub use registry::{
-    Decision, Gauges, IdempotentResult, Metrics, OpenConnection, UpstreamStatus, code_name,
-};
-pub use rpc_layer::{RpcMetrics, RpcMetricsLayer};
+pub(crate) use endpoint::router;
+pub(crate) use registry::{Decision, Gauges, IdempotentResult, Metrics, UpstreamStatus, code_name};
+pub(crate) use rpc_layer::RpcMetricsLayer;

@@ -467,7 +467,7 @@ impl Collector for GaugeCollector {
 }
 
 /// The gRPC code's name as Go's `codes.Code.String()` spells it.
-pub fn code_name(code: Code) -> &'static str {
+pub(crate) fn code_name(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
         Code::Cancelled => "Canceled",

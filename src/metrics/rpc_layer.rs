@@ -39,13 +39,13 @@ fn code_in(headers: &HeaderMap) -> Option<Code> {
 
 /// Counts and times every RPC, from arrival to the last byte of the response.
 #[derive(Debug, Clone)]
-pub struct RpcMetricsLayer {
+pub(crate) struct RpcMetricsLayer {
     metrics: Arc<Metrics>,
 }
 
 impl RpcMetricsLayer {
     /// The layer recording into `metrics`.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
         Self { metrics }
     }
 }
@@ -62,7 +62,7 @@ impl<S> Layer<S> for RpcMetricsLayer {
 
 /// See [`RpcMetricsLayer`].
 #[derive(Debug, Clone)]
-pub struct RpcMetrics<S> {
+pub(crate) struct RpcMetrics<S> {
     inner: S,
     metrics: Arc<Metrics>,
 }

@@ -18,19 +18,19 @@ use crate::{
 
 /// Serves ListBackups, StreamBackups and GetBackup.
 #[derive(Debug, Clone)]
-pub struct BackupApi {
+pub(crate) struct BackupApi {
     shared: Arc<Shared>,
 }
 
 impl BackupApi {
     /// A service over the shared state.
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
 }
 
 /// The server stream of StreamBackups.
-pub type BackupStream =
+pub(crate) type BackupStream =
     Pin<Box<dyn Stream<Item = Result<StreamBackupsResponse, Status>> + Send + 'static>>;
 
 #[tonic::async_trait]

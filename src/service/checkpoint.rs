@@ -20,19 +20,19 @@ use crate::{
 
 /// Serves CreateCheckpoint, GetCheckpoint and WatchCheckpoint.
 #[derive(Debug, Clone)]
-pub struct CheckpointApi {
+pub(crate) struct CheckpointApi {
     shared: Arc<Shared>,
 }
 
 impl CheckpointApi {
     /// A service over the shared state.
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
 }
 
 /// The server stream of WatchCheckpoint.
-pub type WatchStream = crate::watch::BoxStream<WatchCheckpointResponse>;
+pub(crate) type WatchStream = crate::watch::BoxStream<WatchCheckpointResponse>;
 
 #[tonic::async_trait]
 impl CheckpointService for CheckpointApi {

@@ -16,13 +16,13 @@ use crate::{
 
 /// Serves GetCheckpointItem.
 #[derive(Debug, Clone)]
-pub struct CheckpointItemApi {
+pub(crate) struct CheckpointItemApi {
     shared: Arc<Shared>,
 }
 
 impl CheckpointItemApi {
     /// A service over the shared state.
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
 }

@@ -6,9 +6,9 @@
 //! in the one place that does it ([`crate::error`]), attaches upstream's request id
 //! as `x-request-id`, and writes one log line per RPC.
 
-pub mod backup;
-pub mod checkpoint;
-pub mod checkpoint_item;
+pub(crate) mod backup;
+pub(crate) mod checkpoint;
+pub(crate) mod checkpoint_item;
 
 use std::{future::Future, sync::Arc};
 
@@ -28,7 +28,7 @@ use crate::{
 
 /// State every service shares.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// The upstream client.
     pub upstream: UpstreamClient,
     /// Project used when a request leaves `project_id` empty.
@@ -54,7 +54,7 @@ pub struct Shared {
 impl Shared {
     /// Runs one unary RPC: credentials and deadline, handler, error mapping,
     /// metadata, log line.
-    pub async fn unary<Req, Resp, Fut>(
+    pub(crate) async fn unary<Req, Resp, Fut>(
         &self,
         rpc: &'static Rpc,
         request: Request<Req>,
@@ -76,7 +76,7 @@ impl Shared {
     }
 
     /// What the access layer established about `request`.
-    pub fn admitted<Req>(&self, rpc: &'static Rpc, request: &Request<Req>) -> Admitted {
+    pub(crate) fn admitted<Req>(&self, rpc: &'static Rpc, request: &Request<Req>) -> Admitted {
         request
             .extensions()
             .get::<Admitted>()
@@ -142,7 +142,7 @@ impl Shared {
 
     /// The context of a streaming call (credentials, deadline, admission),
     /// or the error that refuses it.
-    pub fn stream_context<Req>(
+    pub(crate) fn stream_context<Req>(
         &self,
         rpc: &'static Rpc,
         request: &Request<Req>,
@@ -185,7 +185,7 @@ impl Shared {
 
 /// The server span of one RPC (exported with `--otlp-endpoint`; its gRPC code
 /// is recorded by [`crate::telemetry::log_rpc`]).
-pub fn rpc_span(method: &'static str) -> tracing::Span {
+pub(crate) fn rpc_span(method: &'static str) -> tracing::Span {
     tracing::info_span!(
         "rpc",
         otel.name = method,
@@ -199,7 +199,7 @@ pub fn rpc_span(method: &'static str) -> tracing::Span {
 
 /// What the gateway knows about one call before it runs.
 #[derive(Debug, Clone)]
-pub struct Call {
+pub(crate) struct Call {
     /// Credentials for the upstream request.
     pub auth: Auth,
     /// When the caller stops waiting (from `grpc-timeout`, via [`Deadline`]).
@@ -211,14 +211,14 @@ pub struct Call {
 impl Call {
     /// Judges the call's effective project (the policy and
     /// `--allowed-projects`), before any upstream call.
-    pub fn authorize(&self, project_id: &str) -> Result<(), GatewayError> {
+    pub(crate) fn authorize(&self, project_id: &str) -> Result<(), GatewayError> {
         self.admitted.authorize(project_id)
     }
 
     /// Whose outcome an idempotent create is: the caller and the credentials
     /// it acts with, so one caller can never read another's outcome by
     /// guessing its `request_id`, even under the gateway's own credentials.
-    pub fn owner(&self) -> String {
+    pub(crate) fn owner(&self) -> String {
         format!(
             "{}\u{0}{}",
             self.admitted.caller.identity,

@@ -39,7 +39,7 @@ const FALLBACK_CAP: usize = 1_000;
 
 /// See the module documentation.
 #[derive(Debug, Clone)]
-pub struct Codec<T, U>(PhantomData<(T, U)>);
+pub(crate) struct Codec<T, U>(PhantomData<(T, U)>);
 
 impl<T, U> Default for Codec<T, U> {
     fn default() -> Self {
@@ -71,7 +71,7 @@ where
 
 /// Prost's decoder behind the repeated-field check.
 #[derive(Debug)]
-pub struct Decoder<U> {
+pub(crate) struct Decoder<U> {
     inner: ProstDecoder<U>,
     /// The message's schema, when it has repeated fields to count.
     schema: Option<usize>,

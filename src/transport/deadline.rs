@@ -26,7 +26,7 @@ use crate::error::{GatewayError, status_response};
 /// When the caller stops waiting. Present in a request's extensions when the
 /// caller sent `grpc-timeout`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadline(pub Instant);
+pub(crate) struct Deadline(pub Instant);
 
 /// How long after the deadline the backstop answers, so that the handler's own,
 /// more detailed DEADLINE_EXCEEDED normally wins.
@@ -34,7 +34,7 @@ const BACKSTOP_GRACE: Duration = Duration::from_millis(50);
 
 /// Adds [`DeadlineService`] around a service.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct DeadlineLayer;
+pub(crate) struct DeadlineLayer;
 
 impl<S> Layer<S> for DeadlineLayer {
     type Service = DeadlineService<S>;
@@ -45,7 +45,7 @@ impl<S> Layer<S> for DeadlineLayer {
 
 /// See the module documentation.
 #[derive(Debug, Clone)]
-pub struct DeadlineService<S> {
+pub(crate) struct DeadlineService<S> {
     inner: S,
 }
 
@@ -90,7 +90,7 @@ where
 }
 
 /// Parses a `grpc-timeout` value: 1-8 digits and a unit (`H M S m u n`).
-pub fn parse_grpc_timeout(raw: &str) -> Option<Duration> {
+pub(crate) fn parse_grpc_timeout(raw: &str) -> Option<Duration> {
     if raw.len() < 2 || raw.len() > 9 {
         return None;
     }

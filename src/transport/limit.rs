@@ -41,7 +41,7 @@ const FRAME_HEADER: u64 = 5;
 
 /// Applies [`RequestSize`].
 #[derive(Debug, Clone, Copy)]
-pub struct RequestSizeLayer {
+pub(crate) struct RequestSizeLayer {
     /// Largest message accepted, in bytes.
     pub max_message_bytes: u64,
     /// Time the whole message gets to arrive.
@@ -61,7 +61,7 @@ impl<S> Layer<S> for RequestSizeLayer {
 
 /// See the module documentation.
 #[derive(Debug, Clone)]
-pub struct RequestSize<S> {
+pub(crate) struct RequestSize<S> {
     inner: S,
     max_body_bytes: u64,
     read_timeout: Duration,
@@ -97,7 +97,7 @@ where
 /// A request body that fails once it grows past its limit, or when it has not
 /// ended by its read timeout.
 #[derive(Debug)]
-pub struct Limited<B> {
+pub(crate) struct Limited<B> {
     inner: B,
     /// `None`: unlimited (not an API call).
     limit: Option<u64>,
@@ -164,20 +164,20 @@ where
 /// its response body is dropped; refuses a stream with RESOURCE_EXHAUSTED
 /// (`TOO_MANY_STREAMS`) when none is left.
 #[derive(Debug, Clone)]
-pub struct StreamBudgetLayer {
+pub(crate) struct StreamBudgetLayer {
     slots: Arc<Semaphore>,
 }
 
 impl StreamBudgetLayer {
     /// A budget of `max` open streams.
-    pub fn new(max: usize) -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(max.max(1))),
         }
     }
 
     /// Slots left now.
-    pub fn available(&self) -> usize {
+    pub(crate) fn available(&self) -> usize {
         self.slots.available_permits()
     }
 }
@@ -194,7 +194,7 @@ impl<S> Layer<S> for StreamBudgetLayer {
 
 /// See [`StreamBudgetLayer`].
 #[derive(Debug, Clone)]
-pub struct StreamBudget<S> {
+pub(crate) struct StreamBudget<S> {
     inner: S,
     slots: Arc<Semaphore>,
 }

@@ -20,11 +20,11 @@
 //! nothing here imports the services or the upstream client: transport points
 //! one way, to the services.
 
-pub mod codec;
-pub mod deadline;
+pub(crate) mod codec;
+pub(crate) mod deadline;
 pub mod drain;
-pub mod gate;
-pub mod limit;
+pub(crate) mod gate;
+pub(crate) mod limit;
 pub mod server;
 pub mod tls;
-pub mod web;
+pub(crate) mod web;

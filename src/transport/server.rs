@@ -59,7 +59,7 @@ use tower::Service;
 use crate::transport::drain::Drain;
 
 /// What the server reports about connections (implemented by
-/// [`crate::metrics::Metrics`]).
+/// `crate::metrics::Metrics`).
 pub trait ConnectionEvents: Send + Sync + 'static {
     /// A connection opened; it counts as open until the returned guard drops.
     fn opened(&self) -> Box<dyn Send + Sync>;

@@ -17,7 +17,7 @@ pub enum CorsOrigins {
 
 /// The CORS policy for gRPC-Web browsers, if any origin is allowed: the
 /// headers gRPC-Web clients send, the status headers they must read, POST only.
-pub fn cors_layer(origins: &CorsOrigins) -> Option<tower_http::cors::CorsLayer> {
+pub(crate) fn cors_layer(origins: &CorsOrigins) -> Option<tower_http::cors::CorsLayer> {
     use http::{HeaderName, Method};
     use tower_http::cors::{AllowOrigin, CorsLayer};
     let allow_origin = match origins {

@@ -7,13 +7,15 @@ use super::paths::PathError;
 /// route and the errors of calling it cannot disagree.
 pub use cbr_wire::Api as Service;
 
-/// A failed upstream call.
+/// A failed upstream call. Every variant names the `service` it went to.
 #[derive(Debug, Clone, thiserror::Error)]
+// The variants are documented; their `service` fields are the enum's own
+// doc line, not a filler comment eleven times.
+#[allow(missing_docs)]
 pub enum UpstreamError {
     /// Upstream answered with a non-2xx status.
     #[error("{} answered HTTP {status}", service.name())]
     Status {
-        /// The service.
         service: Service,
         /// HTTP status code.
         status: u16,
@@ -26,32 +28,19 @@ pub enum UpstreamError {
     },
     /// No connection could be opened (refused, DNS, TLS handshake, connect timeout).
     #[error("could not connect to {}", service.name())]
-    Connect {
-        /// The service.
-        service: Service,
-    },
+    Connect { service: Service },
     /// The connection failed after it was opened (reset, closed early).
     #[error("connection to {} failed", service.name())]
-    Transport {
-        /// The service.
-        service: Service,
-    },
+    Transport { service: Service },
     /// The upstream request timeout expired.
     #[error("{} did not answer in time", service.name())]
-    Timeout {
-        /// The service.
-        service: Service,
-    },
+    Timeout { service: Service },
     /// The caller's gRPC deadline expired before upstream answered.
     #[error("deadline expired before {} answered", service.name())]
-    DeadlineExceeded {
-        /// The service.
-        service: Service,
-    },
+    DeadlineExceeded { service: Service },
     /// The response body was larger than the configured cap.
     #[error("{} response is larger than {limit} bytes", service.name())]
     BodyTooLarge {
-        /// The service.
         service: Service,
         /// The cap, in bytes.
         limit: u64,
@@ -61,34 +50,23 @@ pub enum UpstreamError {
     /// A 2xx body that is not the expected JSON document.
     #[error("{} sent a response the gateway cannot read", service.name())]
     Decode {
-        /// The service.
         service: Service,
         /// Upstream `X-Request-Id`.
         request_id: Option<String>,
     },
     /// No endpoint is configured for the service.
     #[error("no {} endpoint is configured", service.name())]
-    NotConfigured {
-        /// The service.
-        service: Service,
-    },
+    NotConfigured { service: Service },
     /// The gateway's own credentials could not be read (e.g. a secret file vanished).
     #[error("the gateway's credentials for {} are unavailable", service.name())]
-    Credentials {
-        /// The service.
-        service: Service,
-    },
+    Credentials { service: Service },
     /// The gateway shed the call: every upstream slot stayed busy
     /// (`--max-upstream-inflight`) for `--upstream-queue-timeout`.
     #[error("the gateway is overloaded; retry shortly")]
-    Overloaded {
-        /// The service.
-        service: Service,
-    },
+    Overloaded { service: Service },
     /// The upstream URL could not be built safely.
     #[error("could not build the {} URL: {source}", service.name())]
     Url {
-        /// The service.
         service: Service,
         /// Why.
         source: PathError,

@@ -52,7 +52,7 @@ const SERVICE: Service = Service::Iam;
 
 /// Lifetime assumed when IAM's answer carries no readable expiry (IAM tokens are
 /// valid for 24 hours).
-pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const DEFAULT_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Longest lifetime believed, whatever IAM says.
 const MAX_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);

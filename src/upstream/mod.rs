@@ -2,19 +2,19 @@
 //! building, credentials, the errors of talking to CBR and CSBS, and the
 //! one gate for text upstream chose (`untrusted`).
 
-pub mod auth;
-pub mod client;
+pub(crate) mod auth;
+pub(crate) mod client;
 pub mod credentials;
 pub mod dto;
-pub mod error;
+pub(crate) mod error;
 pub(crate) mod exchange;
-pub mod iam;
+pub(crate) mod iam;
 pub mod lenient;
 pub mod paths;
-pub mod query;
-pub mod retry;
-pub mod secrets;
-pub mod token;
+pub(crate) mod query;
+pub(crate) mod retry;
+pub(crate) mod secrets;
+pub(crate) mod token;
 pub(crate) mod untrusted;
 
 pub use auth::Auth;

@@ -74,7 +74,7 @@ impl RetryPolicy {
 }
 
 /// Whether a failed attempt may be sent again.
-pub fn retryable(method: &Method, error: &UpstreamError) -> bool {
+pub(crate) fn retryable(method: &Method, error: &UpstreamError) -> bool {
     // A failed IAM login pauses that project's logins (`iam::LoginBackoff`):
     // a retry within the pause would only get the same failure back, after
     // waiting and spending the CBR retry budget for nothing.
@@ -96,7 +96,7 @@ pub fn retryable(method: &Method, error: &UpstreamError) -> bool {
 }
 
 /// Parses a `Retry-After` value: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
-pub fn parse_retry_after(raw: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(raw: &str, now: SystemTime) -> Option<Duration> {
     let raw = raw.trim();
     if let Ok(secs) = raw.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -107,7 +107,7 @@ pub fn parse_retry_after(raw: &str, now: SystemTime) -> Option<Duration> {
 }
 
 /// A uniformly random wait below `ceiling` (full jitter).
-pub fn full_jitter(ceiling: Duration) -> Duration {
+pub(crate) fn full_jitter(ceiling: Duration) -> Duration {
     ceiling.mul_f64(fastrand::f64())
 }
 

@@ -12,7 +12,7 @@ pub enum TokenError {
     /// Nothing but whitespace.
     #[error("must not be empty")]
     Empty,
-    /// Longer than [`MAX_TOKEN_BYTES`].
+    /// Longer than `MAX_TOKEN_BYTES`.
     #[error("is too long")]
     TooLong,
     /// A byte outside visible ASCII.
@@ -21,7 +21,7 @@ pub enum TokenError {
 }
 
 /// Largest token accepted. IAM tokens are a few KiB; PKI tokens can be ~10 KiB.
-pub const MAX_TOKEN_BYTES: usize = 32 * 1024;
+pub(crate) const MAX_TOKEN_BYTES: usize = 32 * 1024;
 
 /// An IAM token. `Debug` never shows it.
 #[derive(Clone)]

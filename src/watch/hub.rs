@@ -59,7 +59,7 @@ pub struct WatchSettings {
 
 /// What a poller publishes.
 #[derive(Debug, Clone)]
-pub enum Published {
+pub(crate) enum Published {
     /// Nothing fetched yet.
     Pending,
     /// The latest state.
@@ -70,7 +70,7 @@ pub enum Published {
 
 /// One observed state of a checkpoint (and its backups).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// The checkpoint.
     pub checkpoint: pb::Checkpoint,
     /// Its backups (with `include_backups`).
@@ -83,7 +83,7 @@ impl Snapshot {
     /// Terminal: the checkpoint's status is final and no resource is still in
     /// a transitional `protect_status` (upstream reports the checkpoint
     /// `available` while resources may still be finishing).
-    pub fn is_terminal(&self) -> bool {
+    pub(crate) fn is_terminal(&self) -> bool {
         use pb::CheckpointStatus as S;
         let status_final = matches!(
             self.checkpoint.status(),
@@ -103,7 +103,7 @@ impl Snapshot {
     }
 
     /// What differs from `before`, as short human-readable lines.
-    pub fn changes_since(&self, before: &Snapshot) -> Vec<String> {
+    pub(crate) fn changes_since(&self, before: &Snapshot) -> Vec<String> {
         let mut out = Vec::new();
         let (old, new) = (&before.checkpoint, &self.checkpoint);
         if old.status != new.status {
@@ -171,7 +171,7 @@ impl Snapshot {
 
 /// Which poller a watcher shares.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct WatchKey {
+pub(crate) struct WatchKey {
     /// Project.
     pub project_id: String,
     /// Checkpoint.
@@ -189,7 +189,7 @@ struct Entry {
 }
 
 /// The one owner of every running poller.
-pub struct WatchHub {
+pub(crate) struct WatchHub {
     upstream: UpstreamClient,
     settings: WatchSettings,
     pollers: Mutex<HashMap<WatchKey, Entry>>,
@@ -207,7 +207,7 @@ impl std::fmt::Debug for WatchHub {
 
 impl WatchHub {
     /// A hub polling through `upstream`.
-    pub fn new(upstream: UpstreamClient, settings: WatchSettings) -> Arc<Self> {
+    pub(crate) fn new(upstream: UpstreamClient, settings: WatchSettings) -> Arc<Self> {
         Arc::new(Self {
             upstream,
             settings,
@@ -217,7 +217,7 @@ impl WatchHub {
     }
 
     /// Running pollers.
-    pub fn poller_count(&self) -> usize {
+    pub(crate) fn poller_count(&self) -> usize {
         self.lock().len()
     }
 
@@ -226,7 +226,11 @@ impl WatchHub {
     }
 
     /// Joins the poller for `key`, starting one if none runs.
-    pub fn subscribe(self: &Arc<Self>, key: WatchKey, auth: Auth) -> watch::Receiver<Published> {
+    pub(crate) fn subscribe(
+        self: &Arc<Self>,
+        key: WatchKey,
+        auth: Auth,
+    ) -> watch::Receiver<Published> {
         let mut pollers = self.lock();
         if let Some(entry) = pollers.get(&key) {
             return entry.sender.subscribe();
@@ -427,7 +431,7 @@ fn heartbeat_message(last: Option<&Snapshot>) -> pb::WatchCheckpointResponse {
 /// The stream of one watcher over `rx`: the current state at once, then a
 /// message per change, heartbeats while nothing changes (and while the first
 /// state is still coming), and the end (OK) after a terminal state.
-pub fn watcher_stream(
+pub(crate) fn watcher_stream(
     rx: watch::Receiver<Published>,
     heartbeat: Duration,
 ) -> BoxStream<pb::WatchCheckpointResponse> {

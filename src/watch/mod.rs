@@ -1,9 +1,11 @@
-//! Server streams: the shared pollers behind WatchCheckpoint ([`hub`]) and the
-//! pager behind StreamBackups ([`pager`]), and what both need: a bound by the
+//! Server streams: the shared pollers behind WatchCheckpoint (`hub.rs`) and the
+//! pager behind StreamBackups (`pager.rs`), and what both need: a bound by the
 //! caller's deadline.
 
-pub mod hub;
-pub mod pager;
+pub(crate) mod hub;
+pub(crate) mod pager;
+
+pub use hub::MAX_PASSING_FAILURES;
 
 use std::pin::Pin;
 
@@ -12,14 +14,14 @@ use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::Status;
 
 /// A boxed server stream of `T`.
-pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+pub(crate) type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 /// The stream of `rx`, ended with DEADLINE_EXCEEDED when `deadline` passes.
 ///
 /// tonic bounds neither server streams nor their deadlines (PITFALLS.md), so
 /// every stream goes through here. Dropping the stream (the caller cancelled or
 /// the deadline passed) drops `rx`, which the producer sees as `tx.closed()`.
-pub fn bounded<T: Send + 'static>(
+pub(crate) fn bounded<T: Send + 'static>(
     rx: mpsc::Receiver<Result<T, Status>>,
     deadline: Option<Instant>,
 ) -> BoxStream<T> {
@@ -27,7 +29,7 @@ pub fn bounded<T: Send + 'static>(
 }
 
 /// `stream`, ended with DEADLINE_EXCEEDED when `deadline` passes.
-pub fn with_deadline<T: Send + 'static>(
+pub(crate) fn with_deadline<T: Send + 'static>(
     stream: BoxStream<T>,
     deadline: Option<Instant>,
 ) -> BoxStream<T> {

@@ -70,14 +70,14 @@ use crate::{
 };
 
 /// Most messages waiting between the producer and the gRPC stream.
-pub const CHANNEL_CAPACITY: usize = 32;
+pub(crate) const CHANNEL_CAPACITY: usize = 32;
 
 type Item = Result<StreamBackupsResponse, Status>;
 type PageResult = Result<Reply<BackupListDto>, UpstreamError>;
 
 /// One StreamBackups walk, ready to start.
 #[derive(Debug)]
-pub struct BackupPager {
+pub(crate) struct BackupPager {
     /// The upstream client.
     pub upstream: UpstreamClient,
     /// The credentials the call acts with.
@@ -93,7 +93,7 @@ pub struct BackupPager {
 
 /// How a walk went, for its log line.
 #[derive(Debug)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Backups sent.
     pub sent: u64,
     /// Upstream pages fetched.
@@ -180,7 +180,7 @@ impl BackupPager {
     /// Starts the walk in a task of its own and returns the stream of its
     /// backups, ended by the caller's deadline; `ended` gets the walk's
     /// [`Summary`] (for the call's log line) when it is over.
-    pub fn stream(
+    pub(crate) fn stream(
         self,
         ended: impl FnOnce(Summary) + Send + 'static,
     ) -> BoxStream<StreamBackupsResponse> {

@@ -761,7 +761,7 @@ async fn a_watch_survives_a_gateway_restart() {
     .await
     .unwrap();
     let sim_url = format!("http://{}", sim.addr);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = rebindable_listener().await;
     let addr = listener.local_addr().unwrap();
     let first_gateway = serve_on(listener, &sim_url).await;
     let gateway = format!("http://{addr}");

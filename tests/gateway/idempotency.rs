@@ -341,7 +341,7 @@ async fn failures_that_never_reached_upstream_are_forgotten() {
 
     // A closed port: the connection could not be opened. Then upstream
     // appears on that port, and the repeat is sent there.
-    let spare = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let spare = rebindable_listener().await;
     let addr = spare.local_addr().unwrap();
     drop(spare);
     let gw = TestStack::builder()

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use cbr_gateway::{
     proto::{self as pb, checkpoint_service_client::CheckpointServiceClient},
-    watch::hub::MAX_PASSING_FAILURES,
+    watch::MAX_PASSING_FAILURES,
 };
 use cbr_simulator::{self as simulator, Embedded, SimulatorSettings};
 use common::*;

@@ -31,7 +31,7 @@ use crate::proto as pb;
 
 /// Which checkpoint to follow.
 #[derive(Debug, Clone)]
-pub struct WatchTarget {
+pub(crate) struct WatchTarget {
     /// Checkpoint ID.
     pub id: String,
     /// Follow its backups too (progress of each).
@@ -40,7 +40,7 @@ pub struct WatchTarget {
 
 /// How a command ended, when no call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A command without a checkpoint to wait for.
     Done,
     /// The watched checkpoint ended `available`.
@@ -53,7 +53,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The process' exit code.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Self::Done | Self::Available => 0,
             Self::Failed(_) => 3,
@@ -63,7 +63,7 @@ impl Outcome {
 }
 
 /// Follows the checkpoint until it ends.
-pub async fn watch(
+pub(crate) async fn watch(
     conn: &Connection,
     out: &mut Out,
     target: WatchTarget,

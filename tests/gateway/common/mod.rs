@@ -40,6 +40,19 @@ pub const SERVER: &str = "94eba8b2-acc9-4d82-badc-127144cc5526";
 /// The seed CSBS checkpoint item.
 pub const CHECKPOINT_ITEM: &str = "90c1d5fa-1b9f-4aeb-b2f4-81c806e98190";
 
+/// A loopback listener on a port below the kernel's ephemeral range, for a
+/// test that closes it and binds the same port again later: a port from
+/// `127.0.0.1:0` may be taken in between as the local port of any concurrent
+/// test's outgoing connection, one from here only by another explicit bind.
+pub async fn rebindable_listener() -> tokio::net::TcpListener {
+    loop {
+        let port = fastrand::u16(20_000..32_000);
+        if let Ok(listener) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            return listener;
+        }
+    }
+}
+
 /// A fixture file's text.
 pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(
