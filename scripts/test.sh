@@ -29,16 +29,16 @@ fi
 if [ ! -x "$TOOLS/node_modules/.bin/buf" ]; then
   npm install --prefix "$TOOLS" --no-audit --no-fund --silent "@bufbuild/buf@$BUF_VERSION"
 fi
-# tests/examples.rs runs the client examples (pinned in their own manifests).
+# tests/gateway/examples.rs runs the client examples (pinned in their own manifests).
 if ! python3 -c "import grpc, grpc_tools, grpc_status" >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check -r examples/python/requirements.txt
 fi
 if [ ! -d examples/node/node_modules ]; then
   npm ci --prefix examples/node --no-audit --no-fund --silent
 fi
-# tests/idempotency.rs starts its own redis-server (shared idempotency store).
+# tests/gateway/idempotency.rs starts its own redis-server (shared idempotency store).
 command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
-# tests/client_cli.rs runs the CLI's live view inside a real terminal (tmux).
+# tests/gateway/client_cli.rs runs the CLI's live view inside a real terminal (tmux).
 command -v tmux >/dev/null || (apt-get update -qq && apt-get install -y -qq tmux)
 grpcurl -version
 buf --version
@@ -64,4 +64,5 @@ cargo test --locked --workspace
 # stable keeps them compiling as the crate changes.
 step "fuzz targets build"
 # Not --locked: fuzz/Cargo.lock follows the main crate's dependencies as they change.
-cargo check --manifest-path fuzz/Cargo.toml
+# The main target directory: what clippy checked is reused, not checked again.
+cargo check --manifest-path fuzz/Cargo.toml --target-dir target

@@ -9,9 +9,9 @@
 //!   pairs (nor on empty pieces), and both canonical forms are idempotent and
 //!   strictly encoded;
 //! * a request signed as the gateway signs (the signing functions composed as
-//!   `upstream::client::sign` composes them: Host, X-Sdk-Date and, for
+//!   the gateway's signing stage (`upstream/auth.rs`) composes them: Host, X-Sdk-Date and, for
 //!   temporary keys, X-Security-Token set and signed, names sorted) verifies in
-//!   the simulator's verifier (`simulator::auth::Credentials::check`), while
+//!   the simulator's verifier (`cbr_simulator::auth::Credentials::check`), while
 //!   one changed byte of the body or of a signed header value (as trimmed), a
 //!   wrong secret or a date outside the 15 minutes does not; an unsigned
 //!   header changes nothing; the `Authorization` header round-trips.

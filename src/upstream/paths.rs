@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn endpoints_with_several_trailing_slashes_build() {
-        // Found by tests/properties.rs: the configuration accepts these, and
+        // Found by the property tests: the configuration accepts these, and
         // every URL built on them used to fail as `Escaped`.
         for (endpoint, want) in [
             ("https://cbr.x.com/a//", "https://cbr.x.com/a/v3/p1"),
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn whitespace_url_parsing_drops_is_refused() {
-        // Found by tests/properties.rs: "\t" became an empty segment (a get
+        // Found by the property tests: "\t" became an empty segment (a get
         // turned into a list route) and "a\tb" became "ab".
         let e = ep("https://cbr.x.com/base");
         for bad in ["\t", "a\tb", "b1\n", "\r", ".\t."] {

@@ -173,8 +173,10 @@ async fn sigterm_under_load_loses_no_call_and_exits_0() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 
-    gw.signal("TERM");
+    // Taken before `kill` runs: the signal lands while it runs, and on a busy
+    // machine `kill` can take a while to be reaped after that.
     let signalled = Instant::now();
+    gw.signal("TERM");
     // As a load balancer would: watch health, stop sending once NOT_SERVING.
     loop {
         let status = health.check(check("")).await.unwrap().into_inner().status();

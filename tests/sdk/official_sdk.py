@@ -2,7 +2,7 @@
 
 Usage: official_sdk.py ENDPOINT AK SK
 
-Run by tests/official_sdk.rs against `cbr-gateway simulator` with signature
+Run by tests/gateway/official_sdk.rs against `cbr-gateway simulator` with signature
 checking on. Every request below is SDK-HMAC-SHA256 signed by the SDK itself.
 Exits non-zero (with a traceback) on the first failed expectation.
 """
