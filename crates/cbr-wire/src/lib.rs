@@ -153,6 +153,69 @@ pub static GET_BACKUP: Route = Route {
     ],
 };
 
+/// `GET /v3/{project_id}/vaults` (CBR), one page.
+pub static LIST_VAULTS: Route = Route {
+    name: "list_vaults",
+    api: Api::Cbr,
+    method: "GET",
+    path: &[Lit("v3"), Param("project_id"), Lit("vaults")],
+};
+
+/// `GET /v3/{project_id}/vaults/{vault_id}` (CBR).
+pub static GET_VAULT: Route = Route {
+    name: "get_vault",
+    api: Api::Cbr,
+    method: "GET",
+    path: &[
+        Lit("v3"),
+        Param("project_id"),
+        Lit("vaults"),
+        Param("vault_id"),
+    ],
+};
+
+/// `GET /v3/{project_id}/policies` (CBR).
+pub static LIST_POLICIES: Route = Route {
+    name: "list_policies",
+    api: Api::Cbr,
+    method: "GET",
+    path: &[Lit("v3"), Param("project_id"), Lit("policies")],
+};
+
+/// `GET /v3/{project_id}/policies/{policy_id}` (CBR).
+pub static GET_POLICY: Route = Route {
+    name: "get_policy",
+    api: Api::Cbr,
+    method: "GET",
+    path: &[
+        Lit("v3"),
+        Param("project_id"),
+        Lit("policies"),
+        Param("policy_id"),
+    ],
+};
+
+/// `GET /v3/{project_id}/operation-logs` (CBR), one page.
+pub static LIST_OPERATION_LOGS: Route = Route {
+    name: "list_operation_logs",
+    api: Api::Cbr,
+    method: "GET",
+    path: &[Lit("v3"), Param("project_id"), Lit("operation-logs")],
+};
+
+/// `GET /v3/{project_id}/operation-logs/{operation_log_id}` (CBR).
+pub static GET_OPERATION_LOG: Route = Route {
+    name: "get_operation_log",
+    api: Api::Cbr,
+    method: "GET",
+    path: &[
+        Lit("v3"),
+        Param("project_id"),
+        Lit("operation-logs"),
+        Param("operation_log_id"),
+    ],
+};
+
 /// `GET /v1/{project_id}/checkpoint_items/{checkpoint_item_id}` (CSBS).
 pub static GET_CHECKPOINT_ITEM: Route = Route {
     name: "get_checkpoint_item",
@@ -180,6 +243,12 @@ pub static ALL: &[&Route] = &[
     &GET_CHECKPOINT,
     &LIST_BACKUPS,
     &GET_BACKUP,
+    &LIST_VAULTS,
+    &GET_VAULT,
+    &LIST_POLICIES,
+    &GET_POLICY,
+    &LIST_OPERATION_LOGS,
+    &GET_OPERATION_LOG,
     &GET_CHECKPOINT_ITEM,
     &IAM_TOKENS,
 ];
@@ -214,6 +283,18 @@ mod tests {
             Some("get_checkpoint_item")
         );
         assert_eq!(name("POST", "/v3/auth/tokens"), Some("iam_tokens"));
+        assert_eq!(name("GET", "/v3/p/vaults"), Some("list_vaults"));
+        assert_eq!(name("GET", "/v3/p/vaults/v"), Some("get_vault"));
+        assert_eq!(name("GET", "/v3/p/policies"), Some("list_policies"));
+        assert_eq!(name("GET", "/v3/p/policies/x"), Some("get_policy"));
+        assert_eq!(
+            name("GET", "/v3/p/operation-logs"),
+            Some("list_operation_logs")
+        );
+        assert_eq!(
+            name("GET", "/v3/p/operation-logs/o"),
+            Some("get_operation_log")
+        );
         assert_eq!(name("HEAD", "/v3/p/checkpoints"), None);
         assert_eq!(name("GET", "/_simulator/stats"), None);
         assert_eq!(name("DELETE", "/v3/p/backups/b"), None);
