@@ -8,11 +8,9 @@ use std::{env, fmt::Write as _, fs, path::PathBuf};
 
 use prost_reflect::{DescriptorPool, MethodDescriptor, Value};
 
-const PROTOS: &[&str] = &[
-    "proto/cbr/gateway/v1/checkpoint.proto",
-    "proto/cbr/gateway/v1/backup.proto",
-    "proto/cbr/gateway/v1/checkpoint_item.proto",
-];
+/// The API's package directory: every `.proto` in it is compiled, so a new
+/// service file needs no line here.
+const PACKAGE_DIR: &str = "proto/cbr/gateway/v1";
 
 /// Methods the gateway serves from other crates' descriptors (health and
 /// reflection): always allowed, and streams that last until cancelled where
@@ -39,11 +37,18 @@ const NO_SIDE_EFFECTS: i32 = 1;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
+    let mut protos: Vec<PathBuf> = fs::read_dir(PACKAGE_DIR)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    protos.retain(|p| p.extension().is_some_and(|e| e == "proto"));
+    // Sorted: the generated code and descriptor set do not depend on the
+    // directory's order.
+    protos.sort();
     let mut compiler = protox::Compiler::new(["proto"])?;
     compiler
         .include_source_info(true)
         .include_imports(true)
-        .open_files(PROTOS)?;
+        .open_files(&protos)?;
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     // Encoded by protox itself: prost-types would drop the custom options,
     // which reflection clients should see.

@@ -13,10 +13,13 @@ use crate::{
         backup_service_server::BackupServiceServer,
         checkpoint_item_service_server::CheckpointItemServiceServer,
         checkpoint_service_server::CheckpointServiceServer,
+        operation_log_service_server::OperationLogServiceServer,
+        policy_service_server::PolicyServiceServer, vault_service_server::VaultServiceServer,
     },
     rpcs,
     service::{
         Shared, backup::BackupApi, checkpoint::CheckpointApi, checkpoint_item::CheckpointItemApi,
+        operation_log::OperationLogApi, policy::PolicyApi, vault::VaultApi,
     },
     settings::Settings,
     transport::{self, deadline, drain, limit, server, tls},
@@ -203,7 +206,22 @@ pub async fn serve(
                 .max_encoding_message_size(max_response),
         )
         .add_service(
-            CheckpointItemServiceServer::new(CheckpointItemApi::new(shared))
+            CheckpointItemServiceServer::new(CheckpointItemApi::new(shared.clone()))
+                .max_decoding_message_size(unlimited)
+                .max_encoding_message_size(max_response),
+        )
+        .add_service(
+            VaultServiceServer::new(VaultApi::new(shared.clone()))
+                .max_decoding_message_size(unlimited)
+                .max_encoding_message_size(max_response),
+        )
+        .add_service(
+            PolicyServiceServer::new(PolicyApi::new(shared.clone()))
+                .max_decoding_message_size(unlimited)
+                .max_encoding_message_size(max_response),
+        )
+        .add_service(
+            OperationLogServiceServer::new(OperationLogApi::new(shared))
                 .max_decoding_message_size(unlimited)
                 .max_encoding_message_size(max_response),
         )

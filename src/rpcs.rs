@@ -173,6 +173,9 @@ mod tests {
                 "cbr.gateway.v1.BackupService",
                 "cbr.gateway.v1.CheckpointItemService",
                 "cbr.gateway.v1.CheckpointService",
+                "cbr.gateway.v1.OperationLogService",
+                "cbr.gateway.v1.PolicyService",
+                "cbr.gateway.v1.VaultService",
             ]
         );
     }

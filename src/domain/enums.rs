@@ -109,3 +109,84 @@ enum_table!(fail_op, fail_op_to_upstream, pb::FailOp, {
     "restore" => Restore,
     "delete" => Delete,
 });
+
+enum_table!(vault_status, vault_status_to_upstream, pb::VaultStatus, {
+    "available" => Available,
+    "lock" => Lock,
+    "frozen" => Frozen,
+    "deleting" => Deleting,
+    "error" => Error,
+});
+
+enum_table!(charging_mode, charging_mode_to_upstream, pb::ChargingMode, {
+    "post_paid" => PostPaid,
+    "pre_paid" => PrePaid,
+});
+
+enum_table!(cloud_type, cloud_type_to_upstream, pb::CloudType, {
+    "public" => Public,
+    "hybrid" => Hybrid,
+});
+
+enum_table!(consistent_level, consistent_level_to_upstream, pb::ConsistentLevel, {
+    "crash_consistent" => CrashConsistent,
+    "app_consistent" => AppConsistent,
+});
+
+enum_table!(object_type, object_type_to_upstream, pb::ObjectType, {
+    "server" => Server,
+    "disk" => Disk,
+    "turbo" => Turbo,
+    "workspace" => Workspace,
+    "vmware" => Vmware,
+    "rds" => Rds,
+    "file" => File,
+});
+
+enum_table!(protect_type, protect_type_to_upstream, pb::ProtectType, {
+    "backup" => Backup,
+    "replication" => Replication,
+    "hybrid" => Hybrid,
+});
+
+enum_table!(policy_operation_type, policy_operation_type_to_upstream, pb::PolicyOperationType, {
+    "backup" => Backup,
+    "replication" => Replication,
+});
+
+enum_table!(policy_type, policy_type_to_upstream, pb::PolicyType, {
+    "custom_policy" => CustomPolicy,
+    "organization_policy_v1" => OrganizationPolicyV1,
+    "organization_policy_v2" => OrganizationPolicyV2,
+    "organization_policy_removed" => OrganizationPolicyRemoved,
+});
+
+enum_table!(trigger_type, trigger_type_to_upstream, pb::TriggerType, {
+    "time" => Time,
+});
+
+enum_table!(retention_type, retention_type_to_upstream, pb::RetentionType, {
+    "WEEKLY" => Weekly,
+    "MONTHLY" => Monthly,
+});
+
+enum_table!(operation_log_status, operation_log_status_to_upstream, pb::OperationLogStatus, {
+    "success" => Success,
+    "skipped" => Skipped,
+    "failed" => Failed,
+    "running" => Running,
+    "timeout" => Timeout,
+    "waiting" => Waiting,
+});
+
+enum_table!(operation_type, operation_type_to_upstream, pb::OperationType, {
+    "backup" => Backup,
+    "copy" => Copy,
+    "replication" => Replication,
+    "delete" => Delete,
+    "restore" => Restore,
+    "vault_delete" => VaultDelete,
+    "remove_resource" => RemoveResource,
+    "sync" => Sync,
+    "migrate_resources" => MigrateResources,
+});

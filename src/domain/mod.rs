@@ -19,15 +19,21 @@ mod backup;
 mod checkpoint;
 mod checkpoint_item;
 pub mod enums;
+mod operation_log;
+mod policy;
+mod vault;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use prost_types::Timestamp;
 
 pub use backup::{DEFAULT_PAGE_SIZE, check_list_backups, check_stream_backups, list_backups};
 pub use checkpoint::{CreateCheckpoint, check_create_checkpoint};
+pub use operation_log::check_list_operation_logs;
+pub use policy::check_list_policies;
+pub use vault::{MAX_VAULT_IDS, check_list_vaults};
 
-/// The upstream query ListBackups and StreamBackups produce.
-pub use crate::upstream::BackupQuery;
+/// The upstream queries the list checks produce.
+pub use crate::upstream::{BackupQuery, OperationLogQuery, PolicyQuery, VaultQuery};
 
 /// Human-readable form of the identifier rule, used in violations and config errors.
 pub const ID_RULE: &str = "must be 1-64 letters, digits, '-' or '_'";
@@ -78,6 +84,14 @@ pub const REPEATED_CAPS: &[(&str, RepeatedCap)] = &[
     (
         "cbr.gateway.v1.StreamBackupsRequest.status",
         RepeatedCap::EnumValues,
+    ),
+    (
+        "cbr.gateway.v1.ListVaultsRequest.id",
+        RepeatedCap::Max(MAX_VAULT_IDS),
+    ),
+    (
+        "cbr.gateway.v1.ListVaultsRequest.resource_ids",
+        RepeatedCap::Max(MAX_RESOURCES),
     ),
     (
         "cbr.gateway.v1.CheckpointParameters.resources",
@@ -247,6 +261,43 @@ impl Checker {
                 None
             }
         }
+    }
+
+    /// A page size: unset, or 1-1000 (upstream's bounds for every list).
+    fn limit(&mut self, field: &str, limit: Option<i32>) -> Option<i32> {
+        if let Some(l) = limit
+            && !(1..=1000).contains(&l)
+        {
+            self.fail(field, "must be between 1 and 1000");
+        }
+        limit
+    }
+
+    /// A number of records to skip: unset, or 0 or more.
+    fn offset(&mut self, field: &str, offset: Option<i32>) -> Option<i32> {
+        if let Some(o) = offset
+            && o < 0
+        {
+            self.fail(field, "must be 0 or more");
+        }
+        offset
+    }
+
+    /// A `[start, end]` pair of time filters, each rendered as [`Self::time`]
+    /// does; `end` before `start` is reported on `end_time`.
+    fn time_range(
+        &mut self,
+        start: Option<&Timestamp>,
+        end: Option<&Timestamp>,
+    ) -> (Option<String>, Option<String>) {
+        let start = self.time("start_time", start);
+        let end = self.time("end_time", end);
+        if let (Some(s), Some(e)) = (&start, &end)
+            && s > e
+        {
+            self.fail("end_time", "must not be before start_time");
+        }
+        (start, end)
     }
 
     fn finish<T>(self, value: T) -> Result<T, ValidationError> {

@@ -9,6 +9,9 @@
 pub(crate) mod backup;
 pub(crate) mod checkpoint;
 pub(crate) mod checkpoint_item;
+pub(crate) mod operation_log;
+pub(crate) mod policy;
+pub(crate) mod vault;
 
 use std::{future::Future, sync::Arc};
 

@@ -28,7 +28,7 @@ use super::{
     error::{Service, UpstreamError},
     exchange::{self, Answer, Budget},
     paths,
-    query::BackupQuery,
+    query::{BackupQuery, OperationLogQuery, PolicyQuery, VaultQuery},
     retry::{self, RetryBudget, RetryPolicy},
 };
 use crate::metrics::{Metrics, UpstreamStatus};
@@ -212,6 +212,86 @@ impl UpstreamClient {
         Ok(reply.map(|e| e.backup))
     }
 
+    /// `GET /v3/{project_id}/vaults?…`, one page.
+    pub async fn list_vaults(
+        &self,
+        auth: &Auth,
+        deadline: Option<Instant>,
+        project_id: &str,
+        query: &VaultQuery,
+    ) -> Result<Reply<dto::VaultListDto>, UpstreamError> {
+        let out = self.listing(&wire::LIST_VAULTS, project_id, &query.pairs())?;
+        self.send(out, auth, project_id, deadline).await
+    }
+
+    /// `GET /v3/{project_id}/vaults/{vault_id}`.
+    pub async fn get_vault(
+        &self,
+        auth: &Auth,
+        deadline: Option<Instant>,
+        project_id: &str,
+        vault_id: &str,
+    ) -> Result<Reply<dto::VaultDto>, UpstreamError> {
+        let out = self.outgoing(&wire::GET_VAULT, &[project_id, vault_id], None)?;
+        let reply: Reply<dto::VaultEnvelope> = self.send(out, auth, project_id, deadline).await?;
+        Ok(reply.map(|e| e.vault))
+    }
+
+    /// `GET /v3/{project_id}/policies?…`.
+    pub async fn list_policies(
+        &self,
+        auth: &Auth,
+        deadline: Option<Instant>,
+        project_id: &str,
+        query: &PolicyQuery,
+    ) -> Result<Reply<dto::PolicyListDto>, UpstreamError> {
+        let out = self.listing(&wire::LIST_POLICIES, project_id, &query.pairs())?;
+        self.send(out, auth, project_id, deadline).await
+    }
+
+    /// `GET /v3/{project_id}/policies/{policy_id}`.
+    pub async fn get_policy(
+        &self,
+        auth: &Auth,
+        deadline: Option<Instant>,
+        project_id: &str,
+        policy_id: &str,
+    ) -> Result<Reply<dto::PolicyDto>, UpstreamError> {
+        let out = self.outgoing(&wire::GET_POLICY, &[project_id, policy_id], None)?;
+        let reply: Reply<dto::PolicyEnvelope> = self.send(out, auth, project_id, deadline).await?;
+        Ok(reply.map(|e| e.policy))
+    }
+
+    /// `GET /v3/{project_id}/operation-logs?…`, one page.
+    pub async fn list_operation_logs(
+        &self,
+        auth: &Auth,
+        deadline: Option<Instant>,
+        project_id: &str,
+        query: &OperationLogQuery,
+    ) -> Result<Reply<dto::OperationLogListDto>, UpstreamError> {
+        let out = self.listing(&wire::LIST_OPERATION_LOGS, project_id, &query.pairs())?;
+        self.send(out, auth, project_id, deadline).await
+    }
+
+    /// `GET /v3/{project_id}/operation-logs/{operation_log_id}`.
+    pub async fn get_operation_log(
+        &self,
+        auth: &Auth,
+        deadline: Option<Instant>,
+        project_id: &str,
+        operation_log_id: &str,
+    ) -> Result<Reply<dto::OperationLogDto>, UpstreamError> {
+        let out = self.outgoing(
+            &wire::GET_OPERATION_LOG,
+            &[project_id, operation_log_id],
+            None,
+        )?;
+        let reply: Reply<dto::OperationLogEnvelope> =
+            self.send(out, auth, project_id, deadline).await?;
+        Ok(reply.map(|e| e.operation_log))
+    }
+
     /// `GET /v1/{project_id}/checkpoint_items/{checkpoint_item_id}` on CSBS.
     pub async fn get_checkpoint_item(
         &self,
@@ -265,6 +345,22 @@ impl UpstreamClient {
 
     /// Sends one request, retrying per [`super::retry`], and parses a 2xx body
     /// as `T`. Every attempt and wait ends by the caller's `deadline`.
+    /// A GET of a project-level collection with its query (only the pairs
+    /// that are set; none sends no `?`).
+    fn listing(
+        &self,
+        route: &'static Route,
+        project_id: &str,
+        pairs: &[(&'static str, String)],
+    ) -> Result<Outgoing, UpstreamError> {
+        let mut out = self.outgoing(route, &[project_id], None)?;
+        if !pairs.is_empty() {
+            let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            out.url.set_query(Some(&paths::encode_query(&refs)));
+        }
+        Ok(out)
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         out: Outgoing,

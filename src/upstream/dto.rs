@@ -551,6 +551,539 @@ pub struct TagDto {
     pub value: Text,
 }
 
+// ---------------------------------------------------------------- vaults (LIFECYCLE.md §2)
+
+/// `{"vault": …}`: response of show vault.
+#[derive(Debug, Clone, Deserialize)]
+pub struct VaultEnvelope {
+    /// The vault.
+    pub vault: VaultDto,
+}
+
+/// Response of list vaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct VaultListDto {
+    /// This page.
+    pub vaults: List<VaultDto>,
+    /// Total matches.
+    pub count: Int,
+    /// Echoed limit.
+    pub limit: Int,
+    /// Echoed offset.
+    pub offset: Int,
+}
+
+/// Upstream `Vault`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct VaultDto {
+    /// Vault ID.
+    pub id: Text,
+    /// Name.
+    pub name: Text,
+    /// Project ID.
+    pub project_id: Text,
+    /// Provider ID.
+    pub provider_id: Text,
+    /// Capacity, type and status.
+    pub billing: Option<BillingDto>,
+    /// Protected resources.
+    pub resources: List<VaultResourceDto>,
+    /// Description (often `null`).
+    pub description: Text,
+    /// Tags (`value` may be `null` or absent).
+    pub tags: List<TagDto>,
+    /// Enterprise project ID (`"0"` or `0`).
+    pub enterprise_project_id: Text,
+    /// Automatic association.
+    pub auto_bind: Flag,
+    /// Tags that associate resources automatically (`{}` when unset).
+    pub bind_rules: Option<BindRulesDto>,
+    /// Creator.
+    pub user_id: Text,
+    /// Creation time text.
+    pub created_at: Text,
+    /// Automatic expansion.
+    pub auto_expand: Flag,
+    /// SMN notifications.
+    pub smn_notify: Flag,
+    /// Notification threshold, %.
+    pub threshold: Int,
+    /// `SMB` or empty.
+    pub sys_lock_source_service: Text,
+    /// Locked.
+    pub locked: Flag,
+    /// Availability zone.
+    pub availability_zone: Text,
+}
+
+/// Upstream `Billing`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct BillingDto {
+    /// Allocated capacity, GB.
+    pub allocated: Int,
+    /// `post_paid` or `pre_paid`.
+    pub charging_mode: Text,
+    /// `public` or `hybrid`.
+    pub cloud_type: Text,
+    /// `crash_consistent` or `app_consistent`.
+    pub consistent_level: Text,
+    /// `server`, `disk`, …
+    pub object_type: Text,
+    /// Order ID.
+    pub order_id: Text,
+    /// Product ID.
+    pub product_id: Text,
+    /// `backup`, `replication` or `hybrid`.
+    pub protect_type: Text,
+    /// Capacity, GB.
+    pub size: Int,
+    /// Specification code.
+    pub spec_code: Text,
+    /// Vault status.
+    pub status: Text,
+    /// Backing bucket.
+    pub storage_unit: Text,
+    /// Used capacity, MB.
+    pub used: Int,
+    /// Why it is frozen.
+    pub frozen_scene: Text,
+    /// Multi-AZ.
+    pub is_multi_az: Flag,
+}
+
+/// Upstream `ResourceResp`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct VaultResourceDto {
+    /// Resource ID.
+    pub id: Text,
+    /// Name.
+    pub name: Text,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: Text,
+    /// Protection status.
+    pub protect_status: Text,
+    /// Allocated size, GB.
+    pub size: Int,
+    /// Size of its backups.
+    pub backup_size: Int,
+    /// Number of its backups.
+    pub backup_count: Int,
+    /// Follows the vault's automatic policy.
+    pub auto_protect: Flag,
+    /// Volumes included or excluded.
+    pub extra_info: Option<ResourceExtraInfoDto>,
+}
+
+/// Upstream `ResourceExtraInfo`, as a response carries it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ResourceExtraInfoDto {
+    /// Volumes left out.
+    pub exclude_volumes: List<Text>,
+    /// Volumes included.
+    pub include_volumes: List<IncludeVolumeDto>,
+}
+
+/// Upstream `ResourceExtraInfoIncludeVolumes`, as a response carries it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct IncludeVolumeDto {
+    /// Volume ID.
+    pub id: Text,
+    /// OS version.
+    pub os_version: Text,
+}
+
+/// Upstream `VaultBindRules`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct BindRulesDto {
+    /// The tags.
+    pub tags: List<TagDto>,
+}
+
+// ---------------------------------------------------------------- policies (LIFECYCLE.md §6)
+
+/// `{"policy": …}`: response of show policy.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PolicyEnvelope {
+    /// The policy.
+    pub policy: PolicyDto,
+}
+
+/// Response of list policies.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PolicyListDto {
+    /// The policies.
+    pub policies: List<PolicyDto>,
+    /// Upstream's count.
+    pub count: Int,
+}
+
+/// Upstream `Policy`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PolicyDto {
+    /// Policy ID.
+    pub id: Text,
+    /// Name.
+    pub name: Text,
+    /// Enabled.
+    pub enabled: Flag,
+    /// `backup` or `replication`.
+    pub operation_type: Text,
+    /// Retention and replication settings.
+    pub operation_definition: Option<OperationDefinitionDto>,
+    /// Schedule.
+    pub trigger: Option<TriggerDto>,
+    /// Bound vaults.
+    pub associated_vaults: List<AssociatedVaultDto>,
+    /// Owner kind.
+    pub policy_type: Text,
+}
+
+/// Upstream `PolicyoODCreate`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OperationDefinitionDto {
+    /// Most backups kept.
+    pub max_backups: Int,
+    /// Days kept.
+    pub retention_duration_days: Int,
+    /// Daily long-term backups.
+    pub day_backups: Int,
+    /// Weekly long-term backups.
+    pub week_backups: Int,
+    /// Monthly long-term backups.
+    pub month_backups: Int,
+    /// Yearly long-term backups.
+    pub year_backups: Int,
+    /// `UTC±HH:MM`.
+    pub timezone: Text,
+    /// Full backup every N.
+    pub full_backup_interval: Int,
+    /// Replication destination region.
+    pub destination_region: Text,
+    /// Replication destination project.
+    pub destination_project_id: Text,
+    /// Accelerated replication.
+    pub enable_acceleration: Flag,
+    /// Cross-account vault.
+    pub cross_account_urn: Text,
+    /// Weekly, monthly and yearly rules.
+    pub advanced_retention_rules: Option<AdvancedRetentionRulesDto>,
+}
+
+/// Upstream `PolicyAdvancedRetentionRules`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AdvancedRetentionRulesDto {
+    /// Weekly rule.
+    pub weekly_retention_rules: Option<RetentionRuleDto>,
+    /// Monthly rule.
+    pub monthly_retention_rules: Option<RetentionRuleDto>,
+    /// Yearly rule.
+    pub yearly_retention_rules: Option<RetentionRuleDto>,
+}
+
+/// A weekly, monthly or yearly retention rule (the union of their fields).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RetentionRuleDto {
+    /// `WEEKLY` or `MONTHLY`.
+    pub retention_type: Text,
+    /// Months of the year.
+    pub retention_months: List<Text>,
+    /// Weeks of the month.
+    pub retention_weeks: List<Text>,
+    /// Days of the week.
+    pub days_of_week: List<Text>,
+    /// Days of the month.
+    pub days_of_month: List<Int>,
+    /// Periods kept.
+    pub retention_duration_periods: Int,
+}
+
+/// Upstream `PolicyTriggerResp`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct TriggerDto {
+    /// Trigger ID.
+    pub id: Text,
+    /// Name.
+    pub name: Text,
+    /// `time`.
+    #[serde(rename = "type")]
+    pub kind: Text,
+    /// Schedule.
+    pub properties: Option<TriggerPropertiesDto>,
+}
+
+/// Upstream `PolicyTriggerPropertiesResp`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct TriggerPropertiesDto {
+    /// iCalendar rules.
+    pub pattern: List<Text>,
+    /// Start time text.
+    pub start_time: Text,
+    /// Start window, minutes.
+    pub start_window_minutes: Int,
+}
+
+/// Upstream `PolicyAssociateVault`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AssociatedVaultDto {
+    /// Vault ID.
+    pub vault_id: Text,
+    /// Replication destination vault.
+    pub destination_vault_id: Text,
+}
+
+// ---------------------------------------------------------------- operation logs (LIFECYCLE.md §5)
+
+/// `{"operation_log": …}`: response of show operation log.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OperationLogEnvelope {
+    /// The operation log.
+    pub operation_log: OperationLogDto,
+}
+
+/// Response of list operation logs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OperationLogListDto {
+    /// This page.
+    pub operation_logs: List<OperationLogDto>,
+    /// Total matches.
+    pub count: Int,
+    /// Echoed limit.
+    pub limit: Int,
+    /// Echoed offset.
+    pub offset: Int,
+}
+
+/// Upstream `OperationLog`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OperationLogDto {
+    /// Operation log ID.
+    pub id: Text,
+    /// Project ID.
+    pub project_id: Text,
+    /// Status.
+    pub status: Text,
+    /// Creation time text.
+    pub created_at: Text,
+    /// Start time text.
+    pub started_at: Text,
+    /// Update time text.
+    pub updated_at: Text,
+    /// End time text.
+    pub ended_at: Text,
+    /// Error code and message.
+    pub error_info: Option<OpErrorInfoDto>,
+    /// Kind of operation.
+    pub operation_type: Text,
+    /// Checkpoint ID.
+    pub checkpoint_id: Text,
+    /// Triggering policy.
+    pub policy_id: Text,
+    /// Provider ID.
+    pub provider_id: Text,
+    /// Vault ID.
+    pub vault_id: Text,
+    /// Vault name.
+    pub vault_name: Text,
+    /// Details.
+    pub extra_info: Option<OpExtraInfoDto>,
+}
+
+/// Upstream `OpErrorInfo`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OpErrorInfoDto {
+    /// Error code.
+    pub code: Text,
+    /// Message.
+    pub message: Text,
+}
+
+/// Upstream `OpExtraInfo`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OpExtraInfoDto {
+    /// Progress and request.
+    pub common: Option<OpCommonDto>,
+    /// The resource.
+    pub resource: Option<OpResourceDto>,
+    /// Backups.
+    pub backup: Option<OpBackupDto>,
+    /// Restores.
+    pub restore: Option<OpRestoreDto>,
+    /// Deletions.
+    pub delete: Option<OpDeleteDto>,
+    /// Replications.
+    pub replication: Option<OpReplicationDto>,
+    /// Synchronisations.
+    pub sync: Option<OpSyncDto>,
+    /// Vault deletions.
+    pub vault_delete: Option<OpCountsDto>,
+    /// Resource removals.
+    pub remove_resources: Option<OpRemoveResourcesDto>,
+    /// Expiry changes.
+    pub update_expiration_time: Option<OpUpdateExpirationTimeDto>,
+}
+
+/// Upstream `OpExtendInfoCommon`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OpCommonDto {
+    /// Progress, 0-100.
+    pub progress: Int,
+    /// Request ID.
+    pub request_id: Text,
+    /// Task ID.
+    pub task_id: Text,
+}
+
+/// Upstream `Resource` of an operation log.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OpResourceDto {
+    /// Resource ID.
+    pub id: Text,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: Text,
+    /// Name.
+    pub name: Text,
+    /// Volumes included or excluded.
+    pub extra_info: Option<ResourceExtraInfoDto>,
+}
+
+/// Upstream `OpExtendInfoBckup`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OpBackupDto {
+    /// Backup ID.
+    pub backup_id: Text,
+    /// Backup name.
+    pub backup_name: Text,
+    /// `"true"` or `"false"` (text).
+    pub incremental: Flag,
+    /// `"1"` or `"0"` (text).
+    pub app_consistency_status: Flag,
+    /// Error code.
+    pub app_consistency_error_code: Text,
+    /// Error message.
+    pub app_consistency_error_message: Text,
+}
+
+/// Upstream `OpExtendInfoRestore`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OpRestoreDto {
+    /// Backup ID.
+    pub backup_id: Text,
+    /// Backup name.
+    pub backup_name: Text,
+    /// Target resource.
+    pub target_resource_id: Text,
+    /// Target resource name.
+    pub target_resource_name: Text,
+}
+
+/// Upstream `OpExtendInfoDelete`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OpDeleteDto {
+    /// Backup ID.
+    pub backup_id: Text,
+    /// Backup name.
+    pub backup_name: Text,
+}
+
+/// Upstream `OpExtendInfoReplication`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OpReplicationDto {
+    /// Source backup.
+    pub source_backup_id: Text,
+    /// Source checkpoint.
+    pub source_checkpoint_id: Text,
+    /// Source project.
+    pub source_project_id: Text,
+    /// Source region.
+    pub source_region: Text,
+    /// Source backup name.
+    pub source_backup_name: Text,
+    /// Destination backup.
+    pub destination_backup_id: Text,
+    /// Destination checkpoint.
+    pub destination_checkpoint_id: Text,
+    /// Destination project.
+    pub destination_project_id: Text,
+    /// Destination region.
+    pub destination_region: Text,
+    /// Destination backup name.
+    pub destination_backup_name: Text,
+}
+
+/// Upstream `OpExtendInfoSync`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OpSyncDto {
+    /// Synchronised.
+    pub sync_backup_num: Int,
+    /// Deleted.
+    pub delete_backup_num: Int,
+    /// Failed.
+    pub err_sync_backup_num: Int,
+}
+
+/// Upstream `OpExtendInfoVaultDelete`. Terraform reads the counts as
+/// `fail_delete_count` / `total_delete_count`: both spellings are accepted.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OpCountsDto {
+    /// Failed.
+    #[serde(alias = "fail_delete_count")]
+    pub fail_count: Int,
+    /// Total.
+    #[serde(alias = "total_delete_count")]
+    pub total_count: Int,
+}
+
+/// Upstream `OpExtendInfoRemoveResources`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OpRemoveResourcesDto {
+    /// Failed.
+    pub fail_count: Int,
+    /// Backups deleted.
+    pub total_count: Int,
+    /// The resources.
+    pub resources: List<OpResourceDto>,
+}
+
+/// Upstream `OpExtendInfoUpdateExpirationTime`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OpUpdateExpirationTimeDto {
+    /// Backups changed.
+    pub affected_backups_count: Int,
+    /// `YYYY-MM-DD`.
+    pub expiration_day: Text,
+}
+
 // ---------------------------------------------------------------- errors
 
 /// The fields of an upstream error body the gateway reads.

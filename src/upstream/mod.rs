@@ -22,6 +22,6 @@ pub use client::{Reply, UpstreamClient, UpstreamSettings};
 pub use credentials::{AkSk, Held};
 pub use error::{FailureClass, Service, UpstreamError};
 pub use iam::{IamSettings, IamTokenProvider, LoginBackoff};
-pub use query::BackupQuery;
+pub use query::{BackupQuery, OperationLogQuery, PolicyQuery, VaultQuery};
 pub use secrets::{Secret, SecretError, SecretFile, SecretSource};
 pub use token::{AuthToken, TokenError};
