@@ -50,11 +50,15 @@ const STATE_CONFLICT_CODES: &[&str] = &[
 /// Upstream codes that mean "not found" even when sent with 400
 /// (`BackupService.6105` is 404 on OTC and 400 on Huawei's page).
 const NOT_FOUND_CODES: &[&str] = &[
+    "BackupService.6000", // the policy does not exist
+    "BackupService.6002", // the vault is not applied with the policy
     "BackupService.6105", // the vault does not exist
     "BackupService.6135", // the resource does not exist in the vault
     "BackupService.6200", // the backup does not exist
     "BackupService.6217", // the restore point does not exist
     "BackupService.6302", // the resource does not exist
+    "BackupService.6500", // the operation log does not exist
+    "BackupService.6501", // the task does not exist
     "BackupService.7000", // the disk does not exist
     "BackupService.7100", // the server does not exist
     "CSBS.3001",          // checkpoint item not found

@@ -69,7 +69,7 @@ pub fn check_list_vaults(
         policy_id: c.opt_id("policy_id", &req.policy_id),
         status: c.enum_value("status", req.status, vault_status_to_upstream),
         resource_ids,
-        availability_zone: c.opt_id("availability_zone", &req.availability_zone),
+        availability_zone: c.opt_text("availability_zone", &req.availability_zone),
     };
     c.finish((project_id, query))
 }

@@ -26,6 +26,7 @@ mod grpc_web;
 mod grpcurl;
 mod iam;
 mod idempotency;
+mod lifecycle;
 mod metrics;
 mod official_sdk;
 mod properties;

@@ -31,6 +31,8 @@ use cbr_gateway::{
         backup_service_client::BackupServiceClient,
         checkpoint_item_service_client::CheckpointItemServiceClient,
         checkpoint_service_client::CheckpointServiceClient,
+        operation_log_service_client::OperationLogServiceClient,
+        policy_service_client::PolicyServiceClient, vault_service_client::VaultServiceClient,
     },
     upstream::{AkSk, Secret},
 };
@@ -333,6 +335,21 @@ impl Gateway {
     /// CheckpointItemService client.
     pub fn checkpoint_items(&self) -> CheckpointItemServiceClient<Channel> {
         CheckpointItemServiceClient::new(self.channel.clone())
+    }
+
+    /// VaultService client.
+    pub fn vaults(&self) -> VaultServiceClient<Channel> {
+        VaultServiceClient::new(self.channel.clone())
+    }
+
+    /// PolicyService client.
+    pub fn policies(&self) -> PolicyServiceClient<Channel> {
+        PolicyServiceClient::new(self.channel.clone())
+    }
+
+    /// OperationLogService client.
+    pub fn operation_logs(&self) -> OperationLogServiceClient<Channel> {
+        OperationLogServiceClient::new(self.channel.clone())
     }
 
     /// Stops the gateway and waits (at most 15 s) for it to drain and stop
