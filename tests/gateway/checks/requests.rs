@@ -385,3 +385,73 @@ pub fn check_encoded_query(pairs: &[(&str, &str)]) {
         paths::encode_query(&sorted)
     );
 }
+
+/// A query built from `pairs` under `segments` stays under the endpoint, is
+/// strictly encoded, decodes to the pairs, and is already canonical for the
+/// signature (keys in order).
+pub fn assert_pairs_url(endpoint: &Url, segments: &[&str], pairs: &[(&'static str, String)]) {
+    let mut url =
+        paths::build(endpoint, segments).unwrap_or_else(|e| panic!("accepted, but no URL: {e}"));
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    if !pairs.is_empty() {
+        url.set_query(Some(&paths::encode_query(&refs)));
+    }
+    assert_url_under(endpoint, segments, &url);
+    let Some(query) = url.query() else {
+        assert!(pairs.is_empty());
+        return;
+    };
+    assert!(
+        is_strict_query(query),
+        "query {query:?} is not strictly encoded"
+    );
+    assert_eq!(decode_query(query), as_bytes(&refs));
+    assert!(
+        pairs.windows(2).all(|w| w[0].0 < w[1].0),
+        "keys out of order or repeated: {pairs:?}"
+    );
+    assert_eq!(signing::canonical_query(query), query);
+}
+
+/// Whatever ListVaults accepts builds a strict URL whose list values are
+/// valid IDs (so the comma that joins them is unambiguous); what it refuses
+/// names the fields.
+pub fn check_list_vaults(req: &pb::ListVaultsRequest, default: Option<&str>, endpoint: &Url) {
+    match domain::check_list_vaults(req, default) {
+        Ok((project, q)) => {
+            assert!(domain::is_valid_id(&project));
+            for id in q.id.iter().chain(&q.resource_ids) {
+                assert!(domain::is_valid_id(id), "{id:?} accepted");
+            }
+            assert!(q.limit.is_none_or(|l| (1..=1000).contains(&l)));
+            assert!(q.offset.is_none_or(|o| o >= 0));
+            assert_pairs_url(endpoint, &["v3", &project, "vaults"], &q.pairs());
+        }
+        Err(e) => assert_violations(&e),
+    }
+}
+
+/// Whatever ListOperationLogs accepts builds a strict URL with upstream's
+/// time format; what it refuses names the fields.
+pub fn check_list_operation_logs(
+    req: &pb::ListOperationLogsRequest,
+    default: Option<&str>,
+    endpoint: &Url,
+) {
+    match domain::check_list_operation_logs(req, default) {
+        Ok((project, q)) => {
+            assert!(domain::is_valid_id(&project));
+            for t in [&q.start_time, &q.end_time].into_iter().flatten() {
+                assert!(is_valid_time_filter(t), "{t:?}");
+            }
+            if let (Some(s), Some(e)) = (&q.start_time, &q.end_time) {
+                assert!(s <= e);
+            }
+            for t in [&q.resource_name, &q.vault_name].into_iter().flatten() {
+                assert!(is_valid_text(t), "{t:?}");
+            }
+            assert_pairs_url(endpoint, &["v3", &project, "operation-logs"], &q.pairs());
+        }
+        Err(e) => assert_violations(&e),
+    }
+}

@@ -493,6 +493,131 @@ fn endpoint() -> BoxedStrategy<Url> {
 
 // ---------------------------------------------------------------- validation and URLs
 
+/// A vault name filter: empty, upstream's pattern or, unless `valid`, anything.
+fn vault_name(valid: bool) -> BoxedStrategy<String> {
+    let good = prop_oneof![Just(String::new()), "[A-Za-z0-9_\u{4E00}-\u{9FA5}-]{1,20}"].boxed();
+    if valid {
+        good
+    } else {
+        mostly(good, any_text())
+    }
+}
+
+/// A region: empty, upstream's pattern or, unless `valid`, anything.
+fn region(valid: bool) -> BoxedStrategy<String> {
+    let good = prop_oneof![Just(String::new()), "[a-z0-9._-]{1,12}"].boxed();
+    if valid {
+        good
+    } else {
+        mostly(good, any_text())
+    }
+}
+
+fn ids(valid: bool) -> BoxedStrategy<Vec<String>> {
+    if valid {
+        vec(valid_id(), 0..4).boxed()
+    } else {
+        vec(any_id(), 0..4).boxed()
+    }
+}
+
+pub(super) fn list_vaults_request(
+    valid: bool,
+) -> BoxedStrategy<WithDefault<pb::ListVaultsRequest>> {
+    (
+        project(valid),
+        (opt_int(valid, 1..=1000), opt_int(valid, 0..=5000)),
+        vault_name(valid),
+        (
+            enum_raw(valid, enums::cloud_type_to_upstream),
+            enum_raw(valid, enums::object_type_to_upstream),
+            enum_raw(valid, enums::vault_status_to_upstream),
+        ),
+        (opt_id(valid), opt_id(valid), opt_text(valid)),
+        (ids(valid), ids(valid)),
+    )
+        .prop_map(
+            |(
+                (project_id, default),
+                (limit, offset),
+                name,
+                (cloud, object, status),
+                (eps, policy, az),
+                (id, resource_ids),
+            )| {
+                (
+                    pb::ListVaultsRequest {
+                        project_id,
+                        limit,
+                        name,
+                        offset,
+                        cloud_type: cloud,
+                        protect_type: 0,
+                        object_type: object,
+                        enterprise_project_id: eps,
+                        id,
+                        policy_id: policy,
+                        status,
+                        resource_ids,
+                        availability_zone: az,
+                    },
+                    default,
+                )
+            },
+        )
+        .boxed()
+}
+
+pub(super) fn list_operation_logs_request(
+    valid: bool,
+) -> BoxedStrategy<WithDefault<pb::ListOperationLogsRequest>> {
+    (
+        project(valid),
+        (
+            enum_raw(valid, enums::operation_type_to_upstream),
+            enum_raw(valid, enums::operation_log_status_to_upstream),
+        ),
+        (opt_id(valid), opt_id(valid), opt_text(valid)),
+        (opt_id(valid), opt_text(valid), opt_id(valid)),
+        times(valid),
+        (opt_int(valid, 1..=1000), opt_int(valid, 0..=5000)),
+        (region(valid), opt_id(valid)),
+    )
+        .prop_map(
+            |(
+                (project_id, default),
+                (kind, status),
+                (provider, resource, resource_name),
+                (vault, vault_name, eps),
+                (start_time, end_time),
+                (limit, offset),
+                (region, dest_project),
+            )| {
+                (
+                    pb::ListOperationLogsRequest {
+                        project_id,
+                        operation_type: kind,
+                        status,
+                        provider_id: provider,
+                        resource_id: resource,
+                        resource_name,
+                        vault_id: vault,
+                        vault_name,
+                        start_time,
+                        end_time,
+                        enterprise_project_id: eps,
+                        limit,
+                        offset,
+                        destination_region: region,
+                        destination_project_id: dest_project,
+                    },
+                    default,
+                )
+            },
+        )
+        .boxed()
+}
+
 proptest! {
     #![proptest_config(config(256))]
 
@@ -516,6 +641,31 @@ proptest! {
         endpoint in endpoint(),
     ) {
         checks::check_list(&req, default.as_deref(), &endpoint);
+    }
+
+    /// Whatever ListVaults or ListOperationLogs accepts builds a strict URL;
+    /// what they refuse names the fields.
+    #[test]
+    fn accepted_lifecycle_lists_build_strict_urls(
+        (vaults, default) in list_vaults_request(false),
+        (logs, log_default) in list_operation_logs_request(false),
+        endpoint in endpoint(),
+    ) {
+        checks::check_list_vaults(&vaults, default.as_deref(), &endpoint);
+        checks::check_list_operation_logs(&logs, log_default.as_deref(), &endpoint);
+    }
+
+    /// ListVaults and ListOperationLogs requests valid by construction are
+    /// accepted.
+    #[test]
+    fn valid_lifecycle_lists_are_accepted(
+        (vaults, default) in list_vaults_request(true),
+        (logs, log_default) in list_operation_logs_request(true),
+    ) {
+        domain::check_list_vaults(&vaults, default.as_deref())
+            .map_err(|e| TestCaseError::fail(format!("refused: {:?}", e.violations)))?;
+        domain::check_list_operation_logs(&logs, log_default.as_deref())
+            .map_err(|e| TestCaseError::fail(format!("refused: {:?}", e.violations)))?;
     }
 
     /// A ListBackups request valid by construction is accepted.
