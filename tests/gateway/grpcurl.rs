@@ -317,4 +317,68 @@ async fn with_no_cloud_the_binary_serves_from_the_simulator() {
     assert_eq!(v["count"], 1);
     assert_eq!(v["backups"][0]["status"], "BACKUP_STATUS_AVAILABLE");
     assert_eq!(v["backups"][0]["name"], "walkthrough");
+
+    // README's second walkthrough: find the vault by name, its policy, and
+    // what CBR did in it (the checkpoint above is a backup operation).
+    let call = |method: &'static str, body: String| async move {
+        let (ok, out, err) = grpcurl(&["-plaintext", "-d", &body, addr, method]).await;
+        assert!(ok, "{method}: {err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let vaults = call(
+        "cbr.gateway.v1.VaultService/ListVaults",
+        r#"{"name":"vault-be94"}"#.into(),
+    )
+    .await;
+    assert_eq!(vaults["count"], 1, "{vaults}");
+    let vault = &vaults["vaults"][0];
+    assert_eq!(vault["id"], VAULT);
+    assert_eq!(vault["billing"]["status"], "VAULT_STATUS_AVAILABLE");
+    assert!(
+        vault["billing"]["allocated"].as_i64().unwrap() > 0,
+        "{vault}"
+    );
+    assert!(
+        vault["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == SERVER),
+        "{vault}"
+    );
+    let policies = call(
+        "cbr.gateway.v1.PolicyService/ListPolicies",
+        format!(r#"{{"vault_id":"{VAULT}"}}"#),
+    )
+    .await;
+    for policy in policies["policies"].as_array().unwrap() {
+        assert!(
+            policy["associatedVaults"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["vaultId"] == VAULT),
+            "{policy}"
+        );
+    }
+    let operations = call(
+        "cbr.gateway.v1.OperationLogService/ListOperationLogs",
+        format!(r#"{{"vault_id":"{VAULT}","operation_type":"OPERATION_TYPE_BACKUP"}}"#),
+    )
+    .await;
+    let mine = operations["operationLogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|op| op["checkpointId"] == id.as_str())
+        .unwrap_or_else(|| panic!("the checkpoint's operation: {operations}"))
+        .clone();
+    assert_eq!(mine["status"], "OPERATION_LOG_STATUS_SUCCESS", "{mine}");
+    assert_eq!(mine["extraInfo"]["common"]["progress"], 100, "{mine}");
+    let one = call(
+        "cbr.gateway.v1.OperationLogService/GetOperationLog",
+        format!(r#"{{"operation_log_id":{}}}"#, mine["id"]),
+    )
+    .await;
+    assert_eq!(one["operationLog"], mine);
 }

@@ -856,3 +856,170 @@ async fn bad_input_names_each_field_and_sends_nothing() {
         "bad input never reaches upstream"
     );
 }
+
+/// Reads `checkpoint_id`'s backup operation logs through the gateway until
+/// they are all terminal (polling, as a client without WatchCheckpoint does).
+async fn backup_logs_until_done(gw: &Gateway, checkpoint_id: &str) -> Vec<pb::OperationLog> {
+    let started = std::time::Instant::now();
+    loop {
+        let page = gw
+            .operation_logs()
+            .list_operation_logs(pb::ListOperationLogsRequest {
+                operation_type: pb::OperationType::Backup as i32,
+                vault_id: VAULT.into(),
+                limit: Some(1000),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mine: Vec<_> = page
+            .operation_logs
+            .into_iter()
+            .filter(|l| l.checkpoint_id == checkpoint_id)
+            .collect();
+        assert!(!mine.is_empty(), "the checkpoint has its operation logs");
+        let running = |l: &pb::OperationLog| {
+            matches!(
+                l.status(),
+                pb::OperationLogStatus::Running | pb::OperationLogStatus::Waiting
+            )
+        };
+        if !mine.iter().any(running) {
+            return mine;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "still running: {mine:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_checkpoint_created_through_the_gateway_is_a_backup_operation_that_succeeds() {
+    let gw = TestStack::builder()
+        .simulator(cbr_simulator::SimulatorSettings {
+            backup_duration: std::time::Duration::from_millis(600),
+            ..Default::default()
+        })
+        .project(PROJECT)
+        .spawn()
+        .await;
+    let create = |name: &str| pb::CreateCheckpointRequest {
+        vault_id: VAULT.into(),
+        parameters: Some(pb::CheckpointParameters {
+            name: Some(name.into()),
+            resources: vec![SERVER.into()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let ok = gw
+        .checkpoints()
+        .create_checkpoint(create("lifecycle-ok"))
+        .await
+        .unwrap()
+        .into_inner()
+        .checkpoint
+        .unwrap();
+    let failing = gw
+        .checkpoints()
+        .create_checkpoint(create("sim-error-lifecycle"))
+        .await
+        .unwrap()
+        .into_inner()
+        .checkpoint
+        .unwrap();
+
+    // Both are running at first, with their progress.
+    let now = gw
+        .operation_logs()
+        .list_operation_logs(pb::ListOperationLogsRequest {
+            status: pb::OperationLogStatus::Running as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for id in [&ok.id, &failing.id] {
+        let log = now
+            .operation_logs
+            .iter()
+            .find(|l| &l.checkpoint_id == id)
+            .unwrap_or_else(|| panic!("{id} is running: {now:?}"));
+        assert!(log.ended_at.is_none());
+        assert!(log.extra_info.clone().unwrap().common.unwrap().progress < 100);
+    }
+
+    let logs = backup_logs_until_done(&gw, &ok.id).await;
+    assert_eq!(logs.len(), 1, "one resource, one log");
+    let log = &logs[0];
+    assert_eq!(log.status(), pb::OperationLogStatus::Success);
+    assert_eq!(log.operation_type(), pb::OperationType::Backup);
+    assert_eq!(log.vault_id, VAULT);
+    assert!(log.ended_at.is_some(), "a finished operation has its end");
+    let extra = log.extra_info.clone().unwrap();
+    assert_eq!(extra.common.unwrap().progress, 100);
+    assert_eq!(extra.resource.unwrap().id, SERVER);
+    let backup_id = extra.backup.unwrap().backup_id;
+    // The log names the backup the checkpoint made.
+    let backup = gw
+        .backups()
+        .get_backup(pb::GetBackupRequest {
+            project_id: String::new(),
+            backup_id: backup_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .backup
+        .unwrap();
+    assert_eq!(backup.checkpoint_id, ok.id);
+    // GetOperationLog answers the same.
+    let one = gw
+        .operation_logs()
+        .get_operation_log(pb::GetOperationLogRequest {
+            project_id: String::new(),
+            operation_log_id: log.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .operation_log
+        .unwrap();
+    assert_eq!(&one, log);
+
+    let logs = backup_logs_until_done(&gw, &failing.id).await;
+    let log = &logs[0];
+    assert_eq!(log.status(), pb::OperationLogStatus::Failed);
+    let error = log.error_info.clone().unwrap();
+    assert!(
+        error.code.starts_with("BackupService."),
+        "upstream's code: {error:?}"
+    );
+    assert!(!error.message.is_empty());
+
+    // Status filter, upstream side.
+    let failed = gw
+        .operation_logs()
+        .list_operation_logs(pb::ListOperationLogsRequest {
+            status: pb::OperationLogStatus::Failed as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        failed
+            .operation_logs
+            .iter()
+            .all(|l| l.status() == pb::OperationLogStatus::Failed)
+    );
+    assert!(
+        failed
+            .operation_logs
+            .iter()
+            .any(|l| l.checkpoint_id == failing.id)
+    );
+}

@@ -60,6 +60,22 @@ impl ApiError {
             message: format!("The vault {id} does not exist."),
         }
     }
+    /// 404 `BackupService.6000`.
+    pub fn policy_not_found(id: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "BackupService.6000",
+            message: format!("The policy {id} does not exist."),
+        }
+    }
+    /// 404 `BackupService.6500`, with upstream's own wording.
+    pub fn operation_log_not_found(id: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "BackupService.6500",
+            message: format!("Operation log {id} does not exist."),
+        }
+    }
     /// 400 `BackupService.6135`.
     pub fn resource_not_in_vault(id: &str) -> Self {
         Self {

@@ -208,7 +208,7 @@ mod tests {
         for (method, path) in [
             (Method::DELETE, "/v3/p/backups/b"),
             (Method::PUT, "/v1/p/checkpoint_items/i"),
-            (Method::GET, "/v3/p/vaults"),
+            (Method::POST, "/v3/p/vaults"),
             (Method::GET, "/"),
             (Method::GET, "//_simulator/stats"),
             (Method::GET, "/_simulatorx"),

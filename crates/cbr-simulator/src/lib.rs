@@ -33,6 +33,7 @@ pub mod error;
 pub mod faults;
 pub mod front;
 pub mod iam;
+pub mod lifecycle;
 pub mod model;
 pub mod query;
 pub mod routes;

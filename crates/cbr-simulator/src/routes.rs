@@ -1,4 +1,5 @@
-//! The five REST routes of CBR v3 and CSBS v1, IAM's token login, plus the
+//! The REST routes of CBR v3 (checkpoints, backups, vaults, policies,
+//! operation logs) and CSBS v1, IAM's token login, plus the
 //! simulator's own admin routes under `/_simulator/` (counters and faults, for
 //! tests and benchmarks).
 
@@ -31,6 +32,12 @@ pub fn router(state: Arc<SimState>) -> Router {
             &wire::GET_CHECKPOINT_ITEM.template(),
             get(show_checkpoint_item),
         )
+        .route(&wire::LIST_VAULTS.template(), get(list_vaults))
+        .route(&wire::GET_VAULT.template(), get(show_vault))
+        .route(&wire::LIST_POLICIES.template(), get(list_policies))
+        .route(&wire::GET_POLICY.template(), get(show_policy))
+        .route(&wire::LIST_OPERATION_LOGS.template(), get(list_op_logs))
+        .route(&wire::GET_OPERATION_LOG.template(), get(show_op_log))
         .route(&wire::IAM_TOKENS.template(), post(iam_tokens))
         .route("/_simulator/stats", get(stats))
         .route("/_simulator/faults", get(get_faults).put(put_faults))
@@ -97,6 +104,63 @@ async fn show_checkpoint_item(
     state
         .read()
         .checkpoint_item(&project_id, &item_id, Utc::now())
+        .map(Json)
+}
+
+async fn list_vaults(
+    State(state): State<Arc<SimState>>,
+    Path(project_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    state
+        .read()
+        .list_vaults(&project_id, query.as_deref(), Utc::now())
+        .map(Json)
+}
+
+async fn show_vault(
+    State(state): State<Arc<SimState>>,
+    Path((project_id, vault_id)): Path<(String, String)>,
+) -> ApiResult {
+    state
+        .read()
+        .show_vault(&project_id, &vault_id, Utc::now())
+        .map(Json)
+}
+
+async fn list_policies(
+    State(state): State<Arc<SimState>>,
+    Path(_project_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    state.read().list_policies(query.as_deref()).map(Json)
+}
+
+async fn show_policy(
+    State(state): State<Arc<SimState>>,
+    Path((_project_id, policy_id)): Path<(String, String)>,
+) -> ApiResult {
+    state.read().show_policy(&policy_id).map(Json)
+}
+
+async fn list_op_logs(
+    State(state): State<Arc<SimState>>,
+    Path(project_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    state
+        .read()
+        .list_op_logs(&project_id, query.as_deref(), Utc::now())
+        .map(Json)
+}
+
+async fn show_op_log(
+    State(state): State<Arc<SimState>>,
+    Path((project_id, log_id)): Path<(String, String)>,
+) -> ApiResult {
+    state
+        .read()
+        .show_op_log(&project_id, &log_id, Utc::now())
         .map(Json)
 }
 
