@@ -267,15 +267,14 @@ impl Store {
         {
             return Err(bad("name"));
         }
+        // Comma-separated (the SDKs' `csv` format), or repeated keys.
         let csv = |k: &str| -> Vec<String> {
-            get(k)
-                .map(|v| {
-                    v.split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default()
+            q.iter()
+                .filter(|(key, _)| key == k)
+                .flat_map(|(_, v)| v.split(','))
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
         };
         let ids = csv("id");
         let resource_ids = csv("resource_ids");
