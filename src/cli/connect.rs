@@ -107,6 +107,27 @@ impl Connection {
         CheckpointItemServiceClient::new(self.channel.clone())
     }
 
+    /// VaultService client.
+    pub(crate) fn vaults(&self) -> crate::proto::vault_service_client::VaultServiceClient<Channel> {
+        crate::proto::vault_service_client::VaultServiceClient::new(self.channel.clone())
+    }
+
+    /// PolicyService client.
+    pub(crate) fn policies(
+        &self,
+    ) -> crate::proto::policy_service_client::PolicyServiceClient<Channel> {
+        crate::proto::policy_service_client::PolicyServiceClient::new(self.channel.clone())
+    }
+
+    /// OperationLogService client.
+    pub(crate) fn operation_logs(
+        &self,
+    ) -> crate::proto::operation_log_service_client::OperationLogServiceClient<Channel> {
+        crate::proto::operation_log_service_client::OperationLogServiceClient::new(
+            self.channel.clone(),
+        )
+    }
+
     /// A unary request: the token and the `--timeout` deadline.
     pub(crate) fn unary<T>(&self, message: T) -> Request<T> {
         let mut request = self.streaming(message);

@@ -1,4 +1,5 @@
-//! `cbr-gateway checkpoint|backups|backup|checkpoint-item …`: a command-line
+//! `cbr-gateway checkpoint|backups|backup|checkpoint-item|vaults|vault|policies|
+//! policy|operations|operation …`: a command-line
 //! client of the gateway's own gRPC API, for people and for scripts.
 //!
 //! It is a plain gRPC client, exactly what any other caller uses:
@@ -21,6 +22,7 @@
 pub(crate) mod connect;
 pub(crate) mod error;
 pub mod json;
+mod lifecycle;
 pub(crate) mod live;
 pub(crate) mod render;
 
@@ -30,6 +32,10 @@ use clap::{Args, Subcommand, ValueEnum};
 use prost_types::Timestamp;
 
 pub use self::error::CliError;
+pub use self::lifecycle::{
+    GetCommand, OperationListArgs, OperationsArgs, OperationsCommand, PoliciesArgs,
+    PoliciesCommand, PolicyListArgs, VaultArgs, VaultListArgs, VaultsArgs, VaultsCommand,
+};
 use self::{
     connect::Connection,
     live::{Outcome, WatchTarget},
@@ -63,6 +69,24 @@ pub enum ClientCommand {
     /// Read one checkpoint item (CSBS v1 backup).
     #[command(name = "checkpoint-item", after_help = CLIENT_HELP)]
     CheckpointItem(CheckpointItemArgs),
+    /// List vaults: where backups are kept, what they protect, what they use.
+    #[command(after_help = CLIENT_HELP)]
+    Vaults(VaultsArgs),
+    /// Read one vault.
+    #[command(after_help = CLIENT_HELP)]
+    Vault(VaultArgs),
+    /// List backup and replication policies.
+    #[command(after_help = CLIENT_HELP)]
+    Policies(PoliciesArgs),
+    /// Read one policy.
+    #[command(after_help = CLIENT_HELP)]
+    Policy(VaultArgs),
+    /// List operation logs: CBR's tasks (backups, restores, deletions, …).
+    #[command(after_help = CLIENT_HELP)]
+    Operations(OperationsArgs),
+    /// Read one operation log.
+    #[command(after_help = CLIENT_HELP)]
+    Operation(VaultArgs),
 }
 
 /// How to reach the gateway and how to print; every client command takes them,
@@ -170,9 +194,17 @@ pub enum CheckpointCommand {
 /// `checkpoint create`.
 #[derive(Debug, Clone, Args)]
 pub struct CreateArgs {
-    /// Vault whose resources to back up.
+    /// Vault whose resources to back up, by ID.
+    #[arg(
+        long,
+        required_unless_present = "vault_name",
+        conflicts_with = "vault_name"
+    )]
+    pub vault: Option<String>,
+    /// Vault whose resources to back up, by name (resolved with ListVaults;
+    /// exactly one vault must have it).
     #[arg(long)]
-    pub vault: String,
+    pub vault_name: Option<String>,
     /// A resource to back up, as `ID:TYPE` (e.g. `…:OS::Nova::Server`); repeat
     /// for several. None: every resource of the vault.
     #[arg(long = "resource", value_name = "ID:TYPE", value_parser = parse_resource)]
@@ -460,6 +492,12 @@ pub async fn run(command: ClientCommand) -> ExitCode {
         ClientCommand::Backups(a) => backups(a).await,
         ClientCommand::Backup(a) => backup(a).await,
         ClientCommand::CheckpointItem(a) => checkpoint_item(a).await,
+        ClientCommand::Vaults(a) => lifecycle::vaults(a).await,
+        ClientCommand::Vault(a) => lifecycle::vault(a).await,
+        ClientCommand::Policies(a) => lifecycle::policies(a).await,
+        ClientCommand::Policy(a) => lifecycle::policy(a).await,
+        ClientCommand::Operations(a) => lifecycle::operations(a).await,
+        ClientCommand::Operation(a) => lifecycle::operation(a).await,
     };
     match result {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
@@ -478,7 +516,7 @@ async fn checkpoint(args: CheckpointArgs) -> Result<Outcome, CliError> {
     match args.command {
         CheckpointCommand::Create(create) => {
             let watch = create.watch;
-            let request = create_request(&conn, create);
+            let request = create_request(&conn, create).await?;
             let response = conn
                 .checkpoints()
                 .create_checkpoint(conn.unary(request))
@@ -535,10 +573,23 @@ async fn checkpoint(args: CheckpointArgs) -> Result<Outcome, CliError> {
     }
 }
 
-fn create_request(conn: &Connection, a: CreateArgs) -> pb::CreateCheckpointRequest {
-    pb::CreateCheckpointRequest {
+async fn create_request(
+    conn: &Connection,
+    a: CreateArgs,
+) -> Result<pb::CreateCheckpointRequest, CliError> {
+    let vault_id = match (a.vault, &a.vault_name) {
+        (Some(id), _) => id,
+        (None, Some(name)) => lifecycle::vault_named(conn, name).await?,
+        // clap requires one of them.
+        (None, None) => {
+            return Err(CliError::Usage(
+                "--vault or --vault-name is required".into(),
+            ));
+        }
+    };
+    Ok(pb::CreateCheckpointRequest {
         project_id: conn.project_id.clone(),
-        vault_id: a.vault,
+        vault_id,
         parameters: Some(pb::CheckpointParameters {
             description: a.description,
             incremental: a.full.then_some(false),
@@ -548,7 +599,7 @@ fn create_request(conn: &Connection, a: CreateArgs) -> pb::CreateCheckpointReque
             ..Default::default()
         }),
         request_id: a.request_id.unwrap_or_default(),
-    }
+    })
 }
 
 async fn backups(args: BackupsArgs) -> Result<Outcome, CliError> {

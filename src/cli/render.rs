@@ -13,6 +13,9 @@ use prost_types::Timestamp;
 use super::{CliError, OutputFormat, json};
 use crate::proto as pb;
 
+/// A titled table inside a record: title, header, rows.
+pub(crate) type SubTable<'a> = (&'a str, &'a [&'a str], Vec<Vec<String>>);
+
 /// Where a command's output goes, and in what form.
 pub(crate) struct Out {
     /// `--output`.
@@ -258,6 +261,46 @@ impl Out {
             }
             Ok(())
         }
+    }
+
+    /// One object of any kind: protobuf JSON, or a `label  value` block.
+    pub(crate) fn record<M: Message + Name>(
+        &mut self,
+        message: &M,
+        rows: &[(&str, String)],
+        tables: &[SubTable<'_>],
+    ) -> Result<(), CliError> {
+        if self.format == OutputFormat::Json {
+            return self.json(message);
+        }
+        let mut text = block(rows);
+        for (title, header, table) in tables {
+            if !table.is_empty() {
+                text.push_str(&format!("{title}:\n"));
+                text.push_str(&self.table(header, table, "  "));
+            }
+        }
+        self.line(text.trim_end())
+    }
+
+    /// One page of a list of any kind: protobuf JSON, a table with a summary
+    /// hint on a terminal, or tab-separated rows.
+    pub(crate) fn page<M: Message + Name>(
+        &mut self,
+        message: &M,
+        header: &[&str],
+        rows: &[Vec<String>],
+        summary: &str,
+    ) -> Result<(), CliError> {
+        if self.format == OutputFormat::Json {
+            return self.json(message);
+        }
+        if !rows.is_empty() {
+            let text = self.table(header, rows, "");
+            self.line(text.trim_end())?;
+        }
+        self.hint(summary);
+        Ok(())
     }
 
     /// A table of backups printed row by row as a stream delivers them.

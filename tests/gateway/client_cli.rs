@@ -1,4 +1,4 @@
-//! The command-line client (`cbr-gateway checkpoint|backups|backup|checkpoint-item`)
+//! The command-line client (`cbr-gateway checkpoint|backups|vaults|operations …`)
 //! as a user runs it: the real binary against the real gateway serving from the
 //! simulator. Piped output (plain lines, tab-separated rows, no escape codes),
 //! `--output json` (every stream message, parseable), exit codes (0 available,
@@ -923,4 +923,310 @@ async fn help_lists_the_client_commands_options_and_their_environment() {
     ] {
         assert!(help.contains(flag), "{flag} missing:\n{help}");
     }
+}
+
+#[tokio::test]
+async fn vaults_policies_and_operations_are_read_at_the_terminal_and_in_scripts() {
+    use cbr_simulator::lifecycle::{DOCUMENTED_POLICY, REPLICATION_POLICY};
+    // Backups that run for the whole test: their operations stay running.
+    let s = stack(Duration::from_secs(3600)).await;
+
+    // vaults list, piped: tab-separated rows, no escape codes.
+    let out = s.cli(&["vaults", "list", "--name", "vault-be94"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_plain(&out);
+    let rows: Vec<Vec<String>> = stdout(&out)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][..4], [VAULT, "vault-be94", "available", "server"]);
+    assert_eq!(rows[0][6], "1", "one resource");
+
+    // --output json: the ListVaultsResponse, filters applied upstream.
+    let out = s
+        .cli(&["vaults", "list", "--object-type", "disk", "-o", "json"])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let page = &json_lines(&out)[0];
+    let vaults = page["vaults"].as_array().unwrap();
+    assert!(!vaults.is_empty());
+    assert!(
+        vaults
+            .iter()
+            .all(|v| v["billing"]["objectType"] == "OBJECT_TYPE_DISK"),
+        "{page}"
+    );
+    assert_eq!(page["count"].as_u64(), Some(vaults.len() as u64));
+
+    // vault get: a block, with its resources.
+    let out = s.cli(&["vault", "get", VAULT]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    for want in [
+        "name:",
+        "vault-be94",
+        "allocated:",
+        "40 GB",
+        SERVER,
+        "resources:",
+    ] {
+        assert!(text.contains(want), "{want} in:\n{text}");
+    }
+
+    // policies list by vault and type; policy get.
+    let out = s.cli(&["policies", "list", "--vault-id", VAULT]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 2, "{}", stdout(&out));
+    let out = s
+        .cli(&[
+            "policies",
+            "list",
+            "--vault-id",
+            VAULT,
+            "--operation-type",
+            "replication",
+        ])
+        .await;
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.starts_with(REPLICATION_POLICY), "{text}");
+    let out = s.cli(&["policy", "get", DOCUMENTED_POLICY]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("policy001"), "{text}");
+    assert!(
+        text.contains("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU;BYHOUR=14;BYMINUTE=00"),
+        "{text}"
+    );
+
+    // checkpoint create --vault-name resolves the vault.
+    let out = s
+        .cli(&[
+            "checkpoint",
+            "create",
+            "--vault-name",
+            "vault-be94",
+            "--resource",
+            &format!("{SERVER}:OS::Nova::Server"),
+            "-o",
+            "json",
+        ])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let created = &json_lines(&out)[0]["checkpoint"];
+    assert_eq!(created["vault"]["id"], VAULT);
+    let checkpoint = created["id"].as_str().unwrap().to_owned();
+
+    // operations list: the new backup is running in that vault.
+    let out = s
+        .cli(&[
+            "operations",
+            "list",
+            "--operation-type",
+            "backup",
+            "--status",
+            "running",
+            "--vault-id",
+            VAULT,
+            "-o",
+            "json",
+        ])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let page = &json_lines(&out)[0];
+    let op = page["operationLogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["checkpointId"] == checkpoint.as_str())
+        .unwrap_or_else(|| panic!("the new backup's operation: {page}"))
+        .clone();
+    assert_eq!(op["status"], "OPERATION_LOG_STATUS_RUNNING");
+    let op_id = op["id"].as_str().unwrap();
+    // Piped: one row per operation, the status as upstream's word.
+    let out = s
+        .cli(&["operations", "list", "--vault-id", VAULT, "--limit", "1000"])
+        .await;
+    let row = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with(op_id))
+        .unwrap_or_else(|| panic!("{}", stdout(&out)))
+        .to_owned();
+    let cells: Vec<&str> = row.split('\t').collect();
+    assert_eq!(cells[1..3], ["backup", "running"], "{row}");
+    assert_eq!(cells[4], "ecs-1f0f-0002");
+    let out = s.cli(&["operation", "get", op_id]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    for want in [
+        "type:",
+        "backup",
+        "status:",
+        "running",
+        "vault-be94",
+        &checkpoint,
+    ] {
+        assert!(text.contains(want), "{want} in:\n{text}");
+    }
+
+    // Failures: a missing operation (1, upstream's code), bad usage (2).
+    let out = s.cli(&["operation", "get", "no-such-log"]).await;
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("BackupService.6500"),
+        "{}",
+        stderr(&out)
+    );
+    let out = s.cli(&["vaults", "list", "--status", "bogus"]).await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let out = s
+        .cli(&["checkpoint", "create", "--vault-name", "no-such-vault"])
+        .await;
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("no vault is named"),
+        "{}",
+        stderr(&out)
+    );
+    let out = s
+        .cli(&[
+            "checkpoint",
+            "create",
+            "--vault",
+            VAULT,
+            "--vault-name",
+            "x",
+        ])
+        .await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let out = s.cli(&["checkpoint", "create"]).await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn every_operations_and_vaults_flag_reaches_upstream_as_its_filter() {
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path},
+    };
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/{PROJECT}/operation-logs")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(r#"{"operation_logs":[],"count":0}"#, "application/json"),
+        )
+        .mount(&upstream)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/{PROJECT}/vaults")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(r#"{"vaults":[],"count":0}"#, "application/json"),
+        )
+        .mount(&upstream)
+        .await;
+    let gw = Gateway::against(&upstream).await;
+    let addr = format!("http://{}", gw.addr);
+    let out = cli(
+        &addr,
+        &[
+            "operations",
+            "list",
+            "--project-id",
+            PROJECT,
+            "--operation-type",
+            "vault_delete",
+            "--status",
+            "failed",
+            "--provider-id",
+            "0daac4c5-6707-4851-97ba-169e36266b66",
+            "--resource-id",
+            SERVER,
+            "--resource-name",
+            "ecs 1",
+            "--vault-id",
+            VAULT,
+            "--vault-name",
+            "vault-be94",
+            "--start-time",
+            "2026-11-01T00:00:00Z",
+            "--end-time",
+            "2026-12-01T00:00:00Z",
+            "--enterprise-project-id",
+            "0",
+            "--limit",
+            "10",
+            "--offset",
+            "20",
+            "--destination-region",
+            "region2",
+            "--destination-project-id",
+            "p2",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = cli(
+        &addr,
+        &[
+            "vaults",
+            "list",
+            "--project-id",
+            PROJECT,
+            "--limit",
+            "5",
+            "--offset",
+            "0",
+            "--name",
+            "v1",
+            "--cloud-type",
+            "public",
+            "--protect-type",
+            "replication",
+            "--object-type",
+            "turbo",
+            "--enterprise-project-id",
+            "all_granted_eps",
+            "--id",
+            "a,b",
+            "--id",
+            "c",
+            "--policy-id",
+            "p",
+            "--status",
+            "lock",
+            "--resource-id",
+            SERVER,
+            "--availability-zone",
+            "az1.dc1",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let queries: Vec<String> = upstream
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.query().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        queries,
+        [
+            "destination_project_id=p2&destination_region=region2\
+             &end_time=2026-12-01T00%3A00%3A00Z&enterprise_project_id=0&limit=10&offset=20\
+             &operation_type=vault_delete&provider_id=0daac4c5-6707-4851-97ba-169e36266b66\
+             &resource_id=94eba8b2-acc9-4d82-badc-127144cc5526&resource_name=ecs%201\
+             &start_time=2026-11-01T00%3A00%3A00Z&status=failed\
+             &vault_id=3b5816b5-f29c-4172-9d9a-76c719a659ce&vault_name=vault-be94",
+            "availability_zone=az1.dc1&cloud_type=public&enterprise_project_id=all_granted_eps\
+             &id=a%2Cb%2Cc&limit=5&name=v1&object_type=turbo&offset=0&policy_id=p\
+             &protect_type=replication&resource_ids=94eba8b2-acc9-4d82-badc-127144cc5526\
+             &status=lock",
+        ]
+    );
 }

@@ -1,0 +1,688 @@
+//! `vaults list`, `vault get`, `policies list`, `policy get`, `operations
+//! list`, `operation get`: the reads a person needs before and after a backup
+//! (which vault, which policy, what CBR did), each a plain gRPC call and its
+//! output. Enum flags take upstream's words (`available`, `backup`,
+//! `vault_delete`), mapped onto the proto enums by name, so a value the API
+//! gains is a flag value at once.
+
+use clap::{Args, Subcommand, builder::PossibleValuesParser, builder::TypedValueParser as _};
+use prost_types::Timestamp;
+
+use super::{
+    CLIENT_HELP, CliError, ClientOptions,
+    connect::Connection,
+    live::Outcome,
+    parse_time,
+    render::{Out, enum_name, paint, protect_status, time, with_id},
+};
+use crate::proto as pb;
+
+/// A flag taking one of `values` (upstream's words), as the proto enum
+/// `<PREFIX><VALUE>`'s number.
+fn upstream_enum(
+    prefix: &'static str,
+    values: &'static [&'static str],
+    number: fn(&str) -> Option<i32>,
+) -> impl clap::builder::TypedValueParser<Value = i32> {
+    PossibleValuesParser::new(values)
+        .map(move |v| number(&format!("{prefix}{}", v.to_ascii_uppercase())).unwrap_or_default())
+}
+
+fn vault_status_arg() -> impl clap::builder::TypedValueParser<Value = i32> {
+    upstream_enum(
+        "VAULT_STATUS_",
+        &["available", "lock", "frozen", "deleting", "error"],
+        |n| pb::VaultStatus::from_str_name(n).map(|v| v as i32),
+    )
+}
+
+fn operation_type_arg() -> impl clap::builder::TypedValueParser<Value = i32> {
+    upstream_enum(
+        "OPERATION_TYPE_",
+        &[
+            "backup",
+            "copy",
+            "replication",
+            "delete",
+            "restore",
+            "vault_delete",
+            "remove_resource",
+            "sync",
+            "migrate_resources",
+        ],
+        |n| pb::OperationType::from_str_name(n).map(|v| v as i32),
+    )
+}
+
+// ---------------------------------------------------------------- vaults
+
+/// `cbr-gateway vaults …`.
+#[derive(Debug, Clone, Args)]
+pub struct VaultsArgs {
+    /// Connection and output.
+    #[command(flatten)]
+    pub client: ClientOptions,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: VaultsCommand,
+}
+
+/// Vault listing.
+#[derive(Debug, Clone, Subcommand)]
+pub enum VaultsCommand {
+    /// List vaults matching every filter given (one page).
+    #[command(after_help = CLIENT_HELP)]
+    List(VaultListArgs),
+}
+
+/// `vaults list`: every ListVaults filter as a flag.
+#[derive(Debug, Clone, Args)]
+pub struct VaultListArgs {
+    /// Vaults per page (1–1000; upstream's default when unset).
+    #[arg(long)]
+    pub limit: Option<i32>,
+    /// Vaults to skip.
+    #[arg(long)]
+    pub offset: Option<i32>,
+    /// Vault name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Cloud platform.
+    #[arg(long, value_parser = upstream_enum("CLOUD_TYPE_", &["public", "hybrid"],
+          |n| pb::CloudType::from_str_name(n).map(|v| v as i32)))]
+    pub cloud_type: Option<i32>,
+    /// Protection type.
+    #[arg(long, value_parser = upstream_enum("PROTECT_TYPE_", &["backup", "replication"],
+          |n| pb::ProtectType::from_str_name(n).map(|v| v as i32)))]
+    pub protect_type: Option<i32>,
+    /// What the vault protects.
+    #[arg(long, value_parser = upstream_enum("OBJECT_TYPE_",
+          &["server", "disk", "turbo", "workspace", "vmware", "rds", "file"],
+          |n| pb::ObjectType::from_str_name(n).map(|v| v as i32)))]
+    pub object_type: Option<i32>,
+    /// Enterprise project (`0` is the default one, `all_granted_eps` all).
+    #[arg(long)]
+    pub enterprise_project_id: Option<String>,
+    /// Only these vaults; repeat or separate with commas.
+    #[arg(long, value_delimiter = ',')]
+    pub id: Vec<String>,
+    /// Vaults bound to this policy.
+    #[arg(long)]
+    pub policy_id: Option<String>,
+    /// Vault status.
+    #[arg(long, value_parser = vault_status_arg())]
+    pub status: Option<i32>,
+    /// Vaults holding this resource; repeat or separate with commas.
+    #[arg(long = "resource-id", value_delimiter = ',')]
+    pub resource_ids: Vec<String>,
+    /// Availability zone.
+    #[arg(long)]
+    pub availability_zone: Option<String>,
+}
+
+/// `cbr-gateway vault …`.
+#[derive(Debug, Clone, Args)]
+pub struct VaultArgs {
+    /// Connection and output.
+    #[command(flatten)]
+    pub client: ClientOptions,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: GetCommand,
+}
+
+/// Reading one object by its ID.
+#[derive(Debug, Clone, Subcommand)]
+pub enum GetCommand {
+    /// Read it.
+    #[command(after_help = CLIENT_HELP)]
+    Get {
+        /// Its ID.
+        id: String,
+    },
+}
+
+// ---------------------------------------------------------------- policies
+
+/// `cbr-gateway policies …`.
+#[derive(Debug, Clone, Args)]
+pub struct PoliciesArgs {
+    /// Connection and output.
+    #[command(flatten)]
+    pub client: ClientOptions,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: PoliciesCommand,
+}
+
+/// Policy listing.
+#[derive(Debug, Clone, Subcommand)]
+pub enum PoliciesCommand {
+    /// List policies (upstream does not page them).
+    #[command(after_help = CLIENT_HELP)]
+    List(PolicyListArgs),
+}
+
+/// `policies list`: every ListPolicies filter as a flag.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyListArgs {
+    /// Backup or replication policies.
+    #[arg(long, value_parser = upstream_enum("POLICY_OPERATION_TYPE_", &["backup", "replication"],
+          |n| pb::PolicyOperationType::from_str_name(n).map(|v| v as i32)))]
+    pub operation_type: Option<i32>,
+    /// Policies bound to this vault: how a vault's policy is found.
+    #[arg(long)]
+    pub vault_id: Option<String>,
+}
+
+// ---------------------------------------------------------------- operations
+
+/// `cbr-gateway operations …`.
+#[derive(Debug, Clone, Args)]
+pub struct OperationsArgs {
+    /// Connection and output.
+    #[command(flatten)]
+    pub client: ClientOptions,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: OperationsCommand,
+}
+
+/// Operation log listing.
+#[derive(Debug, Clone, Subcommand)]
+pub enum OperationsCommand {
+    /// List operation logs (CBR's tasks) matching every filter given, newest first.
+    #[command(after_help = CLIENT_HELP)]
+    List(OperationListArgs),
+}
+
+/// `operations list`: every ListOperationLogs filter as a flag.
+#[derive(Debug, Clone, Args)]
+pub struct OperationListArgs {
+    /// Kind of operation.
+    #[arg(long, value_parser = operation_type_arg())]
+    pub operation_type: Option<i32>,
+    /// Status.
+    #[arg(long, value_parser = upstream_enum("OPERATION_LOG_STATUS_",
+          &["success", "skipped", "failed", "running", "timeout", "waiting"],
+          |n| pb::OperationLogStatus::from_str_name(n).map(|v| v as i32)))]
+    pub status: Option<i32>,
+    /// Backup provider ID.
+    #[arg(long)]
+    pub provider_id: Option<String>,
+    /// Operations on this resource.
+    #[arg(long)]
+    pub resource_id: Option<String>,
+    /// Operations on resources with this name.
+    #[arg(long)]
+    pub resource_name: Option<String>,
+    /// Operations in this vault.
+    #[arg(long)]
+    pub vault_id: Option<String>,
+    /// Operations in vaults with this name.
+    #[arg(long)]
+    pub vault_name: Option<String>,
+    /// At or after this time (RFC 3339, whole seconds).
+    #[arg(long, value_parser = parse_time)]
+    pub start_time: Option<Timestamp>,
+    /// At or before this time (RFC 3339, whole seconds).
+    #[arg(long, value_parser = parse_time)]
+    pub end_time: Option<Timestamp>,
+    /// Enterprise project (`all_granted_eps` for all).
+    #[arg(long)]
+    pub enterprise_project_id: Option<String>,
+    /// Operations per page (1–1000).
+    #[arg(long)]
+    pub limit: Option<i32>,
+    /// Operations to skip.
+    #[arg(long)]
+    pub offset: Option<i32>,
+    /// Replications to this region.
+    #[arg(long)]
+    pub destination_region: Option<String>,
+    /// Replications to this project.
+    #[arg(long)]
+    pub destination_project_id: Option<String>,
+}
+
+// ---------------------------------------------------------------- commands
+
+/// `vaults list`.
+pub(crate) async fn vaults(args: VaultsArgs) -> Result<Outcome, CliError> {
+    let conn = Connection::open(&args.client).await?;
+    let mut out = Out::stdout(args.client.output);
+    let VaultsCommand::List(a) = args.command;
+    let request = pb::ListVaultsRequest {
+        project_id: conn.project_id.clone(),
+        limit: a.limit,
+        name: a.name.unwrap_or_default(),
+        offset: a.offset,
+        cloud_type: a.cloud_type.unwrap_or_default(),
+        protect_type: a.protect_type.unwrap_or_default(),
+        object_type: a.object_type.unwrap_or_default(),
+        enterprise_project_id: a.enterprise_project_id.unwrap_or_default(),
+        id: a.id,
+        policy_id: a.policy_id.unwrap_or_default(),
+        status: a.status.unwrap_or_default(),
+        resource_ids: a.resource_ids,
+        availability_zone: a.availability_zone.unwrap_or_default(),
+    };
+    let page = conn
+        .vaults()
+        .list_vaults(conn.unary(request))
+        .await
+        .map_err(CliError::call)?
+        .into_inner();
+    let rows: Vec<Vec<String>> = page.vaults.iter().map(vault_row).collect();
+    let summary = summary("vault", page.vaults.len(), page.count, page.offset);
+    out.page(&page, VAULT_COLUMNS, &rows, &summary)?;
+    Ok(Outcome::Done)
+}
+
+/// `vault get`.
+pub(crate) async fn vault(args: VaultArgs) -> Result<Outcome, CliError> {
+    let conn = Connection::open(&args.client).await?;
+    let mut out = Out::stdout(args.client.output);
+    let GetCommand::Get { id } = args.command;
+    let request = pb::GetVaultRequest {
+        project_id: conn.project_id.clone(),
+        vault_id: id,
+    };
+    let response = conn
+        .vaults()
+        .get_vault(conn.unary(request))
+        .await
+        .map_err(CliError::call)?
+        .into_inner();
+    let v = response.vault.clone().unwrap_or_default();
+    let billing = v.billing.clone().unwrap_or_default();
+    let resources: Vec<Vec<String>> = v
+        .resources
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.clone(),
+                r.name.clone(),
+                r.r#type.clone(),
+                protect_status(r.protect_status()),
+                r.backup_count.to_string(),
+            ]
+        })
+        .collect();
+    out.record(
+        &response,
+        &[
+            ("vault", v.id.clone()),
+            ("name", v.name.clone()),
+            ("status", paint(&vault_status(&billing))),
+            (
+                "object type",
+                enum_name(billing.object_type().as_str_name(), "OBJECT_TYPE_"),
+            ),
+            (
+                "protect type",
+                enum_name(billing.protect_type().as_str_name(), "PROTECT_TYPE_"),
+            ),
+            ("capacity", format!("{} GB", billing.size)),
+            ("allocated", format!("{} GB", billing.allocated)),
+            ("used", format!("{} MB", billing.used)),
+            (
+                "billing",
+                enum_name(billing.charging_mode().as_str_name(), "CHARGING_MODE_"),
+            ),
+            ("spec", billing.spec_code.clone()),
+            ("description", v.description.clone()),
+            ("project", v.project_id.clone()),
+            ("availability zone", v.availability_zone.clone()),
+            ("created", time(v.created_at.as_ref())),
+            (
+                "tags",
+                v.tags
+                    .iter()
+                    .map(|t| format!("{}={}", t.key, t.value))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        ],
+        &[(
+            "resources",
+            &["ID", "NAME", "TYPE", "PROTECT STATUS", "BACKUPS"],
+            resources,
+        )],
+    )?;
+    out.hint(&format!(
+        "its policy: cbr-gateway policies list --vault-id {}",
+        v.id
+    ));
+    Ok(Outcome::Done)
+}
+
+/// `policies list`.
+pub(crate) async fn policies(args: PoliciesArgs) -> Result<Outcome, CliError> {
+    let conn = Connection::open(&args.client).await?;
+    let mut out = Out::stdout(args.client.output);
+    let PoliciesCommand::List(a) = args.command;
+    let request = pb::ListPoliciesRequest {
+        project_id: conn.project_id.clone(),
+        operation_type: a.operation_type.unwrap_or_default(),
+        vault_id: a.vault_id.unwrap_or_default(),
+    };
+    let page = conn
+        .policies()
+        .list_policies(conn.unary(request))
+        .await
+        .map_err(CliError::call)?
+        .into_inner();
+    let rows: Vec<Vec<String>> = page.policies.iter().map(policy_row).collect();
+    let summary = format!("{} policy(ies)", page.policies.len());
+    out.page(&page, POLICY_COLUMNS, &rows, &summary)?;
+    Ok(Outcome::Done)
+}
+
+/// `policy get`.
+pub(crate) async fn policy(args: VaultArgs) -> Result<Outcome, CliError> {
+    let conn = Connection::open(&args.client).await?;
+    let mut out = Out::stdout(args.client.output);
+    let GetCommand::Get { id } = args.command;
+    let request = pb::GetPolicyRequest {
+        project_id: conn.project_id.clone(),
+        policy_id: id,
+    };
+    let response = conn
+        .policies()
+        .get_policy(conn.unary(request))
+        .await
+        .map_err(CliError::call)?
+        .into_inner();
+    let p = response.policy.clone().unwrap_or_default();
+    let d = p.operation_definition.clone().unwrap_or_default();
+    let n = |v: Option<i32>| v.map_or_else(String::new, |v| v.to_string());
+    let vaults: Vec<Vec<String>> = p
+        .associated_vaults
+        .iter()
+        .map(|v| vec![v.vault_id.clone(), v.destination_vault_id.clone()])
+        .collect();
+    out.record(
+        &response,
+        &[
+            ("policy", p.id.clone()),
+            ("name", p.name.clone()),
+            ("type", policy_type(&p)),
+            ("enabled", if p.enabled { "yes" } else { "no" }.into()),
+            ("schedule", schedule(&p)),
+            ("max backups", n(d.max_backups)),
+            ("retention days", n(d.retention_duration_days)),
+            ("daily backups", n(d.day_backups)),
+            ("weekly backups", n(d.week_backups)),
+            ("monthly backups", n(d.month_backups)),
+            ("yearly backups", n(d.year_backups)),
+            ("timezone", d.timezone.clone()),
+            ("destination region", d.destination_region.clone()),
+            ("destination project", d.destination_project_id.clone()),
+        ],
+        &[("vaults", &["VAULT", "DESTINATION VAULT"], vaults)],
+    )?;
+    Ok(Outcome::Done)
+}
+
+/// `operations list`.
+pub(crate) async fn operations(args: OperationsArgs) -> Result<Outcome, CliError> {
+    let conn = Connection::open(&args.client).await?;
+    let mut out = Out::stdout(args.client.output);
+    let OperationsCommand::List(a) = args.command;
+    let request = pb::ListOperationLogsRequest {
+        project_id: conn.project_id.clone(),
+        operation_type: a.operation_type.unwrap_or_default(),
+        status: a.status.unwrap_or_default(),
+        provider_id: a.provider_id.unwrap_or_default(),
+        resource_id: a.resource_id.unwrap_or_default(),
+        resource_name: a.resource_name.unwrap_or_default(),
+        vault_id: a.vault_id.unwrap_or_default(),
+        vault_name: a.vault_name.unwrap_or_default(),
+        start_time: a.start_time,
+        end_time: a.end_time,
+        enterprise_project_id: a.enterprise_project_id.unwrap_or_default(),
+        limit: a.limit,
+        offset: a.offset,
+        destination_region: a.destination_region.unwrap_or_default(),
+        destination_project_id: a.destination_project_id.unwrap_or_default(),
+    };
+    let page = conn
+        .operation_logs()
+        .list_operation_logs(conn.unary(request))
+        .await
+        .map_err(CliError::call)?
+        .into_inner();
+    let rows: Vec<Vec<String>> = page.operation_logs.iter().map(operation_row).collect();
+    let summary = summary(
+        "operation",
+        page.operation_logs.len(),
+        page.count,
+        page.offset,
+    );
+    out.page(&page, OPERATION_COLUMNS, &rows, &summary)?;
+    Ok(Outcome::Done)
+}
+
+/// `operation get`.
+pub(crate) async fn operation(args: VaultArgs) -> Result<Outcome, CliError> {
+    let conn = Connection::open(&args.client).await?;
+    let mut out = Out::stdout(args.client.output);
+    let GetCommand::Get { id } = args.command;
+    let request = pb::GetOperationLogRequest {
+        project_id: conn.project_id.clone(),
+        operation_log_id: id,
+    };
+    let response = conn
+        .operation_logs()
+        .get_operation_log(conn.unary(request))
+        .await
+        .map_err(CliError::call)?
+        .into_inner();
+    let o = response.operation_log.clone().unwrap_or_default();
+    let extra = o.extra_info.clone().unwrap_or_default();
+    let error = o.error_info.clone().unwrap_or_default();
+    let resource = extra.resource.clone().unwrap_or_default();
+    let backup = extra
+        .backup
+        .as_ref()
+        .map(|b| with_id(&b.backup_name, &b.backup_id))
+        .or_else(|| {
+            extra
+                .restore
+                .as_ref()
+                .map(|r| with_id(&r.backup_name, &r.backup_id))
+        })
+        .or_else(|| {
+            extra
+                .delete
+                .as_ref()
+                .map(|d| with_id(&d.backup_name, &d.backup_id))
+        })
+        .unwrap_or_default();
+    out.record(
+        &response,
+        &[
+            ("operation", o.id.clone()),
+            ("type", operation_type(&o)),
+            ("status", paint(&operation_status(&o))),
+            ("progress", progress(&o)),
+            (
+                "error",
+                if error.code.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: {}", error.code, error.message)
+                },
+            ),
+            (
+                "resource",
+                with_id(resource.name.as_deref().unwrap_or_default(), &resource.id),
+            ),
+            ("resource type", resource.r#type.clone()),
+            ("backup", backup),
+            (
+                "restored to",
+                extra
+                    .restore
+                    .as_ref()
+                    .map(|r| with_id(&r.target_resource_name, &r.target_resource_id))
+                    .unwrap_or_default(),
+            ),
+            ("vault", with_id(&o.vault_name, &o.vault_id)),
+            ("checkpoint", o.checkpoint_id.clone()),
+            ("policy", o.policy_id.clone()),
+            ("started", time(o.started_at.as_ref())),
+            ("ended", time(o.ended_at.as_ref())),
+            ("updated", time(o.updated_at.as_ref())),
+        ],
+        &[],
+    )?;
+    Ok(Outcome::Done)
+}
+
+/// The one vault named `name` (for `checkpoint create --vault-name`): none
+/// or several is a failure naming them.
+pub(crate) async fn vault_named(conn: &Connection, name: &str) -> Result<String, CliError> {
+    let request = pb::ListVaultsRequest {
+        project_id: conn.project_id.clone(),
+        name: name.to_owned(),
+        ..Default::default()
+    };
+    let page = conn
+        .vaults()
+        .list_vaults(conn.unary(request))
+        .await
+        .map_err(CliError::call)?
+        .into_inner();
+    // Upstream may match names loosely: only an exact name counts.
+    let matching: Vec<&pb::Vault> = page.vaults.iter().filter(|v| v.name == name).collect();
+    match matching.as_slice() {
+        [one] => Ok(one.id.clone()),
+        [] => Err(CliError::Usage(format!(
+            "no vault is named {name:?} (cbr-gateway vaults list shows them)"
+        ))),
+        several => Err(CliError::Usage(format!(
+            "{} vaults are named {name:?} ({}): give --vault with one's ID",
+            several.len(),
+            several
+                .iter()
+                .map(|v| v.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+// ---------------------------------------------------------------- rows
+
+const VAULT_COLUMNS: &[&str] = &[
+    "ID",
+    "NAME",
+    "STATUS",
+    "OBJECT",
+    "USED",
+    "SIZE",
+    "RESOURCES",
+];
+const POLICY_COLUMNS: &[&str] = &["ID", "NAME", "TYPE", "ENABLED", "SCHEDULE", "VAULTS"];
+const OPERATION_COLUMNS: &[&str] = &[
+    "ID", "TYPE", "STATUS", "PROGRESS", "RESOURCE", "VAULT", "STARTED", "ENDED",
+];
+
+fn summary(kind: &str, shown: usize, count: i32, offset: i32) -> String {
+    let shown = i32::try_from(shown).unwrap_or(i32::MAX);
+    let next = offset.saturating_add(shown);
+    if next < count {
+        format!("{shown} of {count} {kind}s (offset {offset}); next page: --offset {next}")
+    } else {
+        format!("{count} {kind}(s)")
+    }
+}
+
+fn vault_status(b: &pb::Billing) -> String {
+    enum_name(b.status().as_str_name(), "VAULT_STATUS_")
+}
+
+fn vault_row(v: &pb::Vault) -> Vec<String> {
+    let b = v.billing.clone().unwrap_or_default();
+    vec![
+        v.id.clone(),
+        v.name.clone(),
+        paint(&vault_status(&b)),
+        enum_name(b.object_type().as_str_name(), "OBJECT_TYPE_"),
+        format!("{} MB", b.used),
+        format!("{} GB", b.size),
+        v.resources.len().to_string(),
+    ]
+}
+
+fn policy_type(p: &pb::Policy) -> String {
+    enum_name(p.operation_type().as_str_name(), "POLICY_OPERATION_TYPE_")
+}
+
+fn schedule(p: &pb::Policy) -> String {
+    p.trigger
+        .as_ref()
+        .and_then(|t| t.properties.as_ref())
+        .map(|props| props.pattern.join(" | "))
+        .unwrap_or_default()
+}
+
+fn policy_row(p: &pb::Policy) -> Vec<String> {
+    vec![
+        p.id.clone(),
+        p.name.clone(),
+        policy_type(p),
+        if p.enabled { "yes" } else { "no" }.into(),
+        schedule(p),
+        p.associated_vaults
+            .iter()
+            .map(|v| v.vault_id.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+    ]
+}
+
+fn operation_type(o: &pb::OperationLog) -> String {
+    enum_name(o.operation_type().as_str_name(), "OPERATION_TYPE_")
+}
+
+fn operation_status(o: &pb::OperationLog) -> String {
+    enum_name(o.status().as_str_name(), "OPERATION_LOG_STATUS_")
+}
+
+fn progress(o: &pb::OperationLog) -> String {
+    o.extra_info
+        .as_ref()
+        .and_then(|e| e.common.as_ref())
+        .map_or_else(String::new, |c| format!("{}%", c.progress))
+}
+
+fn operation_row(o: &pb::OperationLog) -> Vec<String> {
+    let resource = o
+        .extra_info
+        .as_ref()
+        .and_then(|e| e.resource.as_ref())
+        .map(|r| {
+            r.name
+                .clone()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| r.id.clone())
+        })
+        .unwrap_or_default();
+    vec![
+        o.id.clone(),
+        operation_type(o),
+        paint(&operation_status(o)),
+        progress(o),
+        resource,
+        if o.vault_name.is_empty() {
+            o.vault_id.clone()
+        } else {
+            o.vault_name.clone()
+        },
+        time(o.started_at.as_ref()),
+        time(o.ended_at.as_ref()),
+    ]
+}
