@@ -25,6 +25,12 @@ pub enum Doc {
     Backup,
     BackupList,
     CheckpointItem,
+    Vault,
+    VaultList,
+    Policy,
+    PolicyList,
+    OperationLog,
+    OperationLogList,
 }
 
 pub const DOCS: &[Doc] = &[
@@ -32,6 +38,12 @@ pub const DOCS: &[Doc] = &[
     Doc::Backup,
     Doc::BackupList,
     Doc::CheckpointItem,
+    Doc::Vault,
+    Doc::VaultList,
+    Doc::Policy,
+    Doc::PolicyList,
+    Doc::OperationLog,
+    Doc::OperationLogList,
 ];
 
 impl Doc {
@@ -40,8 +52,11 @@ impl Doc {
         match self {
             Doc::Checkpoint => Some("checkpoint"),
             Doc::Backup => Some("backup"),
-            Doc::BackupList => None,
+            Doc::BackupList | Doc::VaultList | Doc::PolicyList | Doc::OperationLogList => None,
             Doc::CheckpointItem => Some("checkpoint_item"),
+            Doc::Vault => Some("vault"),
+            Doc::Policy => Some("policy"),
+            Doc::OperationLog => Some("operation_log"),
         }
     }
 
@@ -87,8 +102,59 @@ impl Doc {
                 );
                 out
             }
+            Doc::Vault => {
+                let e: dto::VaultEnvelope = serde_json::from_slice(bytes)?;
+                pb::Vault::from(e.vault).created_at.into_iter().collect()
+            }
+            Doc::VaultList => {
+                let d: dto::VaultListDto = serde_json::from_slice(bytes)?;
+                pb::ListVaultsResponse::from(d)
+                    .vaults
+                    .into_iter()
+                    .filter_map(|v| v.created_at)
+                    .collect()
+            }
+            Doc::Policy => {
+                let e: dto::PolicyEnvelope = serde_json::from_slice(bytes)?;
+                policy_times(pb::Policy::from(e.policy))
+            }
+            Doc::PolicyList => {
+                let d: dto::PolicyListDto = serde_json::from_slice(bytes)?;
+                pb::ListPoliciesResponse::from(d)
+                    .policies
+                    .into_iter()
+                    .flat_map(policy_times)
+                    .collect()
+            }
+            Doc::OperationLog => {
+                let e: dto::OperationLogEnvelope = serde_json::from_slice(bytes)?;
+                operation_times(pb::OperationLog::from(e.operation_log))
+            }
+            Doc::OperationLogList => {
+                let d: dto::OperationLogListDto = serde_json::from_slice(bytes)?;
+                pb::ListOperationLogsResponse::from(d)
+                    .operation_logs
+                    .into_iter()
+                    .flat_map(operation_times)
+                    .collect()
+            }
         })
     }
+}
+
+fn policy_times(p: pb::Policy) -> Vec<Timestamp> {
+    p.trigger
+        .and_then(|t| t.properties)
+        .and_then(|p| p.start_time)
+        .into_iter()
+        .collect()
+}
+
+fn operation_times(o: pb::OperationLog) -> Vec<Timestamp> {
+    [o.created_at, o.started_at, o.updated_at, o.ended_at]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Every timestamp of a converted backup, its children's included.

@@ -134,6 +134,21 @@ fn template(doc: Doc) -> Value {
             });
         }
         Doc::CheckpointItem => checkpoint_item_template(),
+        Doc::Vault => vault_template(),
+        Doc::VaultList => {
+            return json!({"vaults": [vault_template()], "count": 50, "limit": 1, "offset": 0});
+        }
+        Doc::Policy => policy_template(),
+        Doc::PolicyList => return json!({"policies": [policy_template()], "count": 10}),
+        Doc::OperationLog => operation_log_template(),
+        Doc::OperationLogList => {
+            return json!({
+                "operation_logs": [operation_log_template()],
+                "count": 1,
+                "limit": 10,
+                "offset": 0,
+            });
+        }
     };
     json!({ doc.envelope().unwrap_or_default(): inner })
 }
@@ -255,6 +270,75 @@ fn checkpoint_template() -> Value {
             "retention_duration": -1,
         },
     })
+}
+
+fn vault_template() -> Value {
+    json!({"auto_bind": true, "auto_expand": false,
+      "billing": {"allocated": 40, "charging_mode": "post_paid", "cloud_type": "public",
+        "consistent_level": "crash_consistent", "frozen_scene": "x", "object_type": "server",
+        "order_id": "o", "product_id": "p", "protect_type": "backup", "size": 40,
+        "spec_code": "vault.backup.server.normal", "status": "available", "storage_unit": "b",
+        "used": 1024, "is_multi_az": false},
+      "bind_rules": {"tags": [{"key": "env", "value": "prod"}]},
+      "created_at": "2020-07-24T09:12:49.491874", "description": "d", "enterprise_project_id": "0",
+      "id": "2b076f26-391f-40fa-bf71-a798940faccf", "name": "sdk-vault1595581958",
+      "project_id": "0605767b5780d5762fc5c0118072a564",
+      "provider_id": "0daac4c5-6707-4851-97ba-169e36266b66",
+      "resources": [{"id": "94eba8b2-acc9-4d82-badc-127144cc5526", "name": "ecs",
+        "type": "OS::Nova::Server", "protect_status": "available", "size": 40, "backup_size": 0,
+        "backup_count": 2, "auto_protect": true,
+        "extra_info": {"exclude_volumes": ["v1"], "include_volumes": [{"id": "v2", "os_version": "x"}]}}],
+      "tags": [{"key": "fds", "value": "v"}], "user_id": "aa2999fa5ae640f28926f8fd79188934",
+      "smn_notify": true, "threshold": 80, "sys_lock_source_service": "SMB", "locked": false,
+      "availability_zone": "az1.dc1"})
+}
+
+fn policy_template() -> Value {
+    json!({"associated_vaults": [{"vault_id": "v", "destination_vault_id": "d"}], "enabled": true,
+      "id": "cbb3ce6f-3332-4e7c-b98e-77290d8471ff", "name": "policy001", "policy_type": "custom_policy",
+      "operation_definition": {"day_backups": 0, "month_backups": 0, "retention_duration_days": 1,
+        "timezone": "UTC+08:00", "week_backups": 0, "year_backups": 0, "max_backups": -1,
+        "full_backup_interval": -1, "destination_region": "r", "destination_project_id": "p",
+        "enable_acceleration": false, "cross_account_urn": "u",
+        "advanced_retention_rules": {
+          "weekly_retention_rules": {"days_of_week": ["MO"], "retention_duration_periods": 4},
+          "monthly_retention_rules": {"retention_type": "MONTHLY", "retention_weeks": ["1"],
+            "days_of_week": ["MO"], "days_of_month": [1, -1], "retention_duration_periods": 6},
+          "yearly_retention_rules": {"retention_type": "WEEKLY", "retention_months": ["1"],
+            "retention_weeks": ["1"], "days_of_week": ["MO"], "days_of_month": [1],
+            "retention_duration_periods": 1}}},
+      "operation_type": "backup",
+      "trigger": {"id": "d67269a6-5369-42d7-8150-5254bd446328", "name": "default", "type": "time",
+        "properties": {"pattern": ["FREQ=WEEKLY;BYDAY=MO;BYHOUR=14;BYMINUTE=00"],
+          "start_time": "2019-05-08 06:57:05", "start_window_minutes": 60}}})
+}
+
+fn operation_log_template() -> Value {
+    json!({"checkpoint_id": "b432511f-d889-428f-8b0e-5f47c524c6b6",
+      "created_at": "2019-05-23T14:31:36.039365", "ended_at": "2019-05-23T14:35:23.511155",
+      "error_info": {"code": "", "message": ""},
+      "extra_info": {
+        "backup": {"backup_id": "0e5d0ef6", "backup_name": "manualbk_backup", "incremental": "true",
+          "app_consistency_status": "0", "app_consistency_error_code": "", "app_consistency_error_message": ""},
+        "common": {"progress": 100, "request_id": "req-cdb98cc4", "task_id": "t"},
+        "resource": {"id": "1dab32fa", "name": "ECS-0001", "type": "OS::Nova::Server",
+          "extra_info": {"exclude_volumes": [], "include_volumes": []}},
+        "restore": {"backup_id": "b", "backup_name": "n", "target_resource_id": "t", "target_resource_name": "m"},
+        "delete": {"backup_id": "b", "backup_name": "n"},
+        "replication": {"source_backup_id": "s", "source_checkpoint_id": "c", "source_project_id": "p",
+          "source_region": "r1", "source_backup_name": "n", "destination_backup_id": "d",
+          "destination_checkpoint_id": "e", "destination_project_id": "q", "destination_region": "r2",
+          "destination_backup_name": "m"},
+        "sync": {"sync_backup_num": 1, "delete_backup_num": 0, "err_sync_backup_num": 0},
+        "vault_delete": {"fail_count": 0, "total_count": 12},
+        "remove_resources": {"fail_count": 0, "total_count": 1,
+          "resources": [{"id": "r", "type": "OS::Nova::Server", "name": "n"}]},
+        "update_expiration_time": {"affected_backups_count": 3, "expiration_day": "2026-12-31"}},
+      "id": "4827f2da-b008-4507-ab7d-42d0df5ed912", "operation_type": "backup", "policy_id": "p",
+      "project_id": "04f1829c788037ac2fb8c01eb2b04b95",
+      "provider_id": "0daac4c5-6707-4851-97ba-169e36266b66",
+      "started_at": "2019-05-23T14:31:36.007230", "status": "success",
+      "updated_at": "2019-05-23T14:35:23.584418", "vault_id": "v", "vault_name": "n"})
 }
 
 fn checkpoint_item_template() -> Value {
