@@ -113,7 +113,7 @@ pub fn init(
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StreamCounts {
     /// Messages sent.
-    pub backups: u64,
+    pub sent: u64,
     /// Upstream pages fetched.
     pub pages: u64,
 }
@@ -193,7 +193,7 @@ impl Line<'_> {
         let latency_us = self.started.elapsed().as_micros() as u64;
         let code = self.status.code();
         let upstream_request_id = self.upstream_request_id.unwrap_or("");
-        let backups = self.stream.map(|s| s.backups);
+        let sent = self.stream.map(|s| s.sent);
         let pages = self.stream.map(|s| s.pages);
         let trace_id = self.trace.map_or("", |t| t.trace_id.as_str());
         let request_id = self.trace.and_then(|t| t.request_id()).unwrap_or("");
@@ -201,9 +201,9 @@ impl Line<'_> {
         let project = self.project.unwrap_or("");
         let authz = self.authz.unwrap_or("");
         if matches!(code, Code::Internal | Code::Unknown | Code::DataLoss) {
-            tracing::warn!(rpc, code = ?code, latency_us, trace_id, request_id, upstream_request_id, caller, project, authz, backups, pages, message = self.status.message(), "rpc");
+            tracing::warn!(rpc, code = ?code, latency_us, trace_id, request_id, upstream_request_id, caller, project, authz, sent, pages, message = self.status.message(), "rpc");
         } else {
-            tracing::info!(rpc, code = ?code, latency_us, trace_id, request_id, upstream_request_id, caller, project, authz, backups, pages, "rpc");
+            tracing::info!(rpc, code = ?code, latency_us, trace_id, request_id, upstream_request_id, caller, project, authz, sent, pages, "rpc");
         }
     }
 }

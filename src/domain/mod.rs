@@ -28,9 +28,9 @@ use prost_types::Timestamp;
 
 pub use backup::{DEFAULT_PAGE_SIZE, check_list_backups, check_stream_backups, list_backups};
 pub use checkpoint::{CreateCheckpoint, check_create_checkpoint};
-pub use operation_log::check_list_operation_logs;
+pub use operation_log::{check_list_operation_logs, check_stream_operation_logs};
 pub use policy::check_list_policies;
-pub use vault::{MAX_VAULT_IDS, check_list_vaults};
+pub use vault::{MAX_VAULT_IDS, check_list_vaults, check_stream_vaults};
 
 /// The upstream queries the list checks produce.
 pub use crate::upstream::{BackupQuery, OperationLogQuery, PolicyQuery, VaultQuery};
@@ -91,6 +91,14 @@ pub const REPEATED_CAPS: &[(&str, RepeatedCap)] = &[
     ),
     (
         "cbr.gateway.v1.ListVaultsRequest.resource_ids",
+        RepeatedCap::Max(MAX_RESOURCES),
+    ),
+    (
+        "cbr.gateway.v1.StreamVaultsRequest.id",
+        RepeatedCap::Max(MAX_VAULT_IDS),
+    ),
+    (
+        "cbr.gateway.v1.StreamVaultsRequest.resource_ids",
         RepeatedCap::Max(MAX_RESOURCES),
     ),
     (
@@ -334,6 +342,35 @@ pub struct ResourceRef {
     pub project_id: String,
     /// The resource's ID (checkpoint, backup or checkpoint item).
     pub id: String,
+}
+
+/// A stream's check, made from its list's: the list's violations with
+/// `limit` named `page_size`, and on success the page size (default
+/// [`DEFAULT_PAGE_SIZE`]) and the start (default 0) always set by `set`.
+fn as_stream<Q>(
+    checked: Result<(String, Q), ValidationError>,
+    page_size: Option<i32>,
+    offset: Option<i32>,
+    set: impl FnOnce(&mut Q, i32, i32),
+) -> Result<(String, Q), ValidationError> {
+    match checked {
+        Ok((project_id, mut query)) => {
+            set(
+                &mut query,
+                page_size.unwrap_or(DEFAULT_PAGE_SIZE),
+                offset.unwrap_or(0),
+            );
+            Ok((project_id, query))
+        }
+        Err(mut err) => {
+            for v in &mut err.violations {
+                if v.field == "limit" {
+                    v.field = "page_size".into();
+                }
+            }
+            Err(err)
+        }
+    }
 }
 
 /// Checks a read of one resource whose ID field is `id_field`.

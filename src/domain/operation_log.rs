@@ -57,6 +57,60 @@ pub fn check_list_operation_logs(
     c.finish((project_id, query))
 }
 
+/// Checks a StreamOperationLogs request by ListOperationLogs' rules
+/// (`page_size` in the place of `limit`); the query's `limit` is the page size
+/// and its `offset` where the walk starts, both always set.
+pub fn check_stream_operation_logs(
+    req: &pb::StreamOperationLogsRequest,
+    default_project: Option<&str>,
+) -> Result<(String, OperationLogQuery), ValidationError> {
+    // Destructured in full: a field added to one message and not mapped here
+    // fails to compile.
+    let pb::StreamOperationLogsRequest {
+        project_id,
+        operation_type,
+        status,
+        provider_id,
+        resource_id,
+        resource_name,
+        vault_id,
+        vault_name,
+        start_time,
+        end_time,
+        enterprise_project_id,
+        page_size,
+        offset,
+        destination_region,
+        destination_project_id,
+    } = req.clone();
+    let list = pb::ListOperationLogsRequest {
+        project_id,
+        operation_type,
+        status,
+        provider_id,
+        resource_id,
+        resource_name,
+        vault_id,
+        vault_name,
+        start_time,
+        end_time,
+        enterprise_project_id,
+        limit: page_size,
+        offset,
+        destination_region,
+        destination_project_id,
+    };
+    super::as_stream(
+        check_list_operation_logs(&list, default_project),
+        page_size,
+        offset,
+        |q, size, start| {
+            q.limit = Some(size);
+            q.offset = Some(start);
+        },
+    )
+}
+
 impl From<dto::OperationLogListDto> for pb::ListOperationLogsResponse {
     /// Where upstream omits `offset`/`limit`, its defaults (0, 1000) are
     /// reported; `count` is upstream's total, else the page's length.

@@ -74,6 +74,56 @@ pub fn check_list_vaults(
     c.finish((project_id, query))
 }
 
+/// Checks a StreamVaults request by ListVaults' rules (`page_size` in the
+/// place of `limit`); the query's `limit` is the page size and its `offset`
+/// where the walk starts, both always set.
+pub fn check_stream_vaults(
+    req: &pb::StreamVaultsRequest,
+    default_project: Option<&str>,
+) -> Result<(String, VaultQuery), ValidationError> {
+    // Destructured in full: a field added to one message and not mapped here
+    // fails to compile.
+    let pb::StreamVaultsRequest {
+        project_id,
+        page_size,
+        name,
+        offset,
+        cloud_type,
+        protect_type,
+        object_type,
+        enterprise_project_id,
+        id,
+        policy_id,
+        status,
+        resource_ids,
+        availability_zone,
+    } = req.clone();
+    let list = pb::ListVaultsRequest {
+        project_id,
+        limit: page_size,
+        name,
+        offset,
+        cloud_type,
+        protect_type,
+        object_type,
+        enterprise_project_id,
+        id,
+        policy_id,
+        status,
+        resource_ids,
+        availability_zone,
+    };
+    super::as_stream(
+        check_list_vaults(&list, default_project),
+        page_size,
+        offset,
+        |q, size, start| {
+            q.limit = Some(size);
+            q.offset = Some(start);
+        },
+    )
+}
+
 impl From<dto::VaultListDto> for pb::ListVaultsResponse {
     /// Where upstream omits `offset`/`limit`, its defaults (0, 1000) are
     /// reported; `count` is upstream's total, else the page's length.

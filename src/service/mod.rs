@@ -27,6 +27,10 @@ use crate::{
     rpcs::Rpc,
     transport::deadline::Deadline,
     upstream::{AkSk, Auth, AuthToken, Reply, TokenError, UpstreamClient, iam::IamTokenProvider},
+    watch::{
+        BoxStream,
+        pager::{Listing, Pager, Summary},
+    },
 };
 
 /// State every service shares.
@@ -183,6 +187,70 @@ impl Shared {
             deadline,
             admitted,
         })
+    }
+}
+
+impl Shared {
+    /// Runs one paged walk (StreamBackups, StreamVaults, StreamOperationLogs):
+    /// credentials, checks and authorization before the stream starts, so bad
+    /// input fails the call itself rather than its first message; then the
+    /// pager, whose end writes the call's one log line.
+    pub(crate) fn walk<Req, L: Listing>(
+        &self,
+        rpc: &'static Rpc,
+        request: Request<Req>,
+        check: impl FnOnce(&Req) -> Result<(String, L), crate::domain::ValidationError>,
+    ) -> Result<Response<BoxStream<L::Message>>, Status> {
+        let started = Instant::now();
+        let mut trace = crate::trace::TraceContext::from_metadata(request.metadata());
+        let refuse = |error: GatewayError, trace: &crate::trace::TraceContext| {
+            let status = error.to_status();
+            crate::trace::CURRENT.sync_scope(trace.clone(), || {
+                crate::telemetry::log_rpc(
+                    rpc.method,
+                    &status,
+                    started,
+                    None,
+                    Some(crate::telemetry::StreamCounts::default()),
+                );
+            });
+            status
+        };
+        let call = match self.stream_context(rpc, &request) {
+            Ok(call) => call,
+            Err(e) => return Err(refuse(e, &trace)),
+        };
+        trace.facts = Some(call.admitted.facts.clone());
+        let (project_id, listing) = check(request.get_ref())
+            .map_err(|e| refuse(GatewayError::InvalidArgument(e), &trace))?;
+        call.authorize(&project_id).map_err(|e| refuse(e, &trace))?;
+        let pager = Pager {
+            upstream: self.upstream.clone(),
+            auth: call.auth,
+            deadline: call.deadline,
+            project_id,
+            listing,
+        };
+        // The call's one log line, once the walk is over.
+        let ended = move |summary: Summary| {
+            let counts = crate::telemetry::StreamCounts {
+                sent: summary.sent,
+                pages: summary.pages,
+            };
+            crate::telemetry::log_rpc(
+                rpc.method,
+                &summary.status,
+                started,
+                summary.request_id.as_deref(),
+                Some(counts),
+            );
+        };
+        let span = rpc_span(rpc.method);
+        trace.attach(&span);
+        // The pager's tasks carry the trace context and the span to upstream.
+        Ok(Response::new(span.in_scope(|| {
+            crate::trace::CURRENT.sync_scope(trace, || pager.stream(ended))
+        })))
     }
 }
 

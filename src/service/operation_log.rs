@@ -9,12 +9,14 @@ use crate::{
     domain,
     proto::{
         GetOperationLogRequest, GetOperationLogResponse, ListOperationLogsRequest,
-        ListOperationLogsResponse, operation_log_service_server::OperationLogService,
+        ListOperationLogsResponse, StreamOperationLogsRequest, StreamOperationLogsResponse,
+        operation_log_service_server::OperationLogService,
     },
     rpcs,
+    watch::BoxStream,
 };
 
-/// Serves ListOperationLogs and GetOperationLog.
+/// Serves ListOperationLogs, StreamOperationLogs and GetOperationLog.
 #[derive(Debug, Clone)]
 pub(crate) struct OperationLogApi {
     shared: Arc<Shared>,
@@ -52,6 +54,19 @@ impl OperationLogService for OperationLogApi {
                 },
             )
             .await
+    }
+
+    type StreamOperationLogsStream = BoxStream<StreamOperationLogsResponse>;
+
+    async fn stream_operation_logs(
+        &self,
+        request: Request<StreamOperationLogsRequest>,
+    ) -> Result<Response<Self::StreamOperationLogsStream>, Status> {
+        let default_project = self.shared.default_project.clone();
+        self.shared
+            .walk(&rpcs::STREAM_OPERATION_LOGS, request, |req| {
+                domain::check_stream_operation_logs(req, default_project.as_deref())
+            })
     }
 
     async fn get_operation_log(

@@ -9,12 +9,13 @@ use crate::{
     domain,
     proto::{
         GetVaultRequest, GetVaultResponse, ListVaultsRequest, ListVaultsResponse,
-        vault_service_server::VaultService,
+        StreamVaultsRequest, StreamVaultsResponse, vault_service_server::VaultService,
     },
     rpcs,
+    watch::BoxStream,
 };
 
-/// Serves ListVaults and GetVault.
+/// Serves ListVaults, StreamVaults and GetVault.
 #[derive(Debug, Clone)]
 pub(crate) struct VaultApi {
     shared: Arc<Shared>,
@@ -46,6 +47,18 @@ impl VaultService for VaultApi {
                 Ok(reply.map(ListVaultsResponse::from))
             })
             .await
+    }
+
+    type StreamVaultsStream = BoxStream<StreamVaultsResponse>;
+
+    async fn stream_vaults(
+        &self,
+        request: Request<StreamVaultsRequest>,
+    ) -> Result<Response<Self::StreamVaultsStream>, Status> {
+        let default_project = self.shared.default_project.clone();
+        self.shared.walk(&rpcs::STREAM_VAULTS, request, |req| {
+            domain::check_stream_vaults(req, default_project.as_deref())
+        })
     }
 
     async fn get_vault(

@@ -1,5 +1,7 @@
-//! The pager behind StreamBackups: every page of ListBackups as one stream of
-//! backups, the next page fetched while the current one streams.
+//! The pager behind StreamBackups, StreamVaults and StreamOperationLogs: every
+//! page of one upstream list as one stream of its items, the next page fetched
+//! while the current one streams. What is listed is a [`Listing`]; the walk
+//! below is the same for all of them.
 //!
 //! # Design
 //!
@@ -57,14 +59,15 @@ use tonic::Status;
 
 use std::hash::{DefaultHasher, Hash as _, Hasher as _};
 
+use futures_util::future::BoxFuture;
+
 use crate::{
     domain::DEFAULT_PAGE_SIZE,
     error::GatewayError,
-    proto::StreamBackupsResponse,
-    upstream::BackupQuery,
+    proto as pb,
     upstream::{
-        Auth, Reply, UpstreamClient, UpstreamError,
-        dto::{BackupDto, BackupListDto},
+        Auth, BackupQuery, OperationLogQuery, Reply, UpstreamClient, UpstreamError, VaultQuery,
+        lenient::Text,
     },
     watch::{BoxStream, bounded},
 };
@@ -72,12 +75,43 @@ use crate::{
 /// Most messages waiting between the producer and the gRPC stream.
 pub(crate) const CHANNEL_CAPACITY: usize = 32;
 
-type Item = Result<StreamBackupsResponse, Status>;
-type PageResult = Result<Reply<BackupListDto>, UpstreamError>;
+/// One page of a list: its items and upstream's `count` beside them.
+pub(crate) struct Page<T> {
+    items: Vec<T>,
+    count: Option<i64>,
+}
 
-/// One StreamBackups walk, ready to start.
-#[derive(Debug)]
-pub(crate) struct BackupPager {
+type PageResult<T> = Result<Reply<Page<T>>, UpstreamError>;
+
+/// What a stream walks: one upstream list with its checked filters, whose
+/// `limit` is the page size and `offset` where the walk starts (unset:
+/// [`DEFAULT_PAGE_SIZE`] and 0).
+pub(crate) trait Listing: Send + Sync + 'static {
+    /// An upstream item.
+    type Dto: Send + 'static;
+    /// The stream's message for one item.
+    type Message: Send + 'static;
+    /// What the items are, in status messages (`backups`).
+    const ITEMS: &'static str;
+    /// The query's `limit` and `offset`.
+    fn paging(&self) -> (Option<i32>, Option<i32>);
+    /// Fetches the page at `offset`, on its own (the fetch runs in a task).
+    fn fetch(
+        &self,
+        upstream: UpstreamClient,
+        auth: Auth,
+        deadline: Option<Instant>,
+        project_id: String,
+        offset: i32,
+    ) -> BoxFuture<'static, PageResult<Self::Dto>>;
+    /// The item's ID, to notice a page repeated.
+    fn id(item: &Self::Dto) -> Option<&str>;
+    /// The stream's message for `item`.
+    fn message(item: Self::Dto) -> Self::Message;
+}
+
+/// One walk, ready to start.
+pub(crate) struct Pager<L> {
     /// The upstream client.
     pub upstream: UpstreamClient,
     /// The credentials the call acts with.
@@ -86,15 +120,130 @@ pub(crate) struct BackupPager {
     pub deadline: Option<Instant>,
     /// Project to list.
     pub project_id: String,
-    /// Checked filters; `limit` is the page size and `offset` where the walk
-    /// starts (unset: [`DEFAULT_PAGE_SIZE`] and 0). `marker` is not used.
-    pub query: BackupQuery,
+    /// What to list.
+    pub listing: L,
+}
+
+fn id(text: &Text) -> Option<&str> {
+    text.as_deref()
+}
+
+impl Listing for BackupQuery {
+    type Dto = crate::upstream::dto::BackupDto;
+    type Message = pb::StreamBackupsResponse;
+    const ITEMS: &'static str = "backups";
+    fn paging(&self) -> (Option<i32>, Option<i32>) {
+        (self.limit, self.offset)
+    }
+    fn fetch(
+        &self,
+        upstream: UpstreamClient,
+        auth: Auth,
+        deadline: Option<Instant>,
+        project_id: String,
+        offset: i32,
+    ) -> BoxFuture<'static, PageResult<Self::Dto>> {
+        let mut query = self.clone();
+        query.offset = Some(offset);
+        query.marker = None;
+        Box::pin(async move {
+            let reply = upstream
+                .list_backups(&auth, deadline, &project_id, &query)
+                .await?;
+            Ok(reply.map(|d| Page {
+                items: d.backups.0,
+                count: d.count.0,
+            }))
+        })
+    }
+    fn id(item: &Self::Dto) -> Option<&str> {
+        id(&item.id)
+    }
+    fn message(item: Self::Dto) -> Self::Message {
+        pb::StreamBackupsResponse {
+            backup: Some(item.into()),
+        }
+    }
+}
+
+impl Listing for VaultQuery {
+    type Dto = crate::upstream::dto::VaultDto;
+    type Message = pb::StreamVaultsResponse;
+    const ITEMS: &'static str = "vaults";
+    fn paging(&self) -> (Option<i32>, Option<i32>) {
+        (self.limit, self.offset)
+    }
+    fn fetch(
+        &self,
+        upstream: UpstreamClient,
+        auth: Auth,
+        deadline: Option<Instant>,
+        project_id: String,
+        offset: i32,
+    ) -> BoxFuture<'static, PageResult<Self::Dto>> {
+        let mut query = self.clone();
+        query.offset = Some(offset);
+        Box::pin(async move {
+            let reply = upstream
+                .list_vaults(&auth, deadline, &project_id, &query)
+                .await?;
+            Ok(reply.map(|d| Page {
+                items: d.vaults.0,
+                count: d.count.0,
+            }))
+        })
+    }
+    fn id(item: &Self::Dto) -> Option<&str> {
+        id(&item.id)
+    }
+    fn message(item: Self::Dto) -> Self::Message {
+        pb::StreamVaultsResponse {
+            vault: Some(item.into()),
+        }
+    }
+}
+
+impl Listing for OperationLogQuery {
+    type Dto = crate::upstream::dto::OperationLogDto;
+    type Message = pb::StreamOperationLogsResponse;
+    const ITEMS: &'static str = "operation logs";
+    fn paging(&self) -> (Option<i32>, Option<i32>) {
+        (self.limit, self.offset)
+    }
+    fn fetch(
+        &self,
+        upstream: UpstreamClient,
+        auth: Auth,
+        deadline: Option<Instant>,
+        project_id: String,
+        offset: i32,
+    ) -> BoxFuture<'static, PageResult<Self::Dto>> {
+        let mut query = self.clone();
+        query.offset = Some(offset);
+        Box::pin(async move {
+            let reply = upstream
+                .list_operation_logs(&auth, deadline, &project_id, &query)
+                .await?;
+            Ok(reply.map(|d| Page {
+                items: d.operation_logs.0,
+                count: d.count.0,
+            }))
+        })
+    }
+    fn id(item: &Self::Dto) -> Option<&str> {
+        id(&item.id)
+    }
+    fn message(item: Self::Dto) -> Self::Message {
+        pb::StreamOperationLogsResponse {
+            operation_log: Some(item.into()),
+        }
+    }
 }
 
 /// How a walk went, for its log line.
 #[derive(Debug)]
 pub(crate) struct Summary {
-    /// Backups sent.
+    /// Items sent.
     pub sent: u64,
     /// Upstream pages fetched.
     pub pages: u64,
@@ -128,7 +277,7 @@ enum Seen {
 
 impl Guard {
     /// Takes note of a page and upstream's `count` beside it.
-    fn page(&mut self, backups: &[BackupDto], count: Option<i64>) -> Seen {
+    fn page<L: Listing>(&mut self, items: &[L::Dto], count: Option<i64>) -> Seen {
         // A count of 0 beside backups is read as "not filled in" rather than
         // as a total: trusted, it would end every walk of such an upstream
         // after one page.
@@ -136,12 +285,12 @@ impl Guard {
             self.count = Some(self.count.map_or(c, |seen| seen.max(c)));
         }
         let mut hasher = DefaultHasher::new();
-        for b in backups {
-            b.id.0.hash(&mut hasher);
+        for item in items {
+            L::id(item).hash(&mut hasher);
         }
-        let mark = (backups.len(), hasher.finish());
+        let mark = (items.len(), hasher.finish());
         // An empty page ends the walk anyway; it repeats nothing.
-        let repeated = !backups.is_empty() && self.previous == Some(mark);
+        let repeated = !items.is_empty() && self.previous == Some(mark);
         self.previous = Some(mark);
         if !repeated {
             self.repeats = 0;
@@ -162,28 +311,28 @@ impl Guard {
 }
 
 /// Why a walk cannot go on, for the status that ends it.
-fn broken_paging(why: &str, sent: u64) -> Status {
-    GatewayError::UpstreamPagingBroken(format!("{why}; stopping after {sent} backups")).to_status()
+fn broken_paging(why: &str, sent: u64, items: &str) -> Status {
+    GatewayError::UpstreamPagingBroken(format!("{why}; stopping after {sent} {items}")).to_status()
 }
 
 /// A page fetch running in its own task; dropping it aborts the task and with it
 /// the upstream request.
-struct Fetch(JoinHandle<PageResult>);
+struct Fetch<T>(JoinHandle<PageResult<T>>);
 
-impl Drop for Fetch {
+impl<T> Drop for Fetch<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
 }
 
-impl BackupPager {
+impl<L: Listing> Pager<L> {
     /// Starts the walk in a task of its own and returns the stream of its
-    /// backups, ended by the caller's deadline; `ended` gets the walk's
+    /// items, ended by the caller's deadline; `ended` gets the walk's
     /// [`Summary`] (for the call's log line) when it is over.
     pub(crate) fn stream(
         self,
         ended: impl FnOnce(Summary) + Send + 'static,
-    ) -> BoxStream<StreamBackupsResponse> {
+    ) -> BoxStream<L::Message> {
         let capacity = CHANNEL_CAPACITY.min(self.page_size());
         let (tx, rx) = mpsc::channel(capacity);
         let deadline = self.deadline;
@@ -194,29 +343,28 @@ impl BackupPager {
     }
 
     fn page_size(&self) -> usize {
-        usize::try_from(self.query.limit.unwrap_or(DEFAULT_PAGE_SIZE))
+        usize::try_from(self.listing.paging().0.unwrap_or(DEFAULT_PAGE_SIZE))
             .unwrap_or(1)
             .max(1)
     }
 
     /// Starts fetching the page at `offset`.
-    fn fetch(&self, offset: i32) -> Fetch {
-        let upstream = self.upstream.clone();
-        let auth = self.auth.clone();
-        let deadline = self.deadline;
-        let project_id = self.project_id.clone();
-        let mut query = self.query.clone();
-        query.offset = Some(offset);
-        query.marker = None;
-        Fetch(crate::trace::spawn(async move {
-            upstream
-                .list_backups(&auth, deadline, &project_id, &query)
-                .await
-        }))
+    fn fetch(&self, offset: i32) -> Fetch<L::Dto> {
+        Fetch(crate::trace::spawn(self.listing.fetch(
+            self.upstream.clone(),
+            self.auth.clone(),
+            self.deadline,
+            self.project_id.clone(),
+            offset,
+        )))
     }
 
-    /// Walks every page, sending each backup; returns how it ended.
-    async fn walk(&self, tx: &mpsc::Sender<Item>, capacity: usize) -> Summary {
+    /// Walks every page, sending each item; returns how it ended.
+    async fn walk(
+        &self,
+        tx: &mpsc::Sender<Result<L::Message, Status>>,
+        capacity: usize,
+    ) -> Summary {
         let page_size = self.page_size();
         let mut summary = Summary {
             sent: 0,
@@ -224,13 +372,13 @@ impl BackupPager {
             status: Status::ok(""),
             request_id: None,
         };
-        let mut offset = self.query.offset.unwrap_or(0);
+        let mut offset = self.listing.paging().1.unwrap_or(0);
         let mut guard = Guard::default();
         let mut in_flight = Some(self.fetch(offset));
         // Items of the previous page that may still sit in the channel.
         let mut wait_before_prefetch = 0;
         while let Some(mut fetch) = in_flight.take() {
-            let joined: Result<PageResult, JoinError> = tokio::select! {
+            let joined: Result<PageResult<L::Dto>, JoinError> = tokio::select! {
                 joined = &mut fetch.0 => joined,
                 () = tx.closed() => return self.gone(summary),
             };
@@ -251,16 +399,17 @@ impl BackupPager {
             };
             summary.pages += 1;
             summary.request_id = reply.request_id;
-            let mut page = reply.value.backups.0;
+            let mut page = reply.value.items;
             let len = page.len();
-            match guard.page(&page, reply.value.count.0) {
+            match guard.page::<L>(&page, reply.value.count) {
                 Seen::New => {}
                 Seen::Repeat => page.clear(),
                 Seen::RepeatedAgain => {
                     let why = format!(
-                        "upstream repeated a page of {len} backups at offset {offset} (offset ignored?)"
+                        "upstream repeated a page of {len} {} at offset {offset} (offset ignored?)",
+                        L::ITEMS
                     );
-                    let status = broken_paging(&why, summary.sent);
+                    let status = broken_paging(&why, summary.sent, L::ITEMS);
                     return fail(tx, summary, status).await;
                 }
             }
@@ -279,24 +428,21 @@ impl BackupPager {
             // it (the count may have grown), then stop instead of fetching on.
             let past_count = next_offset.and_then(|next| guard.past_count(next));
             let next_offset = next_offset.filter(|_| past_count.is_none());
-            for (i, backup) in page.into_iter().enumerate() {
+            for (i, item) in page.into_iter().enumerate() {
                 if let Some(next) = next_offset
                     && in_flight.is_none()
                     && i >= wait_before_prefetch
                 {
                     in_flight = Some(self.fetch(next));
                 }
-                let message = StreamBackupsResponse {
-                    backup: Some(backup.into()),
-                };
-                if tx.send(Ok(message)).await.is_err() {
+                if tx.send(Ok(L::message(item))).await.is_err() {
                     return self.gone(summary);
                 }
                 summary.sent += 1;
             }
             if let Some(count) = past_count {
                 let why = format!("upstream kept sending full pages past its count of {count}");
-                let status = broken_paging(&why, summary.sent);
+                let status = broken_paging(&why, summary.sent, L::ITEMS);
                 return fail(tx, summary, status).await;
             }
             if let Some(next) = next_offset {
@@ -321,7 +467,11 @@ impl BackupPager {
 }
 
 /// Ends the stream with `status` after what was already sent.
-async fn fail(tx: &mpsc::Sender<Item>, mut summary: Summary, status: Status) -> Summary {
+async fn fail<M>(
+    tx: &mpsc::Sender<Result<M, Status>>,
+    mut summary: Summary,
+    status: Status,
+) -> Summary {
     // A caller that already left does not need it.
     let _ = tx.send(Err(status.clone())).await;
     summary.status = status;
@@ -331,7 +481,7 @@ async fn fail(tx: &mpsc::Sender<Item>, mut summary: Summary, status: Status) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upstream::lenient::Text;
+    use crate::upstream::dto::BackupDto;
 
     fn page(ids: &[&str]) -> Vec<BackupDto> {
         ids.iter()
@@ -345,39 +495,51 @@ mod tests {
     #[test]
     fn a_page_repeated_twice_in_a_row_is_broken_paging() {
         let mut g = Guard::default();
-        assert_eq!(g.page(&page(&["a", "b"]), None), Seen::New);
-        assert_eq!(g.page(&page(&["c", "d"]), None), Seen::New);
+        assert_eq!(g.page::<BackupQuery>(&page(&["a", "b"]), None), Seen::New);
+        assert_eq!(g.page::<BackupQuery>(&page(&["c", "d"]), None), Seen::New);
         // Shifted by two new backups: skipped once, not fatal.
-        assert_eq!(g.page(&page(&["c", "d"]), None), Seen::Repeat);
-        assert_eq!(g.page(&page(&["e", "f"]), None), Seen::New);
-        assert_eq!(g.page(&page(&["e", "f"]), None), Seen::Repeat);
-        assert_eq!(g.page(&page(&["e", "f"]), None), Seen::RepeatedAgain);
+        assert_eq!(
+            g.page::<BackupQuery>(&page(&["c", "d"]), None),
+            Seen::Repeat
+        );
+        assert_eq!(g.page::<BackupQuery>(&page(&["e", "f"]), None), Seen::New);
+        assert_eq!(
+            g.page::<BackupQuery>(&page(&["e", "f"]), None),
+            Seen::Repeat
+        );
+        assert_eq!(
+            g.page::<BackupQuery>(&page(&["e", "f"]), None),
+            Seen::RepeatedAgain
+        );
         // Same IDs in another order, or one more, are another page.
         let mut g = Guard::default();
-        assert_eq!(g.page(&page(&["a", "b"]), None), Seen::New);
-        assert_eq!(g.page(&page(&["b", "a"]), None), Seen::New);
-        assert_eq!(g.page(&page(&["b", "a", "c"]), None), Seen::New);
+        assert_eq!(g.page::<BackupQuery>(&page(&["a", "b"]), None), Seen::New);
+        assert_eq!(g.page::<BackupQuery>(&page(&["b", "a"]), None), Seen::New);
+        assert_eq!(
+            g.page::<BackupQuery>(&page(&["b", "a", "c"]), None),
+            Seen::New
+        );
         // Empty pages end walks; they repeat nothing.
-        assert_eq!(g.page(&[], None), Seen::New);
-        assert_eq!(g.page(&[], None), Seen::New);
+        assert_eq!(g.page::<BackupQuery>(&[], None), Seen::New);
+        assert_eq!(g.page::<BackupQuery>(&[], None), Seen::New);
     }
 
     #[test]
     fn the_largest_positive_count_bounds_the_walk() {
         let mut g = Guard::default();
         assert_eq!(g.past_count(1_000_000), None, "no count, no bound");
-        g.page(&page(&["a"]), Some(5));
+        g.page::<BackupQuery>(&page(&["a"]), Some(5));
         assert_eq!(g.past_count(5), None, "the walk may reach the count");
         assert_eq!(g.past_count(6), Some(5));
         // The count moves while the walk runs: the largest one counts.
-        g.page(&page(&["b"]), Some(7));
-        g.page(&page(&["c"]), Some(6));
+        g.page::<BackupQuery>(&page(&["b"]), Some(7));
+        g.page::<BackupQuery>(&page(&["c"]), Some(6));
         assert_eq!(g.past_count(7), None);
         assert_eq!(g.past_count(8), Some(7));
         // A zero or negative count beside backups is not a total.
         let mut g = Guard::default();
-        g.page(&page(&["a"]), Some(0));
-        g.page(&page(&["b"]), Some(-1));
+        g.page::<BackupQuery>(&page(&["a"]), Some(0));
+        g.page::<BackupQuery>(&page(&["b"]), Some(-1));
         assert_eq!(g.past_count(1_000_000), None);
     }
 }

@@ -1023,3 +1023,93 @@ async fn a_checkpoint_created_through_the_gateway_is_a_backup_operation_that_suc
             .any(|l| l.checkpoint_id == failing.id)
     );
 }
+
+#[tokio::test]
+async fn stream_vaults_and_operation_logs_walk_every_page_of_their_lists() {
+    let gw = TestStack::builder()
+        .simulator(cbr_simulator::SimulatorSettings {
+            fleet_size: 40,
+            ..Default::default()
+        })
+        .project(PROJECT)
+        .spawn()
+        .await;
+
+    // Every vault, two per upstream page: the same vaults ListVaults gives.
+    let listed = gw
+        .vaults()
+        .list_vaults(pb::ListVaultsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.vaults.len() >= 5);
+    let mut stream = gw
+        .vaults()
+        .stream_vaults(pb::StreamVaultsRequest {
+            page_size: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut streamed = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        streamed.push(message.vault.unwrap());
+    }
+    assert_eq!(streamed, listed.vaults);
+
+    // Every backup operation, three per page, from the second one on:
+    // ListOperationLogs' order and items.
+    let filter = |limit| pb::ListOperationLogsRequest {
+        operation_type: pb::OperationType::Backup as i32,
+        limit,
+        offset: Some(1),
+        ..Default::default()
+    };
+    let listed = gw
+        .operation_logs()
+        .list_operation_logs(filter(Some(1000)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.operation_logs.len() > 3, "{}", listed.count);
+    let mut stream = gw
+        .operation_logs()
+        .stream_operation_logs(pb::StreamOperationLogsRequest {
+            operation_type: pb::OperationType::Backup as i32,
+            page_size: Some(3),
+            offset: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut streamed = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        streamed.push(message.operation_log.unwrap());
+    }
+    assert_eq!(streamed, listed.operation_logs);
+
+    // The list's rules, `page_size` named as such; nothing streams.
+    let status = gw
+        .operation_logs()
+        .stream_operation_logs(pb::StreamOperationLogsRequest {
+            page_size: Some(0),
+            status: 77,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&status), ["status", "page_size"]);
+    let status = gw
+        .vaults()
+        .stream_vaults(pb::StreamVaultsRequest {
+            page_size: Some(1001),
+            id: vec!["a/b".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&status), ["id[0]", "page_size"]);
+}
