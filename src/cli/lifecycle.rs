@@ -78,6 +78,12 @@ pub enum VaultsCommand {
 /// `vaults list`: every ListVaults filter as a flag.
 #[derive(Debug, Clone, Args)]
 pub struct VaultListArgs {
+    /// Every match, streamed page by page (StreamVaults) instead of one page.
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
+    /// With --all: vaults fetched per upstream page.
+    #[arg(long, requires = "all")]
+    pub page_size: Option<i32>,
     /// Vaults per page (1–1000; upstream's default when unset).
     #[arg(long)]
     pub limit: Option<i32>,
@@ -199,6 +205,12 @@ pub enum OperationsCommand {
 /// `operations list`: every ListOperationLogs filter as a flag.
 #[derive(Debug, Clone, Args)]
 pub struct OperationListArgs {
+    /// Every match, streamed page by page (StreamOperationLogs) instead of one page.
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
+    /// With --all: operation logs fetched per upstream page.
+    #[arg(long, requires = "all")]
+    pub page_size: Option<i32>,
     /// Kind of operation.
     #[arg(long, value_parser = operation_type_arg())]
     pub operation_type: Option<i32>,
@@ -267,6 +279,41 @@ pub(crate) async fn vaults(args: VaultsArgs) -> Result<Outcome, CliError> {
         resource_ids: a.resource_ids,
         availability_zone: a.availability_zone.unwrap_or_default(),
     };
+    if a.all {
+        let request = pb::StreamVaultsRequest {
+            project_id: request.project_id,
+            page_size: a.page_size,
+            name: request.name,
+            offset: request.offset,
+            cloud_type: request.cloud_type,
+            protect_type: request.protect_type,
+            object_type: request.object_type,
+            enterprise_project_id: request.enterprise_project_id,
+            id: request.id,
+            policy_id: request.policy_id,
+            status: request.status,
+            resource_ids: request.resource_ids,
+            availability_zone: request.availability_zone,
+        };
+        let mut stream = conn
+            .vaults()
+            .stream_vaults(conn.streaming(request))
+            .await
+            .map_err(CliError::call)?
+            .into_inner();
+        let mut rows = Vec::new();
+        while let Some(message) = stream.message().await.map_err(CliError::call)? {
+            if out.format == super::OutputFormat::Json {
+                out.json(&message)?;
+            } else {
+                rows.push(vault_row(&message.vault.unwrap_or_default()));
+            }
+        }
+        if out.format == super::OutputFormat::Text {
+            out.rows(VAULT_COLUMNS, &rows, &format!("{} vault(s)", rows.len()))?;
+        }
+        return Ok(Outcome::Done);
+    }
     let page = conn
         .vaults()
         .list_vaults(conn.unary(request))
@@ -447,6 +494,47 @@ pub(crate) async fn operations(args: OperationsArgs) -> Result<Outcome, CliError
         destination_region: a.destination_region.unwrap_or_default(),
         destination_project_id: a.destination_project_id.unwrap_or_default(),
     };
+    if a.all {
+        let request = pb::StreamOperationLogsRequest {
+            project_id: request.project_id,
+            operation_type: request.operation_type,
+            status: request.status,
+            provider_id: request.provider_id,
+            resource_id: request.resource_id,
+            resource_name: request.resource_name,
+            vault_id: request.vault_id,
+            vault_name: request.vault_name,
+            start_time: request.start_time,
+            end_time: request.end_time,
+            enterprise_project_id: request.enterprise_project_id,
+            page_size: a.page_size,
+            offset: request.offset,
+            destination_region: request.destination_region,
+            destination_project_id: request.destination_project_id,
+        };
+        let mut stream = conn
+            .operation_logs()
+            .stream_operation_logs(conn.streaming(request))
+            .await
+            .map_err(CliError::call)?
+            .into_inner();
+        let mut rows = Vec::new();
+        while let Some(message) = stream.message().await.map_err(CliError::call)? {
+            if out.format == super::OutputFormat::Json {
+                out.json(&message)?;
+            } else {
+                rows.push(operation_row(&message.operation_log.unwrap_or_default()));
+            }
+        }
+        if out.format == super::OutputFormat::Text {
+            out.rows(
+                OPERATION_COLUMNS,
+                &rows,
+                &format!("{} operation(s)", rows.len()),
+            )?;
+        }
+        return Ok(Outcome::Done);
+    }
     let page = conn
         .operation_logs()
         .list_operation_logs(conn.unary(request))

@@ -283,6 +283,22 @@ impl Out {
         self.line(text.trim_end())
     }
 
+    /// Rows gathered from a stream, as text: a table with a summary hint on a
+    /// terminal, or tab-separated rows.
+    pub(crate) fn rows(
+        &mut self,
+        header: &[&str],
+        rows: &[Vec<String>],
+        summary: &str,
+    ) -> Result<(), CliError> {
+        if !rows.is_empty() {
+            let text = self.table(header, rows, "");
+            self.line(text.trim_end())?;
+        }
+        self.hint(summary);
+        Ok(())
+    }
+
     /// One page of a list of any kind: protobuf JSON, a table with a summary
     /// hint on a terminal, or tab-separated rows.
     pub(crate) fn page<M: Message + Name>(

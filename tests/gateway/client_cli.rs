@@ -1230,3 +1230,54 @@ async fn every_operations_and_vaults_flag_reaches_upstream_as_its_filter() {
         ]
     );
 }
+
+#[tokio::test]
+async fn vaults_and_operations_list_all_walk_every_page() {
+    let s = stack(Duration::from_millis(100)).await;
+    let one_page = s.cli(&["vaults", "list"]).await;
+    let all = s
+        .cli(&["vaults", "list", "--all", "--page-size", "2"])
+        .await;
+    assert_eq!(code(&all), 0, "{}", stderr(&all));
+    assert_plain(&all);
+    assert!(stdout(&one_page).lines().count() >= 5);
+    assert_eq!(stdout(&all), stdout(&one_page));
+
+    let page = s
+        .cli(&[
+            "operations",
+            "list",
+            "--operation-type",
+            "backup",
+            "-o",
+            "json",
+        ])
+        .await;
+    let count = json_lines(&page)[0]["count"].as_u64().unwrap();
+    let all = s
+        .cli(&[
+            "operations",
+            "list",
+            "--operation-type",
+            "backup",
+            "--all",
+            "--page-size",
+            "7",
+            "-o",
+            "json",
+        ])
+        .await;
+    assert_eq!(code(&all), 0, "{}", stderr(&all));
+    let lines = json_lines(&all);
+    assert_eq!(lines.len() as u64, count, "one NDJSON line per operation");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["operationLog"]["operationType"] == "OPERATION_TYPE_BACKUP")
+    );
+    // --page-size needs --all; --all and --limit exclude each other.
+    let out = s.cli(&["operations", "list", "--page-size", "5"]).await;
+    assert_eq!(code(&out), 2);
+    let out = s.cli(&["vaults", "list", "--all", "--limit", "5"]).await;
+    assert_eq!(code(&out), 2);
+}
