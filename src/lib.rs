@@ -44,7 +44,8 @@
 //!   the `cbr-wire` crate's route table, signatures from `cbr-signer`.
 //! * `error.rs`: the one mapping from every failure to a `tonic::Status`.
 //! * [`watch`]: the hub of shared pollers behind WatchCheckpoint (one per
-//!   checkpoint and credential identity) and the pager behind StreamBackups.
+//!   checkpoint and credential identity) and the pager behind the paged streams
+//!   (StreamBackups, StreamVaults, StreamOperationLogs).
 //! * [`idempotency`]: CreateCheckpoint with a `request_id` happens once (in
 //!   memory, or in Redis across replicas).
 //! * `metrics/` (Prometheus registry, RPC layer, `/metrics` endpoint) and

@@ -1,5 +1,5 @@
 //! Server streams: the shared pollers behind WatchCheckpoint (`hub.rs`) and the
-//! pager behind StreamBackups (`pager.rs`), and what both need: a bound by the
+//! pager behind StreamBackups, StreamVaults and StreamOperationLogs (`pager.rs`), and what both need: a bound by the
 //! caller's deadline.
 
 pub(crate) mod hub;

@@ -5,8 +5,8 @@
 //!
 //! # Design
 //!
-//! One producer task per stream ([`BackupPager::stream`]) walks the listing and
-//! sends one [`StreamBackupsResponse`] per backup into an `mpsc` channel of at
+//! One producer task per stream ([`Pager::stream`]) walks the listing and
+//! sends one message per item ([`Listing::message`]) into an `mpsc` channel of at
 //! most [`CHANNEL_CAPACITY`] messages (never more than a page); the gRPC stream is
 //! the receiving end, bounded by the caller's deadline ([`super::bounded`]).
 //!
