@@ -1,6 +1,6 @@
-//! Server streams: the shared pollers behind WatchCheckpoint (`hub.rs`) and the
-//! pager behind StreamBackups, StreamVaults and StreamOperationLogs (`pager.rs`), and what both need: a bound by the
-//! caller's deadline.
+//! Server streams: the shared pollers behind WatchCheckpoint (`hub.rs`), the
+//! pager behind StreamBackups, StreamVaults and StreamOperationLogs
+//! (`pager.rs`), and what both need: a bound by the caller's deadline.
 
 pub(crate) mod hub;
 pub(crate) mod pager;
