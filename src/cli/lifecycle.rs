@@ -295,23 +295,16 @@ pub(crate) async fn vaults(args: VaultsArgs) -> Result<Outcome, CliError> {
             resource_ids: request.resource_ids,
             availability_zone: request.availability_zone,
         };
-        let mut stream = conn
+        let stream = conn
             .vaults()
             .stream_vaults(conn.streaming(request))
             .await
             .map_err(CliError::call)?
             .into_inner();
-        let mut rows = Vec::new();
-        while let Some(message) = stream.message().await.map_err(CliError::call)? {
-            if out.format == super::OutputFormat::Json {
-                out.json(&message)?;
-            } else {
-                rows.push(vault_row(&message.vault.unwrap_or_default()));
-            }
-        }
-        if out.format == super::OutputFormat::Text {
-            out.rows(VAULT_COLUMNS, &rows, &format!("{} vault(s)", rows.len()))?;
-        }
+        print_all(&mut out, stream, VAULT_COLUMNS, "vault", |m| {
+            vault_row(&m.vault.unwrap_or_default())
+        })
+        .await?;
         return Ok(Outcome::Done);
     }
     let page = conn
@@ -512,27 +505,16 @@ pub(crate) async fn operations(args: OperationsArgs) -> Result<Outcome, CliError
             destination_region: request.destination_region,
             destination_project_id: request.destination_project_id,
         };
-        let mut stream = conn
+        let stream = conn
             .operation_logs()
             .stream_operation_logs(conn.streaming(request))
             .await
             .map_err(CliError::call)?
             .into_inner();
-        let mut rows = Vec::new();
-        while let Some(message) = stream.message().await.map_err(CliError::call)? {
-            if out.format == super::OutputFormat::Json {
-                out.json(&message)?;
-            } else {
-                rows.push(operation_row(&message.operation_log.unwrap_or_default()));
-            }
-        }
-        if out.format == super::OutputFormat::Text {
-            out.rows(
-                OPERATION_COLUMNS,
-                &rows,
-                &format!("{} operation(s)", rows.len()),
-            )?;
-        }
+        print_all(&mut out, stream, OPERATION_COLUMNS, "operation", |m| {
+            operation_row(&m.operation_log.unwrap_or_default())
+        })
+        .await?;
         return Ok(Outcome::Done);
     }
     let page = conn
@@ -660,6 +642,30 @@ pub(crate) async fn vault_named(conn: &Connection, name: &str) -> Result<String,
                 .join(", ")
         ))),
     }
+}
+
+/// `--all`: every message of a paged stream, one protobuf JSON line each as
+/// it arrives, or rows gathered into one table (its widths need every row).
+async fn print_all<M: prost::Message + prost::Name>(
+    out: &mut Out,
+    mut stream: tonic::Streaming<M>,
+    header: &[&str],
+    noun: &str,
+    row: impl Fn(M) -> Vec<String>,
+) -> Result<(), CliError> {
+    let json = out.format == super::OutputFormat::Json;
+    let mut rows = Vec::new();
+    while let Some(message) = stream.message().await.map_err(CliError::call)? {
+        if json {
+            out.json(&message)?;
+        } else {
+            rows.push(row(message));
+        }
+    }
+    if !json {
+        out.rows(header, &rows, &format!("{} {noun}(s)", rows.len()))?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- rows

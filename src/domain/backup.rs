@@ -183,21 +183,15 @@ pub fn check_stream_backups(
         show_replication,
         incremental,
     };
-    match check_list_backups(&list, default_project) {
-        Ok((project_id, mut query)) => {
-            query.limit = Some(page_size.unwrap_or(DEFAULT_PAGE_SIZE));
-            query.offset = Some(offset.unwrap_or(0));
-            Ok((project_id, query))
-        }
-        Err(mut err) => {
-            for v in &mut err.violations {
-                if v.field == "limit" {
-                    v.field = "page_size".into();
-                }
-            }
-            Err(err)
-        }
-    }
+    super::as_stream(
+        check_list_backups(&list, default_project),
+        page_size,
+        offset,
+        |q, size, start| {
+            q.limit = Some(size);
+            q.offset = Some(start);
+        },
+    )
 }
 
 /// `<key>[:asc|desc]` joined by commas, keys from [`SORT_KEYS`], ≤ 255 characters.

@@ -66,8 +66,7 @@ use crate::{
     error::GatewayError,
     proto as pb,
     upstream::{
-        Auth, BackupQuery, OperationLogQuery, Reply, UpstreamClient, UpstreamError, VaultQuery,
-        lenient::Text,
+        Auth, BackupQuery, OperationLogQuery, Reply, UpstreamClient, UpstreamError, VaultQuery, dto,
     },
     watch::{BoxStream, bounded},
 };
@@ -124,121 +123,73 @@ pub(crate) struct Pager<L> {
     pub listing: L,
 }
 
-fn id(text: &Text) -> Option<&str> {
-    text.as_deref()
+/// A [`Listing`] for a query type: its upstream list call, the page's field
+/// of items, what the items are called, and the stream message's field.
+macro_rules! listing {
+    ($query:ty, $dto:ty, $message:ident { $field:ident }, $items:literal, $call:ident, $page:ident) => {
+        impl Listing for $query {
+            type Dto = $dto;
+            type Message = pb::$message;
+            const ITEMS: &'static str = $items;
+            fn paging(&self) -> (Option<i32>, Option<i32>) {
+                (self.limit, self.offset)
+            }
+            fn fetch(
+                &self,
+                upstream: UpstreamClient,
+                auth: Auth,
+                deadline: Option<Instant>,
+                project_id: String,
+                offset: i32,
+            ) -> BoxFuture<'static, PageResult<Self::Dto>> {
+                let mut query = self.clone();
+                query.offset = Some(offset);
+                Box::pin(async move {
+                    let reply = upstream.$call(&auth, deadline, &project_id, &query).await?;
+                    Ok(reply.map(|d| Page {
+                        items: d.$page.0,
+                        count: d.count.0,
+                    }))
+                })
+            }
+            fn id(item: &Self::Dto) -> Option<&str> {
+                item.id.as_deref()
+            }
+            fn message(item: Self::Dto) -> Self::Message {
+                pb::$message {
+                    $field: Some(item.into()),
+                }
+            }
+        }
+    };
 }
 
-impl Listing for BackupQuery {
-    type Dto = crate::upstream::dto::BackupDto;
-    type Message = pb::StreamBackupsResponse;
-    const ITEMS: &'static str = "backups";
-    fn paging(&self) -> (Option<i32>, Option<i32>) {
-        (self.limit, self.offset)
-    }
-    fn fetch(
-        &self,
-        upstream: UpstreamClient,
-        auth: Auth,
-        deadline: Option<Instant>,
-        project_id: String,
-        offset: i32,
-    ) -> BoxFuture<'static, PageResult<Self::Dto>> {
-        let mut query = self.clone();
-        query.offset = Some(offset);
-        query.marker = None;
-        Box::pin(async move {
-            let reply = upstream
-                .list_backups(&auth, deadline, &project_id, &query)
-                .await?;
-            Ok(reply.map(|d| Page {
-                items: d.backups.0,
-                count: d.count.0,
-            }))
-        })
-    }
-    fn id(item: &Self::Dto) -> Option<&str> {
-        id(&item.id)
-    }
-    fn message(item: Self::Dto) -> Self::Message {
-        pb::StreamBackupsResponse {
-            backup: Some(item.into()),
-        }
-    }
-}
-
-impl Listing for VaultQuery {
-    type Dto = crate::upstream::dto::VaultDto;
-    type Message = pb::StreamVaultsResponse;
-    const ITEMS: &'static str = "vaults";
-    fn paging(&self) -> (Option<i32>, Option<i32>) {
-        (self.limit, self.offset)
-    }
-    fn fetch(
-        &self,
-        upstream: UpstreamClient,
-        auth: Auth,
-        deadline: Option<Instant>,
-        project_id: String,
-        offset: i32,
-    ) -> BoxFuture<'static, PageResult<Self::Dto>> {
-        let mut query = self.clone();
-        query.offset = Some(offset);
-        Box::pin(async move {
-            let reply = upstream
-                .list_vaults(&auth, deadline, &project_id, &query)
-                .await?;
-            Ok(reply.map(|d| Page {
-                items: d.vaults.0,
-                count: d.count.0,
-            }))
-        })
-    }
-    fn id(item: &Self::Dto) -> Option<&str> {
-        id(&item.id)
-    }
-    fn message(item: Self::Dto) -> Self::Message {
-        pb::StreamVaultsResponse {
-            vault: Some(item.into()),
-        }
-    }
-}
-
-impl Listing for OperationLogQuery {
-    type Dto = crate::upstream::dto::OperationLogDto;
-    type Message = pb::StreamOperationLogsResponse;
-    const ITEMS: &'static str = "operation logs";
-    fn paging(&self) -> (Option<i32>, Option<i32>) {
-        (self.limit, self.offset)
-    }
-    fn fetch(
-        &self,
-        upstream: UpstreamClient,
-        auth: Auth,
-        deadline: Option<Instant>,
-        project_id: String,
-        offset: i32,
-    ) -> BoxFuture<'static, PageResult<Self::Dto>> {
-        let mut query = self.clone();
-        query.offset = Some(offset);
-        Box::pin(async move {
-            let reply = upstream
-                .list_operation_logs(&auth, deadline, &project_id, &query)
-                .await?;
-            Ok(reply.map(|d| Page {
-                items: d.operation_logs.0,
-                count: d.count.0,
-            }))
-        })
-    }
-    fn id(item: &Self::Dto) -> Option<&str> {
-        id(&item.id)
-    }
-    fn message(item: Self::Dto) -> Self::Message {
-        pb::StreamOperationLogsResponse {
-            operation_log: Some(item.into()),
-        }
-    }
-}
+// The walk never sends a marker: BackupQuery's stays unset (the stream's
+// check never sets one).
+listing!(
+    BackupQuery,
+    dto::BackupDto,
+    StreamBackupsResponse { backup },
+    "backups",
+    list_backups,
+    backups
+);
+listing!(
+    VaultQuery,
+    dto::VaultDto,
+    StreamVaultsResponse { vault },
+    "vaults",
+    list_vaults,
+    vaults
+);
+listing!(
+    OperationLogQuery,
+    dto::OperationLogDto,
+    StreamOperationLogsResponse { operation_log },
+    "operation logs",
+    list_operation_logs,
+    operation_logs
+);
 
 /// How a walk went, for its log line.
 #[derive(Debug)]
@@ -481,7 +432,7 @@ async fn fail<M>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upstream::dto::BackupDto;
+    use crate::upstream::{dto::BackupDto, lenient::Text};
 
     fn page(ids: &[&str]) -> Vec<BackupDto> {
         ids.iter()

@@ -437,7 +437,7 @@ impl Store {
         {
             return Ok(json!({"operation_log": log}));
         }
-        backup_id(id)
+        log_id(id)
             .and_then(|b| self.backups.get(&b))
             .filter(|b| b.project_id == project && b.parent_id.is_none())
             .map(|b| json!({"operation_log": self.backup_log(b, now)}))
@@ -585,19 +585,10 @@ enum Row<'a> {
     Literal(&'a Value),
 }
 
-/// The operation log ID of a backup's `backup` operation.
-pub fn log_id(backup_id: &str) -> Option<String> {
-    let u = uuid::Uuid::parse_str(backup_id).ok()?;
-    Some(
-        uuid::Uuid::from_u128(u.as_u128() ^ LOG_ID_MASK)
-            .hyphenated()
-            .to_string(),
-    )
-}
-
-/// The backup whose `backup` operation log has `log_id`.
-fn backup_id(log_id: &str) -> Option<String> {
-    let u = uuid::Uuid::parse_str(log_id).ok()?;
+/// The operation log ID of a backup's `backup` operation, and back: the
+/// same bits flipped either way.
+pub fn log_id(id: &str) -> Option<String> {
+    let u = uuid::Uuid::parse_str(id).ok()?;
     Some(
         uuid::Uuid::from_u128(u.as_u128() ^ LOG_ID_MASK)
             .hyphenated()
@@ -729,7 +720,7 @@ mod tests {
     fn log_ids_map_back_to_their_backups() {
         let log = log_id(super::super::seed::BACKUP).unwrap();
         assert_ne!(log, super::super::seed::BACKUP);
-        assert_eq!(backup_id(&log).as_deref(), Some(super::super::seed::BACKUP));
+        assert_eq!(log_id(&log).as_deref(), Some(super::super::seed::BACKUP));
         assert_eq!(log_id("not-a-uuid"), None);
     }
 
