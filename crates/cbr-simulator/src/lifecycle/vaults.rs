@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{Params, bad, in_enterprise_project, seed_time};
+use super::{Page, Params, bad, in_enterprise_project, seed_time};
 use crate::{
     error::ApiError,
     model::{Backup, ResourceKind, Vault},
@@ -242,12 +242,11 @@ impl Store {
             .filter(|v| q.matches(v, |p| self.policy_vaults(p)))
             .collect();
         let count = matches.len();
-        let page = q.params.page()?;
         Ok(json!({
-            "vaults": page.of(matches),
+            "vaults": q.page.of(matches),
             "count": count,
-            "limit": page.limit,
-            "offset": page.offset,
+            "limit": q.page.limit,
+            "offset": q.page.offset,
         }))
     }
 }
@@ -255,6 +254,7 @@ impl Store {
 /// A checked ListVault query.
 struct VaultQuery {
     params: Params,
+    page: Page,
 }
 
 impl VaultQuery {
@@ -264,7 +264,7 @@ impl VaultQuery {
     /// an unknown one simply matches nothing.
     fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let params = Params::parse(raw);
-        params.page()?;
+        let page = params.page()?;
         params.one_of("cloud_type", &["public", "hybrid"])?;
         params.one_of("protect_type", &["backup", "replication"])?;
         params.one_of("object_type", OBJECT_TYPES)?;
@@ -280,14 +280,16 @@ impl VaultQuery {
         {
             return Err(bad("name"));
         }
-        Ok(Self { params })
+        Ok(Self { params, page })
     }
 
     /// Whether vault `v` passes every filter; `bound` gives the vaults a
     /// policy is bound to.
     fn matches<'s>(&self, v: &Value, bound: impl Fn(&str) -> Vec<&'s str>) -> bool {
+        fn text(v: &Value) -> &str {
+            v.as_str().unwrap_or("")
+        }
         let q = &self.params;
-        let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
         let eq = |key: &str, have: &Value| q.get(key).is_none_or(|want| *have == want);
         let ids = q.list("id");
         let resource_ids = q.list("resource_ids");
@@ -299,14 +301,13 @@ impl VaultQuery {
             && eq("status", &billing["status"])
             && eq("availability_zone", &v["availability_zone"])
             && in_enterprise_project(q.get("enterprise_project_id"), &v["enterprise_project_id"])
-            && (ids.is_empty() || ids.contains(&text(&v["id"]).as_str()))
+            && (ids.is_empty() || ids.contains(&text(&v["id"])))
             && (resource_ids.is_empty()
-                || v["resources"].as_array().is_some_and(|rs| {
-                    rs.iter()
-                        .any(|r| resource_ids.contains(&text(&r["id"]).as_str()))
-                }))
+                || v["resources"]
+                    .as_array()
+                    .is_some_and(|rs| rs.iter().any(|r| resource_ids.contains(&text(&r["id"])))))
             && q.get("policy_id")
-                .is_none_or(|p| bound(p).contains(&text(&v["id"]).as_str()))
+                .is_none_or(|p| bound(p).contains(&text(&v["id"])))
     }
 }
 
