@@ -1,7 +1,9 @@
 //! Huawei's official Python SDK (`huaweicloudsdkcbr`, installed by
 //! `scripts/test.sh`) against `cbr-gateway simulator` with signature checking on:
 //! create, show until available, list with filters and paging, show, a 404 with
-//! its error code, and a wrong-SK 401. The script is `tests/sdk/official_sdk.py`.
+//! its error code, and a wrong-SK 401; then vaults, policies and operation logs
+//! (every list with filters and paging, every show, their 400 and 404 codes).
+//! The script is `tests/sdk/official_sdk.py`.
 
 use crate::common;
 
@@ -53,4 +55,11 @@ async fn the_official_python_sdk_works_against_the_simulator() {
         "{stdout}"
     );
     assert!(stdout.contains("wrong SK -> 401 APIGW.0301"), "{stdout}");
+    for line in [
+        "list_vault/show_vault -> 7 vaults, 81920 MB used",
+        "list_policies/show_policy -> 2 bound to the vault",
+        "list_op_logs/show_op_log ->",
+    ] {
+        assert!(stdout.contains(line), "{line} in {stdout}");
+    }
 }

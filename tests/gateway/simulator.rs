@@ -1,7 +1,7 @@
 //! The built-in simulator at the HTTP level, as any CBR client sees it: the
 //! documents' objects, upstream's error codes, request ids, the create
-//! lifecycle, ListBackups filters and paging, signature and token checks, and
-//! fault injection with counters.
+//! lifecycle, ListBackups filters and paging, vaults, policies and operation
+//! logs, signature and token checks, and fault injection with counters.
 
 use crate::common;
 
@@ -773,4 +773,235 @@ async fn faults_and_counters() {
         .await
         .unwrap();
     assert_eq!(rules.as_array().unwrap().len(), 1, "{rules}");
+}
+
+#[tokio::test]
+async fn vaults_policies_and_operation_logs_are_served_as_documented() {
+    let sim = Sim::quick().await;
+    let doc = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+
+    // LIFECYCLE.md's examples, in the simulator's project (API-CONTRACT §7).
+    let (status, body, _) = sim
+        .get(&format!(
+            "/v3/{PROJECT}/vaults/2b076f26-391f-40fa-bf71-a798940faccf"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        doc(&format!(
+            r#"{{"vault":{{"auto_bind":true,"auto_expand":false,
+  "billing":{{"allocated":0,"charging_mode":"post_paid","cloud_type":"public","consistent_level":"crash_consistent",
+    "frozen_scene":null,"object_type":"server","order_id":null,"product_id":null,"protect_type":"backup","size":40,
+    "spec_code":"vault.backup.server.normal","status":"available","storage_unit":null,"used":0}},
+  "bind_rules":{{}},"created_at":"2020-07-24T09:12:49.491874","description":null,"enterprise_project_id":"0",
+  "id":"2b076f26-391f-40fa-bf71-a798940faccf","name":"sdk-vault1595581958","project_id":"{PROJECT}",
+  "provider_id":"0daac4c5-6707-4851-97ba-169e36266b66","resources":[],"tags":[{{"key":"fds","value":null}}],
+  "user_id":"aa2999fa5ae640f28926f8fd79188934"}}}}"#
+        ))
+    );
+    let (status, body, _) = sim
+        .get(&format!(
+            "/v3/{PROJECT}/policies/cbb3ce6f-3332-4e7c-b98e-77290d8471ff"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        doc(
+            r#"{"policy":{"associated_vaults":[],"enabled":true,"id":"cbb3ce6f-3332-4e7c-b98e-77290d8471ff","name":"policy001",
+  "operation_definition":{"day_backups":0,"month_backups":0,"retention_duration_days":1,"timezone":"UTC+08:00",
+                          "week_backups":0,"year_backups":0},
+  "operation_type":"backup",
+  "trigger":{"id":"d67269a6-5369-42d7-8150-5254bd446328","name":"default",
+    "properties":{"pattern":["FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU;BYHOUR=14;BYMINUTE=00"],
+                  "start_time":"2019-05-08 06:57:05"},"type":"time"}}}"#
+        )
+    );
+    let (status, body, _) = sim
+        .get(&format!(
+            "/v3/{PROJECT}/operation-logs?start_time=2019-05-23T00%3A00%3A00Z&end_time=2019-05-24T00%3A00%3A00Z"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        doc(&format!(
+            r#"{{"count":1,"limit":1000,"offset":0,"operation_logs":[{{"checkpoint_id":"b432511f-d889-428f-8b0e-5f47c524c6b6",
+  "created_at":"2019-05-23T14:31:36.039365","ended_at":"2019-05-23T14:35:23.511155",
+  "error_info":{{"code":"","message":""}},
+  "extra_info":{{"backup":{{"backup_id":"0e5d0ef6-7f0a-4890-b98c-cb12490e31c1","backup_name":"manualbk_backup"}},
+                "common":{{"progress":100,"request_id":"req-cdb98cc4-e87b-4f40-9b4a-57ec036620bc"}},
+                "resource":{{"id":"1dab32fa-ebf2-415a-ab0b-eabe6353bc86","name":"ECS-0001","type":"OS::Nova::Server"}}}},
+  "id":"4827f2da-b008-4507-ab7d-42d0df5ed912","operation_type":"backup","policy_id":null,
+  "project_id":"{PROJECT}","provider_id":"0daac4c5-6707-4851-97ba-169e36266b66",
+  "started_at":"2019-05-23T14:31:36.007230","status":"success","updated_at":"2019-05-23T14:35:23.584418",
+  "vault_id":null,"vault_name":null}}]}}"#
+        ))
+    );
+
+    // A vault and its policies point at each other.
+    let (_, policies, _) = sim
+        .get(&format!("/v3/{PROJECT}/policies?vault_id={VAULT}"))
+        .await;
+    assert_eq!(policies["count"], 2, "{policies}");
+    for p in policies["policies"].as_array().unwrap() {
+        let (_, vaults, _) = sim
+            .get(&format!(
+                "/v3/{PROJECT}/vaults?policy_id={}",
+                p["id"].as_str().unwrap()
+            ))
+            .await;
+        assert!(
+            vaults["vaults"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["id"] == VAULT),
+            "{vaults}"
+        );
+    }
+
+    // A new checkpoint is a backup operation in that vault, which ends in
+    // success; the vault then holds its backup.
+    let (_, created, _) = sim
+        .post(
+            &format!("/v3/{PROJECT}/checkpoints"),
+            &json!({"checkpoint": {"vault_id": VAULT, "parameters": {"resources": [SERVER]}}}),
+        )
+        .await;
+    let checkpoint = created["checkpoint"]["id"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    let log = loop {
+        let (status, page, _) = sim
+            .get(&format!(
+                "/v3/{PROJECT}/operation-logs?vault_id={VAULT}&operation_type=backup&limit=5"
+            ))
+            .await;
+        assert_eq!(status, 200);
+        let log = page["operation_logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["checkpoint_id"] == checkpoint.as_str())
+            .unwrap_or_else(|| panic!("{page}"))
+            .clone();
+        if log["status"] == "success" {
+            break log;
+        }
+        assert_eq!(log["status"], "running", "{log}");
+        assert!(log["extra_info"]["common"]["progress"].as_i64().unwrap() < 100);
+        assert_eq!(log["ended_at"], Value::Null);
+        assert!(started.elapsed() < Duration::from_secs(10), "never ended");
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    };
+    assert_eq!(log["extra_info"]["common"]["progress"], 100);
+    let (_, shown, _) = sim
+        .get(&format!(
+            "/v3/{PROJECT}/operation-logs/{}",
+            log["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(shown["operation_log"], log);
+    let (_, vault, _) = sim.get(&format!("/v3/{PROJECT}/vaults/{VAULT}")).await;
+    assert_eq!(vault["vault"]["resources"][0]["backup_count"], 2);
+    assert_eq!(vault["vault"]["billing"]["used"], 2 * 40 * 1024);
+
+    // Upstream's error bodies.
+    let cases: Vec<(u16, &str, &str, String)> = vec![
+        (
+            404,
+            "BackupService.6105",
+            "The vault does not exist.",
+            format!("/v3/{PROJECT}/vaults/nope"),
+        ),
+        (
+            404,
+            "BackupService.6000",
+            "The policy does not exist.",
+            format!("/v3/{PROJECT}/policies/nope"),
+        ),
+        (
+            404,
+            "BackupService.6500",
+            "Operation log does not exist.",
+            format!("/v3/{PROJECT}/operation-logs/nope"),
+        ),
+        (
+            404,
+            "BackupService.6105",
+            "The vault does not exist.",
+            format!("/v3/other/vaults/{VAULT}"),
+        ),
+    ];
+    for (want_status, code, message, path) in cases {
+        let (status, body, id) = sim.get(&path).await;
+        assert_eq!(
+            (status, &body["error_code"]),
+            (want_status, &json!(code)),
+            "{path}: {body}"
+        );
+        assert_eq!(body["error_msg"], message);
+        assert_eq!(id.len(), 32);
+    }
+    for path in [
+        "vaults?limit=0",
+        "vaults?offset=-1",
+        "vaults?object_type=tape",
+        "policies?operation_type=restore",
+        "operation-logs?limit=1001",
+        "operation-logs?status=done",
+        "operation-logs?start_time=2019-05-23",
+    ] {
+        let (status, body, _) = sim.get(&format!("/v3/{PROJECT}/{path}")).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["error_code"], "BackupService.9900", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn faults_and_counters_know_the_lifecycle_routes_by_name() {
+    let sim = Sim::quick().await;
+    let put = sim
+        .http
+        .put(format!("{}/_simulator/faults", sim.base))
+        .json(&json!([{"route": "list_vaults", "error_rate": 1.0, "status": 503}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 204);
+    let (status, body, _) = sim.get(&format!("/v3/{PROJECT}/vaults")).await;
+    assert_eq!((status, &body["error_code"]), (503, &json!("APIGW.0203")));
+    let (status, _, _) = sim.get(&format!("/v3/{PROJECT}/vaults/{VAULT}")).await;
+    assert_eq!(status, 200, "only the named route");
+    for path in [
+        format!("/v3/{PROJECT}/policies"),
+        format!("/v3/{PROJECT}/policies/nope"),
+        format!("/v3/{PROJECT}/operation-logs?limit=1"),
+        format!("/v3/{PROJECT}/operation-logs/nope"),
+        format!("/v3/{PROJECT}/operation-logs/nope"),
+    ] {
+        sim.get(&path).await;
+    }
+    let stats: Value = sim
+        .http
+        .get(format!("{}/_simulator/stats", sim.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let requests = &stats["requests"];
+    for (route, count) in [
+        ("list_vaults", 1),
+        ("get_vault", 1),
+        ("list_policies", 1),
+        ("get_policy", 1),
+        ("list_operation_logs", 1),
+        ("get_operation_log", 2),
+        ("list_backups", 0),
+    ] {
+        assert_eq!(requests[route], count, "{route}: {stats}");
+    }
 }

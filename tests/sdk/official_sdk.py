@@ -34,7 +34,17 @@ from huaweicloudsdkcbr.v1 import (
 PROJECT = "4229d7a45436489f8c3dc2b1d35d4987"
 VAULT = "3b5816b5-f29c-4172-9d9a-76c719a659ce"
 SERVER = "94eba8b2-acc9-4d82-badc-127144cc5526"
+SEED_CHECKPOINT = "8b0851a8-adf3-4f4c-a914-dead08bf9664"
 SEED_BACKUP = "6df2b54c-dd62-4059-a07c-1b8f24f2725d"
+PROVIDER_SERVER = "0daac4c5-6707-4851-97ba-169e36266b66"
+PROVIDER_DISK = "d1603440-187d-4516-af25-121250c7cc97"
+# The simulator's seeds for vaults, policies and operation logs (LIFECYCLE.md).
+DOCUMENTED_VAULT = "a335f9e1-1628-4c64-a7be-38656e5ec19c"
+DOCUMENTED_VAULT_SHOWN = "2b076f26-391f-40fa-bf71-a798940faccf"
+DOCUMENTED_POLICY = "cbb3ce6f-3332-4e7c-b98e-77290d8471ff"
+DAILY_POLICY = "5c8b1c52-7a3e-4d3f-9a57-2f0e6a2b7c11"
+REPLICATION_POLICY = "b1d4e2c0-0a8e-4cfa-bb6f-3cb9d0b1a001"
+DOCUMENTED_LOG = "4827f2da-b008-4507-ab7d-42d0df5ed912"
 
 
 def client(endpoint, ak, sk):
@@ -151,29 +161,60 @@ def main():
     print("official SDK: all checks passed")
 
 
-def expect_404(call, code):
+def expect_error(call, status, code):
+    """`call` fails with upstream's HTTP status and error code, and a request id."""
     try:
         call()
-        raise AssertionError("expected a 404 " + code)
     except exceptions.ClientRequestException as e:
-        assert e.status_code == 404, e.status_code
-        assert e.error_code == code, e.error_code
+        assert e.status_code == status, (e.status_code, e.error_code, e.error_msg)
+        assert e.error_code == code, (e.error_code, e.error_msg)
+        assert e.request_id, "X-Request-Id"
+        return e
+    raise AssertionError("expected %d %s" % (status, code))
+
+
+def expect_404(call, code):
+    return expect_error(call, 404, code)
+
+
+def expect_400(call):
+    return expect_error(call, 400, "BackupService.9900")
 
 
 def lifecycle(cbr, checkpoint_id, backup_id):
     """Vaults, policies and operation logs (LIFECYCLE.md), through the SDK's models."""
-    # list_vault: the example vault by name, then every vault page by page.
+    vaults(cbr)
+    policies(cbr)
+    operation_logs(cbr, checkpoint_id, backup_id)
+
+
+def vaults(cbr):
+    # list_vault by name: the example vault, its billing computed from the two
+    # 40 GB server backups it now holds (the document's and the one above).
     named = cbr.list_vault(ListVaultRequest(name="vault-be94"))
     assert named.count == 1, named.count
     vault = named.vaults[0]
     assert vault.id == VAULT and vault.project_id == PROJECT
+    assert vault.provider_id == PROVIDER_SERVER
     assert vault.billing.status == "available" and vault.billing.object_type == "server"
+    assert vault.billing.spec_code == "vault.backup.server.normal"
     assert vault.billing.allocated == 40, vault.billing.allocated
-    assert vault.billing.used >= 40 * 1024, vault.billing.used
-    assert vault.resources[0].id == SERVER and vault.resources[0].type == "OS::Nova::Server"
+    assert vault.billing.used == 2 * 40 * 1024, vault.billing.used
+    assert vault.billing.size >= vault.billing.allocated
+    assert len(vault.resources) == 1
+    server = vault.resources[0]
+    assert server.id == SERVER and server.type == "OS::Nova::Server" and server.name == "ecs-1f0f-0002"
+    assert (server.size, server.backup_count, server.backup_size) == (40, 2, 2 * 40 * 1024), server
+    assert server.protect_status == "available" and server.auto_protect is True
+    assert vault.enterprise_project_id == "0" and vault.created_at == "2020-02-05T10:38:34.209782"
+
+    # Every vault page by page: the simulator's five and the documents' two.
     everything = cbr.list_vault(ListVaultRequest())
     total = everything.count
-    assert total == len(everything.vaults) and total >= 5, total
+    assert total == len(everything.vaults) == 7, total
+    assert (everything.limit, everything.offset) == (1000, 0)
+    all_ids = [v.id for v in everything.vaults]
+    assert DOCUMENTED_VAULT in all_ids and DOCUMENTED_VAULT_SHOWN in all_ids
     seen = []
     offset = 0
     while offset < total:
@@ -181,60 +222,205 @@ def lifecycle(cbr, checkpoint_id, backup_id):
         assert page.count == total and page.limit == 2 and page.offset == offset
         seen += [v.id for v in page.vaults]
         offset += 2
-    assert sorted(seen) == sorted(v.id for v in everything.vaults)
-    servers = cbr.list_vault(ListVaultRequest(object_type="server", resource_ids=SERVER))
-    assert [v.id for v in servers.vaults] == [VAULT], servers
-    disks = cbr.list_vault(ListVaultRequest(object_type="disk"))
-    assert disks.count >= 1 and all(v.billing.object_type == "disk" for v in disks.vaults)
-    by_ids = cbr.list_vault(ListVaultRequest(id=[VAULT, disks.vaults[0].id]))
-    assert by_ids.count == 2, by_ids.count
-    shown = cbr.show_vault(ShowVaultRequest(vault_id=VAULT)).vault
-    assert shown.name == "vault-be94" and shown.billing.size >= shown.billing.allocated
-    expect_404(lambda: cbr.show_vault(ShowVaultRequest(vault_id="no-such-vault")), "BackupService.6105")
-    try:
-        cbr.list_vault(ListVaultRequest(limit=0))
-        raise AssertionError("expected a 400")
-    except exceptions.ClientRequestException as e:
-        assert e.status_code == 400 and e.error_code == "BackupService.9900", e.error_code
-    print("list_vault/show_vault ->", total, "vaults")
+    assert seen == all_ids, (seen, all_ids)
 
-    # list_policies / show_policy: the vault's policies, the documents' one.
+    # A filter with paging: count is every match, the page a slice of them.
+    servers = cbr.list_vault(ListVaultRequest(object_type="server"))
+    server_ids = [v.id for v in servers.vaults]
+    assert servers.count == 5 and all(v.billing.object_type == "server" for v in servers.vaults)
+    page = cbr.list_vault(ListVaultRequest(object_type="server", limit=2, offset=1))
+    assert page.count == 5 and [v.id for v in page.vaults] == server_ids[1:3], page
+    past = cbr.list_vault(ListVaultRequest(object_type="server", limit=2, offset=5))
+    assert past.count == 5 and past.vaults == [], past
+
+    # The other filters.
+    by_resource = cbr.list_vault(ListVaultRequest(object_type="server", resource_ids="nope," + SERVER))
+    assert [v.id for v in by_resource.vaults] == [VAULT], by_resource
+    disks = cbr.list_vault(ListVaultRequest(object_type="disk"))
+    assert disks.count == 1 and disks.vaults[0].billing.spec_code == "vault.backup.volume.normal"
+    assert disks.vaults[0].provider_id == PROVIDER_DISK
+    by_ids = cbr.list_vault(ListVaultRequest(id=[VAULT, disks.vaults[0].id, DOCUMENTED_VAULT]))
+    assert sorted(v.id for v in by_ids.vaults) == sorted([VAULT, disks.vaults[0].id, DOCUMENTED_VAULT])
+    daily = cbr.list_vault(ListVaultRequest(policy_id=DAILY_POLICY))
+    assert daily.count == 5 and VAULT in [v.id for v in daily.vaults]
+    assert DOCUMENTED_VAULT not in [v.id for v in daily.vaults]
+    assert cbr.list_vault(ListVaultRequest(policy_id=REPLICATION_POLICY)).vaults[0].id == VAULT
+    assert cbr.list_vault(ListVaultRequest(cloud_type="public", protect_type="backup")).count == 7
+    assert cbr.list_vault(ListVaultRequest(status="available", enterprise_project_id="0")).count == 7
+    assert cbr.list_vault(ListVaultRequest(enterprise_project_id="all_granted_eps")).count == 7
+    assert cbr.list_vault(ListVaultRequest(name="no-such-vault")).count == 0
+
+    # OTC's shape: the number 0 (the SDK reads it as "0"), +00:00 times, a
+    # tag without value, no null billing fields.
+    otc = cbr.list_vault(ListVaultRequest(name="vault-servers-test")).vaults[0]
+    assert otc.enterprise_project_id in ("0", 0), otc.enterprise_project_id
+    assert otc.created_at.endswith("+00:00"), otc.created_at
+    assert otc.billing.order_id is None and otc.billing.storage_unit is None
+    assert [(t.key, t.value) for t in otc.tags] == [("owner", "simulator"), ("scratch", None)]
+
+    # show_vault: the documents' shown example, exactly.
+    shown = cbr.show_vault(ShowVaultRequest(vault_id=DOCUMENTED_VAULT_SHOWN)).vault
+    assert shown.name == "sdk-vault1595581958" and shown.auto_bind is True and shown.auto_expand is False
+    assert shown.created_at == "2020-07-24T09:12:49.491874" and shown.enterprise_project_id == "0"
+    assert shown.user_id == "aa2999fa5ae640f28926f8fd79188934" and shown.description is None
+    assert [(t.key, t.value) for t in shown.tags] == [("fds", None)]
+    assert shown.resources == []
+    b = shown.billing
+    assert (b.allocated, b.size, b.used, b.charging_mode, b.consistent_level) == (
+        0, 40, 0, "post_paid", "crash_consistent"), b
+    assert b.product_id is None and b.order_id is None and b.frozen_scene is None
+    listed = cbr.show_vault(ShowVaultRequest(vault_id=DOCUMENTED_VAULT)).vault
+    assert listed.name == "vault-8538" and listed.billing.size == 100 and listed.tags == []
+    assert cbr.show_vault(ShowVaultRequest(vault_id=VAULT)).vault.billing.used == vault.billing.used
+
+    expect_404(lambda: cbr.show_vault(ShowVaultRequest(vault_id="no-such-vault")), "BackupService.6105")
+    expect_400(lambda: cbr.list_vault(ListVaultRequest(limit=0)))
+    expect_400(lambda: cbr.list_vault(ListVaultRequest(limit=1001)))
+    expect_400(lambda: cbr.list_vault(ListVaultRequest(offset=-1)))
+    expect_400(lambda: cbr.list_vault(ListVaultRequest(object_type="tape")))
+    expect_400(lambda: cbr.list_vault(ListVaultRequest(cloud_type="private")))
+    print("list_vault/show_vault ->", total, "vaults,", vault.billing.used, "MB used in", VAULT)
+
+
+def policies(cbr):
+    everything = cbr.list_policies(ListPoliciesRequest())
+    assert everything.count == 3, everything.count
+    assert [p.id for p in everything.policies] == [DOCUMENTED_POLICY, DAILY_POLICY, REPLICATION_POLICY]
+
+    # The vault's policies: its daily backups and its replication.
     bound = cbr.list_policies(ListPoliciesRequest(vault_id=VAULT))
     assert bound.count == 2, bound.count
     assert {p.operation_type for p in bound.policies} == {"backup", "replication"}
-    backup_policy = cbr.list_policies(ListPoliciesRequest(vault_id=VAULT, operation_type="backup")).policies
-    assert len(backup_policy) == 1
-    assert backup_policy[0].associated_vaults[0].vault_id == VAULT
-    assert backup_policy[0].trigger.properties.pattern == ["FREQ=DAILY;INTERVAL=1;BYHOUR=18;BYMINUTE=00"]
-    documented = cbr.show_policy(ShowPolicyRequest(policy_id="cbb3ce6f-3332-4e7c-b98e-77290d8471ff")).policy
-    assert documented.name == "policy001" and documented.enabled
-    assert documented.operation_definition.retention_duration_days == 1
-    assert documented.operation_definition.timezone == "UTC+08:00"
-    assert documented.trigger.type == "time"
+    backup = cbr.list_policies(ListPoliciesRequest(vault_id=VAULT, operation_type="backup")).policies
+    assert [p.id for p in backup] == [DAILY_POLICY]
+    daily = backup[0]
+    assert daily.enabled is True and daily.policy_type == "custom_policy"
+    assert VAULT in [a.vault_id for a in daily.associated_vaults] and len(daily.associated_vaults) == 5
+    assert daily.trigger.type == "time" and daily.trigger.name == "default"
+    assert daily.trigger.properties.pattern == ["FREQ=DAILY;INTERVAL=1;BYHOUR=18;BYMINUTE=00"]
+    assert daily.trigger.properties.start_window_minutes == 60
+    od = daily.operation_definition
+    assert (od.retention_duration_days, od.max_backups, od.day_backups, od.timezone) == (30, -1, 7, "UTC+08:00")
+    rules = od.advanced_retention_rules
+    assert rules.weekly_retention_rules.days_of_week == ["SU"]
+    assert rules.monthly_retention_rules.days_of_month == [1, -1]
+    assert rules.yearly_retention_rules.retention_duration_periods == 1
+    replication = cbr.list_policies(ListPoliciesRequest(operation_type="replication")).policies
+    assert [p.id for p in replication] == [REPLICATION_POLICY]
+    assert replication[0].operation_definition.destination_region == "region2"
+    assert replication[0].associated_vaults[0].vault_id == VAULT
+    assert replication[0].associated_vaults[0].destination_vault_id == "0ca3eb86-8800-46da-9c37-9d657a825274"
+    assert cbr.list_policies(ListPoliciesRequest(vault_id=DOCUMENTED_VAULT)).count == 0
+
+    # show_policy: the documents' policy001, exactly.
+    documented = cbr.show_policy(ShowPolicyRequest(policy_id=DOCUMENTED_POLICY)).policy
+    assert documented.name == "policy001" and documented.enabled is True
+    assert documented.operation_type == "backup" and documented.associated_vaults == []
+    od = documented.operation_definition
+    assert (od.retention_duration_days, od.timezone, od.day_backups, od.year_backups) == (1, "UTC+08:00", 0, 0)
+    assert documented.trigger.id == "d67269a6-5369-42d7-8150-5254bd446328"
+    assert documented.trigger.properties.start_time == "2019-05-08 06:57:05"
+    assert documented.trigger.properties.pattern == ["FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU;BYHOUR=14;BYMINUTE=00"]
     expect_404(lambda: cbr.show_policy(ShowPolicyRequest(policy_id="no-such-policy")), "BackupService.6000")
+    expect_400(lambda: cbr.list_policies(ListPoliciesRequest(operation_type="restore")))
     print("list_policies/show_policy ->", bound.count, "bound to the vault")
 
-    # list_op_logs / show_op_log: the checkpoint above is a finished backup operation.
-    mine = cbr.list_op_logs(ListOpLogsRequest(operation_type="backup", status="success", vault_id=VAULT, limit=1000))
-    log = next(l for l in mine.operation_logs if l.checkpoint_id == checkpoint_id)
-    assert log.extra_info.backup.backup_id == backup_id
-    assert log.extra_info.common.progress == 100
-    assert log.extra_info.resource.id == SERVER
-    assert log.error_info.code == ""
-    assert all(l.operation_type == "backup" and l.status == "success" for l in mine.operation_logs)
+
+def operation_logs(cbr, checkpoint_id, backup_id):
+    # The vault's successful backups, one per page: the document's backup and
+    # the checkpoint above.
+    q = dict(operation_type="backup", status="success", vault_id=VAULT)
+    first = cbr.list_op_logs(ListOpLogsRequest(limit=1, offset=0, **q))
+    second = cbr.list_op_logs(ListOpLogsRequest(limit=1, offset=1, **q))
+    beyond = cbr.list_op_logs(ListOpLogsRequest(limit=1, offset=2, **q))
+    assert (first.count, second.count, beyond.count) == (2, 2, 2), (first.count, second.count)
+    assert (first.limit, first.offset, second.offset) == (1, 0, 1)
+    assert len(first.operation_logs) == len(second.operation_logs) == 1 and beyond.operation_logs == []
+    log, seeded = first.operation_logs[0], second.operation_logs[0]  # newest first
+    assert log.checkpoint_id == checkpoint_id and seeded.checkpoint_id == SEED_CHECKPOINT
+    assert log.operation_type == "backup" and log.status == "success"
+    assert log.project_id == PROJECT and log.provider_id == PROVIDER_SERVER
+    assert log.vault_id == VAULT and log.vault_name == "vault-be94"
+    assert log.policy_id is None, "a manual backup"
+    assert log.ended_at and log.started_at and log.updated_at and log.created_at
+    assert log.error_info.code == "" and log.error_info.message == ""
+    extra = log.extra_info
+    assert extra.common.progress == 100 and extra.common.request_id
+    assert (extra.resource.id, extra.resource.name, extra.resource.type) == (SERVER, "ecs-1f0f-0002", "OS::Nova::Server")
+    assert extra.backup.backup_id == backup_id and extra.backup.backup_name == "sdk_backup"
+    assert extra.backup.incremental == "true" and extra.backup.app_consistency_status == "0"
+    assert seeded.extra_info.backup.backup_id == SEED_BACKUP
+    assert seeded.policy_id == DAILY_POLICY, "the document's backup was policy-triggered"
+    one = cbr.show_op_log(ShowOpLogRequest(operation_log_id=log.id)).operation_log
+    assert one.to_dict() == log.to_dict()
+
+    # Paging without filters: count is the total, pages do not overlap.
     first = cbr.list_op_logs(ListOpLogsRequest(limit=3, offset=0))
     second = cbr.list_op_logs(ListOpLogsRequest(limit=3, offset=3))
-    assert first.count == second.count and first.count > 6
+    assert first.count == second.count and first.count > 3000, first.count
     assert not {l.id for l in first.operation_logs} & {l.id for l in second.operation_logs}
-    restores = cbr.list_op_logs(ListOpLogsRequest(operation_type="restore"))
-    assert restores.count == 1 and restores.operation_logs[0].extra_info.restore.backup_id == SEED_BACKUP
+
+    # A failing checkpoint: its backup operation runs, then fails with a code.
+    body = VaultBackupReq(checkpoint=VaultBackup(
+        vault_id=VAULT, parameters=CheckpointParam(name="sim-error-sdk", resources=[SERVER])))
+    failing = cbr.create_checkpoint(CreateCheckpointRequest(body=body)).checkpoint.id
+    deadline = time.time() + 30
+    while True:
+        mine = [l for l in cbr.list_op_logs(ListOpLogsRequest(vault_id=VAULT, operation_type="backup")).operation_logs
+                if l.checkpoint_id == failing]
+        assert len(mine) == 1, mine
+        if mine[0].status == "failed":
+            break
+        assert mine[0].status == "running" and mine[0].ended_at is None, mine[0]
+        assert 0 <= mine[0].extra_info.common.progress < 100
+        assert time.time() < deadline, "the failing checkpoint never failed"
+        time.sleep(0.2)
+    assert mine[0].error_info.code == "BackupService.6215", mine[0].error_info
+    assert mine[0].error_info.message and mine[0].ended_at
+    failed = cbr.list_op_logs(ListOpLogsRequest(status="failed", vault_id=VAULT))
+    assert failing in [l.checkpoint_id for l in failed.operation_logs]
+    assert all(l.status == "failed" for l in failed.operation_logs)
+
+    # The documents' logs: one of every kind, each with its extra_info.
     windowed = cbr.list_op_logs(
         ListOpLogsRequest(start_time="2019-05-23T00:00:00Z", end_time="2019-05-24T00:00:00Z")
     )
-    assert [l.id for l in windowed.operation_logs] == ["4827f2da-b008-4507-ab7d-42d0df5ed912"], windowed
-    one = cbr.show_op_log(ShowOpLogRequest(operation_log_id=log.id)).operation_log
-    assert one.id == log.id and one.status == "success" and one.checkpoint_id == checkpoint_id
+    assert [l.id for l in windowed.operation_logs] == [DOCUMENTED_LOG], windowed
+    doc = cbr.show_op_log(ShowOpLogRequest(operation_log_id=DOCUMENTED_LOG)).operation_log
+    assert doc.checkpoint_id == "b432511f-d889-428f-8b0e-5f47c524c6b6" and doc.status == "success"
+    assert doc.started_at == "2019-05-23T14:31:36.007230" and doc.ended_at == "2019-05-23T14:35:23.511155"
+    assert doc.vault_id is None and doc.vault_name is None and doc.policy_id is None
+    assert doc.extra_info.backup.backup_name == "manualbk_backup"
+    assert doc.extra_info.common.request_id == "req-cdb98cc4-e87b-4f40-9b4a-57ec036620bc"
+    assert doc.extra_info.resource.name == "ECS-0001"
+    restore = cbr.list_op_logs(ListOpLogsRequest(operation_type="restore")).operation_logs
+    assert len(restore) == 1 and restore[0].status == "running" and restore[0].ended_at is None
+    assert restore[0].extra_info.restore.backup_id == SEED_BACKUP
+    assert restore[0].extra_info.common.progress == 35
+    delete = cbr.list_op_logs(ListOpLogsRequest(operation_type="delete", status="failed")).operation_logs
+    assert len(delete) == 1 and delete[0].error_info.code == "BackupService.6204"
+    assert delete[0].extra_info.delete.backup_id == SEED_BACKUP
+    vault_delete = cbr.list_op_logs(ListOpLogsRequest(operation_type="vault_delete")).operation_logs
+    assert vault_delete[0].extra_info.vault_delete.total_count == 12
+    replication = cbr.list_op_logs(ListOpLogsRequest(operation_type="replication", vault_id=VAULT)).operation_logs
+    assert replication[0].extra_info.replication.destination_region == "region2"
+    assert replication[0].policy_id == REPLICATION_POLICY
+    sync = cbr.list_op_logs(ListOpLogsRequest(operation_type="sync", enterprise_project_id="all_granted_eps"))
+    assert sync.count == 1 and sync.operation_logs[0].extra_info.sync.sync_backup_num == 3
+    removed = cbr.list_op_logs(ListOpLogsRequest(operation_type="remove_resource")).operation_logs
+    assert removed[0].extra_info.remove_resources.total_count == 2
+    assert removed[0].extra_info.remove_resources.resources[0].id == removed[0].extra_info.resource.id
+    by_name = cbr.list_op_logs(ListOpLogsRequest(resource_name="ECS-0001", provider_id=PROVIDER_SERVER))
+    assert [l.id for l in by_name.operation_logs] == [DOCUMENTED_LOG], by_name
+    by_resource = cbr.list_op_logs(ListOpLogsRequest(resource_id=SERVER, vault_name="vault-be94"))
+    kinds = sorted(l.operation_type for l in by_resource.operation_logs)
+    assert kinds == ["backup"] * 3 + ["delete", "replication", "restore", "sync"], kinds
+
     expect_404(lambda: cbr.show_op_log(ShowOpLogRequest(operation_log_id="no-such-log")), "BackupService.6500")
+    expect_400(lambda: cbr.list_op_logs(ListOpLogsRequest(status="done")))
+    expect_400(lambda: cbr.list_op_logs(ListOpLogsRequest(operation_type="snapshot")))
+    expect_400(lambda: cbr.list_op_logs(ListOpLogsRequest(start_time="2019-05-23")))
+    expect_400(lambda: cbr.list_op_logs(ListOpLogsRequest(limit=0)))
     print("list_op_logs/show_op_log ->", first.count, "operations")
 
 

@@ -52,28 +52,29 @@ impl ApiError {
             message: format!("Checkpoint_item ({id}) is not found."),
         }
     }
-    /// 404 `BackupService.6105`.
-    pub fn vault_not_found(id: &str) -> Self {
+    /// 404 `BackupService.6105`, in the error table's words (LIFECYCLE.md §8).
+    pub fn vault_not_found() -> Self {
         Self {
             status: StatusCode::NOT_FOUND,
             code: "BackupService.6105",
-            message: format!("The vault {id} does not exist."),
+            message: "The vault does not exist.".into(),
         }
     }
-    /// 404 `BackupService.6000`.
-    pub fn policy_not_found(id: &str) -> Self {
+    /// 404 `BackupService.6000`, in the error table's words.
+    pub fn policy_not_found() -> Self {
         Self {
             status: StatusCode::NOT_FOUND,
             code: "BackupService.6000",
-            message: format!("The policy {id} does not exist."),
+            message: "The policy does not exist.".into(),
         }
     }
-    /// 404 `BackupService.6500`, with upstream's own wording.
-    pub fn operation_log_not_found(id: &str) -> Self {
+    /// 404 `BackupService.6500`, in the words of ShowOpLog's documented 404
+    /// (the server's own, not the table's "The operation log …").
+    pub fn operation_log_not_found() -> Self {
         Self {
             status: StatusCode::NOT_FOUND,
             code: "BackupService.6500",
-            message: format!("Operation log {id} does not exist."),
+            message: "Operation log does not exist.".into(),
         }
     }
     /// 400 `BackupService.6135`.

@@ -11,10 +11,12 @@
 //! request ─► front.rs   X-Request-Id, counters, faults, AK/SK or token check
 //!                       (every method and path but /_simulator/ admin)
 //!              ▼
-//!            routes.rs  the five REST routes, IAM's POST /v3/auth/tokens (iam.rs)
+//!            routes.rs  the REST routes of the wire, IAM's POST /v3/auth/tokens (iam.rs)
 //!                       (+ /_simulator/stats, /_simulator/faults)
 //!              ▼
 //!            store.rs   vaults, checkpoints, backups; create; list (query.rs)
+//!            lifecycle/ vaults, policies, operation logs: computed from the
+//!                       store at read time, plus the documents' seeds
 //!              ▼
 //!            model.rs   records → upstream JSON, with upstream's quirks
 //! ```
@@ -70,7 +72,8 @@ pub struct Behaviour {
     /// Fault rules, `;`-separated, e.g.
     /// `route=get_backup,error_rate=0.2,status=503,latency=50ms,drop_rate=0.1`
     /// (`route` is `*` or one of create_checkpoint, get_checkpoint, list_backups,
-    /// get_backup, get_checkpoint_item, iam_tokens).
+    /// get_backup, list_vaults, get_vault, list_policies, get_policy,
+    /// list_operation_logs, get_operation_log, get_checkpoint_item, iam_tokens).
     #[arg(long = "sim-fault", env = "SIM_FAULTS", value_delimiter = ';')]
     pub faults: Vec<faults::FaultRule>,
 

@@ -78,7 +78,8 @@ pub struct Resource {
     pub disks: Vec<Disk>,
 }
 
-/// A vault.
+/// A vault. What it holds (billing, its resources' backup counts and sizes)
+/// is not stored here but computed from its backups when it is read.
 #[derive(Debug, Clone)]
 pub struct Vault {
     /// Vault ID.
@@ -89,6 +90,54 @@ pub struct Vault {
     pub project_id: String,
     /// Associated resources.
     pub resources: Vec<Resource>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Tags; a `None` value is a tag without one.
+    pub tags: Vec<(String, Option<String>)>,
+    /// Whose documents its JSON follows.
+    pub dialect: Dialect,
+}
+
+/// Whose documents a vault's JSON follows, since the same vault reads
+/// differently in each (LIFECYCLE.md §2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Huawei's API Explorer: naive microsecond timestamps,
+    /// `enterprise_project_id: "0"`, `null` for every absent string (billing
+    /// fields, a tag's value).
+    Huawei,
+    /// OTC's documents: `+00:00` millisecond timestamps, the number
+    /// `enterprise_project_id: 0`, absent strings left out altogether.
+    Otc,
+}
+
+impl Dialect {
+    /// How this dialect writes times.
+    pub fn time_style(self) -> TimeStyle {
+        match self {
+            Dialect::Huawei => TimeStyle::Naive,
+            Dialect::Otc => TimeStyle::Offset,
+        }
+    }
+
+    /// `enterprise_project_id` of the default enterprise project.
+    pub fn default_eps(self) -> Value {
+        match self {
+            Dialect::Huawei => json!("0"),
+            Dialect::Otc => json!(0),
+        }
+    }
+
+    /// Drops what this dialect leaves out: in OTC's, the `null` members of
+    /// `object` (not recursively).
+    pub fn trim(self, mut object: Value) -> Value {
+        if self == Dialect::Otc
+            && let Some(map) = object.as_object_mut()
+        {
+            map.retain(|_, v| !v.is_null());
+        }
+        object
+    }
 }
 
 /// How a timestamp is written, since upstream uses both forms.
@@ -490,6 +539,26 @@ mod tests {
             .to_utc();
         assert_eq!(TimeStyle::Offset.render(t), "2019-05-10T07:59:12.733+00:00");
         assert_eq!(TimeStyle::Naive.render(t), "2019-05-10T07:59:12.733000");
+    }
+
+    #[test]
+    fn dialects_write_the_same_vault_differently() {
+        let t = DateTime::parse_from_rfc3339("2020-07-24T09:12:49.491874Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            Dialect::Huawei.time_style().render(t),
+            "2020-07-24T09:12:49.491874"
+        );
+        assert_eq!(
+            Dialect::Otc.time_style().render(t),
+            "2020-07-24T09:12:49.491+00:00"
+        );
+        assert_eq!(Dialect::Huawei.default_eps(), json!("0"));
+        assert_eq!(Dialect::Otc.default_eps(), json!(0));
+        let billing = json!({"order_id": null, "size": 40});
+        assert_eq!(Dialect::Huawei.trim(billing.clone()), billing);
+        assert_eq!(Dialect::Otc.trim(billing), json!({"size": 40}));
     }
 
     #[test]

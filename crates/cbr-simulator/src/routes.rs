@@ -130,17 +130,20 @@ async fn show_vault(
 
 async fn list_policies(
     State(state): State<Arc<SimState>>,
-    Path(_project_id): Path<String>,
+    Path(project_id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    state.read().list_policies(query.as_deref()).map(Json)
+    state
+        .read()
+        .list_policies(&project_id, query.as_deref())
+        .map(Json)
 }
 
 async fn show_policy(
     State(state): State<Arc<SimState>>,
-    Path((_project_id, policy_id)): Path<(String, String)>,
+    Path((project_id, policy_id)): Path<(String, String)>,
 ) -> ApiResult {
-    state.read().show_policy(&policy_id).map(Json)
+    state.read().show_policy(&project_id, &policy_id).map(Json)
 }
 
 async fn list_op_logs(

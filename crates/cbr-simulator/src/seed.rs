@@ -1,11 +1,20 @@
 //! What the simulator starts with: the API documents' example objects under their
 //! own IDs, plus a deterministic generated fleet so that filters and paging have
 //! something real to work on.
+//!
+//! The documents' objects the simulator serves verbatim (a CSBS checkpoint
+//! item, two vaults, policies, operation logs) are JSON files in `seeds/`,
+//! all in [`PROJECT`]; the vaults, checkpoints and backups it acts on are
+//! built here.
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 use super::{
-    model::{Backup, Checkpoint, Disk, Lifecycle, Resource, ResourceKind, TimeStyle, Vault},
+    lifecycle::DAILY_POLICY,
+    model::{
+        Backup, Checkpoint, Dialect, Disk, Lifecycle, Resource, ResourceKind, TimeStyle, Vault,
+    },
     store::Store,
 };
 
@@ -40,7 +49,36 @@ pub fn store(fleet_size: usize) -> Store {
     // their place in it.
     generate_fleet(&mut store, fleet_size);
     seed_documents(&mut store);
+    seed_lifecycle(&mut store);
     store
+}
+
+/// A JSON array of `seeds/`.
+fn seeds(text: &str) -> Vec<Value> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// The documents' vaults, policies and operation logs; the daily policy is
+/// bound to every vault of the simulator's own, so that each one's automatic
+/// backups have the policy that triggered them.
+fn seed_lifecycle(store: &mut Store) {
+    store.literal_vaults = seeds(include_str!("seeds/vaults.json"));
+    store.literal_logs = seeds(include_str!("seeds/operation_logs.json"));
+    store.policies = seeds(include_str!("seeds/policies.json"));
+    let mut own: Vec<&Vault> = store.vaults.values().filter(|v| v.id != VAULT).collect();
+    own.sort_by(|a, b| a.name.cmp(&b.name));
+    let fleet: Vec<Value> = own
+        .iter()
+        .map(|v| serde_json::json!({"vault_id": v.id}))
+        .collect();
+    if let Some(bound) = store
+        .policies
+        .iter_mut()
+        .find(|p| p["id"] == DAILY_POLICY)
+        .and_then(|p| p["associated_vaults"].as_array_mut())
+    {
+        bound.extend(fleet);
+    }
 }
 
 fn seed_documents(store: &mut Store) {
@@ -63,6 +101,9 @@ fn seed_documents(store: &mut Store) {
             name: "vault-be94".into(),
             project_id: PROJECT.into(),
             resources: vec![server.clone()],
+            created_at: at("2020-02-05T10:38:34.209782Z"),
+            tags: vec![("owner".into(), Some("simulator".into()))],
+            dialect: Dialect::Huawei,
         },
     );
     store.checkpoints.insert(
@@ -150,20 +191,23 @@ impl Rng {
     }
 }
 
-/// Vaults of the generated fleet: name and resource mix.
-const FLEET_VAULTS: &[(&str, ResourceKind)] = &[
-    ("vault-servers-prod", ResourceKind::Server),
-    ("vault-servers-test", ResourceKind::Server),
-    ("vault-volumes", ResourceKind::Volume),
-    ("vault-sfs-turbo", ResourceKind::SfsTurbo),
+/// Vaults of the generated fleet: name, resource mix, and whose documents
+/// their JSON follows (one in OTC's, for its quirks).
+const FLEET_VAULTS: &[(&str, ResourceKind, Dialect)] = &[
+    ("vault-servers-prod", ResourceKind::Server, Dialect::Huawei),
+    ("vault-servers-test", ResourceKind::Server, Dialect::Otc),
+    ("vault-volumes", ResourceKind::Volume, Dialect::Huawei),
+    ("vault-sfs-turbo", ResourceKind::SfsTurbo, Dialect::Huawei),
 ];
+/// When the fleet's first vault was created; the others a day apart.
+const FLEET_VAULTS_CREATED: &str = "2020-03-01T08:00:00.123456Z";
 const RESOURCES_PER_VAULT: usize = 20;
 const AZS: &[&str] = &["cn-north-4a", "cn-north-4b", "cn-north-4c"];
 
 fn generate_fleet(store: &mut Store, fleet_size: usize) {
     let mut rng = Rng(0x00C0_FFEE_CB12_2026);
     let mut vaults = Vec::new();
-    for (name, kind) in FLEET_VAULTS {
+    for (n, (name, kind, dialect)) in FLEET_VAULTS.iter().enumerate() {
         let resources = (0..RESOURCES_PER_VAULT)
             .map(|i| {
                 let disks = if *kind == ResourceKind::Server {
@@ -187,11 +231,20 @@ fn generate_fleet(store: &mut Store, fleet_size: usize) {
                 }
             })
             .collect();
+        let mut tags = vec![("owner".to_owned(), Some("simulator".to_owned()))];
+        if *dialect == Dialect::Otc {
+            // OTC's documents show a tag without a value.
+            tags.push(("scratch".into(), None));
+        }
         let vault = Vault {
             id: rng.uuid(),
             name: (*name).into(),
             project_id: PROJECT.into(),
             resources,
+            created_at: at(FLEET_VAULTS_CREATED)
+                + chrono::Duration::days(i64::try_from(n).unwrap_or(0)),
+            tags,
+            dialect: *dialect,
         };
         vaults.push(vault);
     }
@@ -314,5 +367,32 @@ mod tests {
         );
         assert!(a.backups.contains_key(BACKUP) && a.backups.contains_key(CHILD_BACKUP));
         assert_eq!(a.vaults.len(), 1 + FLEET_VAULTS.len());
+    }
+
+    #[test]
+    fn the_documents_seeds_load_and_the_daily_policy_binds_every_own_vault() {
+        let s = store(0);
+        assert_eq!(s.literal_vaults.len(), 2);
+        assert_eq!(s.literal_logs.len(), 7);
+        assert_eq!(s.policies.len(), 3);
+        for v in s.literal_vaults.iter().chain(&s.literal_logs) {
+            assert_eq!(v["project_id"], PROJECT, "every seed is in the project");
+        }
+        let daily = s.policies.iter().find(|p| p["id"] == DAILY_POLICY).unwrap();
+        let bound: Vec<&str> = daily["associated_vaults"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["vault_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(bound[0], VAULT);
+        assert_eq!(bound.len(), s.vaults.len());
+        assert!(s.vaults.keys().all(|id| bound.contains(&id.as_str())));
+        // The fleet's vault IDs do not depend on its size.
+        let mut big: Vec<String> = store(50).vaults.into_keys().collect();
+        let mut small: Vec<String> = s.vaults.into_keys().collect();
+        big.sort();
+        small.sort();
+        assert_eq!(big, small);
     }
 }

@@ -1,5 +1,6 @@
 //! The simulator's in-memory store: vaults, checkpoints and backups, the reads
 //! the REST routes need, and CreateCheckpoint with upstream's validation.
+//! The reads of vaults, policies and operation logs are in `lifecycle/`.
 //!
 //! One owner (a `RwLock` held only for synchronous work, never across an await).
 //! Status is computed from each backup's [`Lifecycle`] at read time, so nothing
@@ -40,6 +41,13 @@ pub struct Store {
     pub listing: Vec<String>,
     /// CSBS checkpoint items served verbatim (the document's example).
     pub literal_items: HashMap<String, Value>,
+    /// Vaults served verbatim (the documents' examples, which hold nothing).
+    pub literal_vaults: Vec<Value>,
+    /// Backup and replication policies, each with the vaults it is bound to.
+    pub policies: Vec<Value>,
+    /// Operation logs served verbatim (the documents' examples); every other
+    /// one is a backup's, rendered from it.
+    pub literal_logs: Vec<Value>,
     /// Checkpoints created at run time, oldest first: the only ones evicted.
     created: VecDeque<String>,
     /// [`MAX_CREATED`], smaller in tests.
@@ -54,6 +62,9 @@ impl Default for Store {
             backups: HashMap::new(),
             listing: Vec::new(),
             literal_items: HashMap::new(),
+            literal_vaults: Vec::new(),
+            policies: Vec::new(),
+            literal_logs: Vec::new(),
             created: VecDeque::new(),
             max_created: MAX_CREATED,
         }
@@ -267,11 +278,18 @@ impl Store {
         duration: Duration,
     ) -> Result<Value, ApiError> {
         let input = CreateInput::parse(body)?;
+        if self.literal_vault(project, &input.vault_id).is_some() {
+            // The documents' example vaults hold no resources.
+            return Err(match input.resource_ids.first() {
+                Some(id) => ApiError::resource_not_in_vault(id),
+                None => ApiError::no_resource(),
+            });
+        }
         let vault = self
             .vaults
             .get(&input.vault_id)
             .filter(|v| v.project_id == project)
-            .ok_or_else(|| ApiError::vault_not_found(&input.vault_id))?
+            .ok_or_else(ApiError::vault_not_found)?
             .clone();
         let targets: Vec<Resource> = if input.resource_ids.is_empty() {
             vault.resources.clone()
@@ -635,6 +653,33 @@ mod tests {
         assert!(gone(&s, &running, later));
         assert!(s.checkpoint(seed::PROJECT, &third.0, later).is_ok());
         assert_eq!(s.created_count(), 2);
+    }
+
+    #[test]
+    fn the_documents_example_vaults_hold_nothing_to_back_up() {
+        let mut s = seed::store(0);
+        let now = Utc::now();
+        let mut create = |project: &str, body: Value| {
+            s.create_checkpoint(project, &body, now, Duration::ZERO)
+                .unwrap_err()
+                .code
+        };
+        let vault = crate::lifecycle::DOCUMENTED_VAULT;
+        assert_eq!(
+            create(seed::PROJECT, json!({"checkpoint": {"vault_id": vault}})),
+            "BackupService.0001"
+        );
+        assert_eq!(
+            create(
+                seed::PROJECT,
+                json!({"checkpoint": {"vault_id": vault, "parameters": {"resources": [seed::SERVER]}}})
+            ),
+            "BackupService.6135"
+        );
+        assert_eq!(
+            create("other", json!({"checkpoint": {"vault_id": vault}})),
+            "BackupService.6105"
+        );
     }
 
     #[test]
