@@ -701,7 +701,12 @@ pub(crate) async fn operation(args: OperationArgs) -> Result<Outcome, CliError> 
 }
 
 /// The one vault named `name` (for `checkpoint create --vault-name`): none
-/// or several is a failure naming them.
+/// or several is a usage error naming them, and nothing is created.
+///
+/// Whether upstream's `name` filter is exact or a substring match is
+/// undocumented, so only an exact name counts. One page (upstream's default,
+/// 1000 vaults) holds every match in practice; if it does not (`count` says
+/// more), the name cannot be known to be unique and is refused too.
 pub(crate) async fn vault_named(conn: &Connection, name: &str) -> Result<String, CliError> {
     let request = pb::ListVaultsRequest {
         project_id: conn.project_id.clone(),
@@ -714,7 +719,13 @@ pub(crate) async fn vault_named(conn: &Connection, name: &str) -> Result<String,
         .await
         .map_err(CliError::call)?
         .into_inner();
-    // Upstream may match names loosely: only an exact name counts.
+    let listed = i32::try_from(page.vaults.len()).unwrap_or(i32::MAX);
+    if page.count > listed {
+        return Err(CliError::Usage(format!(
+            "{} vaults match the name {name:?}, more than one page: give --vault with the ID",
+            page.count
+        )));
+    }
     let matching: Vec<&pb::Vault> = page.vaults.iter().filter(|v| v.name == name).collect();
     match matching.as_slice() {
         [one] => Ok(one.id.clone()),
