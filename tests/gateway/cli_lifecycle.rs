@@ -926,3 +926,96 @@ async fn a_vault_name_of_no_vault_or_of_several_creates_nothing() {
         ))
     );
 }
+
+#[tokio::test]
+async fn help_lists_the_lifecycle_commands_their_flags_and_upstreams_words() {
+    let help = |args: &'static [&'static str]| async move {
+        let out = cli("http://127.0.0.1:1", args, &[]).await;
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let top = help(&["--help"]).await;
+    for command in [
+        "vaults",
+        "vault",
+        "policies",
+        "policy",
+        "operations",
+        "operation",
+    ] {
+        assert!(
+            top.contains(&format!("\n  {command} ")),
+            "{command}:\n{top}"
+        );
+    }
+    for (args, needles) in [
+        (
+            &["vaults", "list", "--help"][..],
+            &[
+                "--limit",
+                "--offset",
+                "--name",
+                "--cloud-type",
+                "--protect-type",
+                "--object-type",
+                "--enterprise-project-id",
+                "--id",
+                "--policy-id",
+                "--status",
+                "--resource-id",
+                "--availability-zone",
+                "--all",
+                "--page-size",
+                "--project-id",
+                "[possible values: available, lock, frozen, deleting, error]",
+                "[possible values: server, disk, turbo, workspace, vmware, rds, file]",
+            ][..],
+        ),
+        (
+            &["policies", "list", "--help"],
+            &[
+                "--operation-type",
+                "--vault-id",
+                "--project-id",
+                "[possible values: backup, replication]",
+            ],
+        ),
+        (
+            &["operations", "list", "--help"],
+            &[
+                "--operation-type",
+                "--status",
+                "--provider-id",
+                "--resource-id",
+                "--resource-name",
+                "--vault-id",
+                "--vault-name",
+                "--start-time",
+                "--end-time",
+                "--enterprise-project-id",
+                "--limit",
+                "--offset",
+                "--destination-region",
+                "--destination-project-id",
+                "--project-id",
+                "[possible values: backup, copy, replication, delete, restore, vault_delete, \
+                 remove_resource, sync, migrate_resources]",
+            ],
+        ),
+        (&["vault", "get", "--help"], &["<VAULT_ID>", "--output"]),
+        (&["policy", "get", "--help"], &["<POLICY_ID>", "--output"]),
+        (
+            &["operation", "get", "--help"],
+            &["<OPERATION_LOG_ID>", "--output"],
+        ),
+        (
+            &["checkpoint", "create", "--help"],
+            &["<--vault <VAULT_ID>|--vault-name <NAME>>"],
+        ),
+    ] {
+        let text = help(args).await;
+        for needle in needles {
+            assert!(text.contains(needle), "{args:?}: {needle} missing:\n{text}");
+        }
+    }
+}
