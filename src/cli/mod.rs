@@ -7,6 +7,10 @@
 //! - `connect`: the channel to `--gateway` (plaintext or TLS/mTLS), the
 //!   `x-auth-token` from `CBR_AUTH_TOKEN`, deadlines on unary calls;
 //! - [`run`] (here): one function per command, each a call and its output;
+//! - `lifecycle`: the vault, policy and operation-log reads (`vaults`,
+//!   `vault`, `policies`, `policy`, `operations`, `operation`) and the vault
+//!   look-up behind `checkpoint create --vault-name`, kept apart so that this
+//!   file stays the checkpoint and backup commands;
 //! - `render`: text for people (key/value blocks, tables on a terminal,
 //!   tab-separated rows otherwise) and [`json`]: protobuf JSON (NDJSON for
 //!   streams), the same mapping grpcurl prints;
