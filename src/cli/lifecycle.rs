@@ -1,11 +1,17 @@
 //! `vaults list`, `vault get`, `policies list`, `policy get`, `operations
 //! list`, `operation get`: the reads a person needs before and after a backup
 //! (which vault, which policy, what CBR did), each a plain gRPC call and its
-//! output. Enum flags take upstream's words (`available`, `backup`,
-//! `vault_delete`), mapped onto the proto enums by name, so a value the API
-//! gains is a flag value at once.
+//! output.
+//!
+//! Enum flags take upstream's words (`available`, `backup`, `vault_delete`,
+//! snake_case as the REST API and its documents spell them, not clap's
+//! kebab-case), so a value copied from Huawei's documents or from this
+//! client's own output is a valid flag value. Each is a `ValueEnum` with a
+//! `From` into its proto enum: a typo is a usage error (exit 2) before any
+//! call, and a value missing from the proto fails to compile rather than
+//! silently filtering on nothing.
 
-use clap::{Args, Subcommand, builder::PossibleValuesParser, builder::TypedValueParser as _};
+use clap::{Args, Subcommand, ValueEnum};
 use prost_types::Timestamp;
 
 use super::{
@@ -17,41 +23,58 @@ use super::{
 };
 use crate::proto as pb;
 
-/// A flag taking one of `values` (upstream's words), as the proto enum
-/// `<PREFIX><VALUE>`'s number.
-fn upstream_enum(
-    prefix: &'static str,
-    values: &'static [&'static str],
-    number: fn(&str) -> Option<i32>,
-) -> impl clap::builder::TypedValueParser<Value = i32> {
-    PossibleValuesParser::new(values)
-        .map(move |v| number(&format!("{prefix}{}", v.to_ascii_uppercase())).unwrap_or_default())
+/// A flag's values in upstream's words, one variant per proto value of the
+/// same name (`VaultDelete` ⇄ `vault_delete` ⇄ `OPERATION_TYPE_VAULT_DELETE`).
+macro_rules! upstream_words {
+    ($(#[$doc:meta])* $name:ident => $proto:ident { $($variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+        #[value(rename_all = "snake_case")]
+        #[allow(missing_docs)]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl From<$name> for pb::$proto {
+            fn from(v: $name) -> Self {
+                match v {
+                    $($name::$variant => Self::$variant),+
+                }
+            }
+        }
+    };
 }
 
-fn vault_status_arg() -> impl clap::builder::TypedValueParser<Value = i32> {
-    upstream_enum(
-        "VAULT_STATUS_",
-        &["available", "lock", "frozen", "deleting", "error"],
-        |n| pb::VaultStatus::from_str_name(n).map(|v| v as i32),
-    )
+upstream_words! {
+    /// `vaults list --cloud-type`.
+    CloudTypeArg => CloudType { Public, Hybrid }
 }
-
-fn operation_type_arg() -> impl clap::builder::TypedValueParser<Value = i32> {
-    upstream_enum(
-        "OPERATION_TYPE_",
-        &[
-            "backup",
-            "copy",
-            "replication",
-            "delete",
-            "restore",
-            "vault_delete",
-            "remove_resource",
-            "sync",
-            "migrate_resources",
-        ],
-        |n| pb::OperationType::from_str_name(n).map(|v| v as i32),
-    )
+upstream_words! {
+    /// `vaults list --protect-type` (upstream filters on these two only).
+    ProtectTypeArg => ProtectType { Backup, Replication }
+}
+upstream_words! {
+    /// `vaults list --object-type`.
+    ObjectTypeArg => ObjectType { Server, Disk, Turbo, Workspace, Vmware, Rds, File }
+}
+upstream_words! {
+    /// `vaults list --status`.
+    VaultStatusArg => VaultStatus { Available, Lock, Frozen, Deleting, Error }
+}
+upstream_words! {
+    /// `policies list --operation-type`.
+    PolicyOperationTypeArg => PolicyOperationType { Backup, Replication }
+}
+upstream_words! {
+    /// `operations list --operation-type`.
+    OperationTypeArg => OperationType {
+        Backup, Copy, Replication, Delete, Restore, VaultDelete, RemoveResource, Sync,
+        MigrateResources,
+    }
+}
+upstream_words! {
+    /// `operations list --status`.
+    OperationStatusArg => OperationLogStatus { Success, Skipped, Failed, Running, Timeout, Waiting }
 }
 
 // ---------------------------------------------------------------- vaults
@@ -94,18 +117,14 @@ pub struct VaultListArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// Cloud platform.
-    #[arg(long, value_parser = upstream_enum("CLOUD_TYPE_", &["public", "hybrid"],
-          |n| pb::CloudType::from_str_name(n).map(|v| v as i32)))]
-    pub cloud_type: Option<i32>,
+    #[arg(long, value_enum)]
+    pub cloud_type: Option<CloudTypeArg>,
     /// Protection type.
-    #[arg(long, value_parser = upstream_enum("PROTECT_TYPE_", &["backup", "replication"],
-          |n| pb::ProtectType::from_str_name(n).map(|v| v as i32)))]
-    pub protect_type: Option<i32>,
+    #[arg(long, value_enum)]
+    pub protect_type: Option<ProtectTypeArg>,
     /// What the vault protects.
-    #[arg(long, value_parser = upstream_enum("OBJECT_TYPE_",
-          &["server", "disk", "turbo", "workspace", "vmware", "rds", "file"],
-          |n| pb::ObjectType::from_str_name(n).map(|v| v as i32)))]
-    pub object_type: Option<i32>,
+    #[arg(long, value_enum)]
+    pub object_type: Option<ObjectTypeArg>,
     /// Enterprise project (`0` is the default one, `all_granted_eps` all).
     #[arg(long)]
     pub enterprise_project_id: Option<String>,
@@ -116,8 +135,8 @@ pub struct VaultListArgs {
     #[arg(long)]
     pub policy_id: Option<String>,
     /// Vault status.
-    #[arg(long, value_parser = vault_status_arg())]
-    pub status: Option<i32>,
+    #[arg(long, value_enum)]
+    pub status: Option<VaultStatusArg>,
     /// Vaults holding this resource; repeat or separate with commas.
     #[arg(long = "resource-id", value_delimiter = ',')]
     pub resource_ids: Vec<String>,
@@ -134,16 +153,17 @@ pub struct VaultArgs {
     pub client: ClientOptions,
     /// What to do.
     #[command(subcommand)]
-    pub command: GetCommand,
+    pub command: VaultCommand,
 }
 
-/// Reading one object by its ID.
+/// Reading one vault.
 #[derive(Debug, Clone, Subcommand)]
-pub enum GetCommand {
-    /// Read it.
+pub enum VaultCommand {
+    /// Read a vault: billing, usage, resources.
     #[command(after_help = CLIENT_HELP)]
     Get {
-        /// Its ID.
+        /// Vault ID.
+        #[arg(value_name = "VAULT_ID")]
         id: String,
     },
 }
@@ -173,12 +193,34 @@ pub enum PoliciesCommand {
 #[derive(Debug, Clone, Args)]
 pub struct PolicyListArgs {
     /// Backup or replication policies.
-    #[arg(long, value_parser = upstream_enum("POLICY_OPERATION_TYPE_", &["backup", "replication"],
-          |n| pb::PolicyOperationType::from_str_name(n).map(|v| v as i32)))]
-    pub operation_type: Option<i32>,
+    #[arg(long, value_enum)]
+    pub operation_type: Option<PolicyOperationTypeArg>,
     /// Policies bound to this vault: how a vault's policy is found.
     #[arg(long)]
     pub vault_id: Option<String>,
+}
+
+/// `cbr-gateway policy …`.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// Connection and output.
+    #[command(flatten)]
+    pub client: ClientOptions,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+/// Reading one policy.
+#[derive(Debug, Clone, Subcommand)]
+pub enum PolicyCommand {
+    /// Read a policy: schedule, retention, bound vaults.
+    #[command(after_help = CLIENT_HELP)]
+    Get {
+        /// Policy ID.
+        #[arg(value_name = "POLICY_ID")]
+        id: String,
+    },
 }
 
 // ---------------------------------------------------------------- operations
@@ -212,13 +254,11 @@ pub struct OperationListArgs {
     #[arg(long, requires = "all")]
     pub page_size: Option<i32>,
     /// Kind of operation.
-    #[arg(long, value_parser = operation_type_arg())]
-    pub operation_type: Option<i32>,
+    #[arg(long, value_enum)]
+    pub operation_type: Option<OperationTypeArg>,
     /// Status.
-    #[arg(long, value_parser = upstream_enum("OPERATION_LOG_STATUS_",
-          &["success", "skipped", "failed", "running", "timeout", "waiting"],
-          |n| pb::OperationLogStatus::from_str_name(n).map(|v| v as i32)))]
-    pub status: Option<i32>,
+    #[arg(long, value_enum)]
+    pub status: Option<OperationStatusArg>,
     /// Backup provider ID.
     #[arg(long)]
     pub provider_id: Option<String>,
@@ -257,6 +297,29 @@ pub struct OperationListArgs {
     pub destination_project_id: Option<String>,
 }
 
+/// `cbr-gateway operation …`.
+#[derive(Debug, Clone, Args)]
+pub struct OperationArgs {
+    /// Connection and output.
+    #[command(flatten)]
+    pub client: ClientOptions,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: OperationCommand,
+}
+
+/// Reading one operation log.
+#[derive(Debug, Clone, Subcommand)]
+pub enum OperationCommand {
+    /// Read an operation log: status, progress, error, what it worked on.
+    #[command(after_help = CLIENT_HELP)]
+    Get {
+        /// Operation log ID.
+        #[arg(value_name = "OPERATION_LOG_ID")]
+        id: String,
+    },
+}
+
 // ---------------------------------------------------------------- commands
 
 /// `vaults list`.
@@ -269,13 +332,15 @@ pub(crate) async fn vaults(args: VaultsArgs) -> Result<Outcome, CliError> {
         limit: a.limit,
         name: a.name.unwrap_or_default(),
         offset: a.offset,
-        cloud_type: a.cloud_type.unwrap_or_default(),
-        protect_type: a.protect_type.unwrap_or_default(),
-        object_type: a.object_type.unwrap_or_default(),
+        cloud_type: a.cloud_type.map_or(0, |v| pb::CloudType::from(v) as i32),
+        protect_type: a
+            .protect_type
+            .map_or(0, |v| pb::ProtectType::from(v) as i32),
+        object_type: a.object_type.map_or(0, |v| pb::ObjectType::from(v) as i32),
         enterprise_project_id: a.enterprise_project_id.unwrap_or_default(),
         id: a.id,
         policy_id: a.policy_id.unwrap_or_default(),
-        status: a.status.unwrap_or_default(),
+        status: a.status.map_or(0, |v| pb::VaultStatus::from(v) as i32),
         resource_ids: a.resource_ids,
         availability_zone: a.availability_zone.unwrap_or_default(),
     };
@@ -323,7 +388,7 @@ pub(crate) async fn vaults(args: VaultsArgs) -> Result<Outcome, CliError> {
 pub(crate) async fn vault(args: VaultArgs) -> Result<Outcome, CliError> {
     let conn = Connection::open(&args.client).await?;
     let mut out = Out::stdout(args.client.output);
-    let GetCommand::Get { id } = args.command;
+    let VaultCommand::Get { id } = args.command;
     let request = pb::GetVaultRequest {
         project_id: conn.project_id.clone(),
         vault_id: id,
@@ -404,7 +469,9 @@ pub(crate) async fn policies(args: PoliciesArgs) -> Result<Outcome, CliError> {
     let PoliciesCommand::List(a) = args.command;
     let request = pb::ListPoliciesRequest {
         project_id: conn.project_id.clone(),
-        operation_type: a.operation_type.unwrap_or_default(),
+        operation_type: a
+            .operation_type
+            .map_or(0, |v| pb::PolicyOperationType::from(v) as i32),
         vault_id: a.vault_id.unwrap_or_default(),
     };
     let page = conn
@@ -420,10 +487,10 @@ pub(crate) async fn policies(args: PoliciesArgs) -> Result<Outcome, CliError> {
 }
 
 /// `policy get`.
-pub(crate) async fn policy(args: VaultArgs) -> Result<Outcome, CliError> {
+pub(crate) async fn policy(args: PolicyArgs) -> Result<Outcome, CliError> {
     let conn = Connection::open(&args.client).await?;
     let mut out = Out::stdout(args.client.output);
-    let GetCommand::Get { id } = args.command;
+    let PolicyCommand::Get { id } = args.command;
     let request = pb::GetPolicyRequest {
         project_id: conn.project_id.clone(),
         policy_id: id,
@@ -472,8 +539,12 @@ pub(crate) async fn operations(args: OperationsArgs) -> Result<Outcome, CliError
     let OperationsCommand::List(a) = args.command;
     let request = pb::ListOperationLogsRequest {
         project_id: conn.project_id.clone(),
-        operation_type: a.operation_type.unwrap_or_default(),
-        status: a.status.unwrap_or_default(),
+        operation_type: a
+            .operation_type
+            .map_or(0, |v| pb::OperationType::from(v) as i32),
+        status: a
+            .status
+            .map_or(0, |v| pb::OperationLogStatus::from(v) as i32),
         provider_id: a.provider_id.unwrap_or_default(),
         resource_id: a.resource_id.unwrap_or_default(),
         resource_name: a.resource_name.unwrap_or_default(),
@@ -535,10 +606,10 @@ pub(crate) async fn operations(args: OperationsArgs) -> Result<Outcome, CliError
 }
 
 /// `operation get`.
-pub(crate) async fn operation(args: VaultArgs) -> Result<Outcome, CliError> {
+pub(crate) async fn operation(args: OperationArgs) -> Result<Outcome, CliError> {
     let conn = Connection::open(&args.client).await?;
     let mut out = Out::stdout(args.client.output);
-    let GetCommand::Get { id } = args.command;
+    let OperationCommand::Get { id } = args.command;
     let request = pb::GetOperationLogRequest {
         project_id: conn.project_id.clone(),
         operation_log_id: id,
@@ -612,7 +683,12 @@ pub(crate) async fn operation(args: VaultArgs) -> Result<Outcome, CliError> {
 }
 
 /// The one vault named `name` (for `checkpoint create --vault-name`): none
-/// or several is a failure naming them.
+/// or several is a usage error naming them, and nothing is created.
+///
+/// Whether upstream's `name` filter is exact or a substring match is
+/// undocumented, so only an exact name counts. One page (upstream's default,
+/// 1000 vaults) holds every match in practice; if it does not (`count` says
+/// more), the name cannot be known to be unique and is refused too.
 pub(crate) async fn vault_named(conn: &Connection, name: &str) -> Result<String, CliError> {
     let request = pb::ListVaultsRequest {
         project_id: conn.project_id.clone(),
@@ -625,7 +701,13 @@ pub(crate) async fn vault_named(conn: &Connection, name: &str) -> Result<String,
         .await
         .map_err(CliError::call)?
         .into_inner();
-    // Upstream may match names loosely: only an exact name counts.
+    let listed = i32::try_from(page.vaults.len()).unwrap_or(i32::MAX);
+    if page.count > listed {
+        return Err(CliError::Usage(format!(
+            "{} vaults match the name {name:?}, more than one page: give --vault with the ID",
+            page.count
+        )));
+    }
     let matching: Vec<&pb::Vault> = page.vaults.iter().filter(|v| v.name == name).collect();
     match matching.as_slice() {
         [one] => Ok(one.id.clone()),

@@ -19,7 +19,7 @@ use serde_json::Value;
 use tokio::process::Command;
 
 /// Upper bound of one CLI run; reached only by a regression (a hang).
-const RUN_LIMIT: Duration = Duration::from_secs(60);
+pub(crate) const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 struct Stack {
     gw: TestStack,
@@ -79,7 +79,7 @@ impl Stack {
 }
 
 /// Runs the CLI binary to completion, killing it (and failing) if it hangs.
-async fn cli(gateway: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) async fn cli(gateway: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cbr-gateway"));
     cmd.args(args)
         .env("CBR_GATEWAY_ADDR", gateway)
@@ -102,20 +102,20 @@ async fn cli(gateway: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("run the CLI")
 }
 
-fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
 }
 
-fn code(out: &Output) -> i32 {
+pub(crate) fn code(out: &Output) -> i32 {
     out.status.code().expect("the CLI exits (not killed)")
 }
 
 /// Piped output is for scripts and logs: no escape code on either stream.
-fn assert_plain(out: &Output) {
+pub(crate) fn assert_plain(out: &Output) {
     for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
         assert!(
             !bytes.contains(&0x1b),
@@ -125,7 +125,7 @@ fn assert_plain(out: &Output) {
     }
 }
 
-fn json_lines(out: &Output) -> Vec<Value> {
+pub(crate) fn json_lines(out: &Output) -> Vec<Value> {
     stdout(out)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -587,15 +587,21 @@ async fn the_callers_token_comes_from_the_environment() {
 }
 
 /// tmux on a private socket, removed when dropped.
-struct Tmux {
-    socket: String,
+pub(crate) struct Tmux {
+    /// Its `-L` socket name.
+    pub(crate) socket: String,
     /// Its configuration: panes stay on screen after their command exits.
     config: std::path::PathBuf,
 }
 
 impl Tmux {
-    fn new() -> Tmux {
-        let socket = format!("cbr-cli-test-{}", std::process::id());
+    pub(crate) fn new() -> Tmux {
+        Tmux::named("cbr-cli-test")
+    }
+
+    /// A server of its own for each test that runs one (tests run side by side).
+    pub(crate) fn named(name: &str) -> Tmux {
+        let socket = format!("{name}-{}", std::process::id());
         let config = std::env::temp_dir().join(format!("{socket}.tmux.conf"));
         std::fs::write(&config, "set-option -g remain-on-exit on\n").unwrap();
         let t = Tmux { socket, config };
@@ -607,7 +613,7 @@ impl Tmux {
         t
     }
 
-    fn run(&self, args: &[&str]) -> String {
+    pub(crate) fn run(&self, args: &[&str]) -> String {
         let out = std::process::Command::new("tmux")
             .args(["-u", "-L", &self.socket, "-f"])
             .arg(&self.config)

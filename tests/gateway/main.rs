@@ -15,6 +15,7 @@ mod checks;
 mod common;
 
 mod cli;
+mod cli_lifecycle;
 mod client_cli;
 mod credentials;
 mod deploy;
