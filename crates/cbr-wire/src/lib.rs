@@ -237,12 +237,43 @@ pub static IAM_TOKENS: Route = Route {
     path: &[Lit("v3"), Lit("auth"), Lit("tokens")],
 };
 
+/// `POST /v3/{project_id}/backups/{backup_id}/restore` (CBR): 202, with
+/// `{"job_id"}` (the restore's operation log) or no body.
+pub static RESTORE_BACKUP: Route = Route {
+    name: "restore_backup",
+    api: Api::Cbr,
+    method: "POST",
+    path: &[
+        Lit("v3"),
+        Param("project_id"),
+        Lit("backups"),
+        Param("backup_id"),
+        Lit("restore"),
+    ],
+};
+
+/// `DELETE /v3/{project_id}/backups/{backup_id}` (CBR): 204, then the
+/// backup is `deleting` until it is gone.
+pub static DELETE_BACKUP: Route = Route {
+    name: "delete_backup",
+    api: Api::Cbr,
+    method: "DELETE",
+    path: &[
+        Lit("v3"),
+        Param("project_id"),
+        Lit("backups"),
+        Param("backup_id"),
+    ],
+};
+
 /// Every operation.
 pub static ALL: &[&Route] = &[
     &CREATE_CHECKPOINT,
     &GET_CHECKPOINT,
     &LIST_BACKUPS,
     &GET_BACKUP,
+    &RESTORE_BACKUP,
+    &DELETE_BACKUP,
     &LIST_VAULTS,
     &GET_VAULT,
     &LIST_POLICIES,
@@ -278,6 +309,11 @@ mod tests {
         assert_eq!(name("GET", "/v3/p/backups"), Some("list_backups"));
         assert_eq!(name("GET", "/v3/p/backups/b"), Some("get_backup"));
         assert_eq!(name("HEAD", "/v3/p/backups/b"), Some("get_backup"));
+        assert_eq!(name("DELETE", "/v3/p/backups/b"), Some("delete_backup"));
+        assert_eq!(
+            name("POST", "/v3/p/backups/b/restore"),
+            Some("restore_backup")
+        );
         assert_eq!(
             name("GET", "/v1/p/checkpoint_items/x"),
             Some("get_checkpoint_item")
@@ -297,7 +333,7 @@ mod tests {
         );
         assert_eq!(name("HEAD", "/v3/p/checkpoints"), None);
         assert_eq!(name("GET", "/_simulator/stats"), None);
-        assert_eq!(name("DELETE", "/v3/p/backups/b"), None);
+        assert_eq!(name("DELETE", "/v3/p/checkpoints/c"), None);
         assert_eq!(name("GET", "/v3//backups"), None);
     }
 
