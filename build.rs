@@ -32,6 +32,30 @@ const OPEN: &[(&str, &str, &str, bool)] = &[
     ),
 ];
 
+/// `google.longrunning.Operations` (AIP-151), served for the operations that
+/// RestoreBackup and DeleteBackup start: Google's proto, so its rows are
+/// here rather than in options on its methods. `(static name, method,
+/// access, upstream operations)`.
+const OPERATIONS: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "GET_OPERATION",
+        "GetOperation",
+        "Read",
+        &["get_operation_log", "list_operation_logs", "get_backup"],
+    ),
+    ("LIST_OPERATIONS", "ListOperations", "Read", &["list_operation_logs"]),
+    (
+        "WAIT_OPERATION",
+        "WaitOperation",
+        "Read",
+        &["get_operation_log", "list_operation_logs", "get_backup"],
+    ),
+    // UNIMPLEMENTED (CBR cannot cancel or forget an operation): they call
+    // nothing, but they are writes for the policy's sake.
+    ("CANCEL_OPERATION", "CancelOperation", "Write", &[]),
+    ("DELETE_OPERATION", "DeleteOperation", "Write", &[]),
+];
+
 /// `MethodOptions.idempotency_level`'s `NO_SIDE_EFFECTS`.
 const NO_SIDE_EFFECTS: i32 = 1;
 
@@ -65,7 +89,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = tonic_prost_build::Config::new();
     config.enable_type_names();
     // The codec counts a request's repeated fields before prost decodes it
-    // (src/transport/codec.rs).
+    // (src/transport/codec.rs). Google's packages the API imports
+    // (google.longrunning, google.rpc, google.api) are generated too, into
+    // sibling modules (src/proto.rs).
     tonic_prost_build::configure()
         .codec_path("crate::transport::codec::Codec")
         .build_client(true)
@@ -124,6 +150,22 @@ fn rpc_table(pool: &DescriptorPool) -> Result<String, String> {
             &routes.join(", "),
         );
         names.push(name);
+    }
+    for (name, method, access, routes) in OPERATIONS {
+        let routes: Vec<String> = routes
+            .iter()
+            .map(|r| format!("&wire::{}", r.to_uppercase()))
+            .collect();
+        row(
+            &mut out,
+            name,
+            "google.longrunning.Operations",
+            method,
+            access,
+            "Unary",
+            &routes.join(", "),
+        );
+        names.push((*name).to_owned());
     }
     for (name, service, method, streaming) in OPEN {
         row(

@@ -3,7 +3,33 @@
 
 #![allow(missing_docs, clippy::all, clippy::pedantic)]
 
-tonic::include_proto!("cbr.gateway.v1");
+pub use packages::{cbr::gateway::v1::*, google};
+
+/// The generated code, one module per protobuf package, nested as the
+/// packages are so that prost's relative paths between them resolve.
+mod packages {
+    pub mod cbr {
+        pub mod gateway {
+            pub mod v1 {
+                tonic::include_proto!("cbr.gateway.v1");
+            }
+        }
+    }
+    /// Google's packages the API uses: `google.longrunning` (the `Operation`
+    /// RestoreBackup and DeleteBackup return, and the `Operations` service),
+    /// `google.rpc` (an operation's `error`) and `google.api` (options only).
+    pub mod google {
+        pub mod longrunning {
+            tonic::include_proto!("google.longrunning");
+        }
+        pub mod rpc {
+            tonic::include_proto!("google.rpc");
+        }
+        pub mod api {
+            tonic::include_proto!("google.api");
+        }
+    }
+}
 
 /// Encoded `FileDescriptorSet` of `proto/`, written by `build.rs`.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
