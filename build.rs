@@ -43,7 +43,12 @@ const OPERATIONS: &[(&str, &str, &str, &[&str])] = &[
         "Read",
         &["get_operation_log", "list_operation_logs", "get_backup"],
     ),
-    ("LIST_OPERATIONS", "ListOperations", "Read", &["list_operation_logs"]),
+    (
+        "LIST_OPERATIONS",
+        "ListOperations",
+        "Read",
+        &["list_operation_logs"],
+    ),
     (
         "WAIT_OPERATION",
         "WaitOperation",
@@ -88,6 +93,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // when it prints protobuf JSON.
     let mut config = tonic_prost_build::Config::new();
     config.enable_type_names();
+    // `Any.type_url`s (an operation's metadata and response) in the form
+    // every language's `Any` unpacking and grpcurl's JSON expect.
+    config.type_name_domain(["."], "type.googleapis.com");
     // The codec counts a request's repeated fields before prost decodes it
     // (src/transport/codec.rs). Google's packages the API imports
     // (google.longrunning, google.rpc, google.api) are generated too, into

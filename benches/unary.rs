@@ -253,6 +253,20 @@ impl BackupService for Floor {
     ) -> Result<Response<pb::GetBackupResponse>, Status> {
         Ok(Response::new(self.0.clone()))
     }
+
+    async fn restore_backup(
+        &self,
+        _: Request<pb::RestoreBackupRequest>,
+    ) -> Result<Response<pb::google::longrunning::Operation>, Status> {
+        Err(Status::unimplemented("tonic floor serves GetBackup only"))
+    }
+
+    async fn delete_backup(
+        &self,
+        _: Request<pb::DeleteBackupRequest>,
+    ) -> Result<Response<pb::google::longrunning::Operation>, Status> {
+        Err(Status::unimplemented("tonic floor serves GetBackup only"))
+    }
 }
 
 /// Body of the re-executed floor process: serves until killed.

@@ -13,13 +13,15 @@ use crate::{
         backup_service_server::BackupServiceServer,
         checkpoint_item_service_server::CheckpointItemServiceServer,
         checkpoint_service_server::CheckpointServiceServer,
+        google::longrunning::operations_server::OperationsServer,
         operation_log_service_server::OperationLogServiceServer,
         policy_service_server::PolicyServiceServer, vault_service_server::VaultServiceServer,
     },
     rpcs,
     service::{
         Shared, backup::BackupApi, checkpoint::CheckpointApi, checkpoint_item::CheckpointItemApi,
-        operation_log::OperationLogApi, policy::PolicyApi, vault::VaultApi,
+        operation_log::OperationLogApi, operations::OperationsApi, policy::PolicyApi,
+        vault::VaultApi,
     },
     settings::Settings,
     transport::{self, deadline, drain, limit, server, tls},
@@ -156,6 +158,7 @@ pub async fn serve(
     });
     let watch_heartbeat = watch_settings.heartbeat;
     let watch_hub = watch::hub::WatchHub::new(upstream.clone(), watch_settings);
+    let operation_hub = watch::hub::WatchHub::new(upstream.clone(), watch_settings);
     let idempotency =
         idempotency::Idempotency::connect(&idempotency_settings, error::failed_create)
             .await?
@@ -164,6 +167,7 @@ pub async fn serve(
     let shared = Arc::new(Shared {
         idempotency: idempotency.clone(),
         watch_hub,
+        operation_hub,
         watch_heartbeat,
         default_deadline: calls.default_deadline,
         max_deadline: calls.max_deadline,
@@ -217,6 +221,11 @@ pub async fn serve(
         )
         .add_service(
             PolicyServiceServer::new(PolicyApi::new(shared.clone()))
+                .max_decoding_message_size(unlimited)
+                .max_encoding_message_size(max_response),
+        )
+        .add_service(
+            OperationsServer::new(OperationsApi::new(shared.clone()))
                 .max_decoding_message_size(unlimited)
                 .max_encoding_message_size(max_response),
         )
@@ -355,7 +364,9 @@ impl metrics::Gauges for LiveGauges {
         i64::try_from(open).unwrap_or(i64::MAX)
     }
     fn watch_pollers(&self) -> i64 {
-        i64::try_from(self.shared.watch_hub.poller_count()).unwrap_or(i64::MAX)
+        let pollers =
+            self.shared.watch_hub.poller_count() + self.shared.operation_hub.poller_count();
+        i64::try_from(pollers).unwrap_or(i64::MAX)
     }
     fn upstream_inflight(&self) -> i64 {
         i64::try_from(self.shared.upstream.inflight()).unwrap_or(i64::MAX)

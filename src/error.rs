@@ -146,6 +146,32 @@ pub enum GatewayError {
     /// remembered failure.
     #[error(transparent)]
     Idempotency(#[from] IdempotencyError),
+    /// CancelOperation and DeleteOperation: CBR has nothing to do them with;
+    /// the text says why.
+    #[error("{0}")]
+    OperationsCannot(&'static str),
+    /// WaitOperation's poller ended with a failure (upstream refused or kept
+    /// failing): the status its watchers got.
+    #[error("{}", .0.message())]
+    WaitFailed(Status),
+    /// An operation name that names nothing upstream knows as an operation
+    /// (a backup that is not being deleted, say); the text says what.
+    #[error("{0}")]
+    OperationNotFound(String),
+    /// A long-running operation's upstream task ended without success: how
+    /// an operation's `error` reads (never a call's own failure).
+    #[error("{}", operation_failure_message(.status, .code, .message))]
+    OperationFailed {
+        /// Upstream's status word (`failed`, `timeout`, `skipped`, or the
+        /// gateway's `lost` for a restore whose log never appeared).
+        status: &'static str,
+        /// Upstream's error code (`BackupService.2008`), or empty.
+        code: String,
+        /// Upstream's message, or empty.
+        message: String,
+        /// The operation log, when there is one.
+        operation_log_id: String,
+    },
     /// Upstream's pages cannot be walked to an end (it repeated a page, or
     /// kept sending full pages past its own `count`); the text says which and
     /// how far the walk got.
@@ -233,6 +259,39 @@ impl GatewayError {
             GatewayError::ShuttingDown => {
                 gateway_status(Code::Unavailable, "SHUTTING_DOWN", &self.to_string())
             }
+            GatewayError::OperationsCannot(_) => {
+                gateway_status(Code::Unimplemented, "OPERATIONS_CANNOT", &self.to_string())
+            }
+            GatewayError::WaitFailed(status) => status.clone(),
+            GatewayError::OperationNotFound(_) => {
+                gateway_status(Code::NotFound, "OPERATION_NOT_FOUND", &self.to_string())
+            }
+            GatewayError::OperationFailed {
+                status,
+                code,
+                operation_log_id,
+                ..
+            } => {
+                let mut details = ErrorDetails::new();
+                let mut metadata = HashMap::from([
+                    ("operation_status".to_owned(), (*status).to_owned()),
+                    ("service".to_owned(), Service::Cbr.name().to_owned()),
+                ]);
+                if !operation_log_id.is_empty() {
+                    metadata.insert("operation_log_id".to_owned(), operation_log_id.clone());
+                }
+                let reason = if code.is_empty() {
+                    format!("OPERATION_{}", status.to_uppercase())
+                } else {
+                    code.clone()
+                };
+                details.set_error_info(reason, domain(Service::Cbr), metadata);
+                Status::with_error_details(
+                    operation_failure_code(status, code),
+                    truncate(&self.to_string()),
+                    details,
+                )
+            }
             // INTERNAL: retrying the same walk against the same upstream
             // fails the same way, and the caller's request was fine.
             GatewayError::UpstreamPagingBroken(why) => {
@@ -253,10 +312,25 @@ impl GatewayError {
                     Status::with_details(f.code(), f.message(), f.details().to_vec().into())
                 }
                 IdempotencyError::Upstream(u) => upstream_status(u),
+                IdempotencyError::Corrupt => gateway_status(
+                    Code::Internal,
+                    "IDEMPOTENCY_RECORD_UNREADABLE",
+                    &e.to_string(),
+                ),
                 IdempotencyError::Interrupted => {
                     gateway_status(Code::Internal, "CREATE_INTERRUPTED", &e.to_string())
                 }
             },
+        }
+    }
+
+    /// Whether retrying later may succeed (pollers retry transient failures
+    /// and, a few times, the ones that may pass): upstream's failures by
+    /// their class, anything the gateway decided itself is permanent.
+    pub(crate) fn class(&self) -> crate::upstream::FailureClass {
+        match self {
+            GatewayError::Upstream(u) => u.class(),
+            _ => crate::upstream::FailureClass::Permanent,
         }
     }
 
@@ -285,6 +359,62 @@ pub(crate) fn failed_create(failure: &crate::idempotency::Failure<'_>) -> Status
 impl From<GatewayError> for Status {
     fn from(e: GatewayError) -> Self {
         e.to_status()
+    }
+}
+
+/// Upstream codes of server-side failures (HTTP 500 in the error table).
+const SERVER_FAILURE_CODES: &[&str] = &[
+    "BackupService.0002",
+    "BackupService.1005",
+    "BackupService.6132",
+    "BackupService.6137",
+    "BackupService.7009",
+    "BackupService.9910",
+    "BackupService.9998",
+];
+
+/// The gRPC code of an operation whose upstream task ended in `status` with
+/// `code`. There is no HTTP status to go by: the request was accepted, so
+/// what failed is the world it met — FAILED_PRECONDITION, unless the code
+/// says something was missing (NOT_FOUND) or upstream itself broke
+/// (INTERNAL); a task stopped for running too long is DEADLINE_EXCEEDED, a
+/// restore whose log never appeared UNKNOWN.
+fn operation_failure_code(status: &str, code: &str) -> Code {
+    match status {
+        "timeout" => Code::DeadlineExceeded,
+        "lost" => Code::Unknown,
+        _ if NOT_FOUND_CODES.contains(&code) => Code::NotFound,
+        _ if SERVER_FAILURE_CODES.contains(&code) => Code::Internal,
+        _ => Code::FailedPrecondition,
+    }
+}
+
+fn operation_failure_message(status: &str, code: &str, message: &str) -> String {
+    let what = match status {
+        "timeout" => "the operation timed out upstream",
+        "skipped" => "the operation was skipped upstream (a pre-check failed)",
+        "lost" => "no operation log of this restore appeared upstream",
+        _ => "the operation failed upstream",
+    };
+    match (code.is_empty(), message.trim().is_empty()) {
+        (true, true) => what.to_owned(),
+        (true, false) => format!("{what}: {message}"),
+        (false, true) => format!("{what} ({code})"),
+        (false, false) => format!("{what} ({code}): {message}"),
+    }
+}
+
+/// Whether `u` means the thing asked for does not exist (any of upstream's
+/// ways of saying so, the 401 "Malformed request url" included).
+pub(crate) fn is_not_found(u: &UpstreamError) -> bool {
+    match u {
+        UpstreamError::Status {
+            status,
+            code,
+            message,
+            ..
+        } => code_for_http(*status, code.as_deref(), message.as_deref()) == Code::NotFound,
+        _ => false,
     }
 }
 

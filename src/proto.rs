@@ -7,6 +7,7 @@ pub use packages::{cbr::gateway::v1::*, google};
 
 /// The generated code, one module per protobuf package, nested as the
 /// packages are so that prost's relative paths between them resolve.
+#[allow(unreachable_pub)]
 mod packages {
     pub mod cbr {
         pub mod gateway {

@@ -138,7 +138,12 @@ mod tests {
                 .filter(|rpc| rpc.access == Access::Open)
                 .all(|rpc| rpc.upstream.is_empty())
         );
-        assert!(api().all(|rpc| !rpc.upstream.is_empty()));
+        // Only the two UNIMPLEMENTED Operations methods call nothing.
+        let idle: Vec<_> = api()
+            .filter(|rpc| rpc.upstream.is_empty())
+            .map(|rpc| rpc.method)
+            .collect();
+        assert_eq!(idle, ["CancelOperation", "DeleteOperation"]);
     }
 
     /// The protos' options, as the rest of the gateway relies on them.
@@ -160,7 +165,27 @@ mod tests {
             .filter(|rpc| rpc.access == Access::Write)
             .map(|rpc| rpc.method)
             .collect();
-        assert_eq!(writes, ["CreateCheckpoint"]);
+        assert_eq!(
+            writes,
+            [
+                "RestoreBackup",
+                "DeleteBackup",
+                "CreateCheckpoint",
+                "CancelOperation",
+                "DeleteOperation"
+            ]
+        );
+        assert_eq!(
+            RESTORE_BACKUP.upstream,
+            [
+                &wire::RESTORE_BACKUP,
+                &wire::GET_OPERATION_LOG,
+                &wire::LIST_OPERATION_LOGS
+            ]
+        );
+        assert_eq!(WATCH_OPERATION.shape, Shape::EndlessStream);
+        assert_eq!(WAIT_OPERATION.access, Access::Read);
+        assert_eq!(GET_OPERATION.service, "google.longrunning.Operations");
     }
 
     #[test]
@@ -176,6 +201,7 @@ mod tests {
                 "cbr.gateway.v1.OperationLogService",
                 "cbr.gateway.v1.PolicyService",
                 "cbr.gateway.v1.VaultService",
+                "google.longrunning.Operations",
             ]
         );
     }

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{
     Checker, ID_RULE, MAX_RESOURCES, MAX_TEXT, MAX_VOLUMES, ValidationError, enums::*, project,
-    timestamp,
+    request_id, timestamp,
 };
 use crate::{proto as pb, upstream::dto};
 
@@ -33,17 +33,7 @@ pub fn check_create_checkpoint(
     if let Some(p) = &req.parameters {
         check_parameters(&mut c, p);
     }
-    let request_id = if req.request_id.is_empty() {
-        None
-    } else {
-        match Uuid::parse_str(&req.request_id) {
-            Ok(u) => Some(u),
-            Err(_) => {
-                c.fail("request_id", "must be a UUID");
-                None
-            }
-        }
-    };
+    let request_id = request_id(&mut c, &req.request_id);
     c.finish(CreateCheckpoint {
         project_id,
         vault_id,

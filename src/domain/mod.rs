@@ -19,6 +19,7 @@ mod backup;
 mod checkpoint;
 mod checkpoint_item;
 pub mod enums;
+mod operation;
 mod operation_log;
 mod policy;
 mod vault;
@@ -28,6 +29,12 @@ use prost_types::Timestamp;
 
 pub use backup::{DEFAULT_PAGE_SIZE, check_list_backups, check_stream_backups, list_backups};
 pub use checkpoint::{CreateCheckpoint, check_create_checkpoint};
+pub use operation::{
+    DeleteBackup, ListOperations, OperationId, OperationName, Outcome, RESTORE_LOG_GRACE_SECONDS,
+    Reading, RestoreBackup, accepted_delete, accepted_restore, backup_metadata,
+    check_delete_backup, check_list_operations, check_operation_name, check_restore_backup,
+    check_wait_timeout, delete_log_query, name_of_log, read_log, restore_log_query,
+};
 pub use operation_log::{check_list_operation_logs, check_stream_operation_logs};
 pub use policy::check_list_policies;
 pub use vault::{MAX_VAULT_IDS, check_list_vaults, check_stream_vaults};
@@ -108,6 +115,10 @@ pub const REPEATED_CAPS: &[(&str, RepeatedCap)] = &[
     (
         "cbr.gateway.v1.CheckpointParameters.resource_details",
         RepeatedCap::Max(MAX_RESOURCES),
+    ),
+    (
+        "cbr.gateway.v1.BackupRestore.mappings",
+        RepeatedCap::Max(MAX_VOLUMES),
     ),
     (
         "cbr.gateway.v1.ResourceExtraInfo.exclude_volumes",
@@ -332,6 +343,21 @@ fn project(c: &mut Checker, requested: &str, default: Option<&str>) -> String {
             String::new()
         }
         (false, _) => c.id("project_id", requested),
+    }
+}
+
+/// An optional idempotency key: empty means none, anything else must be a
+/// UUID (normalised, so that `ABC…` and `abc…` are one key).
+fn request_id(c: &mut Checker, raw: &str) -> Option<uuid::Uuid> {
+    if raw.is_empty() {
+        return None;
+    }
+    match uuid::Uuid::parse_str(raw) {
+        Ok(u) => Some(u),
+        Err(_) => {
+            c.fail("request_id", "must be a UUID");
+            None
+        }
     }
 }
 

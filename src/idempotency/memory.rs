@@ -9,6 +9,7 @@
 //! repeat create twice) and do not count: their number is bounded by the calls
 //! in flight.
 
+use prost_types::Any;
 use std::{
     collections::{HashMap, VecDeque},
     future::Future,
@@ -21,10 +22,7 @@ use tokio::{sync::watch, time::Instant};
 use super::{
     CreateResult, Fingerprint, Finished, IdempotencyError, Key, Outcome, wait_for_outcome,
 };
-use crate::{
-    proto::CreateCheckpointResponse,
-    upstream::{Reply, UpstreamError},
-};
+use crate::upstream::{Reply, UpstreamError};
 
 /// Remembered creates of this process.
 pub(crate) struct MemoryStore {
@@ -233,7 +231,7 @@ pub(crate) async fn create<F>(
     create: F,
 ) -> CreateResult
 where
-    F: Future<Output = Result<Reply<CreateCheckpointResponse>, UpstreamError>> + Send + 'static,
+    F: Future<Output = Result<Reply<Any>, UpstreamError>> + Send + 'static,
 {
     let mut create = Some(create);
     loop {
@@ -274,11 +272,9 @@ mod tests {
 
     fn created(id: &str) -> Finished {
         Finished::Remember(Outcome::Created(Arc::new(Reply {
-            value: CreateCheckpointResponse {
-                checkpoint: Some(crate::proto::Checkpoint {
-                    id: id.into(),
-                    ..Default::default()
-                }),
+            value: Any {
+                type_url: id.into(),
+                value: vec![],
             },
             request_id: Some(format!("req-{id}")),
         })))
@@ -293,7 +289,7 @@ mod tests {
 
     fn done_id(store: &Arc<MemoryStore>, k: Key) -> Option<String> {
         match store.begin(k, FP) {
-            Begin::Done(Outcome::Created(r)) => Some(r.value.checkpoint.clone().unwrap().id),
+            Begin::Done(Outcome::Created(r)) => Some(r.value.type_url.clone()),
             Begin::Lead(..) => None,
             _ => panic!("unexpected state"),
         }
@@ -408,7 +404,7 @@ mod tests {
         }
         for call in calls {
             let reply = call.await.unwrap().unwrap();
-            assert_eq!(reply.value.checkpoint.unwrap().id, "one");
+            assert_eq!(reply.value.type_url, "one");
             assert_eq!(reply.request_id.as_deref(), Some("req-one"));
         }
         assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);

@@ -1,4 +1,5 @@
-//! Idempotent CreateCheckpoint by `request_id` (contract §5).
+//! Idempotent CreateCheckpoint, RestoreBackup and DeleteBackup by
+//! `request_id` (contract §5, §9): "create" below is any of the three.
 //!
 //! A create carrying a `request_id` is keyed by who sends it, the project and
 //! the id ([`Key`]); what it asks for is summed up in a [`Fingerprint`]. The
@@ -21,19 +22,17 @@
 mod memory;
 mod redis;
 
+use prost_types::Any;
 use std::{future::Future, sync::Arc, time::Duration};
 
 use sha2::{Digest, Sha256};
 use tokio::{sync::watch, time::Instant};
 use uuid::Uuid;
 
-use crate::{
-    proto::CreateCheckpointResponse,
-    upstream::{Reply, Service, UpstreamError, dto},
-};
+use crate::upstream::{Reply, Service, UpstreamError, dto};
 
-/// What one create call answers.
-pub type CreateResult = Result<Reply<CreateCheckpointResponse>, IdempotencyError>;
+/// What one call answers, as stored: its response packed in an `Any`.
+pub type CreateResult = Result<Reply<Any>, IdempotencyError>;
 
 /// Which create a `request_id` names: a SHA-256 of the caller's credential
 /// identity, the project and the id. The identity is part of it so that one
@@ -73,6 +72,19 @@ impl Fingerprint {
         // Serialising plain structs of strings cannot fail; if it ever did,
         // the upstream client would refuse to send the body too.
         let bytes = serde_json::to_vec(body).unwrap_or_default();
+        Self::new(project_id, &bytes)
+    }
+
+    /// The fingerprint of calling `method` on `target` in `project_id` with
+    /// `body` (RestoreBackup, DeleteBackup): the method is part of it, so one
+    /// `request_id` cannot name two different calls.
+    pub fn of_call(method: &str, project_id: &str, target: &str, body: &[u8]) -> Self {
+        let mut bytes = Vec::with_capacity(method.len() + target.len() + body.len() + 2);
+        bytes.extend_from_slice(method.as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(target.as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(body);
         Self::new(project_id, &bytes)
     }
 
@@ -163,11 +175,14 @@ pub enum IdempotencyError {
     /// the caller's deadline passed while it waited.
     #[error(transparent)]
     Upstream(UpstreamError),
-    /// The create ended without an outcome — the gateway shut down while it
-    /// ran, or its task vanished; whether upstream created the checkpoint is
-    /// unknown.
+    /// The remembered answer cannot be read back (another gateway version
+    /// wrote it, or the shared store was tampered with).
+    #[error("the remembered answer for this request_id is unreadable; retry with a new request_id")]
+    Corrupt,
+    /// The call ended without an outcome — the gateway shut down while it
+    /// ran, or its task vanished; whether upstream acted is unknown.
     #[error(
-        "the create was interrupted (the gateway shut down while it ran); whether the checkpoint was created is unknown: look for it before retrying with a new request_id"
+        "the call was interrupted (the gateway shut down while it ran); whether upstream acted on it is unknown: look before retrying with a new request_id"
     )]
     Interrupted,
 }
@@ -220,7 +235,7 @@ impl Finished {
 #[derive(Debug, Clone)]
 pub(crate) enum Outcome {
     /// The checkpoint and upstream's request id (shared: every waiter gets it).
-    Created(Arc<Reply<CreateCheckpointResponse>>),
+    Created(Arc<Reply<Any>>),
     /// The status of a failure that may have reached upstream.
     Failed(Arc<RecordedFailure>),
 }
@@ -264,7 +279,7 @@ impl Detached {
     /// saying it was interrupted (upstream may or may not have created it).
     pub(crate) fn spawn<F, R, Fut>(&self, limit: Duration, answer: Answer, create: F, record: R)
     where
-        F: Future<Output = Result<Reply<CreateCheckpointResponse>, UpstreamError>> + Send + 'static,
+        F: Future<Output = Result<Reply<Any>, UpstreamError>> + Send + 'static,
         R: FnOnce(Finished) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
@@ -354,8 +369,42 @@ impl Idempotency {
 
     /// Runs `create` at most once per `key` while it is remembered, and answers
     /// its outcome; waits at most until `deadline` (then DEADLINE_EXCEEDED,
-    /// while a create already started goes on and is recorded).
-    pub async fn create<F>(
+    /// while a create already started goes on and is recorded). `M` is the
+    /// call's response (CreateCheckpointResponse, or the Operation of a
+    /// restore or delete); the fingerprint tells the calls apart.
+    pub async fn create<M, F>(
+        &self,
+        key: Key,
+        fingerprint: Fingerprint,
+        deadline: Option<Instant>,
+        create: F,
+    ) -> Result<Reply<M>, IdempotencyError>
+    where
+        M: prost::Name + Default,
+        F: Future<Output = Result<Reply<M>, UpstreamError>> + Send + 'static,
+    {
+        let packed = async move {
+            create.await.map(|reply| {
+                reply.map(|m| Any {
+                    type_url: M::type_url(),
+                    value: m.encode_to_vec(),
+                })
+            })
+        };
+        let reply = self
+            .create_packed(key, fingerprint, deadline, packed)
+            .await?;
+        let Reply { value, request_id } = reply;
+        // A key's fingerprint names the call, so a stored answer is always
+        // this call's type; anything else is a corrupt record.
+        let value = (value.type_url == M::type_url())
+            .then(|| M::decode(value.value.as_slice()).ok())
+            .flatten()
+            .ok_or(IdempotencyError::Corrupt)?;
+        Ok(Reply { value, request_id })
+    }
+
+    async fn create_packed<F>(
         &self,
         key: Key,
         fingerprint: Fingerprint,
@@ -363,7 +412,7 @@ impl Idempotency {
         create: F,
     ) -> CreateResult
     where
-        F: Future<Output = Result<Reply<CreateCheckpointResponse>, UpstreamError>> + Send + 'static,
+        F: Future<Output = Result<Reply<Any>, UpstreamError>> + Send + 'static,
     {
         use crate::metrics::IdempotentResult;
         let limit = self.create_limit;
@@ -447,7 +496,7 @@ impl Leader<'_> {
     /// Runs `create` detached, then `record`s its outcome.
     pub(crate) fn spawn<F, R, Fut>(&self, create: F, record: R)
     where
-        F: Future<Output = Result<Reply<CreateCheckpointResponse>, UpstreamError>> + Send + 'static,
+        F: Future<Output = Result<Reply<Any>, UpstreamError>> + Send + 'static,
         R: FnOnce(Finished) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
@@ -458,7 +507,7 @@ impl Leader<'_> {
 /// Runs a leader's create, bounded by `limit`, and sorts its outcome.
 async fn run_create<F>(limit: Duration, answer: Answer, create: F) -> Finished
 where
-    F: Future<Output = Result<Reply<CreateCheckpointResponse>, UpstreamError>>,
+    F: Future<Output = Result<Reply<Any>, UpstreamError>>,
 {
     let result = match tokio::time::timeout(limit, create).await {
         Ok(result) => result,

@@ -13,6 +13,7 @@
 //! duplicate. The Redis URL may carry a password; it never reaches a log line
 //! or an error message (see [`Redactor`]).
 
+use prost_types::Any;
 use std::{
     fmt::{self, Display},
     future::Future,
@@ -31,10 +32,7 @@ use super::{
     ConnectError, CreateResult, Fingerprint, Finished, IdempotencyError, Key, Outcome,
     RecordedFailure, deadline_exceeded, wait_for_outcome,
 };
-use crate::{
-    proto::CreateCheckpointResponse,
-    upstream::{Reply, Secret, UpstreamError},
-};
+use crate::upstream::{Reply, Secret, UpstreamError};
 
 /// Longest the gateway waits for Redis at start (connect and PING).
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -52,7 +50,9 @@ const POLL: Duration = Duration::from_millis(20);
 const POLL_JITTER_MS: u64 = 20;
 
 /// Prefix of every key; `v1` names the record format.
-const KEY_PREFIX: &str = "cbr-gateway:idempotency:v1:";
+// v2: outcomes are stored as `google.protobuf.Any` (CreateCheckpoint,
+// RestoreBackup and DeleteBackup share the store); v1 records are never read.
+const KEY_PREFIX: &str = "cbr-gateway:idempotency:v2:";
 
 /// Replaces the leader's pending record (`ARGV[1]`) with the done one
 /// (`ARGV[2]`, expiring in `ARGV[3]` ms). Also writes when the key vanished
@@ -77,9 +77,10 @@ struct Record {
     /// replace or delete its own record.
     #[prost(bytes = "vec", tag = "2")]
     owner: Vec<u8>,
-    /// The created checkpoint.
+    /// The successful answer (a CreateCheckpointResponse, or the Operation
+    /// of a restore or delete).
     #[prost(message, optional, tag = "3")]
-    created: Option<CreateCheckpointResponse>,
+    created: Option<Any>,
     /// Upstream's request id of the successful create.
     #[prost(string, optional, tag = "4")]
     upstream_request_id: Option<String>,
@@ -416,7 +417,7 @@ pub(crate) async fn create<F>(
     create: F,
 ) -> CreateResult
 where
-    F: Future<Output = Result<Reply<CreateCheckpointResponse>, UpstreamError>> + Send + 'static,
+    F: Future<Output = Result<Reply<Any>, UpstreamError>> + Send + 'static,
 {
     let redis_key = format!("{KEY_PREFIX}{}", key.hex());
     loop {
@@ -474,12 +475,12 @@ mod tests {
     fn records_round_trip() {
         let fp = Fingerprint([3; 32]);
         let created = Outcome::Created(Arc::new(Reply {
-            value: CreateCheckpointResponse::default(),
+            value: Any::default(),
             request_id: Some("r".into()),
         }));
         let bytes = Record::done(&fp, &created).encode_to_vec();
         let decoded = Record::decode(bytes.as_slice()).unwrap();
-        assert_eq!(decoded.created, Some(CreateCheckpointResponse::default()));
+        assert_eq!(decoded.created, Some(Any::default()));
         assert_eq!(decoded.upstream_request_id.as_deref(), Some("r"));
         assert_eq!(decoded.fingerprint, fp.0.to_vec());
         let failed = Outcome::Failed(Arc::new(RecordedFailure {

@@ -7,15 +7,19 @@ use tonic::{Request, Response, Status};
 use super::Shared;
 use crate::{
     domain,
+    idempotency::Fingerprint,
     proto::{
-        GetBackupRequest, GetBackupResponse, ListBackupsRequest, ListBackupsResponse,
-        StreamBackupsRequest, StreamBackupsResponse, backup_service_server::BackupService,
+        self as pb, DeleteBackupRequest, GetBackupRequest, GetBackupResponse, ListBackupsRequest,
+        ListBackupsResponse, RestoreBackupRequest, StreamBackupsRequest, StreamBackupsResponse,
+        backup_service_server::BackupService, google::longrunning::Operation,
     },
     rpcs,
-    watch::BoxStream,
+    upstream::{Reply, UpstreamError},
+    watch::{BoxStream, operation::OperationState},
 };
 
-/// Serves ListBackups, StreamBackups and GetBackup.
+/// Serves ListBackups, StreamBackups, GetBackup, RestoreBackup and
+/// DeleteBackup.
 #[derive(Debug, Clone)]
 pub(crate) struct BackupApi {
     shared: Arc<Shared>,
@@ -82,6 +86,115 @@ impl BackupService for BackupApi {
                 Ok(reply.map(|b| GetBackupResponse {
                     backup: Some(b.into()),
                 }))
+            })
+            .await
+    }
+
+    async fn restore_backup(
+        &self,
+        request: Request<RestoreBackupRequest>,
+    ) -> Result<Response<Operation>, Status> {
+        self.shared
+            .unary(&rpcs::RESTORE_BACKUP, request, |call, req| async move {
+                let input =
+                    domain::check_restore_backup(req, self.shared.default_project.as_deref())?;
+                call.authorize(&input.project_id)?;
+                let request_id = input.request_id.map(|id| {
+                    let body = serde_json::to_vec(&input.body).unwrap_or_default();
+                    let fp = Fingerprint::of_call(
+                        "RestoreBackup",
+                        &input.project_id,
+                        &input.backup_id,
+                        &body,
+                    );
+                    (id, fp)
+                });
+                let upstream = self.shared.upstream.clone();
+                let auth = call.auth.clone();
+                let accepted = input.clone();
+                let start = |deadline| async move {
+                    let since = chrono::Utc::now().timestamp();
+                    let reply = upstream
+                        .restore_backup(
+                            &auth,
+                            deadline,
+                            &accepted.project_id,
+                            &accepted.backup_id,
+                            &accepted.body,
+                        )
+                        .await?;
+                    Ok(reply.map(|job_id| {
+                        let (name, reading) = domain::accepted_restore(&accepted, job_id, since);
+                        OperationState::new(&name, reading).operation
+                    }))
+                };
+                self.shared
+                    .once(&call, &input.project_id, request_id, start)
+                    .await
+            })
+            .await
+    }
+
+    async fn delete_backup(
+        &self,
+        request: Request<DeleteBackupRequest>,
+    ) -> Result<Response<Operation>, Status> {
+        self.shared
+            .unary(&rpcs::DELETE_BACKUP, request, |call, req| async move {
+                let input =
+                    domain::check_delete_backup(&req, self.shared.default_project.as_deref())?;
+                call.authorize(&input.project_id)?;
+                let request_id = input.request_id.map(|id| {
+                    let fp = Fingerprint::of_call(
+                        "DeleteBackup",
+                        &input.project_id,
+                        &input.backup_id,
+                        &[],
+                    );
+                    (id, fp)
+                });
+                let upstream = self.shared.upstream.clone();
+                let auth = call.auth.clone();
+                let (project, backup) = (input.project_id.clone(), input.backup_id.clone());
+                let start = |deadline| async move {
+                    let deleted = upstream
+                        .delete_backup(&auth, deadline, &project, &backup)
+                        .await;
+                    match deleted {
+                        Ok(reply) => Ok(reply.map(|()| {
+                            let (name, reading) = domain::accepted_delete(&project, &backup, None);
+                            OperationState::new(&name, reading).operation
+                        })),
+                        // Upstream refuses to delete a backup it is already
+                        // deleting (a 400), and the backup's status tells
+                        // that refusal from the others: the caller gets the
+                        // deletion under way, as a repeat should.
+                        Err(refused @ UpstreamError::Status { status: 400 | 409, .. }) => {
+                            let Ok(shown) = upstream.get_backup(&auth, deadline, &project, &backup).await
+                            else {
+                                return Err(refused);
+                            };
+                            let shown = pb::Backup::from(shown.value);
+                            if !matches!(
+                                shown.status(),
+                                pb::BackupStatus::Deleting | pb::BackupStatus::WaitingDelete
+                            ) {
+                                return Err(refused);
+                            }
+                            tracing::info!(backup = %backup, "backup already being deleted; answering that deletion");
+                            let (name, reading) =
+                                domain::accepted_delete(&project, &backup, Some(&shown));
+                            Ok(Reply {
+                                value: OperationState::new(&name, reading).operation,
+                                request_id: refused.request_id().map(str::to_owned),
+                            })
+                        }
+                        Err(e) => Err(e),
+                    }
+                };
+                self.shared
+                    .once(&call, &input.project_id, request_id, start)
+                    .await
             })
             .await
     }

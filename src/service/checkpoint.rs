@@ -8,14 +8,14 @@ use super::Shared;
 use crate::{
     domain,
     error::GatewayError,
-    idempotency::{Fingerprint, Key},
+    idempotency::Fingerprint,
     proto::{
         CreateCheckpointRequest, CreateCheckpointResponse, GetCheckpointRequest,
         GetCheckpointResponse, WatchCheckpointRequest, WatchCheckpointResponse,
         checkpoint_service_server::CheckpointService,
     },
     rpcs,
-    watch::hub::{WatchKey, watcher_stream},
+    watch::{checkpoint::WatchKey, hub::watcher_stream},
 };
 
 /// Serves CreateCheckpoint, GetCheckpoint and WatchCheckpoint.
@@ -46,37 +46,23 @@ impl CheckpointService for CheckpointApi {
                     domain::check_create_checkpoint(req, self.shared.default_project.as_deref())?;
                 call.authorize(&input.project_id)?;
                 let body = (&input).into();
-                let Some(request_id) = input.request_id else {
-                    let reply = self
-                        .shared
-                        .upstream
-                        .create_checkpoint(&call.auth, call.deadline, &input.project_id, &body)
-                        .await?;
-                    return Ok(reply.map(|c| CreateCheckpointResponse {
-                        checkpoint: Some(c.into()),
-                    }));
-                };
-                let key = Key::new(&call.owner(), &input.project_id, request_id);
-                let fingerprint = Fingerprint::of_create(&input.project_id, &body);
+                let request_id = input
+                    .request_id
+                    .map(|id| (id, Fingerprint::of_create(&input.project_id, &body)));
                 let upstream = self.shared.upstream.clone();
                 let auth = call.auth.clone();
-                let project = input.project_id;
-                // No caller deadline: this create runs detached and must reach an
-                // outcome to record even if the caller leaves; the upstream
-                // client's own request timeout bounds it.
-                let create = async move {
+                let project = input.project_id.clone();
+                let start = |deadline| async move {
                     let reply = upstream
-                        .create_checkpoint(&auth, None, &project, &body)
+                        .create_checkpoint(&auth, deadline, &project, &body)
                         .await?;
                     Ok(reply.map(|c| CreateCheckpointResponse {
                         checkpoint: Some(c.into()),
                     }))
                 };
-                Ok(self
-                    .shared
-                    .idempotency
-                    .create(key, fingerprint, call.deadline, create)
-                    .await?)
+                self.shared
+                    .once(&call, &input.project_id, request_id, start)
+                    .await
             })
             .await
     }
@@ -135,7 +121,7 @@ impl CheckpointService for CheckpointApi {
         };
         tracing::info!(rpc = rpc.method, caller = %call.admitted.caller.identity, checkpoint = %key.checkpoint_id, include_backups = key.include_backups, "watch started");
         let rx = shared.watch_hub.subscribe(key, call.auth);
-        let stream = watcher_stream(rx, shared.watch_heartbeat);
+        let stream = watcher_stream::<WatchKey>(rx, shared.watch_heartbeat);
         Ok(Response::new(crate::watch::with_deadline(
             stream,
             call.deadline,

@@ -10,6 +10,7 @@ pub(crate) mod backup;
 pub(crate) mod checkpoint;
 pub(crate) mod checkpoint_item;
 pub(crate) mod operation_log;
+pub(crate) mod operations;
 pub(crate) mod policy;
 pub(crate) mod vault;
 
@@ -26,7 +27,10 @@ use crate::{
     error::GatewayError,
     rpcs::Rpc,
     transport::deadline::Deadline,
-    upstream::{AkSk, Auth, AuthToken, Reply, TokenError, UpstreamClient, iam::IamTokenProvider},
+    upstream::{
+        AkSk, Auth, AuthToken, Reply, TokenError, UpstreamClient, UpstreamError,
+        iam::IamTokenProvider,
+    },
     watch::{
         BoxStream,
         pager::{Listing, Pager, Summary},
@@ -47,14 +51,17 @@ pub(crate) struct Shared {
     /// The gateway's IAM user, used when there is neither a token nor AK/SK.
     pub iam: Option<Arc<IamTokenProvider>>,
     /// Shared pollers of WatchCheckpoint.
-    pub watch_hub: Arc<crate::watch::hub::WatchHub>,
+    pub watch_hub: Arc<crate::watch::hub::WatchHub<crate::watch::checkpoint::WatchKey>>,
+    /// Shared pollers of WatchOperation and WaitOperation.
+    pub operation_hub: Arc<crate::watch::hub::WatchHub<crate::watch::operation::OperationKey>>,
     /// Heartbeat interval of watch streams.
     pub watch_heartbeat: std::time::Duration,
     /// Deadline of unary calls that set none.
     pub default_deadline: std::time::Duration,
     /// Longest deadline a unary call gets, whatever it asked for.
     pub max_deadline: std::time::Duration,
-    /// Remembered CreateCheckpoint `request_id`s (in memory or in Redis).
+    /// Remembered `request_id`s of CreateCheckpoint, RestoreBackup and
+    /// DeleteBackup (in memory or in Redis).
     pub idempotency: crate::idempotency::Idempotency,
 }
 
@@ -191,6 +198,35 @@ impl Shared {
 }
 
 impl Shared {
+    /// Starts a write (CreateCheckpoint, RestoreBackup, DeleteBackup) at most
+    /// once per `request_id` (contract §5): without one, `start` runs within
+    /// the call's deadline; with one, the idempotency store runs it detached
+    /// and without a deadline (it must reach an outcome to record even if
+    /// the caller leaves; the upstream timeout bounds it), answers repeats
+    /// from what it recorded, and refuses the id with another fingerprint
+    /// (computed only when there is an id: it costs a serialisation).
+    pub(crate) async fn once<M, F, Fut>(
+        &self,
+        call: &Call,
+        project_id: &str,
+        request_id: Option<(uuid::Uuid, crate::idempotency::Fingerprint)>,
+        start: F,
+    ) -> Result<Reply<M>, GatewayError>
+    where
+        M: prost::Name + Default,
+        F: FnOnce(Option<Instant>) -> Fut,
+        Fut: Future<Output = Result<Reply<M>, UpstreamError>> + Send + 'static,
+    {
+        let Some((request_id, fingerprint)) = request_id else {
+            return Ok(start(call.deadline).await?);
+        };
+        let key = crate::idempotency::Key::new(&call.owner(), project_id, request_id);
+        Ok(self
+            .idempotency
+            .create(key, fingerprint, call.deadline, start(None))
+            .await?)
+    }
+
     /// Runs one paged walk (StreamBackups, StreamVaults, StreamOperationLogs):
     /// credentials, checks and authorization before the stream starts, so bad
     /// input fails the call itself rather than its first message; then the

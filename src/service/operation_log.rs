@@ -10,13 +10,15 @@ use crate::{
     proto::{
         GetOperationLogRequest, GetOperationLogResponse, ListOperationLogsRequest,
         ListOperationLogsResponse, StreamOperationLogsRequest, StreamOperationLogsResponse,
+        WatchOperationRequest, WatchOperationResponse,
         operation_log_service_server::OperationLogService,
     },
     rpcs,
-    watch::BoxStream,
+    watch::{BoxStream, hub::watcher_stream, operation::OperationKey},
 };
 
-/// Serves ListOperationLogs, StreamOperationLogs and GetOperationLog.
+/// Serves ListOperationLogs, StreamOperationLogs, GetOperationLog and
+/// WatchOperation.
 #[derive(Debug, Clone)]
 pub(crate) struct OperationLogApi {
     shared: Arc<Shared>,
@@ -92,5 +94,30 @@ impl OperationLogService for OperationLogApi {
                 }))
             })
             .await
+    }
+
+    type WatchOperationStream = BoxStream<WatchOperationResponse>;
+
+    async fn watch_operation(
+        &self,
+        request: Request<WatchOperationRequest>,
+    ) -> Result<Response<Self::WatchOperationStream>, Status> {
+        let shared = &self.shared;
+        let rpc = &rpcs::WATCH_OPERATION;
+        let call = shared.stream_context(rpc, &request)?;
+        let name = domain::check_operation_name("name", &request.get_ref().name)
+            .map_err(crate::error::GatewayError::from)?;
+        call.authorize(&name.project_id)?;
+        tracing::info!(rpc = rpc.method, caller = %call.admitted.caller.identity, operation = %name, "watch started");
+        let key = OperationKey {
+            name,
+            identity: call.auth.identity(),
+        };
+        let rx = shared.operation_hub.subscribe(key, call.auth);
+        let stream = watcher_stream::<OperationKey>(rx, shared.watch_heartbeat);
+        Ok(Response::new(crate::watch::with_deadline(
+            stream,
+            call.deadline,
+        )))
     }
 }

@@ -212,6 +212,43 @@ impl UpstreamClient {
         Ok(reply.map(|e| e.backup))
     }
 
+    /// `POST /v3/{project_id}/backups/{backup_id}/restore`: 202, with the
+    /// restore's operation log id as `job_id` when upstream sends one
+    /// (LIFECYCLE.md §3.4: the docs say no body, terraform reads `job_id`).
+    /// Never fails once upstream accepted: an unreadable or unsafe body only
+    /// means no `job_id`.
+    pub async fn restore_backup(
+        &self,
+        auth: &Auth,
+        deadline: Option<Instant>,
+        project_id: &str,
+        backup_id: &str,
+        body: &dto::RestoreBackupBody,
+    ) -> Result<Reply<Option<String>>, UpstreamError> {
+        let route = &wire::RESTORE_BACKUP;
+        let bytes = serde_json::to_vec(body).map_err(|_| UpstreamError::Decode {
+            service: route.api,
+            request_id: None,
+        })?;
+        let out = self.outgoing(route, &[project_id, backup_id], Some(bytes))?;
+        let reply = self.send_raw(out, auth, project_id, deadline).await?;
+        Ok(reply.map(|bytes| dto::RestoreAccepted::job_id(&bytes)))
+    }
+
+    /// `DELETE /v3/{project_id}/backups/{backup_id}`: 204 and no body; the
+    /// backup is deleted in the background.
+    pub async fn delete_backup(
+        &self,
+        auth: &Auth,
+        deadline: Option<Instant>,
+        project_id: &str,
+        backup_id: &str,
+    ) -> Result<Reply<()>, UpstreamError> {
+        let out = self.outgoing(&wire::DELETE_BACKUP, &[project_id, backup_id], None)?;
+        let reply = self.send_raw(out, auth, project_id, deadline).await?;
+        Ok(reply.map(|_| ()))
+    }
+
     /// `GET /v3/{project_id}/vaults?…`, one page.
     pub async fn list_vaults(
         &self,
@@ -368,6 +405,43 @@ impl UpstreamClient {
         project_id: &str,
         deadline: Option<Instant>,
     ) -> Result<Reply<T>, UpstreamError> {
+        let (api, route) = (out.route.api, out.route.name);
+        let path = out.url.path().to_owned();
+        let Reply {
+            value: bytes,
+            request_id,
+        } = self.send_raw(out, auth, project_id, deadline).await?;
+        match serde_json::from_slice::<T>(&bytes) {
+            Ok(value) => Ok(Reply { value, request_id }),
+            Err(err) => {
+                // serde quotes the offending value: capped and cleaned as any
+                // other upstream text.
+                let error = super::untrusted::error_msg(&err.to_string()).unwrap_or_default();
+                tracing::warn!(
+                    upstream = api.name(),
+                    route,
+                    path,
+                    error,
+                    "unreadable upstream response"
+                );
+                Err(UpstreamError::Decode {
+                    service: api,
+                    request_id,
+                })
+            }
+        }
+    }
+
+    /// Sends one request, retrying per [`super::retry`], and returns a 2xx
+    /// answer's body unread. Every attempt and wait ends by the caller's
+    /// `deadline`.
+    async fn send_raw(
+        &self,
+        out: Outgoing,
+        auth: &Auth,
+        project_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Reply<Vec<u8>>, UpstreamError> {
         let policy = &self.settings.retry;
         let budget = self.budget(out.route.api);
         budget.deposit();
@@ -423,19 +497,10 @@ impl UpstreamClient {
             ..
         } = answer;
         debug_assert!(status.is_success());
-        match serde_json::from_slice::<T>(&bytes) {
-            Ok(value) => Ok(Reply { value, request_id }),
-            Err(err) => {
-                // serde quotes the offending value: capped and cleaned as any
-                // other upstream text.
-                let error = super::untrusted::error_msg(&err.to_string()).unwrap_or_default();
-                tracing::warn!(upstream = out.route.api.name(), path = %out.url.path(), error, "unreadable upstream response");
-                Err(UpstreamError::Decode {
-                    service: out.route.api,
-                    request_id,
-                })
-            }
-        }
+        Ok(Reply {
+            value: bytes,
+            request_id,
+        })
     }
 
     /// One attempt, in stages: an in-flight [`slot`](Self::slot), the

@@ -24,6 +24,79 @@ pub struct CreateCheckpointBody {
     pub checkpoint: VaultBackup,
 }
 
+/// Body of `POST /v3/{project_id}/backups/{backup_id}/restore`: upstream
+/// `BackupRestoreReq`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreBackupBody {
+    /// What to restore onto.
+    pub restore: BackupRestore,
+}
+
+/// Upstream `BackupRestore`: only the fields that are set are sent.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BackupRestore {
+    /// Target server (server backups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_id: Option<String>,
+    /// Disk backup → server disk (server backups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mappings: Option<Vec<RestoreMapping>>,
+    /// Target disk (disk backups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_id: Option<String>,
+    /// Target resource (other resource types).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
+    /// Start the server afterwards (upstream default true: sent only when set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub power_on: Option<bool>,
+    /// File restores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<RestoreDetails>,
+}
+
+/// Upstream `BackupRestoreServerMapping`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreMapping {
+    /// A child (disk) backup of the restored backup.
+    pub backup_id: String,
+    /// The server disk it overwrites.
+    pub volume_id: String,
+}
+
+/// Upstream `RestoreDetails`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreDetails {
+    /// Destination directory.
+    pub destination_path: String,
+}
+
+/// What a restore's 202 may carry: `{"job_id": "<operation log id>"}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RestoreAccepted {
+    /// The restore's operation log.
+    pub job_id: Text,
+}
+
+impl RestoreAccepted {
+    /// The `job_id` of a 202 body, if it is there and usable as a path
+    /// segment and in an operation name; an empty, unreadable or odd body
+    /// means none — the restore was accepted all the same.
+    pub fn job_id(body: &[u8]) -> Option<String> {
+        let id = serde_json::from_slice::<RestoreAccepted>(body)
+            .ok()?
+            .job_id
+            .0?;
+        let usable = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        usable.then_some(id)
+    }
+}
+
 /// Upstream `VaultBackup`.
 #[derive(Debug, Clone, Serialize)]
 pub struct VaultBackup {

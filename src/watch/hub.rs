@@ -1,8 +1,9 @@
-//! The hub behind WatchCheckpoint: one shared poller per checkpoint and
+//! The hub behind WatchCheckpoint, WatchOperation and WaitOperation: one
+//! shared poller per watched [`Subject`] (a checkpoint, an operation) and
 //! credential identity, any number of watchers.
 //!
 //! ```text
-//! watcher ─┐                       ┌─ GET checkpoint (+ ListBackups checkpoint_id=…)
+//! watcher ─┐                       ┌─ Subject::fetch (GET checkpoint, + ListBackups, …)
 //! watcher ─┼─ watch::Receiver ◄── Poller ── every interval (adaptive, jittered)
 //! watcher ─┘   (latest state)      └─ publishes only when something changed
 //! ```
@@ -40,8 +41,7 @@ use tonic::Status;
 use crate::{
     error::GatewayError,
     proto as pb,
-    upstream::BackupQuery,
-    upstream::{Auth, FailureClass, UpstreamClient, UpstreamError},
+    upstream::{Auth, FailureClass, UpstreamClient},
 };
 
 use super::BoxStream;
@@ -57,146 +57,83 @@ pub struct WatchSettings {
     pub heartbeat: Duration,
 }
 
+/// What a hub watches: a key (which poller a watcher shares, including the
+/// credential identity that reads it), how to read its state, and how that
+/// state reads as a stream message.
+pub(crate) trait Subject: Clone + Eq + std::hash::Hash + Send + Sync + 'static {
+    /// One observed state.
+    type State: PartialEq + Send + Sync + 'static;
+    /// The message watchers stream.
+    type Message: Send + 'static;
+
+    /// Reads the current state upstream (no deadline: the upstream timeout
+    /// bounds each poll).
+    fn fetch(
+        &self,
+        upstream: &UpstreamClient,
+        auth: &Auth,
+    ) -> impl std::future::Future<Output = Result<Self::State, GatewayError>> + Send;
+    /// Whether nothing more will change.
+    fn is_terminal(state: &Self::State) -> bool;
+    /// What differs from `before`, as short human-readable lines.
+    fn changes(state: &Self::State, before: &Self::State) -> Vec<String>;
+    /// The message carrying `snap`.
+    fn message(
+        kind: pb::WatchEventKind,
+        snap: &Snapshot<Self::State>,
+        changes: Vec<String>,
+    ) -> Self::Message;
+    /// A heartbeat before the first state is known.
+    fn empty_heartbeat(now: Timestamp) -> Self::Message;
+    /// What the log lines name it by.
+    fn label(&self) -> String;
+}
+
 /// What a poller publishes.
-#[derive(Debug, Clone)]
-pub(crate) enum Published {
+#[derive(Debug)]
+pub(crate) enum Published<S> {
     /// Nothing fetched yet.
     Pending,
     /// The latest state.
-    State(Arc<Snapshot>),
+    State(Arc<Snapshot<S>>),
     /// A permanent failure: watchers end with this status.
     Failed(Status),
 }
 
-/// One observed state of a checkpoint (and its backups).
+impl<S> Clone for Published<S> {
+    fn clone(&self) -> Self {
+        match self {
+            Published::Pending => Published::Pending,
+            Published::State(s) => Published::State(s.clone()),
+            Published::Failed(status) => Published::Failed(status.clone()),
+        }
+    }
+}
+
+/// One observed state and when it was observed.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Snapshot {
-    /// The checkpoint.
-    pub checkpoint: pb::Checkpoint,
-    /// Its backups (with `include_backups`).
-    pub backups: Vec<pb::Backup>,
+pub(crate) struct Snapshot<S> {
+    /// The state.
+    pub state: S,
     /// When the poller observed it.
     pub observed_at: Timestamp,
 }
 
-impl Snapshot {
-    /// Terminal: the checkpoint's status is final and no resource is still in
-    /// a transitional `protect_status` (upstream reports the checkpoint
-    /// `available` while resources may still be finishing).
-    pub(crate) fn is_terminal(&self) -> bool {
-        use pb::CheckpointStatus as S;
-        let status_final = matches!(
-            self.checkpoint.status(),
-            S::Available | S::Error | S::Deleted | S::ErrorDeleting
-        );
-        let resources_settled = self.checkpoint.vault.as_ref().is_none_or(|v| {
-            v.resources.iter().all(|r| {
-                !matches!(
-                    r.protect_status(),
-                    pb::ProtectStatus::Protecting
-                        | pb::ProtectStatus::Restoring
-                        | pb::ProtectStatus::Removing
-                )
-            })
-        });
-        status_final && resources_settled
-    }
-
-    /// What differs from `before`, as short human-readable lines.
-    pub(crate) fn changes_since(&self, before: &Snapshot) -> Vec<String> {
-        let mut out = Vec::new();
-        let (old, new) = (&before.checkpoint, &self.checkpoint);
-        if old.status != new.status {
-            out.push(format!(
-                "status: {} -> {}",
-                old.status().as_str_name(),
-                new.status().as_str_name()
-            ));
-        }
-        let resources = |c: &pb::Checkpoint| -> HashMap<String, i32> {
-            c.vault
-                .iter()
-                .flat_map(|v| &v.resources)
-                .map(|r| (r.id.clone(), r.protect_status))
-                .collect()
-        };
-        let old_resources = resources(old);
-        for r in new.vault.iter().flat_map(|v| &v.resources) {
-            if old_resources.get(&r.id) != Some(&r.protect_status) {
-                out.push(format!(
-                    "resource {} protect_status: {} -> {}",
-                    r.id,
-                    old_resources
-                        .get(&r.id)
-                        .and_then(|s| pb::ProtectStatus::try_from(*s).ok())
-                        .map_or("(none)", |s| s.as_str_name()),
-                    r.protect_status().as_str_name()
-                ));
-            }
-        }
-        let old_backups: HashMap<&str, &pb::Backup> =
-            before.backups.iter().map(|b| (b.id.as_str(), b)).collect();
-        for b in &self.backups {
-            let progress = |b: &pb::Backup| b.extend_info.as_ref().and_then(|e| e.progress);
-            match old_backups.get(b.id.as_str()) {
-                None => out.push(format!(
-                    "backup {} appeared: {}",
-                    b.id,
-                    b.status().as_str_name()
-                )),
-                Some(o) => {
-                    if o.status != b.status {
-                        out.push(format!(
-                            "backup {} status: {} -> {}",
-                            b.id,
-                            o.status().as_str_name(),
-                            b.status().as_str_name()
-                        ));
-                    }
-                    if progress(o) != progress(b) {
-                        let show = |p: Option<i32>| p.map_or("-".to_owned(), |p| p.to_string());
-                        out.push(format!(
-                            "backup {} progress: {} -> {}",
-                            b.id,
-                            show(progress(o)),
-                            show(progress(b))
-                        ));
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
-/// Which poller a watcher shares.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct WatchKey {
-    /// Project.
-    pub project_id: String,
-    /// Checkpoint.
-    pub checkpoint_id: String,
-    /// Whether backups are polled too.
-    pub include_backups: bool,
-    /// Whose credentials read it: never the credentials themselves.
-    pub identity: String,
-}
-
-struct Entry {
+struct Entry<K: Subject> {
     /// Tells entries apart when a key is reused after its poller ended.
     generation: u64,
-    sender: Arc<watch::Sender<Published>>,
+    sender: Arc<watch::Sender<Published<K::State>>>,
 }
 
-/// The one owner of every running poller.
-pub(crate) struct WatchHub {
+/// The one owner of every running poller of one kind of subject.
+pub(crate) struct WatchHub<K: Subject> {
     upstream: UpstreamClient,
     settings: WatchSettings,
-    pollers: Mutex<HashMap<WatchKey, Entry>>,
+    pollers: Mutex<HashMap<K, Entry<K>>>,
     generations: std::sync::atomic::AtomicU64,
 }
 
-impl std::fmt::Debug for WatchHub {
+impl<K: Subject> std::fmt::Debug for WatchHub<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WatchHub")
             .field("settings", &self.settings)
@@ -205,7 +142,7 @@ impl std::fmt::Debug for WatchHub {
     }
 }
 
-impl WatchHub {
+impl<K: Subject> WatchHub<K> {
     /// A hub polling through `upstream`.
     pub(crate) fn new(upstream: UpstreamClient, settings: WatchSettings) -> Arc<Self> {
         Arc::new(Self {
@@ -221,16 +158,16 @@ impl WatchHub {
         self.lock().len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<WatchKey, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Entry<K>>> {
         self.pollers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Joins the poller for `key`, starting one if none runs.
     pub(crate) fn subscribe(
         self: &Arc<Self>,
-        key: WatchKey,
+        key: K,
         auth: Auth,
-    ) -> watch::Receiver<Published> {
+    ) -> watch::Receiver<Published<K::State>> {
         let mut pollers = self.lock();
         if let Some(entry) = pollers.get(&key) {
             return entry.sender.subscribe();
@@ -253,7 +190,7 @@ impl WatchHub {
 
     /// Removes the entry if it is still this poller's and, unless `force`, no
     /// one watches; returns whether the poller should stop.
-    fn retire(&self, key: &WatchKey, generation: u64, force: bool) -> bool {
+    fn retire(&self, key: &K, generation: u64, force: bool) -> bool {
         let mut pollers = self.lock();
         let Some(entry) = pollers.get(key) else {
             return true;
@@ -270,14 +207,14 @@ impl WatchHub {
 
     async fn poll(
         self: Arc<Self>,
-        key: WatchKey,
+        key: K,
         generation: u64,
-        sender: Arc<watch::Sender<Published>>,
+        sender: Arc<watch::Sender<Published<K::State>>>,
         auth: Auth,
     ) {
         let s = self.settings;
         let mut interval = s.poll_interval;
-        let mut last: Option<Arc<Snapshot>> = None;
+        let mut last: Option<Arc<Snapshot<K::State>>> = None;
         // Failures that may pass, since the last successful poll.
         let mut passing_failures = 0u32;
         loop {
@@ -285,7 +222,7 @@ impl WatchHub {
             // for it once every watcher has left. Dropping the fetch drops the
             // upstream request, which aborts it.
             let fetched = tokio::select! {
-                fetched = self.fetch(&key, &auth) => fetched,
+                fetched = key.fetch(&self.upstream, &auth) => fetched,
                 () = sender.closed() => {
                     if self.retire(&key, generation, false) {
                         return;
@@ -295,14 +232,15 @@ impl WatchHub {
                 }
             };
             let wait = match fetched {
-                Ok(snap) => {
+                Ok(state) => {
                     passing_failures = 0;
-                    let changed = last.as_deref().is_none_or(|l| {
-                        l.checkpoint != snap.checkpoint || l.backups != snap.backups
-                    });
-                    let terminal = snap.is_terminal();
+                    let changed = last.as_deref().is_none_or(|l| l.state != state);
+                    let terminal = K::is_terminal(&state);
                     if changed {
-                        let snap = Arc::new(snap);
+                        let snap = Arc::new(Snapshot {
+                            state,
+                            observed_at: Timestamp::from(std::time::SystemTime::now()),
+                        });
                         last = Some(snap.clone());
                         sender.send_replace(Published::State(snap));
                         interval = s.poll_interval;
@@ -327,13 +265,13 @@ impl WatchHub {
                         FailureClass::Permanent => false,
                     };
                     if !retry {
-                        tracing::info!(checkpoint = %key.checkpoint_id, %error, passing_failures, "watch poll failed; ending the watch");
-                        let status = GatewayError::Upstream(error).to_status();
+                        tracing::info!(watched = %key.label(), %error, passing_failures, "watch poll failed; ending the watch");
+                        let status = error.to_status();
                         sender.send_replace(Published::Failed(status));
                         self.retire(&key, generation, true);
                         return;
                     }
-                    tracing::debug!(checkpoint = %key.checkpoint_id, %error, passing_failures, "watch poll failed; retrying");
+                    tracing::debug!(watched = %key.label(), %error, passing_failures, "watch poll failed; retrying");
                     interval = (interval * 2).min(s.max_poll_interval);
                     interval
                 }
@@ -347,37 +285,6 @@ impl WatchHub {
                 return;
             }
         }
-    }
-
-    async fn fetch(&self, key: &WatchKey, auth: &Auth) -> Result<Snapshot, UpstreamError> {
-        let cp = self
-            .upstream
-            .get_checkpoint(auth, None, &key.project_id, &key.checkpoint_id)
-            .await?;
-        let backups = if key.include_backups {
-            let query = BackupQuery {
-                checkpoint_id: Some(key.checkpoint_id.clone()),
-                ..Default::default()
-            };
-            let page = self
-                .upstream
-                .list_backups(auth, None, &key.project_id, &query)
-                .await?;
-            page.value
-                .backups
-                .0
-                .into_iter()
-                .map(pb::Backup::from)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let now = std::time::SystemTime::now();
-        Ok(Snapshot {
-            checkpoint: pb::Checkpoint::from(cp.value),
-            backups,
-            observed_at: Timestamp::from(now),
-        })
     }
 }
 
@@ -393,49 +300,31 @@ fn jitter(d: Duration) -> Duration {
 }
 
 /// State of one watcher's stream.
-struct Watcher {
-    rx: watch::Receiver<Published>,
-    last: Option<Arc<Snapshot>>,
+struct Watcher<K: Subject> {
+    rx: watch::Receiver<Published<K::State>>,
+    last: Option<Arc<Snapshot<K::State>>>,
     heartbeat: Duration,
     next_heartbeat: Instant,
     done: bool,
 }
 
-fn message(
-    kind: pb::WatchEventKind,
-    snap: &Snapshot,
-    changes: Vec<String>,
-) -> pb::WatchCheckpointResponse {
-    pb::WatchCheckpointResponse {
-        kind: kind as i32,
-        checkpoint: Some(snap.checkpoint.clone()),
-        backups: snap.backups.clone(),
-        changes,
-        observed_at: Some(snap.observed_at),
-    }
-}
-
 /// A heartbeat: the last state sent again, or, before the first state, no
-/// checkpoint and the time now.
-fn heartbeat_message(last: Option<&Snapshot>) -> pb::WatchCheckpointResponse {
+/// state and the time now.
+fn heartbeat_message<K: Subject>(last: Option<&Snapshot<K::State>>) -> K::Message {
     match last {
-        Some(snap) => message(pb::WatchEventKind::Heartbeat, snap, Vec::new()),
-        None => pb::WatchCheckpointResponse {
-            kind: pb::WatchEventKind::Heartbeat as i32,
-            observed_at: Some(Timestamp::from(std::time::SystemTime::now())),
-            ..Default::default()
-        },
+        Some(snap) => K::message(pb::WatchEventKind::Heartbeat, snap, Vec::new()),
+        None => K::empty_heartbeat(Timestamp::from(std::time::SystemTime::now())),
     }
 }
 
 /// The stream of one watcher over `rx`: the current state at once, then a
 /// message per change, heartbeats while nothing changes (and while the first
 /// state is still coming), and the end (OK) after a terminal state.
-pub(crate) fn watcher_stream(
-    rx: watch::Receiver<Published>,
+pub(crate) fn watcher_stream<K: Subject>(
+    rx: watch::Receiver<Published<K::State>>,
     heartbeat: Duration,
-) -> BoxStream<pb::WatchCheckpointResponse> {
-    let state = Watcher {
+) -> BoxStream<K::Message> {
+    let state = Watcher::<K> {
         rx,
         last: None,
         heartbeat,
@@ -458,15 +347,15 @@ pub(crate) fn watcher_stream(
                         None => Some((pb::WatchEventKind::Initial, Vec::new())),
                         Some(last) if Arc::ptr_eq(last, &snap) => None,
                         Some(last) => {
-                            let changes = snap.changes_since(last);
+                            let changes = K::changes(&snap.state, &last.state);
                             (!changes.is_empty()).then_some((pb::WatchEventKind::Changed, changes))
                         }
                     };
                     if let Some((kind, changes)) = kind_changes {
                         w.last = Some(snap.clone());
                         w.next_heartbeat = Instant::now() + w.heartbeat;
-                        w.done = snap.is_terminal();
-                        return Some((Ok(message(kind, &snap, changes)), w));
+                        w.done = K::is_terminal(&snap.state);
+                        return Some((Ok(K::message(kind, &snap, changes)), w));
                     }
                 }
                 Published::Pending => {}
@@ -485,7 +374,7 @@ pub(crate) fn watcher_stream(
                 // (Envoy cuts streams idle for 5 minutes).
                 () = tokio::time::sleep_until(w.next_heartbeat) => {
                     w.next_heartbeat = Instant::now() + w.heartbeat;
-                    return Some((Ok(heartbeat_message(w.last.as_deref())), w));
+                    return Some((Ok(heartbeat_message::<K>(w.last.as_deref())), w));
                 }
             }
         }
@@ -498,14 +387,18 @@ mod tests {
     use tokio_stream::StreamExt;
     use tonic::Code;
 
-    fn snapshot(status: pb::CheckpointStatus) -> Arc<Snapshot> {
+    use crate::watch::checkpoint::{CheckpointState, WatchKey};
+
+    fn snapshot(status: pb::CheckpointStatus) -> Arc<Snapshot<CheckpointState>> {
         Arc::new(Snapshot {
-            checkpoint: pb::Checkpoint {
-                id: "c".into(),
-                status: status as i32,
-                ..Default::default()
+            state: CheckpointState {
+                checkpoint: pb::Checkpoint {
+                    id: "c".into(),
+                    status: status as i32,
+                    ..Default::default()
+                },
+                backups: vec![],
             },
-            backups: vec![],
             observed_at: Timestamp {
                 seconds: 1000,
                 nanos: 0,
@@ -516,7 +409,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn heartbeats_flow_before_the_first_state_then_carry_it() {
         let (tx, rx) = watch::channel(Published::Pending);
-        let mut stream = watcher_stream(rx, Duration::from_secs(10));
+        let mut stream = watcher_stream::<WatchKey>(rx, Duration::from_secs(10));
         let started = Instant::now();
         for n in 1..=3 {
             let beat = stream.next().await.unwrap().unwrap();
@@ -538,7 +431,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_published_failure_ends_a_watcher_that_had_only_heartbeats() {
         let (tx, rx) = watch::channel(Published::Pending);
-        let mut stream = watcher_stream(rx, Duration::from_secs(10));
+        let mut stream = watcher_stream::<WatchKey>(rx, Duration::from_secs(10));
         assert_eq!(
             stream.next().await.unwrap().unwrap().kind(),
             pb::WatchEventKind::Heartbeat

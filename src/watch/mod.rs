@@ -2,7 +2,9 @@
 //! pager behind StreamBackups, StreamVaults and StreamOperationLogs
 //! (`pager.rs`), and what both need: a bound by the caller's deadline.
 
+pub(crate) mod checkpoint;
 pub(crate) mod hub;
+pub(crate) mod operation;
 pub(crate) mod pager;
 
 pub use hub::MAX_PASSING_FAILURES;
