@@ -360,10 +360,17 @@ pub fn check_list_operations(
             }
         },
     };
-    let project_id = if requested.is_empty() && !req.name.is_empty() {
-        String::new()
-    } else {
-        project(&mut c, requested, default_project)
+    let project_id = match (requested, default_project) {
+        ("", Some(d)) if req.name.is_empty() => d.to_owned(),
+        ("", None) if req.name.is_empty() => {
+            c.fail(
+                "name",
+                "is required: projects/{project_id}/operations (or set HUAWEICLOUD_SDK_PROJECT_ID)",
+            );
+            String::new()
+        }
+        ("", _) => String::new(),
+        (p, _) => project(&mut c, p, default_project),
     };
     let mut query = OperationLogQuery::default();
     let mut kinds: Vec<&'static str> = LISTED_KINDS.to_vec();

@@ -504,10 +504,8 @@ async fn failed_calls_print_code_message_upstream_code_and_request_id() {
     );
 
     // Nobody listening.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    let (_held, port) = refused_port();
+    let closed = format!("127.0.0.1:{port}");
     let out = cli(&format!("http://{closed}"), &["backup", "get", BACKUP], &[]).await;
     assert_eq!(code(&out), 1);
     let err = stderr(&out);

@@ -257,11 +257,7 @@ async fn long_upstream_messages_are_cut() {
 
 #[tokio::test]
 async fn connection_refused_is_unavailable() {
-    // A port that was just free: nothing listens there.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let (_held, port) = refused_port();
     let gw = TestStack::builder()
         .upstream(&format!("http://127.0.0.1:{port}"))
         .spawn()

@@ -578,10 +578,7 @@ async fn with_redis_down_creates_with_request_id_send_nothing() {
 
 #[tokio::test]
 async fn an_unreachable_redis_stops_the_start() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let (_held, port) = refused_port();
     let url = format!("redis://:{REDIS_PASSWORD}@127.0.0.1:{port}");
     let err = TestStack::builder()
         .upstream("http://127.0.0.1:9")

@@ -30,6 +30,7 @@ mod idempotency;
 mod lifecycle;
 mod metrics;
 mod official_sdk;
+mod operations;
 mod properties;
 mod resilience;
 mod security;

@@ -54,6 +54,16 @@ pub async fn rebindable_listener() -> tokio::net::TcpListener {
 }
 
 /// A fixture file's text.
+/// A loopback port where connections are refused, reserved for as long as
+/// the returned socket lives: bound, never listened on. (A port merely
+/// freed can be taken by a parallel test before it is used.)
+pub fn refused_port() -> (tokio::net::TcpSocket, u16) {
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = held.local_addr().unwrap().port();
+    (held, port)
+}
+
 pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(
         "{}/tests/fixtures/{name}",

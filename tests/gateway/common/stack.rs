@@ -352,6 +352,15 @@ impl Gateway {
         OperationLogServiceClient::new(self.channel.clone())
     }
 
+    /// google.longrunning.Operations client.
+    pub fn operations(
+        &self,
+    ) -> cbr_gateway::proto::google::longrunning::operations_client::OperationsClient<Channel> {
+        cbr_gateway::proto::google::longrunning::operations_client::OperationsClient::new(
+            self.channel.clone(),
+        )
+    }
+
     /// Stops the gateway and waits (at most 15 s) for it to drain and stop
     /// cleanly: `serve` returning an error fails the test.
     pub async fn stop(mut self) {

@@ -1,0 +1,753 @@
+//! RestoreBackup, DeleteBackup and google.longrunning.Operations against a
+//! mock upstream answering with LIFECYCLE.md's shapes: the exact upstream
+//! requests (body, path, query), both restore response shapes, the names
+//! that carry what any replica needs, how operation logs and backup statuses
+//! read as operations, failures in an operation's `error`, repeats by
+//! `request_id`, and bad input refused before anything is sent.
+
+use crate::common;
+
+use cbr_gateway::proto::{
+    self as pb,
+    google::longrunning::{
+        self as lro, CancelOperationRequest, DeleteOperationRequest, GetOperationRequest,
+        ListOperationsRequest, WaitOperationRequest,
+    },
+};
+use common::*;
+use prost::Message as _;
+use tonic::Code;
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{body_json, method, path, query_param},
+};
+
+const LOG: &str = "4827f2da-b008-4507-ab7d-42d0df5ed912";
+const CHILD: &str = "5d822633-2bbf-4af8-a16e-5ab1c7705235";
+const DISK: &str = "eccbcfdd-f843-4bbb-b2c0-a5ce861f9376";
+
+fn restore_path() -> String {
+    format!("/v3/{PROJECT}/backups/{BACKUP}/restore")
+}
+
+fn backup_path() -> String {
+    format!("/v3/{PROJECT}/backups/{BACKUP}")
+}
+
+fn server_restore(request_id: &str) -> pb::RestoreBackupRequest {
+    pb::RestoreBackupRequest {
+        project_id: PROJECT.into(),
+        backup_id: BACKUP.into(),
+        restore: Some(pb::BackupRestore {
+            server_id: SERVER.into(),
+            mappings: vec![pb::BackupRestoreServerMapping {
+                backup_id: CHILD.into(),
+                volume_id: DISK.into(),
+            }],
+            power_on: Some(true),
+            ..Default::default()
+        }),
+        request_id: request_id.into(),
+    }
+}
+
+/// LIFECYCLE.md §3.3's documented body, as the gateway must send it.
+fn documented_body() -> serde_json::Value {
+    serde_json::json!({"restore": {"mappings": [{"backup_id": CHILD, "volume_id": DISK}],
+        "power_on": true, "server_id": SERVER}})
+}
+
+/// A restore operation log (§5.5's constructed example) in `status`.
+fn restore_log(status: &str, progress: i32, error: (&str, &str)) -> String {
+    serde_json::json!({"operation_log": {
+        "id": LOG, "project_id": PROJECT, "operation_type": "restore", "status": status,
+        "checkpoint_id": CHECKPOINT, "provider_id": "0daac4c5-6707-4851-97ba-169e36266b66",
+        "created_at": "2026-12-04T10:00:00.123456", "started_at": "2026-12-04T10:00:00.100000",
+        "updated_at": "2026-12-04T10:01:30.000000",
+        "ended_at": if status == "running" { serde_json::Value::Null } else { "2026-12-04T10:05:00.000000".into() },
+        "error_info": {"code": error.0, "message": error.1},
+        "vault_id": VAULT, "vault_name": "vault-be94",
+        "extra_info": {"common": {"progress": progress, "request_id": "req-x"},
+            "resource": {"id": SERVER, "name": "ecs-1f0f-0002", "type": "OS::Nova::Server"},
+            "restore": {"backup_id": BACKUP, "backup_name": "backup_name",
+                "target_resource_id": SERVER, "target_resource_name": "ecs-1f0f-0002"}}}})
+    .to_string()
+}
+
+fn json(status: u16, body: String) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .set_body_raw(body, "application/json")
+        .insert_header("X-Request-Id", "req-op")
+}
+
+fn error_json(status: u16, code: &str, message: &str) -> ResponseTemplate {
+    json(
+        status,
+        serde_json::json!({"error_code": code, "error_msg": message}).to_string(),
+    )
+}
+
+fn metadata(op: &lro::Operation) -> pb::OperationMetadata {
+    let any = op.metadata.as_ref().expect("metadata");
+    assert_eq!(
+        any.type_url,
+        "type.googleapis.com/cbr.gateway.v1.OperationMetadata"
+    );
+    pb::OperationMetadata::decode(any.value.as_slice()).unwrap()
+}
+
+fn get(name: &str) -> GetOperationRequest {
+    GetOperationRequest { name: name.into() }
+}
+
+#[tokio::test]
+async fn a_restore_sends_upstreams_body_and_follows_its_job_log_to_success() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(restore_path()))
+        .and(body_json(documented_body()))
+        .respond_with(json(202, format!(r#"{{"job_id":"{LOG}"}}"#)))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    let gw = Gateway::against(&upstream).await;
+    let op = gw
+        .backups()
+        .restore_backup(server_restore(""))
+        .await
+        .unwrap()
+        .into_inner();
+    let name = format!("projects/{PROJECT}/operations/restore.{LOG}");
+    assert_eq!(op.name, name);
+    assert!(!op.done && op.result.is_none());
+    let m = metadata(&op);
+    assert_eq!(m.operation_type(), pb::OperationType::Restore);
+    assert_eq!(m.status(), pb::OperationLogStatus::Waiting);
+    assert_eq!(
+        (
+            m.backup_id.as_str(),
+            m.target_resource_id.as_str(),
+            m.operation_log_id.as_str()
+        ),
+        (BACKUP, SERVER, LOG)
+    );
+    assert!(m.start_time.is_some());
+
+    // Running: the log's progress and details.
+    let log_path = format!("/v3/{PROJECT}/operation-logs/{LOG}");
+    let running = Mock::given(method("GET"))
+        .and(path(log_path.clone()))
+        .respond_with(json(200, restore_log("running", 35, ("", ""))))
+        .mount_as_scoped(&upstream)
+        .await;
+    let op = gw
+        .operations()
+        .get_operation(get(&name))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!op.done);
+    let m = metadata(&op);
+    assert_eq!(m.status(), pb::OperationLogStatus::Running);
+    assert_eq!(m.progress, Some(35));
+    assert_eq!(m.resource_type, "OS::Nova::Server");
+    assert_eq!(m.resource_name, "ecs-1f0f-0002");
+    assert_eq!(m.vault_id, VAULT);
+    assert_eq!(m.checkpoint_id, CHECKPOINT);
+    assert_eq!(m.target_resource_name, "ecs-1f0f-0002");
+    assert!(m.end_time.is_none());
+    drop(running);
+
+    // Done: the response is a RestoreBackupResponse with the final log.
+    Mock::given(method("GET"))
+        .and(path(log_path))
+        .respond_with(json(200, restore_log("success", 100, ("", ""))))
+        .mount(&upstream)
+        .await;
+    let op = gw
+        .operations()
+        .get_operation(get(&name))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(op.done);
+    assert!(metadata(&op).end_time.is_some());
+    let Some(lro::operation::Result::Response(any)) = op.result else {
+        panic!("a response: {op:?}")
+    };
+    assert_eq!(
+        any.type_url,
+        "type.googleapis.com/cbr.gateway.v1.RestoreBackupResponse"
+    );
+    let r = pb::RestoreBackupResponse::decode(any.value.as_slice()).unwrap();
+    assert_eq!(
+        (r.backup_id.as_str(), r.target_resource_id.as_str()),
+        (BACKUP, SERVER)
+    );
+    assert_eq!(
+        r.operation_log.unwrap().status(),
+        pb::OperationLogStatus::Success
+    );
+}
+
+#[tokio::test]
+async fn a_restore_without_job_id_is_found_again_among_the_restore_logs() {
+    let upstream = MockServer::start().await;
+    // The documented answer: 202 and no body at all.
+    Mock::given(method("POST"))
+        .and(path(restore_path()))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&upstream)
+        .await;
+    let gw = Gateway::against(&upstream).await;
+    let before = chrono::Utc::now().timestamp();
+    let mut req = server_restore("");
+    req.restore = Some(pb::BackupRestore {
+        volume_id: DISK.into(),
+        ..Default::default()
+    });
+    let op = gw.backups().restore_backup(req).await.unwrap().into_inner();
+    let prefix = format!("projects/{PROJECT}/operations/restore.{BACKUP}.");
+    let since: i64 = op
+        .name
+        .strip_prefix(&prefix)
+        .expect(&op.name)
+        .parse()
+        .unwrap();
+    assert!((before..=before + 5).contains(&since));
+    assert_eq!(metadata(&op).operation_log_id, "");
+    let sent: serde_json::Value =
+        serde_json::from_slice(&upstream.received_requests().await.unwrap()[0].body).unwrap();
+    assert_eq!(sent, serde_json::json!({"restore": {"volume_id": DISK}}));
+
+    // Not listed yet, backup `restoring`: running, from the backup.
+    let listed = Mock::given(method("GET"))
+        .and(path(format!("/v3/{PROJECT}/operation-logs")))
+        .and(query_param("operation_type", "restore"))
+        .respond_with(json(200, r#"{"operation_logs":[],"count":0}"#.into()))
+        .mount_as_scoped(&upstream)
+        .await;
+    let backup = Mock::given(method("GET"))
+        .and(path(backup_path()))
+        .respond_with(json(
+            200,
+            serde_json::json!({"backup": {"id": BACKUP, "name": "b1", "status": "restoring",
+                "resource_id": DISK, "resource_type": "OS::Cinder::Volume", "vault_id": VAULT}})
+            .to_string(),
+        ))
+        .mount_as_scoped(&upstream)
+        .await;
+    let op = gw
+        .operations()
+        .get_operation(get(&op.name))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!op.done);
+    let m = metadata(&op);
+    assert_eq!(m.status(), pb::OperationLogStatus::Running);
+    assert_eq!(m.backup_status(), pb::BackupStatus::Restoring);
+    assert_eq!(m.backup_name, "b1");
+    drop((listed, backup));
+
+    // Listed: the first restore log of this backup, found by its backup id
+    // among others'; the start_time filter reaches two minutes back.
+    let other =
+        restore_log("failed", 0, ("BackupService.2008", "x")).replace(BACKUP, "other-backup");
+    let other: serde_json::Value = serde_json::from_str(&other).unwrap();
+    let mine: serde_json::Value =
+        serde_json::from_str(&restore_log("success", 100, ("", ""))).unwrap();
+    let list = serde_json::json!({"operation_logs": [other["operation_log"], mine["operation_log"]], "count": 2});
+    let from = chrono::DateTime::from_timestamp(since - 120, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/{PROJECT}/operation-logs")))
+        .and(query_param("operation_type", "restore"))
+        .and(query_param("start_time", from.as_str()))
+        .respond_with(json(200, list.to_string()))
+        .mount(&upstream)
+        .await;
+    let op = gw
+        .operations()
+        .get_operation(get(&op.name))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(op.done, "{op:?}");
+    assert!(matches!(
+        op.result,
+        Some(lro::operation::Result::Response(_))
+    ));
+    assert_eq!(metadata(&op).operation_log_id, LOG);
+}
+
+#[tokio::test]
+async fn a_failed_restore_carries_upstreams_code_in_the_operations_error() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/{PROJECT}/operation-logs/{LOG}")))
+        .respond_with(json(
+            200,
+            restore_log(
+                "failed",
+                20,
+                (
+                    "BackupService.2008",
+                    "The ECS status does not allow restoration.",
+                ),
+            ),
+        ))
+        .mount(&upstream)
+        .await;
+    let gw = Gateway::against(&upstream).await;
+    let name = format!("projects/{PROJECT}/operations/restore.{LOG}");
+    let op = gw
+        .operations()
+        .get_operation(get(&name))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(op.done);
+    let Some(lro::operation::Result::Error(e)) = &op.result else {
+        panic!("an error: {op:?}")
+    };
+    assert_eq!(e.code, Code::FailedPrecondition as i32);
+    assert_eq!(
+        e.message,
+        "the operation failed upstream (BackupService.2008): The ECS status does not allow restoration."
+    );
+    let status =
+        tonic::Status::with_details(Code::FailedPrecondition, "", e.encode_to_vec().into());
+    let info = details(&status).error_info().cloned().unwrap();
+    assert_eq!(info.reason, "BackupService.2008");
+    assert_eq!(info.domain, "cbr.myhuaweicloud.com");
+    assert_eq!(info.metadata["operation_log_id"], LOG);
+    assert_eq!(metadata(&op).status(), pb::OperationLogStatus::Failed);
+
+    // A timed-out task is DEADLINE_EXCEEDED.
+    upstream.reset().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/{PROJECT}/operation-logs/{LOG}")))
+        .respond_with(json(200, restore_log("timeout", 60, ("", ""))))
+        .mount(&upstream)
+        .await;
+    let op = gw
+        .operations()
+        .get_operation(get(&name))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(lro::operation::Result::Error(e)) = &op.result else {
+        panic!("an error")
+    };
+    assert_eq!(e.code, Code::DeadlineExceeded as i32);
+
+    // Upstream failing while the operation is read fails the call (not the
+    // operation), with upstream's code as any call.
+    upstream.reset().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/{PROJECT}/operation-logs/{LOG}")))
+        .respond_with(error_json(500, "BackupService.9910", "Unknown error."))
+        .mount(&upstream)
+        .await;
+    let err = gw.operations().get_operation(get(&name)).await.unwrap_err();
+    assert_eq!(err.code(), Code::Internal);
+    assert_eq!(
+        details(&err).error_info().unwrap().reason,
+        "BackupService.9910"
+    );
+}
+
+#[tokio::test]
+async fn a_delete_is_done_when_the_backup_is_gone_and_a_second_delete_answers_the_first() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path(backup_path()))
+        .respond_with(ResponseTemplate::new(204))
+        .up_to_n_times(1)
+        .mount(&upstream)
+        .await;
+    let gw = Gateway::against(&upstream).await;
+    let delete = || pb::DeleteBackupRequest {
+        project_id: PROJECT.into(),
+        backup_id: BACKUP.into(),
+        request_id: String::new(),
+    };
+    let op = gw
+        .backups()
+        .delete_backup(delete())
+        .await
+        .unwrap()
+        .into_inner();
+    let name = format!("projects/{PROJECT}/operations/delete.{BACKUP}");
+    assert_eq!(op.name, name);
+    assert!(!op.done);
+    assert_eq!(metadata(&op).operation_type(), pb::OperationType::Delete);
+
+    // Upstream refuses a second delete while it deletes (400); the backup's
+    // status tells that apart, and the caller gets the same operation.
+    Mock::given(method("DELETE"))
+        .and(path(backup_path()))
+        .respond_with(error_json(
+            400,
+            "BackupService.6201",
+            "The backup cannot be deleted.",
+        ))
+        .mount(&upstream)
+        .await;
+    let deleting = Mock::given(method("GET"))
+        .and(path(backup_path()))
+        .respond_with(json(
+            200,
+            serde_json::json!({"backup": {"id": BACKUP, "name": "b1", "status": "deleting",
+                "resource_id": SERVER, "resource_type": "OS::Nova::Server"}})
+            .to_string(),
+        ))
+        .mount_as_scoped(&upstream)
+        .await;
+    let again = gw
+        .backups()
+        .delete_backup(delete())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.name, name);
+    let m = metadata(&again);
+    assert_eq!(m.backup_status(), pb::BackupStatus::Deleting);
+    assert_eq!(m.status(), pb::OperationLogStatus::Running);
+    let op = gw
+        .operations()
+        .get_operation(get(&name))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!op.done);
+    assert_eq!(metadata(&op).resource_id, SERVER);
+    drop(deleting);
+
+    // Gone: done, with google.protobuf.Empty.
+    Mock::given(method("GET"))
+        .and(path(backup_path()))
+        .respond_with(error_json(
+            404,
+            "BackupService.6200",
+            "The backup does not exist.",
+        ))
+        .mount(&upstream)
+        .await;
+    let op = gw
+        .operations()
+        .get_operation(get(&name))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(op.done);
+    let Some(lro::operation::Result::Response(any)) = op.result else {
+        panic!("a response")
+    };
+    assert_eq!(any.type_url, "type.googleapis.com/google.protobuf.Empty");
+    // A refusal of a backup not being deleted is passed on as it is.
+    let err = gw.backups().delete_backup(delete()).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert_eq!(
+        details(&err).error_info().unwrap().reason,
+        "BackupService.6201"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_delete_is_read_from_its_delete_log_and_an_undeleted_backup_is_no_operation() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(backup_path()))
+        .respond_with(json(
+            200,
+            serde_json::json!({"backup": {"id": BACKUP, "status": "available",
+                "resource_id": SERVER, "resource_type": "OS::Nova::Server"}})
+            .to_string(),
+        ))
+        .mount(&upstream)
+        .await;
+    let gw = Gateway::against(&upstream).await;
+    let name = format!("projects/{PROJECT}/operations/delete.{BACKUP}");
+    // No delete log: nothing is deleting it.
+    let none = Mock::given(method("GET"))
+        .and(path(format!("/v3/{PROJECT}/operation-logs")))
+        .respond_with(json(200, r#"{"operation_logs":[],"count":0}"#.into()))
+        .mount_as_scoped(&upstream)
+        .await;
+    let err = gw.operations().get_operation(get(&name)).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(
+        err.message(),
+        format!("backup {BACKUP} is available and no deletion of it is recorded")
+    );
+    drop(none);
+    // A failed delete log of this backup, found by the resource filter.
+    let log = serde_json::json!({"operation_logs": [{"id": LOG, "project_id": PROJECT,
+        "operation_type": "delete", "status": "failed", "created_at": "2026-12-04T10:00:00",
+        "started_at": "2026-12-04T10:00:00", "updated_at": "2026-12-04T10:05:00",
+        "ended_at": "2026-12-04T10:05:00",
+        "error_info": {"code": "BackupService.6204", "message": "The backup is used to create an image."},
+        "extra_info": {"common": {"progress": 0, "request_id": "req-x"},
+            "resource": {"id": SERVER, "type": "OS::Nova::Server"},
+            "delete": {"backup_id": BACKUP, "backup_name": "b1"}}}], "count": 1});
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/{PROJECT}/operation-logs")))
+        .and(query_param("operation_type", "delete"))
+        .and(query_param("resource_id", SERVER))
+        .respond_with(json(200, log.to_string()))
+        .mount(&upstream)
+        .await;
+    let op = gw
+        .operations()
+        .get_operation(get(&name))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(lro::operation::Result::Error(e)) = &op.result else {
+        panic!("an error: {op:?}")
+    };
+    assert_eq!(e.code, Code::FailedPrecondition as i32);
+    assert!(e.message.contains("BackupService.6204"), "{}", e.message);
+    let m = metadata(&op);
+    assert_eq!(
+        (m.operation_log_id.as_str(), m.backup_status()),
+        (LOG, pb::BackupStatus::Available)
+    );
+}
+
+#[tokio::test]
+async fn list_operations_walks_restore_then_delete_logs_with_their_filters() {
+    let upstream = MockServer::start().await;
+    let restore: serde_json::Value =
+        serde_json::from_str(&restore_log("running", 10, ("", ""))).unwrap();
+    let delete = serde_json::json!({"id": "d-log", "project_id": PROJECT, "operation_type": "delete",
+        "status": "success", "error_info": {"code": "", "message": ""},
+        "extra_info": {"common": {"progress": 100}, "resource": {"id": SERVER, "type": "OS::Nova::Server"},
+            "delete": {"backup_id": "gone-backup", "backup_name": "x"}}});
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/{PROJECT}/operation-logs")))
+        .and(query_param("operation_type", "restore"))
+        .and(query_param("vault_id", VAULT))
+        .respond_with(json(
+            200,
+            serde_json::json!({"operation_logs": [restore["operation_log"]], "count": 1})
+                .to_string(),
+        ))
+        .mount(&upstream)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/{PROJECT}/operation-logs")))
+        .and(query_param("operation_type", "delete"))
+        .respond_with(json(
+            200,
+            serde_json::json!({"operation_logs": [delete], "count": 1}).to_string(),
+        ))
+        .mount(&upstream)
+        .await;
+    let gw = Gateway::against(&upstream).await;
+    let list = |token: &str| ListOperationsRequest {
+        name: format!("projects/{PROJECT}/operations"),
+        filter: format!("vault_id = \"{VAULT}\""),
+        page_size: 1,
+        page_token: token.into(),
+        return_partial_success: false,
+    };
+    let first = gw
+        .operations()
+        .list_operations(list(""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.operations.len(), 1);
+    assert_eq!(
+        first.operations[0].name,
+        format!("projects/{PROJECT}/operations/restore.{LOG}")
+    );
+    assert_eq!(first.next_page_token, "delete:0");
+    let second = gw
+        .operations()
+        .list_operations(list(&first.next_page_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        second.operations[0].name,
+        format!("projects/{PROJECT}/operations/delete.gone-backup")
+    );
+    assert!(second.operations[0].done);
+    assert_eq!(second.next_page_token, "");
+    // Every upstream request: the type, the filter, the page.
+    let queries: Vec<String> = upstream
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.query().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        queries,
+        [
+            format!("limit=1&offset=0&operation_type=restore&vault_id={VAULT}"),
+            format!("limit=1&offset=0&operation_type=delete&vault_id={VAULT}"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_nothing_reaches_upstream() {
+    let upstream = MockServer::start().await;
+    let gw = Gateway::against(&upstream).await;
+    let mut no_mapping = server_restore("");
+    no_mapping.restore.as_mut().unwrap().mappings.clear();
+    let mut no_target = server_restore("");
+    no_target.restore = Some(pb::BackupRestore::default());
+    let mut bad_id = server_restore("not-a-uuid");
+    bad_id.backup_id = "../x".into();
+    for (req, fields) in [
+        (no_mapping, vec!["restore.mappings"]),
+        (no_target, vec!["restore"]),
+        (bad_id, vec!["backup_id", "request_id"]),
+    ] {
+        let err = gw.backups().restore_backup(req).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert_eq!(bad_fields(&err), fields);
+    }
+    let err = gw
+        .backups()
+        .delete_backup(pb::DeleteBackupRequest {
+            project_id: PROJECT.into(),
+            backup_id: String::new(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&err), ["backup_id"]);
+    for name in [
+        "",
+        "operations/x",
+        "projects/p/operations/copy.x",
+        &"x".repeat(5000),
+    ] {
+        let err = gw.operations().get_operation(get(name)).await.unwrap_err();
+        assert_eq!(
+            (err.code(), bad_fields(&err)),
+            (Code::InvalidArgument, vec!["name".to_owned()])
+        );
+    }
+    let err = gw
+        .operations()
+        .wait_operation(WaitOperationRequest {
+            name: format!("projects/{PROJECT}/operations/delete.{BACKUP}"),
+            timeout: Some(prost_types::Duration {
+                seconds: -1,
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&err), ["timeout"]);
+    let err = gw
+        .operations()
+        .list_operations(ListOperationsRequest {
+            filter: "type = copy".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&err), ["name", "filter"]);
+    assert!(upstream.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn cbr_cannot_cancel_or_forget_and_says_so() {
+    let upstream = MockServer::start().await;
+    let gw = Gateway::against(&upstream).await;
+    let name = format!("projects/{PROJECT}/operations/delete.{BACKUP}");
+    let err = gw
+        .operations()
+        .cancel_operation(CancelOperationRequest { name: name.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented);
+    assert_eq!(
+        err.message(),
+        "CBR cannot cancel a restore or a deletion once it has accepted it"
+    );
+    let err = gw
+        .operations()
+        .delete_operation(DeleteOperationRequest { name })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented);
+    assert!(upstream.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_repeated_request_id_returns_the_same_operation_and_sends_nothing() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(restore_path()))
+        .respond_with(json(202, format!(r#"{{"job_id":"{LOG}"}}"#)))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(backup_path()))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    let gw = Gateway::against(&upstream).await;
+    let id = "9f1c7d2e-0b7a-4c51-8a55-2f1e9b0c4d11";
+    let first = gw
+        .backups()
+        .restore_backup(server_restore(id))
+        .await
+        .unwrap()
+        .into_inner();
+    let again = gw
+        .backups()
+        .restore_backup(server_restore(id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first, again);
+    // The same id with other parameters, or for another method, is refused.
+    let mut other = server_restore(id);
+    other.restore.as_mut().unwrap().power_on = Some(false);
+    let err = gw.backups().restore_backup(other).await.unwrap_err();
+    assert_eq!(bad_fields(&err), ["request_id"]);
+    let delete = pb::DeleteBackupRequest {
+        project_id: PROJECT.into(),
+        backup_id: BACKUP.into(),
+        request_id: id.into(),
+    };
+    let err = gw
+        .backups()
+        .delete_backup(delete.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&err), ["request_id"]);
+    let id2 = "0a1b2c3d-0b7a-4c51-8a55-2f1e9b0c4d11";
+    let delete = pb::DeleteBackupRequest {
+        request_id: id2.into(),
+        ..delete
+    };
+    let first = gw
+        .backups()
+        .delete_backup(delete.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let again = gw
+        .backups()
+        .delete_backup(delete)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first, again);
+}
