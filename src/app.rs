@@ -164,7 +164,9 @@ pub async fn serve(
             .await?
             .with_metrics(metrics.clone());
     let streams = limit::StreamBudgetLayer::new(transport.max_server_streams);
+    let drain = drain::Drain::new();
     let shared = Arc::new(Shared {
+        drain: drain.clone(),
         idempotency: idempotency.clone(),
         watch_hub,
         operation_hub,
@@ -235,7 +237,6 @@ pub async fn serve(
                 .max_encoding_message_size(max_response),
         )
         .prepare();
-    let drain = drain::Drain::new();
     let grace = transport.shutdown_grace;
     // A StreamBackups walk gets the grace but one second, then ends with a
     // status before its connection is closed.

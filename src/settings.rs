@@ -26,9 +26,9 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     /// The credentials the gateway holds (AK/SK, an IAM user).
     pub credentials: Held,
-    /// WatchCheckpoint's pollers.
+    /// The pollers of WatchCheckpoint, WatchOperation and WaitOperation.
     pub watch: WatchSettings,
-    /// Idempotent CreateCheckpoint.
+    /// Idempotent CreateCheckpoint, RestoreBackup and DeleteBackup.
     pub idempotency: IdempotencySettings,
     /// Where `GET /metrics` listens, if anywhere.
     pub metrics_listen: Option<SocketAddr>,

@@ -60,6 +60,9 @@ pub(crate) struct Shared {
     pub default_deadline: std::time::Duration,
     /// Longest deadline a unary call gets, whatever it asked for.
     pub max_deadline: std::time::Duration,
+    /// When the gateway starts draining: WaitOperation answers then with
+    /// the latest state rather than holding the shutdown for its timeout.
+    pub drain: crate::transport::drain::Drain,
     /// Remembered `request_id`s of CreateCheckpoint, RestoreBackup and
     /// DeleteBackup (in memory or in Redis).
     pub idempotency: crate::idempotency::Idempotency,

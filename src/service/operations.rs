@@ -159,13 +159,18 @@ impl Operations for OperationsApi {
                     });
                 }
                 // Then the shared poller, which WatchOperation uses too: the
-                // waiter sleeps until a new state is published.
+                // waiter sleeps until a new state is published, the time is
+                // up, or the gateway drains (a wait may be long; the answer
+                // is the latest state, as at a timeout, and the client waits
+                // again on another replica).
                 let key = OperationKey {
                     name,
                     identity: call.auth.identity(),
                 };
                 let mut rx = self.shared.operation_hub.subscribe(key, call.auth.clone());
                 let mut latest = first.operation;
+                let draining = self.shared.drain.started();
+                tokio::pin!(draining);
                 loop {
                     let published = rx.borrow_and_update().clone();
                     match published {
@@ -183,6 +188,7 @@ impl Operations for OperationsApi {
                     tokio::select! {
                         changed = rx.changed() => if changed.is_err() { break },
                         () = tokio::time::sleep_until(until) => break,
+                        () = &mut draining => break,
                     }
                 }
                 Ok(Reply {

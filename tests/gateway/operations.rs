@@ -751,3 +751,179 @@ async fn a_repeated_request_id_returns_the_same_operation_and_sends_nothing() {
         .into_inner();
     assert_eq!(first, again);
 }
+
+/// A gateway against `upstream` polling every 50 ms (at most 100 ms).
+async fn fast_polling(upstream: &MockServer) -> TestStack {
+    TestStack::builder()
+        .upstream(&upstream.uri())
+        .settings(|s| {
+            s.watch.poll_interval = std::time::Duration::from_millis(50);
+            s.watch.max_poll_interval = std::time::Duration::from_millis(100);
+        })
+        .spawn()
+        .await
+}
+
+/// Waits (bounded) until upstream has received `n` requests for `path`.
+async fn requests_for(upstream: &MockServer, path: &str, n: usize) {
+    for _ in 0..400 {
+        let got = upstream
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.url.path() == path)
+            .count();
+        if got >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("upstream never received {n} requests for {path}");
+}
+
+#[tokio::test]
+async fn wait_operation_answers_at_its_timeout_at_the_deadline_and_when_done() {
+    let upstream = MockServer::start().await;
+    let log_path = format!("/v3/{PROJECT}/operation-logs/{LOG}");
+    let running = Mock::given(method("GET"))
+        .and(path(log_path.clone()))
+        .respond_with(json(200, restore_log("running", 40, ("", ""))))
+        .mount_as_scoped(&upstream)
+        .await;
+    let gw = fast_polling(&upstream).await;
+    let name = format!("projects/{PROJECT}/operations/restore.{LOG}");
+    let wait = |timeout_ms: i32| WaitOperationRequest {
+        name: name.clone(),
+        timeout: Some(prost_types::Duration {
+            seconds: 0,
+            nanos: timeout_ms * 1_000_000,
+        }),
+    };
+    // Its timeout: the latest state, not done, and no error.
+    let started = std::time::Instant::now();
+    let op = gw
+        .operations()
+        .wait_operation(wait(300))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!op.done);
+    assert_eq!(metadata(&op).progress, Some(40));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+
+    // The caller's deadline, shorter than the timeout: answered before it.
+    let mut req = tonic::Request::new(wait(900));
+    req.set_timeout(std::time::Duration::from_millis(400));
+    let op = gw
+        .operations()
+        .wait_operation(req)
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!op.done);
+
+    // Done while it waits: answered then, long before the timeout.
+    let mut ops = gw.operations();
+    let waiter = tokio::spawn(async move {
+        ops.wait_operation(WaitOperationRequest {
+            name: format!("projects/{PROJECT}/operations/restore.{LOG}"),
+            timeout: Some(prost_types::Duration {
+                seconds: 60,
+                nanos: 0,
+            }),
+        })
+        .await
+    });
+    let before = upstream.received_requests().await.unwrap().len();
+    requests_for(&upstream, &log_path, before + 3).await;
+    drop(running);
+    Mock::given(method("GET"))
+        .and(path(log_path))
+        .respond_with(json(200, restore_log("success", 100, ("", ""))))
+        .mount(&upstream)
+        .await;
+    let op = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+        .await
+        .expect("answered once done")
+        .unwrap()
+        .unwrap()
+        .into_inner();
+    assert!(op.done);
+    assert!(matches!(
+        op.result,
+        Some(lro::operation::Result::Response(_))
+    ));
+}
+
+#[tokio::test]
+async fn watch_operation_rides_out_a_failing_poll_and_ends_ok_when_done() {
+    let upstream = MockServer::start().await;
+    let log_path = format!("/v3/{PROJECT}/operation-logs/{LOG}");
+    let running = Mock::given(method("GET"))
+        .and(path(log_path.clone()))
+        .respond_with(json(200, restore_log("running", 10, ("", ""))))
+        .mount_as_scoped(&upstream)
+        .await;
+    let gw = fast_polling(&upstream).await;
+    let name = format!("projects/{PROJECT}/operations/restore.{LOG}");
+    let mut stream = gw
+        .operation_logs()
+        .watch_operation(pb::WatchOperationRequest { name: name.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().unwrap();
+    assert_eq!(first.kind(), pb::WatchEventKind::Initial);
+    let op = first.operation.unwrap();
+    assert_eq!((op.name.as_str(), op.done), (name.as_str(), false));
+    drop(running);
+    // Upstream answers 503 (transient) for a while: the watch goes on.
+    let failing = Mock::given(method("GET"))
+        .and(path(log_path.clone()))
+        .respond_with(error_json(503, "APIGW.0301", "busy"))
+        .mount_as_scoped(&upstream)
+        .await;
+    let before = upstream.received_requests().await.unwrap().len();
+    requests_for(&upstream, &log_path, before + 2).await;
+    drop(failing);
+    Mock::given(method("GET"))
+        .and(path(log_path))
+        .respond_with(json(
+            200,
+            restore_log(
+                "failed",
+                70,
+                (
+                    "BackupService.2008",
+                    "The ECS status does not allow restoration.",
+                ),
+            ),
+        ))
+        .mount(&upstream)
+        .await;
+    let mut last = None;
+    while let Some(msg) = stream.message().await.unwrap() {
+        if msg.kind() == pb::WatchEventKind::Changed {
+            last = Some(msg);
+        }
+    }
+    let last = last.expect("a change");
+    assert!(
+        last.changes
+            .contains(&"status: running -> failed".to_owned()),
+        "{:?}",
+        last.changes
+    );
+    assert!(
+        last.changes.contains(&"progress: 10 -> 70".to_owned()),
+        "{:?}",
+        last.changes
+    );
+    let op = last.operation.unwrap();
+    assert!(op.done);
+    let Some(lro::operation::Result::Error(e)) = op.result else {
+        panic!("an error")
+    };
+    assert_eq!(e.code, Code::FailedPrecondition as i32);
+}
