@@ -1,17 +1,20 @@
 #!/usr/bin/env node
-// Back up a vault through cbr-gateway, watch the backup finish, list what it made.
+// Back up a vault through cbr-gateway, watch it finish, list it, restore it and wait.
 //
 //     npm ci                        # @grpc/grpc-js, @grpc/proto-loader (pinned)
 //     node checkpoint_flow.js       # against localhost:50051
 //
-// Three calls, the whole life of a backup:
+// The whole life of a backup, in four steps:
 //
 // 1. CheckpointService/CreateCheckpoint, with a `request_id` (a UUID) so a retry
 //    after a lost answer cannot create a second backup;
 // 2. CheckpointService/WatchCheckpoint with `include_backups`: one message at once,
 //    then one per change (status, each backup's progress), ending with OK once the
 //    checkpoint is in a terminal state;
-// 3. BackupService/ListBackups filtered by the checkpoint's ID.
+// 3. BackupService/ListBackups filtered by the checkpoint's ID;
+// 4. BackupService/RestoreBackup of the server backup onto its own server, disk by
+//    disk: a long-running operation (google.longrunning.Operation), waited for with
+//    the standard google.longrunning.Operations client (WaitOperation until done).
 //
 // The protos are loaded at run time from ../../proto by @grpc/proto-loader: no
 // code generation step.
@@ -24,8 +27,8 @@
 //     --tls         CBR_GATEWAY_TLS=1    plaintext
 //                   CBR_AUTH_TOKEN       none: an IAM token, sent as `x-auth-token`
 //
-// Exits 0 when the backup ended `available`, 1 when a call failed or the backup
-// did not succeed.
+// Exits 0 when the backup ended `available` and the restore succeeded, 1 when a
+// call failed or either did not succeed.
 
 'use strict';
 
@@ -50,6 +53,11 @@ const WATCH_TIMEOUT_MS = 3_600_000;
 // gateway returns the first attempt's checkpoint instead of creating another.
 const RETRYABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]);
 
+// How long one WaitOperation call waits before answering with the latest state,
+// and how long the whole restore may take (real restores take minutes to hours).
+const WAIT_ROUND_S = 30;
+const RESTORE_TIMEOUT_MS = 3_600_000;
+
 // Load the API. These options are the usual ones for grpc-js:
 // - keepCase: fields keep their proto names (`checkpoint_id`, not `checkpointId`);
 // - enums: String gives `CHECKPOINT_STATUS_AVAILABLE` instead of 1;
@@ -58,12 +66,26 @@ const RETRYABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDE
 //   `optional` fields such as `extend_info.progress`, which stay undefined when unset;
 // - includeDirs: where imports (`cbr/gateway/v1/backup.proto`) are found;
 //   google/protobuf/timestamp.proto is built in.
+//   google/longrunning/operations.proto (the Operation that RestoreBackup
+//   returns, and the Operations service) is vendored there too.
 const PROTO_DIR = path.join(__dirname, '..', '..', 'proto');
 const packageDefinition = protoLoader.loadSync(
-  ['cbr/gateway/v1/checkpoint.proto', 'cbr/gateway/v1/backup.proto'],
+  ['cbr/gateway/v1/checkpoint.proto', 'cbr/gateway/v1/backup.proto', 'google/longrunning/operations.proto'],
   { keepCase: true, enums: String, longs: String, defaults: true, oneofs: true, includeDirs: [PROTO_DIR] },
 );
-const v1 = grpc.loadPackageDefinition(packageDefinition).cbr.gateway.v1;
+const loaded = grpc.loadPackageDefinition(packageDefinition);
+const v1 = loaded.cbr.gateway.v1;
+const { Operations } = loaded.google.longrunning;
+
+// An operation's metadata and response are google.protobuf.Any: decoded with
+// protobufjs from the same protos.
+const apiTypes = new protobuf.Root();
+apiTypes.resolvePath = (_origin, target) => path.join(PROTO_DIR, target);
+apiTypes.loadSync('cbr/gateway/v1/operation.proto', { keepCase: true });
+function unpack(any) {
+  const type = apiTypes.lookupType(any.type_url.split('/').pop());
+  return type.toObject(type.decode(any.value), { enums: String, defaults: true });
+}
 
 // The google.rpc messages the gateway puts in its error details (sent in the
 // `grpc-status-details-bin` trailer as a serialized google.rpc.Status). Only the
@@ -157,6 +179,28 @@ async function createCheckpoint(client, request, metadata, attempts = 3) {
   }
 }
 
+/** WaitOperation until the operation is done: each call returns when it is done
+ * or after WAIT_ROUND_S seconds with the latest state (printed). */
+async function waitOperation(operations, op, metadata) {
+  const deadline = Date.now() + RESTORE_TIMEOUT_MS;
+  while (!op.done) {
+    if (Date.now() > deadline) throw new Error(`${op.name} is not done after ${RESTORE_TIMEOUT_MS} ms`);
+    op = await new Promise((resolve, reject) =>
+      operations.WaitOperation(
+        { name: op.name, timeout: { seconds: WAIT_ROUND_S, nanos: 0 } },
+        metadata,
+        { deadline: Date.now() + WAIT_ROUND_S * 1000 + UNARY_TIMEOUT_MS },
+        (err, response) => (err ? reject(err) : resolve(response)),
+      ),
+    );
+    const meta = unpack(op.metadata);
+    const status = String(meta.status).replace(/^OPERATION_LOG_STATUS_/, '').toLowerCase();
+    const progress = meta.progress != null ? `${meta.progress}%` : '-';
+    console.log(`restore ${status} progress=${progress} done=${op.done}`);
+  }
+  return op;
+}
+
 async function main() {
   const { values: args } = parseArgs({
     options: {
@@ -178,6 +222,7 @@ async function main() {
   const checkpoints = new v1.CheckpointService(args.address, credentials);
   // Same address and credentials: grpc-js shares one connection between the two clients.
   const backups = new v1.BackupService(args.address, credentials);
+  const operations = new Operations(args.address, credentials);
 
   let step = 'CreateCheckpoint'; // the call in progress, for the error message
   try {
@@ -232,7 +277,46 @@ async function main() {
     if (final.status !== 'CHECKPOINT_STATUS_AVAILABLE') {
       console.error(`the backup did not succeed: ${short(final.status)}`);
       process.exitCode = 1;
+      return;
     }
+
+    // 4. Restore the server backup onto its server: each disk backup (a child)
+    // goes back to the disk it was taken from. The answer is at once an
+    // operation; its name is all anyone needs to follow it, from any replica.
+    const server = listed.backups.find((b) => b.children.length > 0);
+    if (!server) {
+      console.error('no server backup to restore');
+      process.exitCode = 1;
+      return;
+    }
+    step = 'RestoreBackup';
+    const { response: started } = await unary(
+      backups,
+      'RestoreBackup',
+      {
+        project_id: projectId,
+        backup_id: server.id,
+        restore: {
+          server_id: server.resource_id,
+          mappings: server.children.map((c) => ({ backup_id: c.id, volume_id: c.resource_id })),
+          power_on: true,
+        },
+        request_id: crypto.randomUUID(),
+      },
+      metadata,
+    );
+    console.log(`restore started ${started.name}`);
+    step = 'WaitOperation';
+    const op = await waitOperation(operations, started, metadata);
+    if (op.result === 'error') {
+      // A google.rpc.Status: its ErrorInfo.reason is upstream's error code.
+      const codeName = Object.keys(grpc.status).find((k) => grpc.status[k] === op.error.code) ?? op.error.code;
+      console.error(`restore failed: ${codeName}: ${op.error.message}`);
+      process.exitCode = 1;
+      return;
+    }
+    const restored = unpack(op.response);
+    console.log(`restore finished: success backup=${restored.backup_id} target=${restored.target_resource_id}`);
   } catch (err) {
     if (err.code === undefined) throw err; // not a gRPC error: a bug, show the stack
     printRpcError(step, err);
@@ -240,6 +324,7 @@ async function main() {
   } finally {
     checkpoints.close();
     backups.close();
+    operations.close();
   }
 }
 

@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
-"""Back up a vault through cbr-gateway, watch the backup finish, list what it made.
+"""Back up a vault through cbr-gateway, watch it finish, list it, restore it and wait.
 
     python3 -m pip install -r requirements.txt
     ./generate.sh                      # stubs from ../../proto into gen/
     python3 checkpoint_flow.py         # against localhost:50051
 
-Three calls, the whole life of a backup:
+The whole life of a backup, in four steps:
 
 1. CheckpointService/CreateCheckpoint, with a `request_id` (a UUID) so a retry
    after a lost answer cannot create a second backup;
 2. CheckpointService/WatchCheckpoint with `include_backups`: one message at once,
    then one per change (status, each backup's progress), ending with OK once the
    checkpoint is in a terminal state;
-3. BackupService/ListBackups filtered by the checkpoint's ID.
+3. BackupService/ListBackups filtered by the checkpoint's ID;
+4. BackupService/RestoreBackup of the server backup onto its own server, disk by
+   disk: a long-running operation (google.longrunning.Operation), waited for with
+   the standard google.longrunning.Operations client (WaitOperation until done).
 
 Settings (flag, else environment variable, else default):
 
@@ -22,8 +25,8 @@ Settings (flag, else environment variable, else default):
     --tls         CBR_GATEWAY_TLS=1    plaintext
                   CBR_AUTH_TOKEN       none: an IAM token, sent as `x-auth-token`
 
-Exits 0 when the backup ended `available`, 1 when a call failed or the backup
-did not succeed, 2 when the stubs are missing.
+Exits 0 when the backup ended `available` and the restore succeeded, 1 when a
+call failed or either did not succeed, 2 when the stubs are missing.
 """
 
 import argparse
@@ -38,6 +41,9 @@ import grpc
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen"))
 try:
     from cbr.gateway.v1 import backup_pb2, backup_pb2_grpc, checkpoint_pb2, checkpoint_pb2_grpc
+    from cbr.gateway.v1 import operation_log_pb2, operation_pb2
+    from google.longrunning import operations_pb2, operations_pb2_grpc
+    from google.protobuf import duration_pb2
 except ImportError as e:
     sys.exit(f"cannot import the generated stubs ({e}); run ./generate.sh first")
 
@@ -57,6 +63,11 @@ UNARY_TIMEOUT = 10.0
 # Deadline of the whole watch. Real backups take minutes to hours; the gateway
 # sends a heartbeat every 30 s meanwhile, so only this deadline ends a stuck watch.
 WATCH_TIMEOUT = 3600.0
+
+# How long one WaitOperation call waits before answering with the latest state,
+# and how long the whole restore may take (real restores take minutes to hours).
+WAIT_ROUND = 30
+RESTORE_TIMEOUT = 3600.0
 
 # Codes after which repeating a create is worth it. With the same request_id the
 # gateway returns the first attempt's checkpoint instead of creating another.
@@ -132,6 +143,28 @@ def create_checkpoint(stub, request, metadata, attempts=3):
             time.sleep(0.5 * attempt)
 
 
+def wait_operation(operations, op, metadata):
+    """WaitOperation until the operation is done: each call returns when it is
+    done or after WAIT_ROUND seconds with the latest state (printed)."""
+    deadline = time.monotonic() + RESTORE_TIMEOUT
+    while not op.done:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{op.name} is not done after {RESTORE_TIMEOUT} s")
+        op = operations.WaitOperation(
+            operations_pb2.WaitOperationRequest(
+                name=op.name, timeout=duration_pb2.Duration(seconds=WAIT_ROUND)
+            ),
+            metadata=metadata,
+            timeout=WAIT_ROUND + UNARY_TIMEOUT,
+        )
+        meta = operation_pb2.OperationMetadata()
+        op.metadata.Unpack(meta)
+        status = operation_log_pb2.OperationLogStatus.Name(meta.status).removeprefix("OPERATION_LOG_STATUS_").lower()
+        progress = f"{meta.progress}%" if meta.HasField("progress") else "-"
+        print(f"restore {status} progress={progress} done={op.done}")
+    return op
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--address", default=os.environ.get("CBR_GATEWAY_ADDRESS", "localhost:50051"))
@@ -154,6 +187,7 @@ def main():
     with channel:
         checkpoints = checkpoint_pb2_grpc.CheckpointServiceStub(channel)
         backups = backup_pb2_grpc.BackupServiceStub(channel)
+        operations = operations_pb2_grpc.OperationsStub(channel)
         step = "CreateCheckpoint"  # the call in progress, for the error message
         try:
             # 1. Create. Empty parameters.resources backs up every resource of the vault.
@@ -208,13 +242,50 @@ def main():
             print(f"listed {len(listed.backups)} backup(s) of checkpoint {checkpoint.id} (count={listed.count}):")
             for b in listed.backups:
                 print("\n".join(describe_backup(b)))
+            if final.status != checkpoint_pb2.CHECKPOINT_STATUS_AVAILABLE:
+                print(f"the backup did not succeed: {status}", file=sys.stderr)
+                return 1
+
+            # 4. Restore the server backup onto its server: each disk backup
+            # (a child) goes back to the disk it was taken from. The answer is
+            # at once an operation; its name is all anyone needs to follow it,
+            # from any gateway replica.
+            server = next((b for b in listed.backups if b.children), None)
+            if server is None:
+                print("no server backup to restore", file=sys.stderr)
+                return 1
+            step = "RestoreBackup"
+            op = backups.RestoreBackup(
+                backup_pb2.RestoreBackupRequest(
+                    project_id=args.project_id,
+                    backup_id=server.id,
+                    restore=backup_pb2.BackupRestore(
+                        server_id=server.resource_id,
+                        mappings=[
+                            backup_pb2.BackupRestoreServerMapping(backup_id=c.id, volume_id=c.resource_id)
+                            for c in server.children
+                        ],
+                        power_on=True,
+                    ),
+                    request_id=str(uuid.uuid4()),
+                ),
+                metadata=metadata,
+                timeout=UNARY_TIMEOUT,
+            )
+            print(f"restore started {op.name}")
+            step = "WaitOperation"
+            op = wait_operation(operations, op, metadata)
+            if op.HasField("error"):
+                # A google.rpc.Status: its ErrorInfo.reason is upstream's error code.
+                code = next((c.name for c in grpc.StatusCode if c.value[0] == op.error.code), op.error.code)
+                print(f"restore failed: {code}: {op.error.message}", file=sys.stderr)
+                return 1
+            restored = operation_pb2.RestoreBackupResponse()
+            op.response.Unpack(restored)
+            print(f"restore finished: success backup={restored.backup_id} target={restored.target_resource_id}")
         except grpc.RpcError as err:
             print_rpc_error(step, err)
             return 1
-
-    if final.status != checkpoint_pb2.CHECKPOINT_STATUS_AVAILABLE:
-        print(f"the backup did not succeed: {status}", file=sys.stderr)
-        return 1
     return 0
 
 

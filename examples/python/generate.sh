@@ -6,6 +6,11 @@
 #
 # grpc_tools.protoc bundles protoc and the well-known types
 # (google/protobuf/timestamp.proto), so no system protoc is needed.
+# google.longrunning (RestoreBackup's and DeleteBackup's Operation, and the
+# Operations client) is generated from the vendored proto too: the
+# googleapis-common-protos package ships it under another file name
+# (operations_proto.proto), which the gateway's protos do not import. Its
+# imports (google.api, google.rpc) come from that package.
 set -eu
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python3}"
@@ -17,5 +22,6 @@ mkdir -p gen
   --python_out=gen \
   --pyi_out=gen \
   --grpc_python_out=gen \
-  ../../proto/cbr/gateway/v1/*.proto
+  ../../proto/cbr/gateway/v1/*.proto \
+  ../../proto/google/longrunning/operations.proto
 echo "generated stubs in $(pwd)/gen"

@@ -2,8 +2,9 @@
 //! from the built-in simulator: `examples/python/checkpoint_flow.py` (grpcio, stubs
 //! generated here by `examples/python/generate.sh`) and
 //! `examples/node/checkpoint_flow.js` (`@grpc/grpc-js` + `@grpc/proto-loader`).
-//! Each must create a checkpoint, watch it to `available`, list its backups and
-//! exit 0 within [`EXAMPLE_LIMIT`].
+//! Each must create a checkpoint, watch it to `available`, list its backups,
+//! restore the server backup and wait for that operation with the standard
+//! `google.longrunning.Operations` client, and exit 0 within [`EXAMPLE_LIMIT`].
 //!
 //! The Python packages and the Node modules are installed by `scripts/test.sh`;
 //! when they are missing these tests fail (they never skip) and say so.
@@ -198,6 +199,30 @@ fn check_output(example: &str, run: &Run) -> (String, Vec<String>) {
     assert!(
         !listed.is_empty(),
         "{example}: listed no backups\n{transcript}"
+    );
+
+    // The restore: an operation, waited for until done, then its response.
+    let started = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("restore started "))
+        .unwrap_or_else(|| panic!("{example}: no `restore started` line\n{transcript}"));
+    assert!(
+        started.starts_with("projects/") && started.contains("/operations/restore."),
+        "{example}: {started:?} is not an operation name\n{transcript}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("restore ") && l.ends_with("done=true")),
+        "{example}: WaitOperation never answered done\n{transcript}"
+    );
+    let restored = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("restore finished: success backup="))
+        .unwrap_or_else(|| panic!("{example}: the restore did not finish\n{transcript}"));
+    assert!(
+        listed.iter().any(|b| restored.starts_with(b.as_str())),
+        "{example}: restored {restored:?}, not a listed backup\n{transcript}"
     );
     eprintln!(
         "{example}: exit 0 in {:?}, checkpoint {checkpoint}, {} watch update(s), listed {listed:?}",

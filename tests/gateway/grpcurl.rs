@@ -87,6 +87,7 @@ async fn grpcurl_lists_describes_and_calls_the_binary() {
         "cbr.gateway.v1.BackupService",
         "cbr.gateway.v1.CheckpointItemService",
         "cbr.gateway.v1.CheckpointService",
+        "google.longrunning.Operations",
         "grpc.health.v1.Health",
     ] {
         assert!(services.contains(&want), "{want} missing from {services:?}");
