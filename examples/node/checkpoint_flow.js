@@ -283,12 +283,17 @@ async function main() {
     // 4. Restore the server backup onto its server: each disk backup (a child)
     // goes back to the disk it was taken from. The answer is at once an
     // operation; its name is all anyone needs to follow it, from any replica.
-    const server = listed.backups.find((b) => b.children.length > 0);
-    if (!server) {
+    const listedServer = listed.backups.find((b) => b.resource_type === 'OS::Nova::Server' && !b.parent_id);
+    if (!listedServer) {
       console.error('no server backup to restore');
       process.exitCode = 1;
       return;
     }
+    // Its disk backups (children) come with GetBackup, not with the list.
+    step = 'GetBackup';
+    const {
+      response: { backup: server },
+    } = await unary(backups, 'GetBackup', { project_id: projectId, backup_id: listedServer.id }, metadata);
     step = 'RestoreBackup';
     const { response: started } = await unary(
       backups,

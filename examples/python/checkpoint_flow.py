@@ -250,10 +250,20 @@ def main():
             # (a child) goes back to the disk it was taken from. The answer is
             # at once an operation; its name is all anyone needs to follow it,
             # from any gateway replica.
-            server = next((b for b in listed.backups if b.children), None)
+            server = next(
+                (b for b in listed.backups if b.resource_type == "OS::Nova::Server" and not b.parent_id),
+                None,
+            )
             if server is None:
                 print("no server backup to restore", file=sys.stderr)
                 return 1
+            # Its disk backups (children) come with GetBackup, not with the list.
+            step = "GetBackup"
+            server = backups.GetBackup(
+                backup_pb2.GetBackupRequest(project_id=args.project_id, backup_id=server.id),
+                metadata=metadata,
+                timeout=UNARY_TIMEOUT,
+            ).backup
             step = "RestoreBackup"
             op = backups.RestoreBackup(
                 backup_pb2.RestoreBackupRequest(
