@@ -927,3 +927,63 @@ async fn watch_operation_rides_out_a_failing_poll_and_ends_ok_when_done() {
     };
     assert_eq!(e.code, Code::FailedPrecondition as i32);
 }
+
+#[tokio::test]
+async fn a_restore_or_delete_that_may_have_arrived_is_never_sent_twice() {
+    let upstream = MockServer::start().await;
+    // 503 and 502 are retried for reads; a write's bytes reached upstream.
+    Mock::given(method("POST"))
+        .and(path(restore_path()))
+        .respond_with(error_json(503, "APIGW.0301", "busy"))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(backup_path()))
+        .respond_with(error_json(502, "APIGW.0302", "bad gateway"))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    let gw = Gateway::against(&upstream).await;
+    let err = gw
+        .backups()
+        .restore_backup(server_restore(""))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    let err = gw
+        .backups()
+        .delete_backup(pb::DeleteBackupRequest {
+            project_id: PROJECT.into(),
+            backup_id: BACKUP.into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    // With a request_id the failure is remembered: a repeat replays it and
+    // sends nothing (the expectations above hold at drop).
+    let id = "7d4e2a10-0b7a-4c51-8a55-2f1e9b0c4d11";
+    upstream.reset().await;
+    Mock::given(method("POST"))
+        .and(path(restore_path()))
+        .respond_with(error_json(500, "BackupService.9910", "Unknown error."))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    let first = gw
+        .backups()
+        .restore_backup(server_restore(id))
+        .await
+        .unwrap_err();
+    let again = gw
+        .backups()
+        .restore_backup(server_restore(id))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (first.code(), first.message()),
+        (again.code(), again.message())
+    );
+    assert_eq!(first.code(), Code::Internal);
+}
