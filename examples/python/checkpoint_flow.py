@@ -161,7 +161,7 @@ def wait_operation(operations, op, metadata):
         op.metadata.Unpack(meta)
         status = operation_log_pb2.OperationLogStatus.Name(meta.status).removeprefix("OPERATION_LOG_STATUS_").lower()
         progress = f"{meta.progress}%" if meta.HasField("progress") else "-"
-        print(f"restore {status} progress={progress} done={op.done}")
+        print(f"restore {status} progress={progress} done={str(op.done).lower()}")
     return op
 
 

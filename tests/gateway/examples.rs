@@ -58,6 +58,8 @@ async fn gateway() -> Binary {
         "0s",
         "--sim-backup-duration",
         "2s",
+        "--sim-restore-duration",
+        "1s",
         "--watch-poll-interval",
         "200ms",
     ])

@@ -987,3 +987,463 @@ async fn a_restore_or_delete_that_may_have_arrived_is_never_sent_twice() {
     );
     assert_eq!(first.code(), Code::Internal);
 }
+
+// ---------------------------------------------------------------- end to end
+
+/// The simulator's seeded server backup and its one disk backup.
+const SIM_CHILD: &str = "5d822633-2bbf-4af8-a16e-5ab1c7705235";
+
+/// A simulator whose restores take 600 ms and deletions 400 ms, and an
+/// in-process gateway polling every 50 ms in front of it.
+async fn sim_stack(job_id: bool) -> TestStack {
+    TestStack::builder()
+        .simulator(cbr_simulator::SimulatorSettings {
+            fleet_size: 20,
+            restore_duration: std::time::Duration::from_millis(600),
+            delete_duration: std::time::Duration::from_millis(400),
+            restore_job_id: job_id,
+            ..Default::default()
+        })
+        .project(PROJECT)
+        .settings(|s| {
+            s.watch.poll_interval = std::time::Duration::from_millis(50);
+            s.watch.max_poll_interval = std::time::Duration::from_millis(100);
+        })
+        .spawn()
+        .await
+}
+
+/// The disk of the seeded server that its disk backup was taken from.
+async fn seeded_disk(gw: &Gateway) -> String {
+    let backup = gw
+        .backups()
+        .get_backup(pb::GetBackupRequest {
+            project_id: String::new(),
+            backup_id: BACKUP.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .backup
+        .unwrap();
+    let child = backup
+        .children
+        .iter()
+        .find(|c| c.id == SIM_CHILD)
+        .expect("the seeded disk backup");
+    child.resource_id.clone()
+}
+
+fn sim_restore(disk: &str, target: &str) -> pb::RestoreBackupRequest {
+    pb::RestoreBackupRequest {
+        project_id: String::new(),
+        backup_id: BACKUP.into(),
+        restore: Some(pb::BackupRestore {
+            server_id: target.into(),
+            mappings: vec![pb::BackupRestoreServerMapping {
+                backup_id: SIM_CHILD.into(),
+                volume_id: disk.into(),
+            }],
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    }
+}
+
+fn wait_for(name: &str, seconds: i64) -> WaitOperationRequest {
+    WaitOperationRequest {
+        name: name.into(),
+        timeout: Some(prost_types::Duration { seconds, nanos: 0 }),
+    }
+}
+
+#[tokio::test]
+async fn a_restore_runs_to_success_and_another_gateway_process_answers_for_it() {
+    let stack = sim_stack(true).await;
+    let gw: &Gateway = &stack;
+    let disk = seeded_disk(gw).await;
+    let op = gw
+        .backups()
+        .restore_backup(sim_restore(&disk, SERVER))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(op.name.contains("/operations/restore."), "{}", op.name);
+    // The backup is being restored meanwhile.
+    let status = gw
+        .backups()
+        .get_backup(pb::GetBackupRequest {
+            project_id: String::new(),
+            backup_id: BACKUP.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .backup
+        .unwrap()
+        .status();
+    assert_eq!(status, pb::BackupStatus::Restoring);
+
+    // A second gateway process, which never saw the restore, answers for it.
+    let other = Binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--cbr-endpoint",
+        &stack.sim_url(),
+        "--csbs-endpoint",
+        &stack.sim_url(),
+        "--project-id",
+        PROJECT,
+        "--ak",
+        TEST_AK,
+        "--sk",
+        TEST_SK,
+        "--shutdown-delay",
+        "0s",
+    ])
+    .await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", other.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut ops = lro::operations_client::OperationsClient::new(channel);
+    let seen = ops.get_operation(get(&op.name)).await.unwrap().into_inner();
+    assert_eq!(seen.name, op.name);
+    assert_eq!(
+        metadata(&seen).operation_log_id,
+        metadata(&op).operation_log_id
+    );
+    let done = ops
+        .wait_operation(wait_for(&op.name, 20))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(done.done, "{done:?}");
+    let Some(lro::operation::Result::Response(any)) = &done.result else {
+        panic!("a response: {done:?}")
+    };
+    let r = pb::RestoreBackupResponse::decode(any.value.as_slice()).unwrap();
+    assert_eq!(
+        (r.backup_id.as_str(), r.target_resource_id.as_str()),
+        (BACKUP, SERVER)
+    );
+    let m = metadata(&done);
+    assert_eq!(m.status(), pb::OperationLogStatus::Success);
+    assert_eq!(m.progress, Some(100));
+    // And the first gateway agrees.
+    let here = gw
+        .operations()
+        .get_operation(get(&op.name))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(here.done);
+    // ListOperations finds it by the same name.
+    let listed = gw
+        .operations()
+        .list_operations(ListOperationsRequest {
+            filter: "type = restore".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed.operations.iter().any(|o| o.name == op.name),
+        "{listed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_restore_without_job_id_and_a_failing_restore_through_the_simulator() {
+    let stack = sim_stack(false).await;
+    let gw: &Gateway = &stack;
+    let disk = seeded_disk(gw).await;
+    // A target named sim-error… makes the simulator's restore fail.
+    let op = gw
+        .backups()
+        .restore_backup(sim_restore(&disk, "sim-error-target"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        op.name
+            .starts_with(&format!("projects/{PROJECT}/operations/restore.{BACKUP}.")),
+        "{}",
+        op.name
+    );
+    let done = gw
+        .operations()
+        .wait_operation(wait_for(&op.name, 20))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(done.done);
+    let Some(lro::operation::Result::Error(e)) = &done.result else {
+        panic!("an error: {done:?}")
+    };
+    let status = tonic::Status::with_details(Code::Unknown, "", e.encode_to_vec().into());
+    let reason = details(&status).error_info().unwrap().reason.clone();
+    assert!(reason.starts_with("BackupService."), "{reason}");
+    assert!(
+        !metadata(&done).operation_log_id.is_empty(),
+        "found by its log"
+    );
+}
+
+#[tokio::test]
+async fn a_delete_runs_until_the_backup_is_gone_and_watchers_share_one_poller() {
+    let stack = sim_stack(true).await;
+    let gw: &Gateway = &stack;
+    // A fresh backup of the seeded server (the seeded one stays for others).
+    let created = gw
+        .checkpoints()
+        .create_checkpoint(pb::CreateCheckpointRequest {
+            project_id: String::new(),
+            vault_id: VAULT.into(),
+            parameters: Some(pb::CheckpointParameters {
+                resources: vec![SERVER.into()],
+                name: Some("to-delete".into()),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .checkpoint
+        .unwrap();
+    let mut watch = gw
+        .checkpoints()
+        .watch_checkpoint(pb::WatchCheckpointRequest {
+            project_id: String::new(),
+            checkpoint_id: created.id.clone(),
+            include_backups: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut backup_id = String::new();
+    while let Some(m) = watch.message().await.unwrap() {
+        if let Some(b) = m.backups.iter().find(|b| b.parent_id.is_empty()) {
+            backup_id = b.id.clone();
+        }
+    }
+    assert!(!backup_id.is_empty());
+
+    let stats = || stack.sim().state.stats.snapshot()["get_backup"];
+    let op = gw
+        .backups()
+        .delete_backup(pb::DeleteBackupRequest {
+            project_id: String::new(),
+            backup_id: backup_id.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        op.name,
+        format!("projects/{PROJECT}/operations/delete.{backup_id}")
+    );
+    // Deleting it again while it is deleted answers the same operation.
+    let again = gw
+        .backups()
+        .delete_backup(pb::DeleteBackupRequest {
+            project_id: String::new(),
+            backup_id: backup_id.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.name, op.name);
+
+    // Twenty watchers: one poller, about one upstream read per interval.
+    let before = stats();
+    let started = std::time::Instant::now();
+    let mut streams = Vec::new();
+    for _ in 0..20 {
+        let s = gw
+            .operation_logs()
+            .watch_operation(pb::WatchOperationRequest {
+                name: op.name.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        streams.push(s);
+    }
+    let mut ends = Vec::new();
+    for mut s in streams {
+        let mut last = None;
+        while let Some(m) = s.message().await.unwrap() {
+            last = m.operation;
+        }
+        ends.push(last.expect("a state"));
+    }
+    let polls = stats() - before;
+    let allowed = (started.elapsed().as_millis() / 45) as u64 + 2;
+    assert!(
+        polls <= allowed,
+        "{polls} reads for 20 watchers in {:?}",
+        started.elapsed()
+    );
+    for end in &ends {
+        assert!(end.done);
+        let Some(lro::operation::Result::Response(any)) = &end.result else {
+            panic!("a response: {end:?}")
+        };
+        assert_eq!(any.type_url, "type.googleapis.com/google.protobuf.Empty");
+    }
+    // Gone, with its checkpoint (its only backup).
+    let err = gw
+        .backups()
+        .get_backup(pb::GetBackupRequest {
+            project_id: String::new(),
+            backup_id: backup_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = gw
+        .checkpoints()
+        .get_checkpoint(pb::GetCheckpointRequest {
+            project_id: String::new(),
+            checkpoint_id: created.id,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    // The delete is listed among the project's operations, done.
+    let listed = gw
+        .operations()
+        .list_operations(ListOperationsRequest {
+            filter: "type = delete".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mine = listed
+        .operations
+        .iter()
+        .find(|o| o.name == op.name)
+        .unwrap_or_else(|| panic!("{listed:?}"));
+    assert!(mine.done);
+}
+
+#[tokio::test]
+async fn a_backup_being_restored_cannot_be_deleted_and_the_restore_still_answers_after_it_is_gone()
+{
+    let stack = sim_stack(true).await;
+    let gw: &Gateway = &stack;
+    let disk = seeded_disk(gw).await;
+    let restore = gw
+        .backups()
+        .restore_backup(sim_restore(&disk, SERVER))
+        .await
+        .unwrap()
+        .into_inner();
+    let delete = pb::DeleteBackupRequest {
+        project_id: String::new(),
+        backup_id: BACKUP.into(),
+        request_id: String::new(),
+    };
+    // Upstream refuses to delete a backup under a restore; the refusal is
+    // passed on with upstream's code.
+    let err = gw
+        .backups()
+        .delete_backup(delete.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let done = gw
+        .operations()
+        .wait_operation(wait_for(&restore.name, 20))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(matches!(
+        done.result,
+        Some(lro::operation::Result::Response(_))
+    ));
+    // Now it can go; and the restore, read from its log, still answers.
+    let deleting = gw
+        .backups()
+        .delete_backup(delete)
+        .await
+        .unwrap()
+        .into_inner();
+    let gone = gw
+        .operations()
+        .wait_operation(wait_for(&deleting.name, 20))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(gone.done);
+    let after = gw
+        .operations()
+        .get_operation(get(&restore.name))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(after.done);
+    assert!(matches!(
+        after.result,
+        Some(lro::operation::Result::Response(_))
+    ));
+}
+
+#[tokio::test]
+async fn upstream_failing_while_an_operation_is_followed() {
+    let stack = sim_stack(true).await;
+    let gw: &Gateway = &stack;
+    let disk = seeded_disk(gw).await;
+    let op = gw
+        .backups()
+        .restore_backup(sim_restore(&disk, SERVER))
+        .await
+        .unwrap()
+        .into_inner();
+    // Every operation-log read fails with 500 for now.
+    let http = reqwest::Client::new();
+    let faults = |rules: serde_json::Value| {
+        let http = http.clone();
+        let url = format!("{}/_simulator/faults", stack.sim_url());
+        async move {
+            let status = http.put(url).json(&rules).send().await.unwrap().status();
+            assert_eq!(status.as_u16(), 204);
+        }
+    };
+    faults(serde_json::json!([{"route": "get_operation_log", "status": 500, "error_rate": 1.0}]))
+        .await;
+    let err = gw
+        .operations()
+        .get_operation(get(&op.name))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Internal, "{err:?}");
+    // A watch rides it out (it may pass) and gets the end once upstream recovers.
+    let mut stream = gw
+        .operation_logs()
+        .watch_operation(pb::WatchOperationRequest {
+            name: op.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let before = stack.sim().state.stats.snapshot()["get_operation_log"];
+    while stack.sim().state.stats.snapshot()["get_operation_log"] < before + 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    faults(serde_json::json!([])).await;
+    let mut last = None;
+    while let Some(m) = stream.message().await.unwrap() {
+        last = m.operation;
+    }
+    assert!(last.unwrap().done);
+}

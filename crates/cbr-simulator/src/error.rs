@@ -44,6 +44,31 @@ impl ApiError {
             message: format!("The backup {id} does not exist."),
         }
     }
+    /// 400 `BackupService.2010`: the resource is being restored (upstream's
+    /// raw template `Resource %(resource_id)s is restoring.`).
+    pub fn restoring(resource_id: &str) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "BackupService.2010",
+            message: format!("Resource {resource_id} is restoring."),
+        }
+    }
+    /// 400 `BackupService.2005`: the backup's status does not allow a restore.
+    pub fn restore_not_allowed() -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "BackupService.2005",
+            message: "Restoration is not allowed in the current backup status.".into(),
+        }
+    }
+    /// 400 `BackupService.6201`: the backup cannot be deleted (now).
+    pub fn cannot_delete(id: &str) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "BackupService.6201",
+            message: format!("The backup {id} cannot be deleted."),
+        }
+    }
     /// 404 `CSBS.3001`.
     pub fn checkpoint_item_not_found(id: &str) -> Self {
         Self {

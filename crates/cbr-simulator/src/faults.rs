@@ -359,7 +359,15 @@ mod tests {
             Some("get_backup")
         );
         assert_eq!(route_of(&Method::HEAD, "/v3/p/checkpoints"), None);
-        for other in [Method::DELETE, Method::PUT, Method::PATCH, Method::OPTIONS] {
+        assert_eq!(
+            route_of(&Method::DELETE, "/v3/p/backups/b"),
+            Some("delete_backup")
+        );
+        assert_eq!(
+            route_of(&Method::POST, "/v3/p/backups/b/restore"),
+            Some("restore_backup")
+        );
+        for other in [Method::PUT, Method::PATCH, Method::OPTIONS] {
             assert_eq!(route_of(&other, "/v3/p/backups/b"), None, "{other}");
         }
     }

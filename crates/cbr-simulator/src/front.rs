@@ -206,7 +206,7 @@ mod tests {
             Door::Route("get_backup")
         );
         for (method, path) in [
-            (Method::DELETE, "/v3/p/backups/b"),
+            (Method::PUT, "/v3/p/backups/b"),
             (Method::PUT, "/v1/p/checkpoint_items/i"),
             (Method::POST, "/v3/p/vaults"),
             (Method::GET, "/"),

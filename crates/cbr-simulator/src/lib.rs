@@ -69,11 +69,31 @@ pub struct Behaviour {
           value_parser = humantime::parse_duration)]
     pub backup_duration: Duration,
 
+    /// Time a restore takes: the backup is `restoring`, its `restore`
+    /// operation log `running`, until then (a target named `sim-error…` fails).
+    #[arg(long = "sim-restore-duration", env = "SIM_RESTORE_DURATION", default_value = "10s",
+          value_parser = humantime::parse_duration)]
+    pub restore_duration: Duration,
+
+    /// Time a deletion takes: the backup is `deleting` until then, then gone.
+    #[arg(long = "sim-delete-duration", env = "SIM_DELETE_DURATION", default_value = "5s",
+          value_parser = humantime::parse_duration)]
+    pub delete_duration: Duration,
+
+    /// Answer a restore with a bare 202, as the documents say, instead of
+    /// `{"job_id": …}`, as terraform expects.
+    #[arg(
+        long = "sim-restore-without-job-id",
+        env = "SIM_RESTORE_WITHOUT_JOB_ID"
+    )]
+    pub restore_without_job_id: bool,
+
     /// Fault rules, `;`-separated, e.g.
     /// `route=get_backup,error_rate=0.2,status=503,latency=50ms,drop_rate=0.1`
     /// (`route` is `*` or one of create_checkpoint, get_checkpoint, list_backups,
-    /// get_backup, list_vaults, get_vault, list_policies, get_policy,
-    /// list_operation_logs, get_operation_log, get_checkpoint_item, iam_tokens).
+    /// get_backup, restore_backup, delete_backup, list_vaults, get_vault,
+    /// list_policies, get_policy, list_operation_logs, get_operation_log,
+    /// get_checkpoint_item, iam_tokens).
     #[arg(long = "sim-fault", env = "SIM_FAULTS", value_delimiter = ';')]
     pub faults: Vec<faults::FaultRule>,
 
@@ -88,6 +108,9 @@ impl Behaviour {
         SimulatorSettings {
             fleet_size: self.fleet_size,
             backup_duration: self.backup_duration,
+            restore_duration: self.restore_duration,
+            delete_duration: self.delete_duration,
+            restore_job_id: !self.restore_without_job_id,
             faults: self.faults.clone(),
             fault_seed: self.fault_seed,
             ..SimulatorSettings::default()
@@ -183,6 +206,13 @@ pub struct SimulatorSettings {
     pub faults: Vec<faults::FaultRule>,
     /// Seed of the fault decisions.
     pub fault_seed: Option<u64>,
+    /// Time a restore takes (the backup is `restoring` meanwhile).
+    pub restore_duration: Duration,
+    /// Time a deletion takes (the backup is `deleting` meanwhile).
+    pub delete_duration: Duration,
+    /// Whether a restore's 202 carries `{"job_id": …}` (what terraform reads)
+    /// rather than no body (what the documents say).
+    pub restore_job_id: bool,
 }
 
 impl std::fmt::Debug for SimulatorSettings {
@@ -197,6 +227,9 @@ impl std::fmt::Debug for SimulatorSettings {
             iam_token_lifetime,
             faults,
             fault_seed,
+            restore_duration,
+            delete_duration,
+            restore_job_id,
         } = self;
         f.debug_struct("SimulatorSettings")
             .field("fleet_size", fleet_size)
@@ -208,6 +241,9 @@ impl std::fmt::Debug for SimulatorSettings {
             .field("iam_token_lifetime", iam_token_lifetime)
             .field("faults", faults)
             .field("fault_seed", fault_seed)
+            .field("restore_duration", restore_duration)
+            .field("delete_duration", delete_duration)
+            .field("restore_job_id", restore_job_id)
             .finish()
     }
 }
@@ -223,6 +259,9 @@ impl Default for SimulatorSettings {
             iam_token_lifetime: Duration::from_secs(24 * 60 * 60),
             faults: vec![],
             fault_seed: None,
+            restore_duration: Duration::from_secs(10),
+            delete_duration: Duration::from_secs(5),
+            restore_job_id: true,
         }
     }
 }
@@ -234,6 +273,12 @@ pub struct SimState {
     pub store: RwLock<store::Store>,
     /// How long new backups take.
     pub backup_duration: Duration,
+    /// How long restores take.
+    pub restore_duration: Duration,
+    /// How long deletions take.
+    pub delete_duration: Duration,
+    /// Whether a restore answers with its `job_id`.
+    pub restore_job_id: bool,
     /// Fault rules.
     pub faults: faults::Faults,
     /// Request counters.
@@ -254,6 +299,9 @@ impl SimState {
         Self {
             store: RwLock::new(seed::store(settings.fleet_size)),
             backup_duration: settings.backup_duration,
+            restore_duration: settings.restore_duration,
+            delete_duration: settings.delete_duration,
+            restore_job_id: settings.restore_job_id,
             faults: faults::Faults::new(settings.faults.clone(), settings.fault_seed),
             stats: faults::Stats::default(),
             credentials: auth::Credentials::new(&settings.credentials, &settings.tokens)
@@ -265,7 +313,23 @@ impl SimState {
     /// Read access to the store (a poisoned lock still holds consistent data:
     /// no writer panics midway).
     pub fn read(&self) -> RwLockReadGuard<'_, store::Store> {
+        let now = chrono::Utc::now();
+        let store = self.store.read().unwrap_or_else(|e| e.into_inner());
+        if !store.sweep_due(now) {
+            return store;
+        }
+        // A deletion ended since the last request: its backup goes now, so
+        // that no read sees it after its time.
+        drop(store);
+        self.write().sweep(now);
         self.store.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write access to the store, swept of ended deletions.
+    pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, store::Store> {
+        let mut store = self.store.write().unwrap_or_else(|e| e.into_inner());
+        store.sweep(chrono::Utc::now());
+        store
     }
 }
 

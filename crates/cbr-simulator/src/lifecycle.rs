@@ -17,6 +17,7 @@
 
 pub mod operation_logs;
 pub mod policies;
+pub mod tasks;
 pub mod vaults;
 
 use chrono::{DateTime, NaiveDateTime, Utc};

@@ -250,16 +250,31 @@ pub struct Backup {
     pub bootable: bool,
     /// Snapshot of a disk backup.
     pub snapshot_id: Option<String>,
+    /// A restore or deletion running on it (its status meanwhile).
+    pub busy: Option<Busy>,
     /// Encrypted (disk backups).
     pub encrypted: bool,
     /// Render `enterprise_project_id` as the number `0` (the OTC quirk) instead of `"0"`.
     pub numeric_eps: bool,
 }
 
+/// A restore or deletion of a backup, while it runs: the backup shows
+/// `restoring` or `deleting` until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Busy {
+    /// `restoring` or `deleting`.
+    pub status: &'static str,
+    /// When it ends.
+    pub until: DateTime<Utc>,
+}
+
 impl Backup {
     /// Status and progress at `now`.
     pub fn state(&self, now: DateTime<Utc>) -> (&'static str, i64) {
-        self.lifecycle.at(now)
+        match &self.busy {
+            Some(busy) if now < busy.until => (busy.status, 100),
+            _ => self.lifecycle.at(now),
+        }
     }
 
     /// Upstream `BackupResp` JSON; `children` are the rendered child backups.

@@ -27,7 +27,11 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route(&wire::CREATE_CHECKPOINT.template(), post(create_checkpoint))
         .route(&wire::GET_CHECKPOINT.template(), get(show_checkpoint))
         .route(&wire::LIST_BACKUPS.template(), get(list_backups))
-        .route(&wire::GET_BACKUP.template(), get(show_backup))
+        .route(
+            &wire::GET_BACKUP.template(),
+            get(show_backup).delete(delete_backup),
+        )
+        .route(&wire::RESTORE_BACKUP.template(), post(restore_backup))
         .route(
             &wire::GET_CHECKPOINT_ITEM.template(),
             get(show_checkpoint_item),
@@ -62,7 +66,7 @@ async fn create_checkpoint(
 ) -> ApiResult {
     let body: Value =
         serde_json::from_slice(&body).map_err(|_| ApiError::parameter("body is not JSON"))?;
-    let mut store = state.store.write().unwrap_or_else(|e| e.into_inner());
+    let mut store = state.write();
     store
         .create_checkpoint(&project_id, &body, Utc::now(), state.backup_duration)
         .map(Json)
@@ -95,6 +99,39 @@ async fn show_backup(
         .read()
         .backup(&project_id, &backup_id, Utc::now())
         .map(Json)
+}
+
+/// 202, with `{"job_id"}` or no body ([`crate::SimulatorSettings::restore_job_id`]).
+async fn restore_backup(
+    State(state): State<Arc<SimState>>,
+    Path((project_id, backup_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: Value =
+        serde_json::from_slice(&body).map_err(|_| ApiError::parameter("body is not JSON"))?;
+    let job_id = state.write().restore_backup(
+        &project_id,
+        &backup_id,
+        &body,
+        Utc::now(),
+        state.restore_duration,
+    )?;
+    Ok(if state.restore_job_id {
+        (StatusCode::ACCEPTED, Json(json!({ "job_id": job_id }))).into_response()
+    } else {
+        StatusCode::ACCEPTED.into_response()
+    })
+}
+
+/// 204 and no body.
+async fn delete_backup(
+    State(state): State<Arc<SimState>>,
+    Path((project_id, backup_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .write()
+        .delete_backup(&project_id, &backup_id, Utc::now(), state.delete_duration)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn show_checkpoint_item(

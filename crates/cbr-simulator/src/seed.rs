@@ -141,6 +141,7 @@ fn seed_documents(store: &mut Store) {
         incremental: false,
         bootable: false,
         snapshot_id: None,
+        busy: None,
         encrypted: false,
         numeric_eps: true,
     };
@@ -155,6 +156,7 @@ fn seed_documents(store: &mut Store) {
         children: vec![],
         bootable: true,
         snapshot_id: Some("5230a977-1a94-4092-8edd-519303a44cda".into()),
+        busy: None,
         encrypted: true,
         numeric_eps: false,
         ..backup.clone()
@@ -301,6 +303,7 @@ fn generate_fleet(store: &mut Store, fleet_size: usize) {
             incremental: rng.below(3) != 0,
             bootable: false,
             snapshot_id: None,
+            busy: None,
             encrypted: false,
             numeric_eps: false,
         };
@@ -316,6 +319,7 @@ fn generate_fleet(store: &mut Store, fleet_size: usize) {
                 resource_size: d.size_gb,
                 bootable: d.bootable,
                 snapshot_id: Some(rng.uuid()),
+                busy: None,
                 ..backup.clone()
             })
             .collect();

@@ -48,6 +48,9 @@ pub struct Store {
     /// Operation logs served verbatim (the documents' examples); every other
     /// one is a backup's, rendered from it.
     pub literal_logs: Vec<Value>,
+    /// Restores and deletions upstream accepted, oldest first (their
+    /// operation logs outlive the deleted backups).
+    pub tasks: Vec<super::lifecycle::tasks::Task>,
     /// Checkpoints created at run time, oldest first: the only ones evicted.
     created: VecDeque<String>,
     /// [`MAX_CREATED`], smaller in tests.
@@ -65,6 +68,7 @@ impl Default for Store {
             literal_vaults: Vec::new(),
             policies: Vec::new(),
             literal_logs: Vec::new(),
+            tasks: Vec::new(),
             created: VecDeque::new(),
             max_created: MAX_CREATED,
         }
@@ -342,6 +346,7 @@ impl Store {
                     resource_size: d.size_gb,
                     bootable: d.bootable,
                     snapshot_id: Some(uuid::Uuid::new_v4().to_string()),
+                    busy: None,
                     children: vec![],
                     ..new_backup(
                         project,
@@ -425,6 +430,7 @@ fn new_backup(
         incremental: input.incremental,
         bootable: false,
         snapshot_id: None,
+        busy: None,
         encrypted: false,
         numeric_eps: false,
     }

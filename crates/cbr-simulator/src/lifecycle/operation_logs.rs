@@ -11,6 +11,9 @@
 //! goes when the store evicts its backup (`MAX_CREATED`): memory stays
 //! bounded.
 //!
+//! Restores and deletions the simulator accepted (`tasks.rs`) are logs of
+//! their own, kept after their backup is gone.
+//!
 //! The documents' example log and the constructed restore, delete,
 //! vault_delete and replication logs of §5.5, plus a sync and a
 //! remove_resource one built from §5.4's models, are seeds
@@ -183,6 +186,9 @@ impl Store {
         {
             return Ok(json!({"operation_log": log}));
         }
+        if let Some(task) = self.task(project, id) {
+            return Ok(json!({"operation_log": task.render(now)}));
+        }
         backup_id(id)
             .and_then(|b| self.backups.get(&b))
             .filter(|b| b.project_id == project && b.parent_id.is_none())
@@ -254,6 +260,23 @@ impl Store {
                 rows.push((created, Row::Literal(log)));
             }
         }
+        for task in self.tasks.iter().filter(|t| t.project_id == project) {
+            let vault_name = task.vault.1.as_deref().unwrap_or("");
+            if q.matches(&Fields {
+                operation_type: task.operation_type(),
+                status: task.status(now).0,
+                provider_id: task.provider_id,
+                resource_id: &task.resource.0,
+                resource_name: &task.resource.1,
+                vault_id: &task.vault.0,
+                vault_name,
+                eps: &self.vault_eps(&task.vault.0),
+                created: task.started,
+                destination: ("", ""),
+            }) {
+                rows.push((task.started, Row::Task(task)));
+            }
+        }
         // Newest first; equal times keep the listing's order.
         rows.sort_by_key(|row| std::cmp::Reverse(row.0));
         let count = rows.len();
@@ -264,6 +287,7 @@ impl Store {
             .map(|(_, row)| match row {
                 Row::Backup(b) => self.backup_log(b, now),
                 Row::Literal(v) => v.clone(),
+                Row::Task(t) => t.render(now),
             })
             .collect();
         Ok(json!({
@@ -279,6 +303,7 @@ impl Store {
 enum Row<'a> {
     Backup(&'a Backup),
     Literal(&'a Value),
+    Task(&'a super::tasks::Task),
 }
 
 /// What ListOpLogs filters an operation log on.
