@@ -2,7 +2,8 @@
 //! `scripts/test.sh`) against `cbr-gateway simulator` with signature checking on:
 //! create, show until available, list with filters and paging, show, a 404 with
 //! its error code, and a wrong-SK 401; then vaults, policies and operation logs
-//! (every list with filters and paging, every show, their 400 and 404 codes).
+//! (every list with filters and paging, every show, their 400 and 404 codes);
+//! then a restore and a deletion of the created backup, followed to their end.
 //! The script is `tests/sdk/official_sdk.py`.
 
 use crate::common;
@@ -20,6 +21,10 @@ async fn the_official_python_sdk_works_against_the_simulator() {
         "SDKTESTAK:SDKTESTSK",
         "--sim-backup-duration",
         "1s",
+        "--sim-restore-duration",
+        "1s",
+        "--sim-delete-duration",
+        "500ms",
         "--log-format",
         "json",
     ])
@@ -59,6 +64,8 @@ async fn the_official_python_sdk_works_against_the_simulator() {
         "list_vault/show_vault -> 7 vaults, 81920 MB used",
         "list_policies/show_policy -> 2 bound to the vault",
         "list_op_logs/show_op_log ->",
+        "restore_backup -> 202 restoring -> success",
+        "delete_backup -> 204 deleting -> gone, delete log success",
     ] {
         assert!(stdout.contains(line), "{line} in {stdout}");
     }

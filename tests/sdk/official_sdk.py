@@ -14,14 +14,19 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions import exceptions
 from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkcbr.v1 import (
+    BackupRestore,
+    BackupRestoreReq,
+    BackupRestoreServerMapping,
     CbrClient,
     CheckpointParam,
     CreateCheckpointRequest,
+    DeleteBackupRequest,
     ListBackupsRequest,
     ListOpLogsRequest,
     ListPoliciesRequest,
     ListVaultRequest,
     Resource,
+    RestoreBackupRequest,
     ShowBackupRequest,
     ShowCheckpointRequest,
     ShowOpLogRequest,
@@ -148,6 +153,7 @@ def main():
         print("missing backup ->", e.status_code, e.error_code, e.request_id)
 
     lifecycle(cbr, created.id, backup.id)
+    restore_and_delete(cbr, created.id, backup.id)
 
     # A wrong secret key: 401 APIGW.0301.
     try:
@@ -159,6 +165,91 @@ def main():
         print("wrong SK ->", e.status_code, e.error_code)
 
     print("official SDK: all checks passed")
+
+
+def wait_for(what, check, seconds=30):
+    """Polls `check` until it returns a true value (then returns it)."""
+    deadline = time.time() + seconds
+    while True:
+        got = check()
+        if got:
+            return got
+        assert time.time() < deadline, what
+        time.sleep(0.1)
+
+
+def log_of(cbr, operation_type, backup_id):
+    """The operation log of `operation_type` about `backup_id`, if listed."""
+    logs = cbr.list_op_logs(ListOpLogsRequest(operation_type=operation_type, limit=100)).operation_logs
+    for log in logs:
+        info = getattr(log.extra_info, operation_type)
+        if info is not None and info.backup_id == backup_id:
+            return log
+    return None
+
+
+def restore_and_delete(cbr, checkpoint_id, backup_id):
+    """RestoreBackup and DeleteBackup (LIFECYCLE.md §3, §4) through the SDK's models:
+    the 202 and 204 answers, the backup's transitions, their operation logs."""
+    shown = cbr.show_backup(ShowBackupRequest(backup_id=backup_id)).backup
+    disk = shown.children[0]
+    restore = BackupRestoreReq(
+        restore=BackupRestore(
+            server_id=SERVER,
+            mappings=[BackupRestoreServerMapping(backup_id=disk.id, volume_id=disk.resource_id)],
+            power_on=True,
+        )
+    )
+    # A server restore without its disk mappings is refused.
+    expect_400(
+        lambda: cbr.restore_backup(
+            RestoreBackupRequest(backup_id=backup_id, body=BackupRestoreReq(restore=BackupRestore(server_id=SERVER)))
+        )
+    )
+    expect_404(
+        lambda: cbr.restore_backup(RestoreBackupRequest(backup_id="missing-backup", body=restore)),
+        "BackupService.6200",
+    )
+    accepted = cbr.restore_backup(RestoreBackupRequest(backup_id=backup_id, body=restore))
+    assert accepted.status_code == 202, accepted.status_code
+    assert cbr.show_backup(ShowBackupRequest(backup_id=backup_id)).backup.status == "restoring"
+    # One restore of a backup at a time.
+    expect_error(
+        lambda: cbr.restore_backup(RestoreBackupRequest(backup_id=backup_id, body=restore)),
+        400,
+        "BackupService.2010",
+    )
+    log = wait_for("restore log listed", lambda: log_of(cbr, "restore", backup_id))
+    assert log.extra_info.restore.target_resource_id == SERVER
+    done = wait_for(
+        "restore succeeded",
+        lambda: (lambda l: l if l.status == "success" else None)(
+            cbr.show_op_log(ShowOpLogRequest(operation_log_id=log.id)).operation_log
+        ),
+    )
+    assert done.extra_info.common.progress == 100 and done.ended_at
+    assert cbr.show_backup(ShowBackupRequest(backup_id=backup_id)).backup.status == "available"
+    print("restore_backup ->", accepted.status_code, "restoring ->", done.status)
+
+    deleted = cbr.delete_backup(DeleteBackupRequest(backup_id=backup_id))
+    assert deleted.status_code == 204, deleted.status_code
+    assert cbr.show_backup(ShowBackupRequest(backup_id=backup_id)).backup.status == "deleting"
+    expect_error(lambda: cbr.delete_backup(DeleteBackupRequest(backup_id=backup_id)), 400, "BackupService.6201")
+
+    def gone():
+        try:
+            cbr.show_backup(ShowBackupRequest(backup_id=backup_id))
+            return False
+        except exceptions.ClientRequestException as e:
+            assert e.status_code == 404 and e.error_code == "BackupService.6200", e.error_code
+            return True
+
+    wait_for("backup gone", gone)
+    # Its checkpoint had no other backup: it is gone too.
+    expect_404(lambda: cbr.show_checkpoint(ShowCheckpointRequest(checkpoint_id=checkpoint_id)), "BackupService.6217")
+    log = wait_for("delete log listed", lambda: log_of(cbr, "delete", backup_id))
+    assert log.status == "success", log.status
+    print("delete_backup ->", deleted.status_code, "deleting -> gone, delete log", log.status)
 
 
 def expect_error(call, status, code):
