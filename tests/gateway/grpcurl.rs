@@ -383,3 +383,127 @@ async fn with_no_cloud_the_binary_serves_from_the_simulator() {
     .await;
     assert_eq!(one["operationLog"], mine);
 }
+
+/// README's restore-and-delete walkthrough with grpcurl alone: the binary
+/// serving from the simulator, Operations found through reflection, a restore
+/// waited for with WaitOperation, a deletion watched with WatchOperation.
+#[tokio::test]
+async fn grpcurl_restores_waits_watches_and_deletes() {
+    let bin = Binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--sim-fleet-size",
+        "20",
+        "--sim-restore-duration",
+        "1s",
+        "--sim-delete-duration",
+        "500ms",
+        "--watch-poll-interval",
+        "100ms",
+        "--log-format",
+        "json",
+    ])
+    .await;
+    let addr = bin.addr.as_str();
+    let call = |method: &'static str, body: String| async move {
+        let (ok, out, err) = grpcurl(&["-plaintext", "-d", &body, addr, method]).await;
+        assert!(ok, "{method}: {err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+
+    // Reflection knows the standard Operations service.
+    let (ok, out, err) = grpcurl(&[
+        "-plaintext",
+        addr,
+        "describe",
+        "google.longrunning.Operations",
+    ])
+    .await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("rpc WaitOperation ( .google.longrunning.WaitOperationRequest ) returns ( .google.longrunning.Operation )"),
+        "{out}"
+    );
+
+    // The seeded server backup's disk backup, and the disk it came from.
+    let backup = call(
+        "cbr.gateway.v1.BackupService/GetBackup",
+        format!(r#"{{"backup_id":"{BACKUP}"}}"#),
+    )
+    .await;
+    let child = &backup["backup"]["children"][0];
+    let body = format!(
+        r#"{{"backup_id":"{BACKUP}","restore":{{"server_id":"{SERVER}","mappings":[{{"backup_id":{},"volume_id":{}}}],"power_on":true}}}}"#,
+        child["id"], child["resourceId"]
+    );
+    let op = call("cbr.gateway.v1.BackupService/RestoreBackup", body).await;
+    let name = op["name"].as_str().unwrap().to_owned();
+    assert!(
+        name.starts_with(&format!("projects/{PROJECT}/operations/restore.")),
+        "{op}"
+    );
+    assert_eq!(
+        op["metadata"]["@type"],
+        "type.googleapis.com/cbr.gateway.v1.OperationMetadata"
+    );
+    assert_eq!(op["metadata"]["operationType"], "OPERATION_TYPE_RESTORE");
+    let done = call(
+        "google.longrunning.Operations/WaitOperation",
+        format!(r#"{{"name":"{name}","timeout":"20s"}}"#),
+    )
+    .await;
+    assert_eq!(done["done"], true, "{done}");
+    assert_eq!(
+        done["response"]["@type"],
+        "type.googleapis.com/cbr.gateway.v1.RestoreBackupResponse"
+    );
+    assert_eq!(done["response"]["targetResourceId"], SERVER);
+    assert_eq!(done["metadata"]["status"], "OPERATION_LOG_STATUS_SUCCESS");
+
+    // Delete it and watch the deletion to its end.
+    let op = call(
+        "cbr.gateway.v1.BackupService/DeleteBackup",
+        format!(r#"{{"backup_id":"{BACKUP}"}}"#),
+    )
+    .await;
+    let name = op["name"].as_str().unwrap().to_owned();
+    assert_eq!(
+        name,
+        format!("projects/{PROJECT}/operations/delete.{BACKUP}")
+    );
+    let (ok, out, err) = grpcurl(&[
+        "-plaintext",
+        "-d",
+        &format!(r#"{{"name":"{name}"}}"#),
+        addr,
+        "cbr.gateway.v1.OperationLogService/WatchOperation",
+    ])
+    .await;
+    assert!(ok, "{err}");
+    // grpcurl prints one JSON document per message.
+    let messages: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&out)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(messages[0]["kind"], "WATCH_EVENT_KIND_INITIAL");
+    let last = messages.last().unwrap();
+    assert_eq!(last["operation"]["done"], true, "{out}");
+    assert_eq!(
+        last["operation"]["response"]["@type"],
+        "type.googleapis.com/google.protobuf.Empty"
+    );
+    // Gone: GetBackup is NOT_FOUND with upstream's code.
+    let (ok, _, err) = grpcurl(&[
+        "-plaintext",
+        "-d",
+        &format!(r#"{{"backup_id":"{BACKUP}"}}"#),
+        addr,
+        "cbr.gateway.v1.BackupService/GetBackup",
+    ])
+    .await;
+    assert!(!ok);
+    assert!(
+        err.contains("NotFound") && err.contains("BackupService.6200"),
+        "{err}"
+    );
+}

@@ -48,6 +48,9 @@ impl Sim {
     }
 
     fn of(running: simulator::Embedded) -> Sim {
+        // The admin client is reqwest's too: the process needs a TLS provider
+        // even when no in-process gateway has installed one yet.
+        cbr_gateway::install_crypto_provider();
         Sim {
             url: format!("http://{}", running.addr),
             http: reqwest::Client::new(),
@@ -696,4 +699,87 @@ async fn a_create_outlasting_the_grace_is_recorded_as_interrupted() {
     );
     assert!(status.message().contains("unknown"), "{status:?}");
     assert_eq!(sim.creates(), 1, "nothing was sent again");
+}
+
+/// RestoreBackup and DeleteBackup share the store: duplicates split across
+/// two processes send one restore and one delete, and answer one operation.
+#[tokio::test]
+async fn replicas_share_restore_and_delete_request_ids_through_redis() {
+    use pb::backup_service_client::BackupServiceClient;
+    let redis = Redis::start().await;
+    let sim = Sim::start().await;
+    let (a, _) = replica(&sim, &redis).await;
+    let (b, _) = replica(&sim, &redis).await;
+    let connect = |addr: String| async move {
+        BackupServiceClient::new(
+            Channel::from_shared(format!("http://{addr}"))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap(),
+        )
+    };
+    let (client_a, client_b) = (connect(a.addr.clone()).await, connect(b.addr.clone()).await);
+    let count = |route: &str| sim.running.state.stats.snapshot()[route];
+    let child = client_a
+        .clone()
+        .get_backup(pb::GetBackupRequest {
+            project_id: String::new(),
+            backup_id: BACKUP.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .backup
+        .unwrap()
+        .children
+        .remove(0);
+    let restore = |id: &str| pb::RestoreBackupRequest {
+        project_id: String::new(),
+        backup_id: BACKUP.into(),
+        restore: Some(pb::BackupRestore {
+            server_id: SERVER.into(),
+            mappings: vec![pb::BackupRestoreServerMapping {
+                backup_id: child.id.clone(),
+                volume_id: child.resource_id.clone(),
+            }],
+            ..Default::default()
+        }),
+        request_id: id.into(),
+    };
+    sim.faults(json!([{"route": "restore_backup", "latency_ms": 300}]))
+        .await;
+    let id = new_id();
+    let calls = (0..10).map(|i| {
+        let mut client = if i % 2 == 0 {
+            client_a.clone()
+        } else {
+            client_b.clone()
+        };
+        let req = restore(&id);
+        tokio::spawn(async move { client.restore_backup(req).await.map(|r| r.into_inner()) })
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let first = answers[0].as_ref().unwrap().as_ref().unwrap().clone();
+    assert!(first.name.contains("/operations/restore."), "{first:?}");
+    for answer in &answers {
+        assert_eq!(answer.as_ref().unwrap().as_ref().unwrap(), &first);
+    }
+    assert_eq!(count("restore_backup"), 1);
+    // The same id for a delete is another call: refused on either replica.
+    let delete = |id: &str| pb::DeleteBackupRequest {
+        project_id: String::new(),
+        backup_id: BACKUP.into(),
+        request_id: id.into(),
+    };
+    let status = client_b
+        .clone()
+        .delete_backup(delete(&id))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&status), ["request_id"]);
+    assert_eq!(count("delete_backup"), 0);
+    sim.faults(json!([])).await;
+    assert_no_password(&a.logs);
+    assert_no_password(&b.logs);
 }
