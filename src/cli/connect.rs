@@ -128,6 +128,15 @@ impl Connection {
         )
     }
 
+    /// google.longrunning.Operations client.
+    pub(crate) fn operations(
+        &self,
+    ) -> crate::proto::google::longrunning::operations_client::OperationsClient<Channel> {
+        crate::proto::google::longrunning::operations_client::OperationsClient::new(
+            self.channel.clone(),
+        )
+    }
+
     /// A unary request: the token and the `--timeout` deadline.
     pub(crate) fn unary<T>(&self, message: T) -> Request<T> {
         let mut request = self.streaming(message);

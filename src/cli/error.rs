@@ -27,6 +27,9 @@ pub enum CliError {
     /// A watch stream ended without the checkpoint reaching a final state.
     #[error("the watch ended before checkpoint {0} finished")]
     Unfinished(String),
+    /// An operation was not done when the command stopped following it.
+    #[error("operation {0} did not end while the command followed it")]
+    OperationUnfinished(String),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),

@@ -308,7 +308,7 @@ pub struct OperationArgs {
     pub command: OperationCommand,
 }
 
-/// Reading one operation log.
+/// Reading one operation log, or waiting for a long-running operation.
 #[derive(Debug, Clone, Subcommand)]
 pub enum OperationCommand {
     /// Read an operation log: status, progress, error, what it worked on.
@@ -317,6 +317,18 @@ pub enum OperationCommand {
         /// Operation log ID.
         #[arg(value_name = "OPERATION_LOG_ID")]
         id: String,
+    },
+    /// Wait for a restore or deletion (the operation NAME `backup restore`
+    /// or `backup delete` printed) to end, then print it. Exits 0 when it
+    /// succeeded, 3 when it failed, 1 when --timeout passed first.
+    #[command(after_help = CLIENT_HELP)]
+    Wait {
+        /// Operation name, `projects/{project_id}/operations/{id}`.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Give up after this long (e.g. `30m`); unset, wait until it ends.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        timeout: Option<std::time::Duration>,
     },
 }
 
@@ -609,7 +621,12 @@ pub(crate) async fn operations(args: OperationsArgs) -> Result<Outcome, CliError
 pub(crate) async fn operation(args: OperationArgs) -> Result<Outcome, CliError> {
     let conn = Connection::open(&args.client).await?;
     let mut out = Out::stdout(args.client.output);
-    let OperationCommand::Get { id } = args.command;
+    let id = match args.command {
+        OperationCommand::Get { id } => id,
+        OperationCommand::Wait { name, timeout } => {
+            return super::operations::wait_for(&conn, &mut out, name, timeout).await;
+        }
+    };
     let request = pb::GetOperationLogRequest {
         project_id: conn.project_id.clone(),
         operation_log_id: id,

@@ -17,17 +17,22 @@
 //! - `live`: `checkpoint watch` and `checkpoint create --watch`: progress bars
 //!   on a terminal, one plain line per change otherwise, a summary, and the exit
 //!   code of the checkpoint's fate;
+//! - `operations`: `backup restore`, `backup delete` and `operation wait`,
+//!   long-running operations followed live (WatchOperation) or waited for
+//!   (WaitOperation);
 //! - `error`: every failure as one or two readable lines and an exit code.
 //!
-//! Exit codes: 0 success (a watched checkpoint ended `available`), 1 a call
-//! failed, 2 bad usage, 3 the watched checkpoint ended in `error`, `deleted` or
-//! `error-deleting`, 130 interrupted.
+//! Exit codes: 0 success (a watched checkpoint ended `available`, a followed
+//! operation succeeded), 1 a call failed, 2 bad usage, 3 the watched
+//! checkpoint ended in `error`, `deleted` or `error-deleting`, or the followed
+//! operation failed, 130 interrupted.
 
 pub(crate) mod connect;
 pub(crate) mod error;
 pub mod json;
 mod lifecycle;
 pub(crate) mod live;
+mod operations;
 pub(crate) mod render;
 
 use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
@@ -56,8 +61,9 @@ Environment:
   CBR_AUTH_TOKEN  IAM token sent as x-auth-token (the gateway then calls the cloud as its owner);
                   unset: the gateway uses its own credentials
 
-Exit codes: 0 success (a watched checkpoint ended available), 1 a call failed, 2 bad usage,
-            3 the watched checkpoint ended in error (or was deleted), 130 interrupted";
+Exit codes: 0 success (a watched checkpoint ended available, a followed restore or deletion
+            succeeded), 1 a call failed, 2 bad usage, 3 the watched checkpoint ended in error (or
+            was deleted) or the followed restore or deletion failed, 130 interrupted";
 
 /// The client's subcommands, flattened into the binary's command list.
 // Parsed once at start: the size of the variants does not matter.
@@ -439,6 +445,66 @@ pub enum BackupCommand {
         /// Backup ID.
         id: String,
     },
+    /// Restore a backup: onto a server (--server, with one --mapping per
+    /// disk), a disk (--volume), another resource (--resource) or a directory
+    /// (--destination-path). Prints the operation (its name first); --watch
+    /// follows it. Exits 0 when it succeeded, 3 when it failed.
+    #[command(after_help = CLIENT_HELP)]
+    Restore(RestoreArgs),
+    /// Delete a backup. Prints the operation; --wait waits until the backup
+    /// is gone. Exits 0 when it is, 3 when the deletion failed.
+    #[command(after_help = CLIENT_HELP)]
+    Delete {
+        /// Backup ID.
+        #[arg(value_name = "BACKUP_ID")]
+        id: String,
+        /// Idempotency key (a UUID): repeating the command with it returns the
+        /// first deletion's operation.
+        #[arg(long)]
+        request_id: Option<String>,
+        /// Then wait until the deletion has ended (WaitOperation).
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+/// `backup restore`: every field of upstream's restore body as a flag.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The backup to restore (a server or disk backup).
+    #[arg(value_name = "BACKUP_ID")]
+    pub id: String,
+    /// Server to restore onto (server backups; needs --mapping).
+    #[arg(long, value_name = "SERVER_ID")]
+    pub server: Option<String>,
+    /// One disk of a server restore: a disk backup of BACKUP_ID (`backup get`
+    /// lists them as its children) and the server's disk it overwrites.
+    /// Repeat for every disk.
+    #[arg(long = "mapping", value_name = "DISK_BACKUP_ID:VOLUME_ID", value_parser = operations::parse_mapping)]
+    pub mappings: Vec<pb::BackupRestoreServerMapping>,
+    /// Disk to restore onto (disk backups).
+    #[arg(long, value_name = "VOLUME_ID")]
+    pub volume: Option<String>,
+    /// Resource to restore onto (neither server nor disk backups, e.g. a
+    /// Workspace desktop).
+    #[arg(long, value_name = "RESOURCE_ID")]
+    pub resource: Option<String>,
+    /// Directory to restore files into (file backups).
+    #[arg(long, value_name = "PATH")]
+    pub destination_path: Option<String>,
+    /// Start the server afterwards (upstream's default when neither flag is given).
+    #[arg(long, conflicts_with = "no_power_on")]
+    pub power_on: bool,
+    /// Leave the server stopped afterwards.
+    #[arg(long)]
+    pub no_power_on: bool,
+    /// Idempotency key (a UUID): repeating the command with it returns the
+    /// first restore's operation instead of starting another.
+    #[arg(long)]
+    pub request_id: Option<String>,
+    /// Then follow the restore to its end (WatchOperation), live.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 /// `cbr-gateway checkpoint-item …`.
@@ -685,7 +751,36 @@ fn stream_request(conn: &Connection, a: ListArgs) -> pb::StreamBackupsRequest {
 async fn backup(args: BackupArgs) -> Result<Outcome, CliError> {
     let conn = Connection::open(&args.client).await?;
     let mut out = Out::stdout(args.client.output);
-    let BackupCommand::Get { id } = args.command;
+    let id = match args.command {
+        BackupCommand::Get { id } => id,
+        BackupCommand::Restore(r) => {
+            let restore = operations::Restore {
+                backup_id: r.id,
+                restore: pb::BackupRestore {
+                    server_id: r.server.unwrap_or_default(),
+                    mappings: r.mappings,
+                    volume_id: r.volume.unwrap_or_default(),
+                    resource_id: r.resource.unwrap_or_default(),
+                    power_on: match (r.power_on, r.no_power_on) {
+                        (true, _) => Some(true),
+                        (_, true) => Some(false),
+                        _ => None,
+                    },
+                    details: r
+                        .destination_path
+                        .map(|destination_path| pb::RestoreDetails { destination_path }),
+                },
+                request_id: r.request_id,
+                watch: r.watch,
+            };
+            return operations::restore(&conn, &mut out, restore).await;
+        }
+        BackupCommand::Delete {
+            id,
+            request_id,
+            wait,
+        } => return operations::delete(&conn, &mut out, id, request_id, wait).await,
+    };
     let request = pb::GetBackupRequest {
         project_id: conn.project_id.clone(),
         backup_id: id,

@@ -16,6 +16,7 @@ mod common;
 
 mod cli;
 mod cli_lifecycle;
+mod cli_operations;
 mod client_cli;
 mod credentials;
 mod deploy;

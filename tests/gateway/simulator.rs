@@ -658,9 +658,9 @@ async fn every_method_on_the_api_must_authenticate() {
     assert!(head.bytes().await.unwrap().is_empty(), "HEAD has no body");
     let (status, body, _) = decode(
         send(
-            reqwest::Method::DELETE,
+            reqwest::Method::PATCH,
             &backup,
-            sign("DELETE", &backup, b"", "TESTAK", "TESTSK", now),
+            sign("PATCH", &backup, b"", "TESTAK", "TESTSK", now),
         )
         .await,
     )

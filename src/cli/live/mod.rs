@@ -17,8 +17,9 @@ mod views;
 
 use std::time::Duration;
 
+pub(crate) use self::reconnect::reconnectable;
 use self::{
-    reconnect::{reconnectable, resubscribe, subscribe},
+    reconnect::{resubscribe, subscribe},
     state::State,
     views::{Bars, JsonView, Lines, View},
 };

@@ -15,7 +15,7 @@ use crate::{
 /// (restart, drain) rather than refusing the request. Watches carry no
 /// deadline and are never cancelled by us, so CANCELLED here is hyper giving up
 /// a request on a connection that closed under it.
-pub(super) fn reconnectable(status: &Status) -> bool {
+pub(crate) fn reconnectable(status: &Status) -> bool {
     use crate::upstream::FailureClass;
     // Transient by the gateway's own classification, or the connection to
     // the gateway broke (tonic reports that as UNKNOWN, hyper as CANCELLED).
