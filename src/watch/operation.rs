@@ -51,20 +51,9 @@ async fn read(
             let page = upstream
                 .list_operation_logs(auth, deadline, project, &domain::restore_log_query(*since))
                 .await?;
-            let found = page
-                .value
-                .operation_logs
-                .0
-                .into_iter()
-                .map(pb::OperationLog::from)
-                .filter(|l| {
-                    l.extra_info
-                        .as_ref()
-                        .and_then(|e| e.restore.as_ref())
-                        .is_some_and(|r| &r.backup_id == backup_id)
-                })
-                // The first restore of this backup since it was sent: one
-                // restore of a backup runs at a time (upstream's 2010).
+            // The first restore of this backup since it was sent: one
+            // restore of a backup runs at a time (upstream's 2010).
+            let found = about(page.value, backup_id)
                 .min_by_key(|l| l.created_at.map_or(i64::MAX, |t| t.seconds));
             if let Some(log) = found {
                 return Ok(domain::read_log(project, log));
@@ -152,18 +141,7 @@ async fn read(
                     &domain::delete_log_query(&backup.resource_id),
                 )
                 .await?;
-            let log = page
-                .value
-                .operation_logs
-                .0
-                .into_iter()
-                .map(pb::OperationLog::from)
-                .filter(|l| {
-                    l.extra_info
-                        .as_ref()
-                        .and_then(|e| e.delete.as_ref())
-                        .is_some_and(|d| &d.backup_id == backup_id)
-                })
+            let log = about(page.value, backup_id)
                 .max_by_key(|l| l.created_at.map_or(i64::MIN, |t| t.seconds));
             let Some(log) = log else {
                 return Err(GatewayError::OperationNotFound(format!(
@@ -182,6 +160,24 @@ async fn read(
             Ok(reading)
         }
     }
+}
+
+/// The restore and delete logs of `page` about `backup_id` (upstream has no
+/// backup filter: the match is the gateway's).
+fn about(
+    page: crate::upstream::dto::OperationLogListDto,
+    backup_id: &str,
+) -> impl Iterator<Item = pb::OperationLog> + '_ {
+    page.operation_logs
+        .0
+        .into_iter()
+        .map(pb::OperationLog::from)
+        .filter(move |l| {
+            let extra = l.extra_info.as_ref();
+            let restored = extra.and_then(|e| e.restore.as_ref()).map(|r| &r.backup_id);
+            let deleted = extra.and_then(|e| e.delete.as_ref()).map(|d| &d.backup_id);
+            restored.or(deleted).is_some_and(|id| id == backup_id)
+        })
 }
 
 /// One reading of an operation, and the `Operation` it makes.

@@ -6,6 +6,7 @@
 use crate::{
     client_cli::{RUN_LIMIT, Tmux, cli, code, json_lines, stderr, stdout},
     common,
+    operations::{SIM_CHILD, seeded_disk, sim_stack},
 };
 
 use common::*;
@@ -15,49 +16,9 @@ use wiremock::{
 };
 
 const LOG: &str = "4827f2da-b008-4507-ab7d-42d0df5ed912";
-/// The simulator's seeded disk backup of the seeded server backup.
-const SIM_CHILD: &str = "5d822633-2bbf-4af8-a16e-5ab1c7705235";
-
-/// A simulator with quick restores and deletions, and a gateway polling it
-/// every 50 ms.
-async fn sim_stack() -> TestStack {
-    TestStack::builder()
-        .simulator(cbr_simulator::SimulatorSettings {
-            fleet_size: 10,
-            restore_duration: std::time::Duration::from_millis(800),
-            delete_duration: std::time::Duration::from_millis(400),
-            ..Default::default()
-        })
-        .project(PROJECT)
-        .settings(|s| {
-            s.watch.poll_interval = std::time::Duration::from_millis(50);
-            s.watch.max_poll_interval = std::time::Duration::from_millis(100);
-        })
-        .spawn()
-        .await
-}
 
 fn addr(gw: &Gateway) -> String {
     format!("http://{}", gw.addr)
-}
-
-/// The disk the seeded disk backup was taken from.
-async fn seeded_disk(gw: &Gateway) -> String {
-    gw.backups()
-        .get_backup(cbr_gateway::proto::GetBackupRequest {
-            project_id: String::new(),
-            backup_id: BACKUP.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .backup
-        .unwrap()
-        .children
-        .into_iter()
-        .find(|c| c.id == SIM_CHILD)
-        .unwrap()
-        .resource_id
 }
 
 #[tokio::test]
@@ -179,7 +140,7 @@ async fn bad_flags_are_usage_errors_and_nothing_is_sent() {
 
 #[tokio::test]
 async fn restore_watch_follows_to_success_or_to_failure_when_piped() {
-    let stack = sim_stack().await;
+    let stack = sim_stack(true).await;
     let disk = seeded_disk(&stack).await;
     let mapping = format!("{SIM_CHILD}:{disk}");
     let out = cli(
@@ -274,7 +235,7 @@ async fn restore_watch_follows_to_success_or_to_failure_when_piped() {
 
 #[tokio::test]
 async fn delete_wait_and_operation_wait_end_when_the_backup_is_gone() {
-    let stack = sim_stack().await;
+    let stack = sim_stack(true).await;
     let out = cli(&addr(&stack), &["backup", "delete", BACKUP, "--wait"], &[]).await;
     assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
@@ -311,7 +272,7 @@ async fn delete_wait_and_operation_wait_end_when_the_backup_is_gone() {
 
 #[tokio::test]
 async fn restore_watch_in_a_real_terminal() {
-    let stack = sim_stack().await;
+    let stack = sim_stack(true).await;
     let disk = seeded_disk(&stack).await;
     let tmux = Tmux::named("cbr-cli-operations");
     let command = format!(

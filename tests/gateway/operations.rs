@@ -100,6 +100,23 @@ fn get(name: &str) -> GetOperationRequest {
     GetOperationRequest { name: name.into() }
 }
 
+/// GetOperation, which must succeed.
+async fn read(gw: &Gateway, name: &str) -> lro::Operation {
+    gw.operations()
+        .get_operation(get(name))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// A done operation's error, which it must have.
+fn error_of(op: &lro::Operation) -> &cbr_gateway::proto::google::rpc::Status {
+    match &op.result {
+        Some(lro::operation::Result::Error(e)) => e,
+        _ => panic!("an error: {op:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_restore_sends_upstreams_body_and_follows_its_job_log_to_success() {
     let upstream = MockServer::start().await;
@@ -140,12 +157,7 @@ async fn a_restore_sends_upstreams_body_and_follows_its_job_log_to_success() {
         .respond_with(json(200, restore_log("running", 35, ("", ""))))
         .mount_as_scoped(&upstream)
         .await;
-    let op = gw
-        .operations()
-        .get_operation(get(&name))
-        .await
-        .unwrap()
-        .into_inner();
+    let op = read(&gw, &name).await;
     assert!(!op.done);
     let m = metadata(&op);
     assert_eq!(m.status(), pb::OperationLogStatus::Running);
@@ -164,12 +176,7 @@ async fn a_restore_sends_upstreams_body_and_follows_its_job_log_to_success() {
         .respond_with(json(200, restore_log("success", 100, ("", ""))))
         .mount(&upstream)
         .await;
-    let op = gw
-        .operations()
-        .get_operation(get(&name))
-        .await
-        .unwrap()
-        .into_inner();
+    let op = read(&gw, &name).await;
     assert!(op.done);
     assert!(metadata(&op).end_time.is_some());
     let Some(lro::operation::Result::Response(any)) = op.result else {
@@ -237,12 +244,7 @@ async fn a_restore_without_job_id_is_found_again_among_the_restore_logs() {
         ))
         .mount_as_scoped(&upstream)
         .await;
-    let op = gw
-        .operations()
-        .get_operation(get(&op.name))
-        .await
-        .unwrap()
-        .into_inner();
+    let op = read(&gw, &op.name).await;
     assert!(!op.done);
     let m = metadata(&op);
     assert_eq!(m.status(), pb::OperationLogStatus::Running);
@@ -269,12 +271,7 @@ async fn a_restore_without_job_id_is_found_again_among_the_restore_logs() {
         .respond_with(json(200, list.to_string()))
         .mount(&upstream)
         .await;
-    let op = gw
-        .operations()
-        .get_operation(get(&op.name))
-        .await
-        .unwrap()
-        .into_inner();
+    let op = read(&gw, &op.name).await;
     assert!(op.done, "{op:?}");
     assert!(matches!(
         op.result,
@@ -303,16 +300,9 @@ async fn a_failed_restore_carries_upstreams_code_in_the_operations_error() {
         .await;
     let gw = Gateway::against(&upstream).await;
     let name = format!("projects/{PROJECT}/operations/restore.{LOG}");
-    let op = gw
-        .operations()
-        .get_operation(get(&name))
-        .await
-        .unwrap()
-        .into_inner();
+    let op = read(&gw, &name).await;
     assert!(op.done);
-    let Some(lro::operation::Result::Error(e)) = &op.result else {
-        panic!("an error: {op:?}")
-    };
+    let e = error_of(&op);
     assert_eq!(e.code, Code::FailedPrecondition as i32);
     assert_eq!(
         e.message,
@@ -333,15 +323,8 @@ async fn a_failed_restore_carries_upstreams_code_in_the_operations_error() {
         .respond_with(json(200, restore_log("timeout", 60, ("", ""))))
         .mount(&upstream)
         .await;
-    let op = gw
-        .operations()
-        .get_operation(get(&name))
-        .await
-        .unwrap()
-        .into_inner();
-    let Some(lro::operation::Result::Error(e)) = &op.result else {
-        panic!("an error")
-    };
+    let op = read(&gw, &name).await;
+    let e = error_of(&op);
     assert_eq!(e.code, Code::DeadlineExceeded as i32);
 
     // Upstream failing while the operation is read fails the call (not the
@@ -417,12 +400,7 @@ async fn a_delete_is_done_when_the_backup_is_gone_and_a_second_delete_answers_th
     let m = metadata(&again);
     assert_eq!(m.backup_status(), pb::BackupStatus::Deleting);
     assert_eq!(m.status(), pb::OperationLogStatus::Running);
-    let op = gw
-        .operations()
-        .get_operation(get(&name))
-        .await
-        .unwrap()
-        .into_inner();
+    let op = read(&gw, &name).await;
     assert!(!op.done);
     assert_eq!(metadata(&op).resource_id, SERVER);
     drop(deleting);
@@ -437,12 +415,7 @@ async fn a_delete_is_done_when_the_backup_is_gone_and_a_second_delete_answers_th
         ))
         .mount(&upstream)
         .await;
-    let op = gw
-        .operations()
-        .get_operation(get(&name))
-        .await
-        .unwrap()
-        .into_inner();
+    let op = read(&gw, &name).await;
     assert!(op.done);
     let Some(lro::operation::Result::Response(any)) = op.result else {
         panic!("a response")
@@ -501,15 +474,8 @@ async fn a_failed_delete_is_read_from_its_delete_log_and_an_undeleted_backup_is_
         .respond_with(json(200, log.to_string()))
         .mount(&upstream)
         .await;
-    let op = gw
-        .operations()
-        .get_operation(get(&name))
-        .await
-        .unwrap()
-        .into_inner();
-    let Some(lro::operation::Result::Error(e)) = &op.result else {
-        panic!("an error: {op:?}")
-    };
+    let op = read(&gw, &name).await;
+    let e = error_of(&op);
     assert_eq!(e.code, Code::FailedPrecondition as i32);
     assert!(e.message.contains("BackupService.6204"), "{}", e.message);
     let m = metadata(&op);
@@ -991,11 +957,11 @@ async fn a_restore_or_delete_that_may_have_arrived_is_never_sent_twice() {
 // ---------------------------------------------------------------- end to end
 
 /// The simulator's seeded server backup and its one disk backup.
-const SIM_CHILD: &str = "5d822633-2bbf-4af8-a16e-5ab1c7705235";
+pub(crate) const SIM_CHILD: &str = "5d822633-2bbf-4af8-a16e-5ab1c7705235";
 
 /// A simulator whose restores take 600 ms and deletions 400 ms, and an
 /// in-process gateway polling every 50 ms in front of it.
-async fn sim_stack(job_id: bool) -> TestStack {
+pub(crate) async fn sim_stack(job_id: bool) -> TestStack {
     TestStack::builder()
         .simulator(cbr_simulator::SimulatorSettings {
             fleet_size: 20,
@@ -1014,7 +980,7 @@ async fn sim_stack(job_id: bool) -> TestStack {
 }
 
 /// The disk of the seeded server that its disk backup was taken from.
-async fn seeded_disk(gw: &Gateway) -> String {
+pub(crate) async fn seeded_disk(gw: &Gateway) -> String {
     let backup = gw
         .backups()
         .get_backup(pb::GetBackupRequest {
@@ -1134,12 +1100,7 @@ async fn a_restore_runs_to_success_and_another_gateway_process_answers_for_it() 
     assert_eq!(m.status(), pb::OperationLogStatus::Success);
     assert_eq!(m.progress, Some(100));
     // And the first gateway agrees.
-    let here = gw
-        .operations()
-        .get_operation(get(&op.name))
-        .await
-        .unwrap()
-        .into_inner();
+    let here = read(gw, &op.name).await;
     assert!(here.done);
     // ListOperations finds it by the same name.
     let listed = gw
@@ -1385,12 +1346,7 @@ async fn a_backup_being_restored_cannot_be_deleted_and_the_restore_still_answers
         .unwrap()
         .into_inner();
     assert!(gone.done);
-    let after = gw
-        .operations()
-        .get_operation(get(&restore.name))
-        .await
-        .unwrap()
-        .into_inner();
+    let after = read(gw, &restore.name).await;
     assert!(after.done);
     assert!(matches!(
         after.result,

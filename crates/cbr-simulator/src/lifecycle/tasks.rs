@@ -245,24 +245,9 @@ impl Store {
             _ => return Err(ApiError::restore_not_allowed()),
         }
         let target = restore_target(b, restore, &b.children)?;
-        let task = Task {
-            id: uuid::Uuid::new_v4().to_string(),
-            kind: TaskKind::Restore,
-            project_id: project.to_owned(),
-            backup_id: b.id.clone(),
-            backup_name: b.name.clone(),
-            checkpoint_id: b.checkpoint_id.clone(),
-            vault: (
-                b.vault_id.clone(),
-                self.vaults.get(&b.vault_id).map(|v| v.name.clone()),
-            ),
-            provider_id: b.provider_id,
-            resource: (b.resource_id.clone(), b.resource_name.clone(), b.kind),
-            fails: target.starts_with(FAIL_PREFIX),
-            target: (target.clone(), target),
-            started: now,
-            duration,
-        };
+        let mut task = self.task_on(b, TaskKind::Restore, now, duration);
+        task.fails = target.starts_with(FAIL_PREFIX);
+        task.target = (target.clone(), target);
         let busy = Busy {
             status: "restoring",
             until: task.ends(),
@@ -296,10 +281,27 @@ impl Store {
         if !matches!(b.state(now).0, "available" | "error") {
             return Err(ApiError::cannot_delete(backup_id));
         }
-        let task = Task {
+        let task = self.task_on(b, TaskKind::Delete, now, duration);
+        let busy = Busy {
+            status: "deleting",
+            until: task.ends(),
+        };
+        let children = b.children.clone();
+        for id in std::iter::once(backup_id).chain(children.iter().map(String::as_str)) {
+            if let Some(b) = self.backups.get_mut(id) {
+                b.busy = Some(busy.clone());
+            }
+        }
+        self.push_task(task, now);
+        Ok(())
+    }
+
+    /// A task of `kind` on backup `b`, starting `now`, with no target yet.
+    fn task_on(&self, b: &Backup, kind: TaskKind, now: DateTime<Utc>, duration: Duration) -> Task {
+        Task {
             id: uuid::Uuid::new_v4().to_string(),
-            kind: TaskKind::Delete,
-            project_id: project.to_owned(),
+            kind,
+            project_id: b.project_id.clone(),
             backup_id: b.id.clone(),
             backup_name: b.name.clone(),
             checkpoint_id: b.checkpoint_id.clone(),
@@ -313,19 +315,7 @@ impl Store {
             fails: false,
             started: now,
             duration,
-        };
-        let busy = Busy {
-            status: "deleting",
-            until: task.ends(),
-        };
-        let children = b.children.clone();
-        for id in std::iter::once(backup_id).chain(children.iter().map(String::as_str)) {
-            if let Some(b) = self.backups.get_mut(id) {
-                b.busy = Some(busy.clone());
-            }
         }
-        self.push_task(task, now);
-        Ok(())
     }
 
     fn push_task(&mut self, task: Task, now: DateTime<Utc>) {
