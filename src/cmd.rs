@@ -31,9 +31,104 @@ pub struct Cli {
 pub enum Command {
     /// Run the built-in CBR/CSBS simulator alone, for any CBR client (Huawei's SDKs included).
     Simulator(SimulatorArgs),
+    /// List the regions the gateway knows and their CBR, CSBS and IAM
+    /// endpoints as this configuration resolves them (HUAWEICLOUD_SDK_REGION,
+    /// CBR_ENDPOINT and the other endpoint settings,
+    /// HUAWEICLOUD_SDK_REGION_{CBR,CSBS,IAM}_<REGION_ID>, the regions file,
+    /// Huawei's SDKs' table). The default region is marked `*`.
+    Regions(RegionsArgs),
     /// Client commands: talk to a running gateway.
     #[command(flatten)]
     Client(ClientCommand),
+}
+
+/// Settings of `cbr-gateway regions`: the gateway's own region settings.
+#[derive(Debug, Clone, Args)]
+pub struct RegionsArgs {
+    /// The default region and the regions file.
+    #[command(flatten)]
+    pub regions: crate::config::RegionArgs,
+    /// As the gateway's `--cbr-endpoint`.
+    #[arg(long, env = "CBR_ENDPOINT")]
+    pub cbr_endpoint: Option<url::Url>,
+    /// As the gateway's `--csbs-endpoint`.
+    #[arg(long, env = "CSBS_ENDPOINT")]
+    pub csbs_endpoint: Option<url::Url>,
+    /// As the gateway's `--iam-endpoint`.
+    #[arg(long, env = "IAM_ENDPOINT")]
+    pub iam_endpoint: Option<url::Url>,
+    /// `text` (a table) or `json` (one object per region, one per line).
+    #[arg(long, short = 'o', value_enum, default_value_t = crate::cli::OutputFormat::Text)]
+    pub output: crate::cli::OutputFormat,
+}
+
+impl RegionsArgs {
+    /// Prints the table; exit 0, or 2 when the settings do not resolve.
+    pub fn run(&self) -> std::process::ExitCode {
+        use std::io::Write as _;
+        let table = match self.regions.table(
+            self.cbr_endpoint.as_ref(),
+            self.csbs_endpoint.as_ref(),
+            self.iam_endpoint.as_ref(),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        };
+        let default = table.default_region();
+        let mut out = std::io::stdout().lock();
+        let mut rows = Vec::new();
+        for (id, e) in table.iter() {
+            let sources = [&e.cbr, &e.csbs, &e.iam].map(|x| x.source.name());
+            if self.output == crate::cli::OutputFormat::Json {
+                let line = serde_json::json!({
+                    "region": id,
+                    "default": Some(id) == default,
+                    "cbr": e.cbr.url.as_str(),
+                    "csbs": e.csbs.url.as_str(),
+                    "iam": e.iam.url.as_str(),
+                    "sources": {"cbr": sources[0], "csbs": sources[1], "iam": sources[2]},
+                });
+                rows.push(line.to_string());
+            } else {
+                let mark = if Some(id) == default { "*" } else { " " };
+                // One source word when all three agree, else each.
+                let from = if sources.iter().all(|s| *s == sources[0]) {
+                    sources[0].to_owned()
+                } else {
+                    sources.join(",")
+                };
+                rows.push(format!(
+                    "{mark} {id:<18} {:<46} {:<46} {:<46} {from}",
+                    e.cbr.url.as_str(),
+                    e.csbs.url.as_str(),
+                    e.iam.url.as_str()
+                ));
+            }
+        }
+        if self.output == crate::cli::OutputFormat::Text {
+            rows.insert(
+                0,
+                format!(
+                    "  {:<18} {:<46} {:<46} {:<46} FROM",
+                    "REGION", "CBR", "CSBS", "IAM"
+                ),
+            );
+        }
+        for row in rows {
+            if writeln!(out, "{}", row.trim_end()).is_err() {
+                break;
+            }
+        }
+        if default.is_none() && self.output == crate::cli::OutputFormat::Text {
+            eprintln!(
+                "no default region: with neither HUAWEICLOUD_SDK_REGION nor CBR_ENDPOINT set, the gateway serves from its built-in simulator"
+            );
+        }
+        std::process::ExitCode::SUCCESS
+    }
 }
 
 /// Settings of `cbr-gateway simulator`.

@@ -18,6 +18,7 @@ use crate::{
     upstream::{
         AkSk, Held, Secret, SecretSource, UpstreamSettings,
         credentials::{CredentialError, IamUser, source},
+        regions::{RegionInputs, RegionTable},
         retry::RetryPolicy,
     },
     watch::hub::WatchSettings,
@@ -133,6 +134,10 @@ pub struct Config {
     /// Project used when a request leaves `project_id` empty.
     #[arg(long, env = "HUAWEICLOUD_SDK_PROJECT_ID", value_parser = parse_project_id)]
     pub project_id: Option<String>,
+
+    /// The cloud's region and its endpoints.
+    #[command(flatten)]
+    pub regions: RegionArgs,
 
     /// Time allowed to open a TCP/TLS connection to upstream (e.g. `5s`, `500ms`).
     #[arg(long, env = "UPSTREAM_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
@@ -621,6 +626,30 @@ impl Config {
         }
     }
 
+    /// Resolves the regions (contract §10) and, when a region is named
+    /// without CBR_ENDPOINT, takes its CBR, CSBS and IAM endpoints as
+    /// Huawei's SDKs resolve them (an endpoint set explicitly stays). Errors
+    /// name the setting at fault.
+    pub fn apply_region(&mut self) -> Result<RegionTable, String> {
+        let table = self.regions.table(
+            self.cbr_endpoint.as_ref(),
+            self.csbs_endpoint.as_ref(),
+            self.credentials.iam_endpoint.as_ref(),
+        )?;
+        if self.cbr_endpoint.is_none()
+            && let Some(region) = self.regions.region.as_deref()
+            && let Some(endpoints) = table.get(region)
+        {
+            self.cbr_endpoint = Some(endpoints.cbr.url.clone());
+            self.csbs_endpoint
+                .get_or_insert_with(|| endpoints.csbs.url.clone());
+            self.credentials
+                .iam_endpoint
+                .get_or_insert_with(|| endpoints.iam.url.clone());
+        }
+        Ok(table)
+    }
+
     /// The CSBS endpoint: the configured one, else derived from the CBR endpoint.
     pub fn effective_csbs_endpoint(&self) -> Option<Url> {
         if let Some(url) = &self.csbs_endpoint {
@@ -632,6 +661,72 @@ impl Config {
         let mut csbs = cbr.clone();
         csbs.set_host(Some(&format!("csbs.{rest}"))).ok()?;
         Some(csbs)
+    }
+}
+
+/// Which region the gateway serves by default, and where region endpoints
+/// are overridden (`HUAWEICLOUD_SDK_REGION_{CBR,CSBS,IAM}_<REGION_ID>` are
+/// read from the environment as Huawei's SDKs read them).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RegionArgs {
+    /// Region, e.g. `ap-southeast-1`: with no CBR_ENDPOINT, its CBR, CSBS and
+    /// IAM endpoints are used (Huawei's SDKs' table, overridable per region
+    /// by HUAWEICLOUD_SDK_REGION_CBR_<REGION_ID> and the regions file).
+    /// Unset: the region CBR_ENDPOINT's host names.
+    #[arg(long = "region", env = "HUAWEICLOUD_SDK_REGION", value_parser = parse_region)]
+    pub region: Option<String>,
+
+    /// Regions file in the SDKs' YAML shape (`CBR: [{id: …, endpoint: …}]`);
+    /// unset: `~/.huaweicloud/regions.yaml` when it exists.
+    #[arg(long, env = "HUAWEICLOUD_SDK_REGIONS_FILE")]
+    pub regions_file: Option<PathBuf>,
+}
+
+impl RegionArgs {
+    /// The region table these settings, the process' environment and the
+    /// given endpoint settings resolve to.
+    pub fn table(
+        &self,
+        cbr: Option<&Url>,
+        csbs: Option<&Url>,
+        iam: Option<&Url>,
+    ) -> Result<RegionTable, String> {
+        let path = self.regions_file.clone().or_else(|| {
+            let home = std::env::var_os("HOME")?;
+            let path = PathBuf::from(home)
+                .join(".huaweicloud")
+                .join("regions.yaml");
+            path.exists().then_some(path)
+        });
+        let text = match &path {
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read regions file {}: {e}", p.display()))?,
+            ),
+            None => None,
+        };
+        let inputs = RegionInputs {
+            default_region: self.region.as_deref(),
+            cbr_endpoint: cbr,
+            csbs_endpoint: csbs,
+            iam_endpoint: iam,
+            regions_file: path.as_deref().zip(text.as_deref()),
+            environment: std::env::vars().collect(),
+        };
+        RegionTable::resolve(&inputs).map_err(|e| e.to_string())
+    }
+}
+
+/// A region ID: lower-case letters, digits and `-`, as every region is named.
+fn parse_region(raw: &str) -> Result<String, String> {
+    let ok = (1..=64).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err("a region ID is lower-case letters, digits and '-', e.g. ap-southeast-1".into())
     }
 }
 

@@ -22,6 +22,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Simulator(args)) => run_simulator(args).await,
+        Some(Command::Regions(args)) => args.run(),
         Some(Command::Client(command)) => cbr_gateway::cli::run(command).await,
         None => run_gateway(cli.gateway).await,
     }
@@ -49,6 +50,13 @@ async fn run_gateway(mut config: Config) -> ExitCode {
     let addr = listener
         .local_addr()
         .map_or_else(|_| config.listen.to_string(), |a| a.to_string());
+    let regions = match config.apply_region() {
+        Ok(table) => table,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if config.cbr_endpoint.is_none() {
         // No cloud configured: serve from the built-in simulator, over HTTP on
         // loopback, exactly as the gateway talks to the cloud. Unless told
@@ -93,6 +101,7 @@ async fn run_gateway(mut config: Config) -> ExitCode {
         let csbs = config.effective_csbs_endpoint();
         tracing::info!(
             listen = %addr,
+            region = regions.default_region().unwrap_or(""),
             cbr_endpoint = %cbr.as_ref().map_or_else(String::new, |u| u.to_string()),
             csbs_endpoint = %csbs.as_ref().map_or_else(|| "(none)".to_owned(), |u| u.to_string()),
             "cbr-gateway serving gRPC"

@@ -33,6 +33,7 @@ mod metrics;
 mod official_sdk;
 mod operations;
 mod properties;
+mod regions;
 mod resilience;
 mod security;
 mod shutdown;
