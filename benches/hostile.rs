@@ -135,6 +135,7 @@ async fn main() {
     let get = pb::GetBackupRequest {
         project_id: PROJECT.into(),
         backup_id: "6df2b54c-dd62-4059-a07c-1b8f24f2725d".into(),
+        region: String::new(),
     }
     .encode_to_vec();
     let started = Instant::now();

@@ -559,7 +559,8 @@ fn main() {
         let grpc = BackupServiceClient::new(channel);
         let request = || pb::GetBackupRequest {
             project_id: String::new(),
-            backup_id: BACKUP.into(),
+            backup_id: BACKUP.into(),region: String::new(),
+
         };
 
         // The floor serves exactly what the gateway answers for the seed backup.

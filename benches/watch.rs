@@ -122,6 +122,7 @@ async fn main() {
                 project_id: String::new(),
                 checkpoint_id: id.clone(),
                 include_backups: true,
+                region: String::new(),
             })
             .await
             .unwrap()

@@ -119,6 +119,7 @@ pub async fn serve(
         idempotency: idempotency_settings,
         metrics_listen,
         builtin_simulator,
+        regions,
     } = settings;
     let listen = listener.local_addr()?;
     access::check_exposure(access::Exposure {
@@ -142,7 +143,14 @@ pub async fn serve(
         None => None,
     };
     let request_timeout = upstream_settings.request_timeout;
-    let upstream = UpstreamClient::new(upstream_settings)?.with_metrics(metrics.clone());
+    let upstream = UpstreamClient::new(upstream_settings.clone())?.with_metrics(metrics.clone());
+    let upstreams = Arc::new(upstream::regional::Upstreams::new(
+        &regions.default,
+        upstream.clone(),
+        regions.table,
+        upstream_settings,
+        metrics.clone(),
+    ));
     let iam = held.iam.map(|user| {
         Arc::new(upstream::iam::IamTokenProvider::new(
             upstream.http().clone(),
@@ -157,8 +165,8 @@ pub async fn serve(
         ))
     });
     let watch_heartbeat = watch_settings.heartbeat;
-    let watch_hub = watch::hub::WatchHub::new(upstream.clone(), watch_settings);
-    let operation_hub = watch::hub::WatchHub::new(upstream.clone(), watch_settings);
+    let watch_hub = watch::hub::WatchHub::new(upstreams.clone(), watch_settings);
+    let operation_hub = watch::hub::WatchHub::new(upstreams.clone(), watch_settings);
     let idempotency =
         idempotency::Idempotency::connect(&idempotency_settings, error::failed_create)
             .await?
@@ -173,7 +181,7 @@ pub async fn serve(
         watch_heartbeat,
         default_deadline: calls.default_deadline,
         max_deadline: calls.max_deadline,
-        upstream,
+        upstreams,
         default_project: calls.default_project,
         access: access.clone(),
         aksk: held.aksk.map(Arc::new),
@@ -370,6 +378,6 @@ impl metrics::Gauges for LiveGauges {
         i64::try_from(pollers).unwrap_or(i64::MAX)
     }
     fn upstream_inflight(&self) -> i64 {
-        i64::try_from(self.shared.upstream.inflight()).unwrap_or(i64::MAX)
+        i64::try_from(self.shared.upstreams.inflight()).unwrap_or(i64::MAX)
     }
 }

@@ -12,7 +12,7 @@ use crate::{
     access::{AccessSettings, CorsOrigins, JwtSettings},
     domain,
     idempotency::{IdempotencySettings, Store},
-    settings::{CallSettings, Settings, TransportSettings},
+    settings::{CallSettings, RegionSettings, Settings, TransportSettings},
     telemetry::LogFormat,
     transport::tls::TlsFiles,
     upstream::{
@@ -138,6 +138,10 @@ pub struct Config {
     /// The cloud's region and its endpoints.
     #[command(flatten)]
     pub regions: RegionArgs,
+
+    /// The regions as [`Config::apply_region`] resolved them.
+    #[arg(skip)]
+    pub region_table: Option<RegionTable>,
 
     /// Time allowed to open a TCP/TLS connection to upstream (e.g. `5s`, `500ms`).
     #[arg(long, env = "UPSTREAM_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
@@ -572,6 +576,17 @@ impl Config {
             idempotency: self.idempotency.settings(self.upstream_timeout),
             metrics_listen: self.metrics_listen.0,
             builtin_simulator: self.builtin_simulator,
+            regions: RegionSettings {
+                default: self
+                    .region_table
+                    .as_ref()
+                    .and_then(RegionTable::default_region)
+                    .map_or_else(
+                        || crate::upstream::regions::UNNAMED_REGION.to_owned(),
+                        str::to_owned,
+                    ),
+                table: self.region_table.clone(),
+            },
         })
     }
 
@@ -647,6 +662,7 @@ impl Config {
                 .iam_endpoint
                 .get_or_insert_with(|| endpoints.iam.url.clone());
         }
+        self.region_table = Some(table.clone());
         Ok(table)
     }
 

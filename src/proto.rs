@@ -32,6 +32,63 @@ mod packages {
     }
 }
 
+/// A request that may name its region (contract §10): the gateway's own have
+/// a `region` field; Google's `Operations` requests have none (their region
+/// comes from `x-cbr-region` metadata).
+pub trait Regional {
+    /// The `region` field; empty when unset.
+    fn region(&self) -> &str;
+}
+
+macro_rules! regional {
+    ($($message:ty),* $(,)?) => {
+        $(impl Regional for $message {
+            fn region(&self) -> &str {
+                &self.region
+            }
+        })*
+    };
+}
+
+regional!(
+    ListBackupsRequest,
+    StreamBackupsRequest,
+    GetBackupRequest,
+    RestoreBackupRequest,
+    DeleteBackupRequest,
+    CreateCheckpointRequest,
+    GetCheckpointRequest,
+    WatchCheckpointRequest,
+    GetCheckpointItemRequest,
+    ListOperationLogsRequest,
+    StreamOperationLogsRequest,
+    GetOperationLogRequest,
+    WatchOperationRequest,
+    ListPoliciesRequest,
+    GetPolicyRequest,
+    ListVaultsRequest,
+    StreamVaultsRequest,
+    GetVaultRequest,
+);
+
+macro_rules! metadata_region {
+    ($($message:ty),* $(,)?) => {
+        $(impl Regional for $message {
+            fn region(&self) -> &str {
+                ""
+            }
+        })*
+    };
+}
+
+metadata_region!(
+    google::longrunning::GetOperationRequest,
+    google::longrunning::ListOperationsRequest,
+    google::longrunning::WaitOperationRequest,
+    google::longrunning::CancelOperationRequest,
+    google::longrunning::DeleteOperationRequest,
+);
+
 /// Encoded `FileDescriptorSet` of `proto/`, written by `build.rs`.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     tonic::include_file_descriptor_set!("cbr_gateway_descriptor");
@@ -67,6 +124,7 @@ impl ListBackupsRequest {
             used_percent,
             show_replication,
             incremental,
+            region,
         } = self;
         StreamBackupsRequest {
             project_id,
@@ -92,6 +150,7 @@ impl ListBackupsRequest {
             used_percent,
             show_replication,
             incremental,
+            region,
         }
     }
 }

@@ -34,6 +34,19 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// The held key is the built-in simulator's: it opens no cloud account.
     pub builtin_simulator: bool,
+    /// The regions calls may name.
+    pub regions: RegionSettings,
+}
+
+/// Which regions the gateway serves (contract §10).
+#[derive(Debug, Clone)]
+pub struct RegionSettings {
+    /// The region of calls that name none; its endpoints are
+    /// [`Settings::upstream`]'s.
+    pub default: String,
+    /// Every other region calls may name, with its endpoints (none: the
+    /// default region only).
+    pub table: Option<crate::upstream::regions::RegionTable>,
 }
 
 /// How connections and calls are served.

@@ -180,6 +180,7 @@ impl ListReq {
             used_percent: n(self.used_percent),
             show_replication: self.show_replication,
             incremental: self.incremental,
+            region: String::new(),
         }
     }
 }
@@ -262,6 +263,7 @@ impl CreateReq {
                 }
             }),
             request_id: s(&self.request_id),
+            region: String::new(),
         }
     }
 }

@@ -355,6 +355,7 @@ pub(crate) async fn vaults(args: VaultsArgs) -> Result<Outcome, CliError> {
         status: a.status.map_or(0, |v| pb::VaultStatus::from(v) as i32),
         resource_ids: a.resource_ids,
         availability_zone: a.availability_zone.unwrap_or_default(),
+        region: String::new(),
     };
     if a.all {
         let request = pb::StreamVaultsRequest {
@@ -371,6 +372,7 @@ pub(crate) async fn vaults(args: VaultsArgs) -> Result<Outcome, CliError> {
             status: request.status,
             resource_ids: request.resource_ids,
             availability_zone: request.availability_zone,
+            region: String::new(),
         };
         let stream = conn
             .vaults()
@@ -404,6 +406,7 @@ pub(crate) async fn vault(args: VaultArgs) -> Result<Outcome, CliError> {
     let request = pb::GetVaultRequest {
         project_id: conn.project_id.clone(),
         vault_id: id,
+        region: String::new(),
     };
     let response = conn
         .vaults()
@@ -485,6 +488,7 @@ pub(crate) async fn policies(args: PoliciesArgs) -> Result<Outcome, CliError> {
             .operation_type
             .map_or(0, |v| pb::PolicyOperationType::from(v) as i32),
         vault_id: a.vault_id.unwrap_or_default(),
+        region: String::new(),
     };
     let page = conn
         .policies()
@@ -506,6 +510,7 @@ pub(crate) async fn policy(args: PolicyArgs) -> Result<Outcome, CliError> {
     let request = pb::GetPolicyRequest {
         project_id: conn.project_id.clone(),
         policy_id: id,
+        region: String::new(),
     };
     let response = conn
         .policies()
@@ -569,6 +574,7 @@ pub(crate) async fn operations(args: OperationsArgs) -> Result<Outcome, CliError
         offset: a.offset,
         destination_region: a.destination_region.unwrap_or_default(),
         destination_project_id: a.destination_project_id.unwrap_or_default(),
+        region: String::new(),
     };
     if a.all {
         let request = pb::StreamOperationLogsRequest {
@@ -587,6 +593,7 @@ pub(crate) async fn operations(args: OperationsArgs) -> Result<Outcome, CliError
             offset: request.offset,
             destination_region: request.destination_region,
             destination_project_id: request.destination_project_id,
+            region: String::new(),
         };
         let stream = conn
             .operation_logs()
@@ -630,6 +637,7 @@ pub(crate) async fn operation(args: OperationArgs) -> Result<Outcome, CliError> 
     let request = pb::GetOperationLogRequest {
         project_id: conn.project_id.clone(),
         operation_log_id: id,
+        region: String::new(),
     };
     let response = conn
         .operation_logs()

@@ -619,6 +619,7 @@ async fn checkpoint(args: CheckpointArgs) -> Result<Outcome, CliError> {
             let request = pb::GetCheckpointRequest {
                 project_id: conn.project_id.clone(),
                 checkpoint_id: id,
+                region: String::new(),
             };
             let response = conn
                 .checkpoints()
@@ -670,6 +671,7 @@ async fn create_request(
             ..Default::default()
         }),
         request_id: a.request_id.unwrap_or_default(),
+        region: String::new(),
     })
 }
 
@@ -735,6 +737,7 @@ fn list_request(conn: &Connection, a: ListArgs) -> pb::ListBackupsRequest {
         used_percent: a.used_percent,
         show_replication: a.show_replication,
         incremental: a.incremental,
+        region: String::new(),
     }
 }
 
@@ -784,6 +787,7 @@ async fn backup(args: BackupArgs) -> Result<Outcome, CliError> {
     let request = pb::GetBackupRequest {
         project_id: conn.project_id.clone(),
         backup_id: id,
+        region: String::new(),
     };
     let response = conn
         .backups()
@@ -802,6 +806,7 @@ async fn checkpoint_item(args: CheckpointItemArgs) -> Result<Outcome, CliError> 
     let request = pb::GetCheckpointItemRequest {
         project_id: conn.project_id.clone(),
         checkpoint_item_id: id,
+        region: String::new(),
     };
     let response = conn
         .checkpoint_items()

@@ -52,6 +52,7 @@ pub(crate) async fn restore(
         backup_id: r.backup_id,
         restore: Some(r.restore),
         request_id: r.request_id.unwrap_or_default(),
+        region: String::new(),
     };
     let op = conn
         .backups()
@@ -74,6 +75,7 @@ pub(crate) async fn delete(
         project_id: conn.project_id.clone(),
         backup_id,
         request_id: request_id.unwrap_or_default(),
+        region: String::new(),
     };
     let op = conn
         .backups()
@@ -256,6 +258,7 @@ async fn subscribe(
 ) -> Result<tonic::Streaming<pb::WatchOperationResponse>, CliError> {
     let request = pb::WatchOperationRequest {
         name: name.to_owned(),
+        region: String::new(),
     };
     Ok(conn
         .operation_logs()

@@ -156,6 +156,7 @@ pub fn check_stream_backups(
         used_percent,
         show_replication,
         incremental,
+        region,
     } = req.clone();
     let list = pb::ListBackupsRequest {
         project_id,
@@ -182,6 +183,7 @@ pub fn check_stream_backups(
         used_percent,
         show_replication,
         incremental,
+        region,
     };
     super::as_stream(
         check_list_backups(&list, default_project),

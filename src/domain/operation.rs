@@ -741,6 +741,7 @@ mod tests {
                 backup_id: "b".into(),
                 restore: Some(r),
                 request_id: String::new(),
+                region: String::new(),
             },
             None,
         )

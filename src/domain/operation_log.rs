@@ -82,6 +82,7 @@ pub fn check_stream_operation_logs(
         offset,
         destination_region,
         destination_project_id,
+        region,
     } = req.clone();
     let list = pb::ListOperationLogsRequest {
         project_id,
@@ -99,6 +100,7 @@ pub fn check_stream_operation_logs(
         offset,
         destination_region,
         destination_project_id,
+        region,
     };
     super::as_stream(
         check_list_operation_logs(&list, default_project),

@@ -97,6 +97,7 @@ pub fn check_stream_vaults(
         status,
         resource_ids,
         availability_zone,
+        region,
     } = req.clone();
     let list = pb::ListVaultsRequest {
         project_id,
@@ -112,6 +113,7 @@ pub fn check_stream_vaults(
         status,
         resource_ids,
         availability_zone,
+        region,
     };
     super::as_stream(
         check_list_vaults(&list, default_project),

@@ -40,11 +40,9 @@ impl BackupService for BackupApi {
     ) -> Result<Response<ListBackupsResponse>, Status> {
         self.shared
             .unary(&rpcs::LIST_BACKUPS, request, |call, req| async move {
-                let (project_id, query) =
-                    domain::check_list_backups(&req, self.shared.default_project.as_deref())?;
+                let (project_id, query) = domain::check_list_backups(&req, call.default_project())?;
                 call.authorize(&project_id)?;
-                let reply = self
-                    .shared
+                let reply = call
                     .upstream
                     .list_backups(&call.auth, call.deadline, &project_id, &query)
                     .await?;
@@ -59,10 +57,10 @@ impl BackupService for BackupApi {
         &self,
         request: Request<StreamBackupsRequest>,
     ) -> Result<Response<Self::StreamBackupsStream>, Status> {
-        let default_project = self.shared.default_project.clone();
-        self.shared.walk(&rpcs::STREAM_BACKUPS, request, |req| {
-            domain::check_stream_backups(req, default_project.as_deref())
-        })
+        self.shared
+            .walk(&rpcs::STREAM_BACKUPS, request, |req, default_project| {
+                domain::check_stream_backups(req, default_project)
+            })
     }
 
     async fn get_backup(
@@ -75,11 +73,10 @@ impl BackupService for BackupApi {
                     &req.project_id,
                     "backup_id",
                     &req.backup_id,
-                    self.shared.default_project.as_deref(),
+                    call.default_project(),
                 )?;
                 call.authorize(&target.project_id)?;
-                let reply = self
-                    .shared
+                let reply = call
                     .upstream
                     .get_backup(&call.auth, call.deadline, &target.project_id, &target.id)
                     .await?;
@@ -96,8 +93,7 @@ impl BackupService for BackupApi {
     ) -> Result<Response<Operation>, Status> {
         self.shared
             .unary(&rpcs::RESTORE_BACKUP, request, |call, req| async move {
-                let input =
-                    domain::check_restore_backup(req, self.shared.default_project.as_deref())?;
+                let input = domain::check_restore_backup(req, call.default_project())?;
                 call.authorize(&input.project_id)?;
                 let request_id = input.request_id.map(|id| {
                     let body = serde_json::to_vec(&input.body).unwrap_or_default();
@@ -109,7 +105,7 @@ impl BackupService for BackupApi {
                     );
                     (id, fp)
                 });
-                let upstream = self.shared.upstream.clone();
+                let upstream = call.upstream.clone();
                 let auth = call.auth.clone();
                 let accepted = input.clone();
                 let start = |deadline| async move {
@@ -142,7 +138,7 @@ impl BackupService for BackupApi {
         self.shared
             .unary(&rpcs::DELETE_BACKUP, request, |call, req| async move {
                 let input =
-                    domain::check_delete_backup(&req, self.shared.default_project.as_deref())?;
+                    domain::check_delete_backup(&req, call.default_project())?;
                 call.authorize(&input.project_id)?;
                 let request_id = input.request_id.map(|id| {
                     let fp = Fingerprint::of_call(
@@ -153,7 +149,7 @@ impl BackupService for BackupApi {
                     );
                     (id, fp)
                 });
-                let upstream = self.shared.upstream.clone();
+                let upstream = call.upstream.clone();
                 let auth = call.auth.clone();
                 let (project, backup) = (input.project_id.clone(), input.backup_id.clone());
                 let start = |deadline| async move {

@@ -42,14 +42,13 @@ impl CheckpointService for CheckpointApi {
     ) -> Result<Response<CreateCheckpointResponse>, Status> {
         self.shared
             .unary(&rpcs::CREATE_CHECKPOINT, request, |call, req| async move {
-                let input =
-                    domain::check_create_checkpoint(req, self.shared.default_project.as_deref())?;
+                let input = domain::check_create_checkpoint(req, call.default_project())?;
                 call.authorize(&input.project_id)?;
                 let body = (&input).into();
                 let request_id = input
                     .request_id
                     .map(|id| (id, Fingerprint::of_create(&input.project_id, &body)));
-                let upstream = self.shared.upstream.clone();
+                let upstream = call.upstream.clone();
                 let auth = call.auth.clone();
                 let project = input.project_id.clone();
                 let start = |deadline| async move {
@@ -77,11 +76,10 @@ impl CheckpointService for CheckpointApi {
                     &req.project_id,
                     "checkpoint_id",
                     &req.checkpoint_id,
-                    self.shared.default_project.as_deref(),
+                    call.default_project(),
                 )?;
                 call.authorize(&target.project_id)?;
-                let reply = self
-                    .shared
+                let reply = call
                     .upstream
                     .get_checkpoint(&call.auth, call.deadline, &target.project_id, &target.id)
                     .await?;
@@ -108,12 +106,13 @@ impl CheckpointService for CheckpointApi {
             &req.project_id,
             "checkpoint_id",
             &req.checkpoint_id,
-            shared.default_project.as_deref(),
+            call.default_project(),
         )
         .map_err(|e| GatewayError::from(e).to_status())?;
         call.authorize(&target.project_id)
             .map_err(|e| e.to_status())?;
         let key = WatchKey {
+            region: call.region.clone(),
             identity: call.auth.identity(),
             project_id: target.project_id,
             checkpoint_id: target.id,

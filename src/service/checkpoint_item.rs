@@ -42,11 +42,10 @@ impl CheckpointItemService for CheckpointItemApi {
                         &req.project_id,
                         "checkpoint_item_id",
                         &req.checkpoint_item_id,
-                        self.shared.default_project.as_deref(),
+                        call.default_project(),
                     )?;
                     call.authorize(&target.project_id)?;
-                    let reply = self
-                        .shared
+                    let reply = call
                         .upstream
                         .get_checkpoint_item(
                             &call.auth,

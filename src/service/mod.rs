@@ -25,6 +25,7 @@ use tonic::{
 use crate::{
     access::{Access, Admitted},
     error::GatewayError,
+    proto::Regional,
     rpcs::Rpc,
     transport::deadline::Deadline,
     upstream::{
@@ -40,9 +41,10 @@ use crate::{
 /// State every service shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// The upstream client.
-    pub upstream: UpstreamClient,
-    /// Project used when a request leaves `project_id` empty.
+    /// The upstream client of every region.
+    pub upstreams: Arc<crate::upstream::regional::Upstreams>,
+    /// Project used when a request to the default region leaves
+    /// `project_id` empty.
     pub default_project: Option<String>,
     /// Who may call what (the policy, `--allowed-projects`).
     pub access: Arc<Access>,
@@ -71,7 +73,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// Runs one unary RPC: credentials and deadline, handler, error mapping,
     /// metadata, log line.
-    pub(crate) async fn unary<Req, Resp, Fut>(
+    pub(crate) async fn unary<Req: Regional, Resp, Fut>(
         &self,
         rpc: &'static Rpc,
         request: Request<Req>,
@@ -102,7 +104,7 @@ impl Shared {
             .unwrap_or_else(|| self.access.unlayered(rpc))
     }
 
-    async fn unary_in_scope<Req, Resp, Fut>(
+    async fn unary_in_scope<Req: Regional, Resp, Fut>(
         &self,
         method: &'static str,
         admitted: Admitted,
@@ -123,7 +125,13 @@ impl Shared {
                 .min(longest),
         );
         let outcome = match self.call_context(request.metadata(), deadline, admitted) {
-            Ok(call) => handler(call, request.into_inner()).await,
+            Ok(mut call) => {
+                let req = request.into_inner();
+                match self.place(&mut call, req.region()) {
+                    Ok(()) => handler(call, req).await,
+                    Err(err) => Err(err),
+                }
+            }
             Err(err) => Err(err),
         };
         match outcome {
@@ -159,14 +167,45 @@ impl Shared {
 
     /// The context of a streaming call (credentials, deadline, admission),
     /// or the error that refuses it.
-    pub(crate) fn stream_context<Req>(
+    pub(crate) fn stream_context<Req: Regional>(
         &self,
         rpc: &'static Rpc,
         request: &Request<Req>,
     ) -> Result<Call, GatewayError> {
         let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
         let admitted = self.admitted(rpc, request);
-        self.call_context(request.metadata(), deadline, admitted)
+        let mut call = self.call_context(request.metadata(), deadline, admitted)?;
+        self.place(&mut call, request.get_ref().region())?;
+        Ok(call)
+    }
+
+    /// Settles the call's region (contract §10): the request's `region`
+    /// field, or the `x-cbr-region` metadata the call context read, or the
+    /// default region; both set and different, or a region the gateway does
+    /// not know, is refused naming `region`.
+    fn place(&self, call: &mut Call, field: &str) -> Result<(), GatewayError> {
+        let refuse = |what: String| {
+            GatewayError::InvalidArgument(crate::domain::ValidationError::single("region", what))
+        };
+        let asked = match (field, call.asked_region.as_deref()) {
+            (f, Some(m)) if !f.is_empty() && f != m => {
+                return Err(refuse(format!(
+                    "is {f} in the request but {m} in x-cbr-region metadata"
+                )));
+            }
+            ("", Some(m)) => m.to_owned(),
+            (f, _) => f.to_owned(),
+        };
+        let (region, upstream) = self
+            .upstreams
+            .get(&asked)
+            .map_err(|e| refuse(e.to_string()))?;
+        call.default_project = (*region == **self.upstreams.default_region())
+            .then(|| self.default_project.clone())
+            .flatten();
+        call.region = region;
+        call.upstream = upstream;
+        Ok(())
     }
 
     /// Who the call acts as (contract §3): the caller's token, else the
@@ -192,10 +231,19 @@ impl Shared {
                 (None, None) => return Err(GatewayError::NoCredentials),
             },
         };
+        // The metadata's region, checked by `place` once the request's
+        // own field is known. Not visible ASCII: refused there as unknown.
+        let asked_region = md
+            .get("x-cbr-region")
+            .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned());
         Ok(Call {
             auth,
             deadline,
             admitted,
+            asked_region,
+            region: self.upstreams.default_region().clone(),
+            upstream: self.upstreams.default_client().clone(),
+            default_project: self.default_project.clone(),
         })
     }
 }
@@ -234,11 +282,11 @@ impl Shared {
     /// credentials, checks and authorization before the stream starts, so bad
     /// input fails the call itself rather than its first message; then the
     /// pager, whose end writes the call's one log line.
-    pub(crate) fn walk<Req, L: Listing>(
+    pub(crate) fn walk<Req: Regional, L: Listing>(
         &self,
         rpc: &'static Rpc,
         request: Request<Req>,
-        check: impl FnOnce(&Req) -> Result<(String, L), crate::domain::ValidationError>,
+        check: impl FnOnce(&Req, Option<&str>) -> Result<(String, L), crate::domain::ValidationError>,
     ) -> Result<Response<BoxStream<L::Message>>, Status> {
         let started = Instant::now();
         let mut trace = crate::trace::TraceContext::from_metadata(request.metadata());
@@ -260,11 +308,11 @@ impl Shared {
             Err(e) => return Err(refuse(e, &trace)),
         };
         trace.facts = Some(call.admitted.facts.clone());
-        let (project_id, listing) = check(request.get_ref())
+        let (project_id, listing) = check(request.get_ref(), call.default_project())
             .map_err(|e| refuse(GatewayError::InvalidArgument(e), &trace))?;
         call.authorize(&project_id).map_err(|e| refuse(e, &trace))?;
         let pager = Pager {
-            upstream: self.upstream.clone(),
+            upstream: call.upstream.clone(),
             auth: call.auth,
             deadline: call.deadline,
             project_id,
@@ -316,6 +364,15 @@ pub(crate) struct Call {
     pub deadline: Option<Instant>,
     /// Who calls, and the policy that judges the call's project.
     pub admitted: Admitted,
+    /// `x-cbr-region`, as sent.
+    asked_region: Option<String>,
+    /// The region the call acts in.
+    pub region: Arc<str>,
+    /// That region's upstream client.
+    pub upstream: UpstreamClient,
+    /// The project of calls that name none: the configured one, in the
+    /// default region only (projects belong to one region).
+    default_project: Option<String>,
 }
 
 impl Call {
@@ -330,9 +387,15 @@ impl Call {
     /// guessing its `request_id`, even under the gateway's own credentials.
     pub(crate) fn owner(&self) -> String {
         format!(
-            "{}\u{0}{}",
+            "{}\u{0}{}\u{0}{}",
             self.admitted.caller.identity,
-            self.auth.identity()
+            self.auth.identity(),
+            self.region
         )
+    }
+
+    /// The project of a request that names none (see [`Call::default_project`]).
+    pub(crate) fn default_project(&self) -> Option<&str> {
+        self.default_project.as_deref()
     }
 }

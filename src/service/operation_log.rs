@@ -42,13 +42,10 @@ impl OperationLogService for OperationLogApi {
                 &rpcs::LIST_OPERATION_LOGS,
                 request,
                 |call, req| async move {
-                    let (project_id, query) = domain::check_list_operation_logs(
-                        &req,
-                        self.shared.default_project.as_deref(),
-                    )?;
+                    let (project_id, query) =
+                        domain::check_list_operation_logs(&req, call.default_project())?;
                     call.authorize(&project_id)?;
-                    let reply = self
-                        .shared
+                    let reply = call
                         .upstream
                         .list_operation_logs(&call.auth, call.deadline, &project_id, &query)
                         .await?;
@@ -64,11 +61,11 @@ impl OperationLogService for OperationLogApi {
         &self,
         request: Request<StreamOperationLogsRequest>,
     ) -> Result<Response<Self::StreamOperationLogsStream>, Status> {
-        let default_project = self.shared.default_project.clone();
-        self.shared
-            .walk(&rpcs::STREAM_OPERATION_LOGS, request, |req| {
-                domain::check_stream_operation_logs(req, default_project.as_deref())
-            })
+        self.shared.walk(
+            &rpcs::STREAM_OPERATION_LOGS,
+            request,
+            |req, default_project| domain::check_stream_operation_logs(req, default_project),
+        )
     }
 
     async fn get_operation_log(
@@ -81,11 +78,10 @@ impl OperationLogService for OperationLogApi {
                     &req.project_id,
                     "operation_log_id",
                     &req.operation_log_id,
-                    self.shared.default_project.as_deref(),
+                    call.default_project(),
                 )?;
                 call.authorize(&target.project_id)?;
-                let reply = self
-                    .shared
+                let reply = call
                     .upstream
                     .get_operation_log(&call.auth, call.deadline, &target.project_id, &target.id)
                     .await?;
@@ -110,6 +106,7 @@ impl OperationLogService for OperationLogApi {
         call.authorize(&name.project_id)?;
         tracing::info!(rpc = rpc.method, caller = %call.admitted.caller.identity, operation = %name, "watch started");
         let key = OperationKey {
+            region: call.region.clone(),
             name,
             identity: call.auth.identity(),
         };

@@ -57,8 +57,7 @@ impl Operations for OperationsApi {
             .unary(&rpcs::GET_OPERATION, request, |call, req| async move {
                 let name = domain::check_operation_name("name", &req.name)?;
                 call.authorize(&name.project_id)?;
-                let state =
-                    observe(&self.shared.upstream, &call.auth, call.deadline, &name).await?;
+                let state = observe(&call.upstream, &call.auth, call.deadline, &name).await?;
                 Ok(Reply {
                     value: state.operation,
                     request_id: None,
@@ -73,8 +72,7 @@ impl Operations for OperationsApi {
     ) -> Result<Response<ListOperationsResponse>, Status> {
         self.shared
             .unary(&rpcs::LIST_OPERATIONS, request, |call, req| async move {
-                let mut list =
-                    domain::check_list_operations(&req, self.shared.default_project.as_deref())?;
+                let mut list = domain::check_list_operations(&req, call.default_project())?;
                 call.authorize(&list.project_id)?;
                 let project = list.project_id.clone();
                 // One upstream page per call, except that an empty page of
@@ -87,8 +85,7 @@ impl Operations for OperationsApi {
                         });
                     };
                     list.query.operation_type = Some(kind);
-                    let page = self
-                        .shared
+                    let page = call
                         .upstream
                         .list_operation_logs(&call.auth, call.deadline, &project, &list.query)
                         .await?;
@@ -150,8 +147,7 @@ impl Operations for OperationsApi {
                 }
                 // One reading now: a done operation, or a bad name, answers
                 // at once.
-                let first =
-                    observe(&self.shared.upstream, &call.auth, call.deadline, &name).await?;
+                let first = observe(&call.upstream, &call.auth, call.deadline, &name).await?;
                 if first.operation.done || Instant::now() >= until {
                     return Ok(Reply {
                         value: first.operation,
@@ -164,6 +160,7 @@ impl Operations for OperationsApi {
                 // is the latest state, as at a timeout, and the client waits
                 // again on another replica).
                 let key = OperationKey {
+                    region: call.region.clone(),
                     name,
                     identity: call.auth.identity(),
                 };

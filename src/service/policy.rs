@@ -36,10 +36,9 @@ impl PolicyService for PolicyApi {
         self.shared
             .unary(&rpcs::LIST_POLICIES, request, |call, req| async move {
                 let (project_id, query) =
-                    domain::check_list_policies(&req, self.shared.default_project.as_deref())?;
+                    domain::check_list_policies(&req, call.default_project())?;
                 call.authorize(&project_id)?;
-                let reply = self
-                    .shared
+                let reply = call
                     .upstream
                     .list_policies(&call.auth, call.deadline, &project_id, &query)
                     .await?;
@@ -58,11 +57,10 @@ impl PolicyService for PolicyApi {
                     &req.project_id,
                     "policy_id",
                     &req.policy_id,
-                    self.shared.default_project.as_deref(),
+                    call.default_project(),
                 )?;
                 call.authorize(&target.project_id)?;
-                let reply = self
-                    .shared
+                let reply = call
                     .upstream
                     .get_policy(&call.auth, call.deadline, &target.project_id, &target.id)
                     .await?;

@@ -36,11 +36,9 @@ impl VaultService for VaultApi {
     ) -> Result<Response<ListVaultsResponse>, Status> {
         self.shared
             .unary(&rpcs::LIST_VAULTS, request, |call, req| async move {
-                let (project_id, query) =
-                    domain::check_list_vaults(&req, self.shared.default_project.as_deref())?;
+                let (project_id, query) = domain::check_list_vaults(&req, call.default_project())?;
                 call.authorize(&project_id)?;
-                let reply = self
-                    .shared
+                let reply = call
                     .upstream
                     .list_vaults(&call.auth, call.deadline, &project_id, &query)
                     .await?;
@@ -55,10 +53,10 @@ impl VaultService for VaultApi {
         &self,
         request: Request<StreamVaultsRequest>,
     ) -> Result<Response<Self::StreamVaultsStream>, Status> {
-        let default_project = self.shared.default_project.clone();
-        self.shared.walk(&rpcs::STREAM_VAULTS, request, |req| {
-            domain::check_stream_vaults(req, default_project.as_deref())
-        })
+        self.shared
+            .walk(&rpcs::STREAM_VAULTS, request, |req, default_project| {
+                domain::check_stream_vaults(req, default_project)
+            })
     }
 
     async fn get_vault(
@@ -71,11 +69,10 @@ impl VaultService for VaultApi {
                     &req.project_id,
                     "vault_id",
                     &req.vault_id,
-                    self.shared.default_project.as_deref(),
+                    call.default_project(),
                 )?;
                 call.authorize(&target.project_id)?;
-                let reply = self
-                    .shared
+                let reply = call
                     .upstream
                     .get_vault(&call.auth, call.deadline, &target.project_id, &target.id)
                     .await?;

@@ -12,6 +12,7 @@ pub(crate) mod iam;
 pub mod lenient;
 pub mod paths;
 pub(crate) mod query;
+pub mod regional;
 pub mod regions;
 pub(crate) mod retry;
 pub(crate) mod secrets;

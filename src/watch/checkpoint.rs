@@ -122,6 +122,8 @@ pub(crate) struct WatchKey {
     pub include_backups: bool,
     /// Whose credentials read it: never the credentials themselves.
     pub identity: String,
+    /// The region: never shared across regions.
+    pub region: std::sync::Arc<str>,
 }
 
 impl Subject for WatchKey {
@@ -191,5 +193,9 @@ impl Subject for WatchKey {
 
     fn label(&self) -> String {
         format!("checkpoint {}", self.checkpoint_id)
+    }
+
+    fn region(&self) -> &str {
+        &self.region
     }
 }

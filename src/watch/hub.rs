@@ -41,7 +41,7 @@ use tonic::Status;
 use crate::{
     error::GatewayError,
     proto as pb,
-    upstream::{Auth, FailureClass, UpstreamClient},
+    upstream::{Auth, FailureClass, UpstreamClient, regional::Upstreams},
 };
 
 use super::BoxStream;
@@ -87,6 +87,9 @@ pub(crate) trait Subject: Clone + Eq + std::hash::Hash + Send + Sync + 'static {
     fn empty_heartbeat(now: Timestamp) -> Self::Message;
     /// What the log lines name it by.
     fn label(&self) -> String;
+    /// The region it is read in: each region's pollers use that region's
+    /// upstream client (and so its slots and retry budget).
+    fn region(&self) -> &str;
 }
 
 /// What a poller publishes.
@@ -127,7 +130,7 @@ struct Entry<K: Subject> {
 
 /// The one owner of every running poller of one kind of subject.
 pub(crate) struct WatchHub<K: Subject> {
-    upstream: UpstreamClient,
+    upstreams: Arc<Upstreams>,
     settings: WatchSettings,
     pollers: Mutex<HashMap<K, Entry<K>>>,
     generations: std::sync::atomic::AtomicU64,
@@ -144,9 +147,9 @@ impl<K: Subject> std::fmt::Debug for WatchHub<K> {
 
 impl<K: Subject> WatchHub<K> {
     /// A hub polling through `upstream`.
-    pub(crate) fn new(upstream: UpstreamClient, settings: WatchSettings) -> Arc<Self> {
+    pub(crate) fn new(upstreams: Arc<Upstreams>, settings: WatchSettings) -> Arc<Self> {
         Arc::new(Self {
-            upstream,
+            upstreams,
             settings,
             pollers: Mutex::new(HashMap::new()),
             generations: std::sync::atomic::AtomicU64::new(0),
@@ -217,12 +220,17 @@ impl<K: Subject> WatchHub<K> {
         let mut last: Option<Arc<Snapshot<K::State>>> = None;
         // Failures that may pass, since the last successful poll.
         let mut passing_failures = 0u32;
+        // The call that started the poller settled the region already.
+        let upstream = self
+            .upstreams
+            .get(key.region())
+            .map_or_else(|_| self.upstreams.default_client().clone(), |(_, c)| c);
         loop {
             // A poll can hang up to the upstream timeout; no one should wait
             // for it once every watcher has left. Dropping the fetch drops the
             // upstream request, which aborts it.
             let fetched = tokio::select! {
-                fetched = key.fetch(&self.upstream, &auth) => fetched,
+                fetched = key.fetch(&upstream, &auth) => fetched,
                 () = sender.closed() => {
                     if self.retire(&key, generation, false) {
                         return;

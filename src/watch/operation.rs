@@ -261,6 +261,8 @@ pub(crate) struct OperationKey {
     pub name: OperationName,
     /// Whose credentials read it: never the credentials themselves.
     pub identity: String,
+    /// The region: never shared across regions.
+    pub region: std::sync::Arc<str>,
 }
 
 impl Subject for OperationKey {
@@ -340,6 +342,10 @@ impl Subject for OperationKey {
 
     fn label(&self) -> String {
         self.name.to_string()
+    }
+
+    fn region(&self) -> &str {
+        &self.region
     }
 }
 

@@ -75,6 +75,7 @@ async fn every_call_is_signed_and_accepted() {
         .get_checkpoint(pb::GetCheckpointRequest {
             project_id: String::new(),
             checkpoint_id: cp.id.clone(),
+            region: String::new(),
         })
         .await
         .unwrap();
@@ -100,6 +101,7 @@ async fn every_call_is_signed_and_accepted() {
         .get_backup(pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: page.backups[0].id.clone(),
+            region: String::new(),
         })
         .await
         .unwrap();
@@ -107,6 +109,7 @@ async fn every_call_is_signed_and_accepted() {
         .get_checkpoint_item(pb::GetCheckpointItemRequest {
             project_id: String::new(),
             checkpoint_item_id: page.backups[0].id.clone(),
+            region: String::new(),
         })
         .await
         .unwrap();
@@ -121,6 +124,7 @@ async fn a_wrong_sk_is_unauthenticated_with_apigw_reason() {
         .get_backup(pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: BACKUP.into(),
+            region: String::new(),
         })
         .await
         .unwrap_err();
@@ -150,6 +154,7 @@ async fn the_secret_key_file_is_reread_when_it_changes() {
     let get = || pb::GetBackupRequest {
         project_id: String::new(),
         backup_id: BACKUP.into(),
+        region: String::new(),
     };
     gw.backups().get_backup(get()).await.unwrap();
     // Rotated to a key the simulator does not know: refused.
@@ -182,6 +187,7 @@ async fn projects_outside_the_allow_list_are_refused_before_upstream() {
         .get_backup(pb::GetBackupRequest {
             project_id: "someone_elses_project".into(),
             backup_id: BACKUP.into(),
+            region: String::new(),
         })
         .await
         .unwrap_err();
@@ -216,6 +222,7 @@ async fn projects_outside_the_allow_list_are_refused_before_upstream() {
             pb::GetCheckpointItemRequest {
                 project_id: "someone_elses_project".into(),
                 checkpoint_item_id: "x".into(),
+                region: String::new(),
             },
             "a-token",
         ))
@@ -238,6 +245,7 @@ async fn no_credentials_anywhere_is_unauthenticated() {
         .get_backup(pb::GetBackupRequest {
             project_id: PROJECT.into(),
             backup_id: BACKUP.into(),
+            region: String::new(),
         })
         .await
         .unwrap_err();
@@ -264,6 +272,7 @@ async fn iam_user_tokens_are_cached_refreshed_and_retried_once_on_401() {
     let get = || pb::GetBackupRequest {
         project_id: String::new(),
         backup_id: BACKUP.into(),
+        region: String::new(),
     };
 
     // Many concurrent calls on a cold cache: one login.
@@ -314,6 +323,7 @@ async fn a_wrong_iam_password_is_unauthenticated() {
         .get_backup(pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: BACKUP.into(),
+            region: String::new(),
         })
         .await
         .unwrap_err();
@@ -362,6 +372,7 @@ fn get_default_project_backup() -> pb::GetBackupRequest {
     pb::GetBackupRequest {
         project_id: String::new(),
         backup_id: BACKUP.into(),
+        region: String::new(),
     }
 }
 
@@ -535,6 +546,7 @@ async fn temporary_credentials_send_and_sign_their_security_token() {
     let get = || pb::GetBackupRequest {
         project_id: String::new(),
         backup_id: BACKUP.into(),
+        region: String::new(),
     };
     let temporary = Held {
         aksk: Some(AkSk {
@@ -584,6 +596,7 @@ async fn the_binary_reads_huaweis_documented_environment_names() {
         .get_backup(pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: BACKUP.into(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -613,6 +626,7 @@ async fn precedence_is_caller_token_then_aksk_then_iam() {
     let get = || pb::GetBackupRequest {
         project_id: String::new(),
         backup_id: BACKUP.into(),
+        region: String::new(),
     };
     // AK/SK and IAM both held: AK/SK signs, IAM is never asked.
     let both = Held {

@@ -35,6 +35,7 @@ async fn wait_for_terminal(gw: &Gateway, id: &str) -> pb::Checkpoint {
             .get_checkpoint(pb::GetCheckpointRequest {
                 project_id: String::new(),
                 checkpoint_id: id.into(),
+                region: String::new(),
             })
             .await
             .unwrap()
@@ -121,6 +122,7 @@ async fn create_follow_list_and_read_through_the_gateway() {
         .get_backup(pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: backup.id.clone(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -136,6 +138,7 @@ async fn create_follow_list_and_read_through_the_gateway() {
         .get_checkpoint_item(pb::GetCheckpointItemRequest {
             project_id: String::new(),
             checkpoint_item_id: backup.id.clone(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -181,6 +184,7 @@ async fn seeds_paging_and_upstream_errors() {
         .get_backup(pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: BACKUP.into(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -228,6 +232,7 @@ async fn seeds_paging_and_upstream_errors() {
                 .get_backup(pb::GetBackupRequest {
                     project_id: String::new(),
                     backup_id: "missing".into(),
+                    region: String::new(),
                 })
                 .await
                 .unwrap_err(),
@@ -239,6 +244,7 @@ async fn seeds_paging_and_upstream_errors() {
                 .get_checkpoint(pb::GetCheckpointRequest {
                     project_id: String::new(),
                     checkpoint_id: "missing".into(),
+                    region: String::new(),
                 })
                 .await
                 .unwrap_err(),
@@ -250,6 +256,7 @@ async fn seeds_paging_and_upstream_errors() {
                 .get_checkpoint_item(pb::GetCheckpointItemRequest {
                     project_id: String::new(),
                     checkpoint_item_id: "missing".into(),
+                    region: String::new(),
                 })
                 .await
                 .unwrap_err(),
@@ -301,6 +308,7 @@ async fn tokens_and_faults_through_the_gateway() {
     let req = || pb::GetBackupRequest {
         project_id: String::new(),
         backup_id: BACKUP.into(),
+        region: String::new(),
     };
     let mut backups = s.backups();
     backups

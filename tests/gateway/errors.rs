@@ -20,6 +20,7 @@ fn get_backup() -> pb::GetBackupRequest {
     pb::GetBackupRequest {
         project_id: PROJECT.into(),
         backup_id: BACKUP.into(),
+        region: String::new(),
     }
 }
 
@@ -197,6 +198,7 @@ async fn csbs_errors_carry_the_csbs_domain() {
         .get_checkpoint_item(pb::GetCheckpointItemRequest {
             project_id: PROJECT.into(),
             checkpoint_item_id: "x".into(),
+            region: String::new(),
         })
         .await
         .unwrap_err();
@@ -456,6 +458,7 @@ async fn unknown_upstream_enum_values_do_not_fail_the_call() {
         .get_checkpoint(pb::GetCheckpointRequest {
             project_id: PROJECT.into(),
             checkpoint_id: "c1".into(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -487,6 +490,7 @@ async fn unconfigured_csbs_is_failed_precondition() {
         .get_checkpoint_item(pb::GetCheckpointItemRequest {
             project_id: PROJECT.into(),
             checkpoint_item_id: "x".into(),
+            region: String::new(),
         })
         .await
         .unwrap_err();

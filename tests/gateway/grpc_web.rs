@@ -239,6 +239,7 @@ fn get_seed_backup() -> pb::GetBackupRequest {
     pb::GetBackupRequest {
         project_id: String::new(),
         backup_id: BACKUP.into(),
+        region: String::new(),
     }
 }
 
@@ -331,6 +332,7 @@ async fn errors_carry_status_message_and_details() {
             &pb::GetBackupRequest {
                 project_id: String::new(),
                 backup_id: "../etc/passwd".into(),
+                region: String::new(),
             },
             wire,
             &[],
@@ -371,6 +373,7 @@ async fn errors_carry_status_message_and_details() {
         &pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: "00000000-0000-4000-8000-000000000000".into(),
+            region: String::new(),
         },
         Wire::Binary,
         &[],
@@ -386,6 +389,7 @@ async fn the_size_limit_counts_decoded_frames() {
     let near = pb::GetBackupRequest {
         project_id: String::new(),
         backup_id: "x".repeat(997),
+        region: String::new(),
     };
     assert_eq!(near.encoded_len(), 1000);
     for wire in [Wire::Binary, Wire::Text] {
@@ -399,6 +403,7 @@ async fn the_size_limit_counts_decoded_frames() {
     let over = pb::GetBackupRequest {
         project_id: String::new(),
         backup_id: "x".repeat(1100),
+        region: String::new(),
     };
     for wire in [Wire::Binary, Wire::Text] {
         let reply = web_call(&gw, GET_BACKUP, &over, wire, &[]).await;
@@ -732,6 +737,7 @@ fn watch_request(id: &str) -> Vec<u8> {
             project_id: String::new(),
             checkpoint_id: id.into(),
             include_backups: false,
+            region: String::new(),
         }
         .encode_to_vec(),
     )

@@ -165,6 +165,7 @@ async fn sequential_duplicates_create_once_and_replay_the_answer() {
         .get_checkpoint(pb::GetCheckpointRequest {
             project_id: String::new(),
             checkpoint_id: first,
+            region: String::new(),
         })
         .await
         .unwrap();
@@ -271,6 +272,7 @@ async fn a_create_outlives_its_first_callers_deadline() {
         .get_checkpoint(pb::GetCheckpointRequest {
             project_id: String::new(),
             checkpoint_id: cp.clone(),
+            region: String::new(),
         })
         .await
         .unwrap();
@@ -726,6 +728,7 @@ async fn replicas_share_restore_and_delete_request_ids_through_redis() {
         .get_backup(pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: BACKUP.into(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -746,6 +749,7 @@ async fn replicas_share_restore_and_delete_request_ids_through_redis() {
             ..Default::default()
         }),
         request_id: id.into(),
+        region: String::new(),
     };
     sim.faults(json!([{"route": "restore_backup", "latency_ms": 300}]))
         .await;
@@ -771,6 +775,7 @@ async fn replicas_share_restore_and_delete_request_ids_through_redis() {
         project_id: String::new(),
         backup_id: BACKUP.into(),
         request_id: id.into(),
+        region: String::new(),
     };
     let status = client_b
         .clone()

@@ -100,6 +100,7 @@ async fn get_vault_maps_both_documented_shapes_field_for_field() {
     let get = || pb::GetVaultRequest {
         project_id: PROJECT.into(),
         vault_id: VAULT_A.into(),
+        region: String::new(),
     };
 
     let response = client.get_vault(get()).await.unwrap();
@@ -233,6 +234,7 @@ async fn list_vaults_sends_exactly_the_filters_set_and_reports_the_total() {
             status: pb::VaultStatus::Available as i32,
             resource_ids: vec![SERVER.into(), "b1".into()],
             availability_zone: "az1.dc1".into(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -332,6 +334,7 @@ async fn policies_map_field_for_field_and_send_their_filters() {
         .get_policy(pb::GetPolicyRequest {
             project_id: PROJECT.into(),
             policy_id: policy_id.into(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -374,6 +377,7 @@ async fn policies_map_field_for_field_and_send_their_filters() {
             project_id: PROJECT.into(),
             operation_type: pb::PolicyOperationType::Replication as i32,
             vault_id: VAULT.into(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -512,6 +516,7 @@ async fn operation_logs_map_every_variant_and_send_every_filter() {
             offset: Some(10),
             destination_region: "region2".into(),
             destination_project_id: "68589cac08274b82b4e254268a3862d8".into(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -621,6 +626,7 @@ async fn operation_logs_map_every_variant_and_send_every_filter() {
         .get_operation_log(pb::GetOperationLogRequest {
             project_id: PROJECT.into(),
             operation_log_id: log_id.into(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -723,6 +729,7 @@ async fn missing_vaults_policies_and_logs_are_not_found_with_upstreams_code() {
             .get_vault(pb::GetVaultRequest {
                 project_id: PROJECT.into(),
                 vault_id: vault.into(),
+                region: String::new(),
             })
             .await
             .unwrap_err();
@@ -734,6 +741,7 @@ async fn missing_vaults_policies_and_logs_are_not_found_with_upstreams_code() {
         .get_policy(pb::GetPolicyRequest {
             project_id: PROJECT.into(),
             policy_id: "p1".into(),
+            region: String::new(),
         })
         .await
         .unwrap_err();
@@ -745,6 +753,7 @@ async fn missing_vaults_policies_and_logs_are_not_found_with_upstreams_code() {
         .get_operation_log(pb::GetOperationLogRequest {
             project_id: PROJECT.into(),
             operation_log_id: "o1".into(),
+            region: String::new(),
         })
         .await
         .unwrap_err();
@@ -801,6 +810,7 @@ async fn bad_input_names_each_field_and_sends_nothing() {
         .get_vault(pb::GetVaultRequest {
             project_id: PROJECT.into(),
             vault_id: "a/b".into(),
+            region: String::new(),
         })
         .await
         .unwrap_err();
@@ -812,6 +822,7 @@ async fn bad_input_names_each_field_and_sends_nothing() {
             project_id: PROJECT.into(),
             operation_type: 7,
             vault_id: "x y".into(),
+            region: String::new(),
         })
         .await
         .unwrap_err();
@@ -846,6 +857,7 @@ async fn bad_input_names_each_field_and_sends_nothing() {
         .get_operation_log(pb::GetOperationLogRequest {
             project_id: String::new(),
             operation_log_id: String::new(),
+            region: String::new(),
         })
         .await
         .unwrap_err();
@@ -969,6 +981,7 @@ async fn a_checkpoint_created_through_the_gateway_is_a_backup_operation_that_suc
         .get_backup(pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: backup_id.clone(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -982,6 +995,7 @@ async fn a_checkpoint_created_through_the_gateway_is_a_backup_operation_that_suc
         .get_operation_log(pb::GetOperationLogRequest {
             project_id: String::new(),
             operation_log_id: log.id.clone(),
+            region: String::new(),
         })
         .await
         .unwrap()

@@ -56,6 +56,7 @@ async fn the_metrics_endpoint_counts_rpcs_upstream_calls_streams_and_creates() {
     let get = |id: &str| pb::GetBackupRequest {
         project_id: String::new(),
         backup_id: id.into(),
+        region: String::new(),
     };
     backups.get_backup(get(BACKUP)).await.unwrap();
     backups.get_backup(get(BACKUP)).await.unwrap();
@@ -107,6 +108,7 @@ async fn the_metrics_endpoint_counts_rpcs_upstream_calls_streams_and_creates() {
                 c.get_checkpoint_item(pb::GetCheckpointItemRequest {
                     project_id: String::new(),
                     checkpoint_item_id: CHECKPOINT_ITEM.into(),
+                    region: String::new(),
                 })
                 .await
             })

@@ -48,6 +48,7 @@ fn server_restore(request_id: &str) -> pb::RestoreBackupRequest {
             ..Default::default()
         }),
         request_id: request_id.into(),
+        region: String::new(),
     }
 }
 
@@ -357,6 +358,7 @@ async fn a_delete_is_done_when_the_backup_is_gone_and_a_second_delete_answers_th
         project_id: PROJECT.into(),
         backup_id: BACKUP.into(),
         request_id: String::new(),
+        region: String::new(),
     };
     let op = gw
         .backups()
@@ -588,6 +590,7 @@ async fn bad_input_names_the_field_and_nothing_reaches_upstream() {
             project_id: PROJECT.into(),
             backup_id: String::new(),
             request_id: String::new(),
+            region: String::new(),
         })
         .await
         .unwrap_err();
@@ -691,6 +694,7 @@ async fn a_repeated_request_id_returns_the_same_operation_and_sends_nothing() {
         project_id: PROJECT.into(),
         backup_id: BACKUP.into(),
         request_id: id.into(),
+        region: String::new(),
     };
     let err = gw
         .backups()
@@ -835,7 +839,10 @@ async fn watch_operation_rides_out_a_failing_poll_and_ends_ok_when_done() {
     let name = format!("projects/{PROJECT}/operations/restore.{LOG}");
     let mut stream = gw
         .operation_logs()
-        .watch_operation(pb::WatchOperationRequest { name: name.clone() })
+        .watch_operation(pb::WatchOperationRequest {
+            name: name.clone(),
+            region: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -923,6 +930,7 @@ async fn a_restore_or_delete_that_may_have_arrived_is_never_sent_twice() {
             project_id: PROJECT.into(),
             backup_id: BACKUP.into(),
             request_id: String::new(),
+            region: String::new(),
         })
         .await
         .unwrap_err();
@@ -986,6 +994,7 @@ pub(crate) async fn seeded_disk(gw: &Gateway) -> String {
         .get_backup(pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: BACKUP.into(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -1013,6 +1022,7 @@ fn sim_restore(disk: &str, target: &str) -> pb::RestoreBackupRequest {
             ..Default::default()
         }),
         request_id: String::new(),
+        region: String::new(),
     }
 }
 
@@ -1041,6 +1051,7 @@ async fn a_restore_runs_to_success_and_another_gateway_process_answers_for_it() 
         .get_backup(pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: BACKUP.into(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -1171,6 +1182,7 @@ async fn a_delete_runs_until_the_backup_is_gone_and_watchers_share_one_poller() 
                 ..Default::default()
             }),
             request_id: String::new(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -1183,6 +1195,7 @@ async fn a_delete_runs_until_the_backup_is_gone_and_watchers_share_one_poller() 
             project_id: String::new(),
             checkpoint_id: created.id.clone(),
             include_backups: true,
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -1202,6 +1215,7 @@ async fn a_delete_runs_until_the_backup_is_gone_and_watchers_share_one_poller() 
             project_id: String::new(),
             backup_id: backup_id.clone(),
             request_id: String::new(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -1217,6 +1231,7 @@ async fn a_delete_runs_until_the_backup_is_gone_and_watchers_share_one_poller() 
             project_id: String::new(),
             backup_id: backup_id.clone(),
             request_id: String::new(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -1232,6 +1247,7 @@ async fn a_delete_runs_until_the_backup_is_gone_and_watchers_share_one_poller() 
             .operation_logs()
             .watch_operation(pb::WatchOperationRequest {
                 name: op.name.clone(),
+                region: String::new(),
             })
             .await
             .unwrap()
@@ -1266,6 +1282,7 @@ async fn a_delete_runs_until_the_backup_is_gone_and_watchers_share_one_poller() 
         .get_backup(pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: backup_id.clone(),
+            region: String::new(),
         })
         .await
         .unwrap_err();
@@ -1275,6 +1292,7 @@ async fn a_delete_runs_until_the_backup_is_gone_and_watchers_share_one_poller() 
         .get_checkpoint(pb::GetCheckpointRequest {
             project_id: String::new(),
             checkpoint_id: created.id,
+            region: String::new(),
         })
         .await
         .unwrap_err();
@@ -1313,6 +1331,7 @@ async fn a_backup_being_restored_cannot_be_deleted_and_the_restore_still_answers
         project_id: String::new(),
         backup_id: BACKUP.into(),
         request_id: String::new(),
+        region: String::new(),
     };
     // Upstream refuses to delete a backup under a restore; the refusal is
     // passed on with upstream's code.
@@ -1388,6 +1407,7 @@ async fn upstream_failing_while_an_operation_is_followed() {
         .operation_logs()
         .watch_operation(pb::WatchOperationRequest {
             name: op.name.clone(),
+            region: String::new(),
         })
         .await
         .unwrap()

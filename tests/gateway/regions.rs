@@ -189,6 +189,7 @@ async fn a_region_alone_points_the_gateway_at_its_endpoints() {
         .get_backup(pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: BACKUP.into(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -196,4 +197,198 @@ async fn a_region_alone_points_the_gateway_at_its_endpoints() {
         .backup
         .unwrap();
     assert_eq!(backup.id, BACKUP);
+}
+
+// ---------------------------------------------------------------- one gateway, two regions
+
+use cbr_gateway::upstream::regions::{RegionInputs, RegionTable};
+use cbr_simulator::SimulatorSettings;
+
+const HOME: &str = "ap-southeast-1";
+const AWAY: &str = "ap-southeast-3";
+
+/// A gateway whose default region (`HOME`) is its in-process simulator and
+/// whose `AWAY` region is `away` (another simulator, with other data), as
+/// `HUAWEICLOUD_SDK_REGION_CBR_AP_SOUTHEAST_3` would set it.
+async fn two_regions(
+    home: SimulatorSettings,
+    away: &cbr_simulator::Embedded,
+    max_inflight: usize,
+) -> TestStack {
+    let away_url = format!("http://{}", away.addr);
+    TestStack::builder()
+        .simulator(home)
+        .project(PROJECT)
+        .settings(move |s| {
+            let home_url = s.upstream.cbr_endpoint.clone().unwrap();
+            let table = RegionTable::resolve(&RegionInputs {
+                default_region: Some(HOME),
+                cbr_endpoint: Some(&home_url),
+                environment: vec![("HUAWEICLOUD_SDK_REGION_CBR_AP_SOUTHEAST_3".into(), away_url)],
+                ..Default::default()
+            })
+            .unwrap();
+            s.regions.default = HOME.into();
+            s.regions.table = Some(table);
+            s.upstream.max_inflight = max_inflight;
+            s.watch.poll_interval = std::time::Duration::from_millis(50);
+            s.watch.max_poll_interval = std::time::Duration::from_millis(100);
+        })
+        .spawn()
+        .await
+}
+
+fn sim(fleet_size: usize) -> SimulatorSettings {
+    SimulatorSettings {
+        fleet_size,
+        ..Default::default()
+    }
+}
+
+fn count_in(region: &str, via_metadata: bool) -> tonic::Request<pb::ListBackupsRequest> {
+    let mut req = pb::ListBackupsRequest {
+        project_id: PROJECT.into(),
+        limit: Some(1),
+        ..Default::default()
+    };
+    if via_metadata {
+        let mut r = tonic::Request::new(req);
+        r.metadata_mut()
+            .insert("x-cbr-region", region.parse().unwrap());
+        return r;
+    }
+    req.region = region.into();
+    tonic::Request::new(req)
+}
+
+#[tokio::test]
+async fn calls_name_their_region_and_each_region_has_its_own_data() {
+    let away = cbr_simulator::spawn(&sim(40)).await.unwrap();
+    let stack = two_regions(sim(10), &away, 64).await;
+    let mut backups = stack.backups();
+    let count = |r: tonic::Response<pb::ListBackupsResponse>| r.into_inner().count;
+    let home = count(backups.list_backups(count_in("", false)).await.unwrap());
+    let named_home = count(backups.list_backups(count_in(HOME, false)).await.unwrap());
+    let field = count(backups.list_backups(count_in(AWAY, false)).await.unwrap());
+    let metadata = count(backups.list_backups(count_in(AWAY, true)).await.unwrap());
+    assert_eq!(home, named_home);
+    assert_eq!(field, metadata);
+    assert_ne!(home, field, "each region has its own data");
+    assert_eq!(
+        away.state.stats.snapshot()["list_backups"],
+        2,
+        "only the calls naming {AWAY} reached its upstream"
+    );
+
+    // Both set and different; unknown; both name the known ones.
+    let mut both = count_in(AWAY, false);
+    both.metadata_mut()
+        .insert("x-cbr-region", HOME.parse().unwrap());
+    let err = backups.list_backups(both).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_eq!(bad_fields(&err), ["region"]);
+    assert!(err.message().contains("x-cbr-region"), "{}", err.message());
+    let err = backups
+        .list_backups(count_in("xx-nowhere-1", false))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&err), ["region"]);
+    assert!(
+        err.message().contains(AWAY) && err.message().contains(HOME),
+        "{}",
+        err.message()
+    );
+
+    // Projects belong to one region: the configured one is the default
+    // region's, a call elsewhere names its own.
+    let err = backups
+        .get_backup(pb::GetBackupRequest {
+            backup_id: BACKUP.into(),
+            region: AWAY.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&err), ["project_id"]);
+}
+
+#[tokio::test]
+async fn an_outage_in_one_region_leaves_the_other_untouched() {
+    // AWAY answers every call with 503 after 2 s; its 4 upstream slots fill.
+    let away = cbr_simulator::spawn(&SimulatorSettings {
+        faults: vec![
+            "route=*,error_rate=1,status=503,latency=2s"
+                .parse()
+                .unwrap(),
+        ],
+        ..sim(10)
+    })
+    .await
+    .unwrap();
+    let stack = two_regions(sim(10), &away, 4).await;
+    let get = |region: &str| pb::GetBackupRequest {
+        project_id: PROJECT.into(),
+        backup_id: BACKUP.into(),
+        region: region.into(),
+    };
+    let stuck: Vec<_> = (0..8)
+        .map(|_| {
+            let mut client = stack.backups();
+            let req = get(AWAY);
+            tokio::spawn(async move { client.get_backup(req).await })
+        })
+        .collect();
+    // Wait until AWAY's upstream holds requests in flight: the outage is on.
+    while away.state.stats.in_flight()["get_backup"] == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // HOME meanwhile: every call succeeds, and all of them while AWAY's are
+    // still held (its slots are AWAY's own, its budget too).
+    let mut home = stack.backups();
+    for _ in 0..20 {
+        let b = home.get_backup(get(HOME)).await.unwrap().into_inner();
+        assert_eq!(b.backup.unwrap().id, BACKUP);
+    }
+    assert!(
+        away.state.stats.in_flight()["get_backup"] > 0,
+        "HOME answered 20 calls before AWAY's first failure came back"
+    );
+    assert_eq!(
+        stack.sim().state.stats.snapshot()["get_backup"],
+        20,
+        "no retries at HOME"
+    );
+    for call in stuck {
+        let err = call.await.unwrap().unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn watchers_in_two_regions_never_share_a_poller() {
+    let away = cbr_simulator::spawn(&sim(10)).await.unwrap();
+    let stack = two_regions(sim(10), &away, 64).await;
+    let watch = |region: &str| pb::WatchCheckpointRequest {
+        project_id: PROJECT.into(),
+        checkpoint_id: CHECKPOINT.into(),
+        include_backups: false,
+        region: region.into(),
+    };
+    // The seeded checkpoint exists in both under one ID; it is already
+    // done, so each watch ends after its first state — read in its own
+    // region, by that region's poller.
+    for region in [HOME, AWAY] {
+        let mut s = stack
+            .checkpoints()
+            .watch_checkpoint(watch(region))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            s.message().await.unwrap().unwrap().kind(),
+            pb::WatchEventKind::Initial
+        );
+    }
+    assert_eq!(stack.sim().state.stats.snapshot()["get_checkpoint"], 1);
+    assert_eq!(away.state.stats.snapshot()["get_checkpoint"], 1);
 }

@@ -57,6 +57,7 @@ fn get_backup(timeout: Option<Duration>) -> tonic::Request<pb::GetBackupRequest>
     let mut req = tonic::Request::new(pb::GetBackupRequest {
         project_id: String::new(),
         backup_id: BACKUP.into(),
+        region: String::new(),
     });
     if let Some(t) = timeout {
         req.set_timeout(t);
@@ -250,6 +251,7 @@ async fn retry_after_is_waited_for_when_it_fits() {
             pb::GetBackupRequest {
                 project_id: PROJECT.into(),
                 backup_id: BACKUP.into(),
+                region: String::new(),
             },
             "t",
         ))

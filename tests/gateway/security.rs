@@ -130,6 +130,7 @@ fn get_backup() -> pb::GetBackupRequest {
     pb::GetBackupRequest {
         project_id: PROJECT.into(),
         backup_id: BACKUP.into(),
+        region: String::new(),
     }
 }
 

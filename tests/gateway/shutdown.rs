@@ -84,6 +84,7 @@ async fn the_drain_finishes_unary_calls_and_ends_watch_streams() {
             .get_backup(pb::GetBackupRequest {
                 project_id: String::new(),
                 backup_id: BACKUP.into(),
+                region: String::new(),
             })
             .await
     });
@@ -157,6 +158,7 @@ async fn sigterm_under_load_loses_no_call_and_exits_0() {
                     .get_backup(pb::GetBackupRequest {
                         project_id: String::new(),
                         backup_id: BACKUP.into(),
+                        region: String::new(),
                     })
                     .await;
                 match r {

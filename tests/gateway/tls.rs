@@ -580,6 +580,7 @@ async fn client_certificates_name_the_caller_for_the_policy() {
                 .get_backup(GetBackupRequest {
                     project_id: "4229d7a45436489f8c3dc2b1d35d4987".into(),
                     backup_id: "6df2b54c-dd62-4059-a07c-1b8f24f2725d".into(),
+                    region: String::new(),
                 })
                 .await
         }

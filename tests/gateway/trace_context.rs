@@ -61,6 +61,7 @@ async fn the_callers_trace_context_reaches_every_upstream_request() {
         .get_backup(traced(pb::GetBackupRequest {
             project_id: PROJECT.into(),
             backup_id: BACKUP.into(),
+            region: String::new(),
         }))
         .await
         .unwrap();
@@ -111,6 +112,7 @@ async fn a_call_without_a_trace_starts_one() {
             .get_backup(pb::GetBackupRequest {
                 project_id: PROJECT.into(),
                 backup_id: BACKUP.into(),
+                region: String::new(),
             })
             .await
             .unwrap();
@@ -153,6 +155,7 @@ async fn the_rpc_log_line_carries_the_trace_id_and_the_callers_request_id() {
         .get_backup(traced(pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: BACKUP.into(),
+            region: String::new(),
         }))
         .await
         .unwrap();
@@ -237,6 +240,7 @@ async fn with_otlp_each_rpc_and_upstream_request_is_a_span_under_the_callers() {
         .get_backup(traced(pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: BACKUP.into(),
+            region: String::new(),
         }))
         .await
         .unwrap();

@@ -50,6 +50,7 @@ async fn get_checkpoint_maps_the_seed_document() {
             pb::GetCheckpointRequest {
                 project_id: PROJECT.into(),
                 checkpoint_id: CHECKPOINT.into(),
+                region: String::new(),
             },
             "user-token",
         ))
@@ -117,6 +118,7 @@ async fn create_checkpoint_sends_the_seed_body_and_maps_the_answer() {
                 ..Default::default()
             }),
             request_id: String::new(),
+            region: String::new(),
         })
         .await
         .unwrap();
@@ -210,6 +212,7 @@ async fn create_checkpoint_sends_every_parameter_it_was_given() {
                 retention_duration_days: Some(30),
             }),
             request_id: String::new(),
+            region: String::new(),
         })
         .await
         .unwrap();
@@ -251,6 +254,7 @@ async fn get_backup_maps_the_seed_document_with_its_child() {
         .get_backup(pb::GetBackupRequest {
             project_id: PROJECT.into(),
             backup_id: BACKUP.into(),
+            region: String::new(),
         })
         .await
         .unwrap();
@@ -511,6 +515,7 @@ async fn list_backups_sends_exactly_the_filters_set() {
         used_percent: Some(80),
         show_replication: Some(true),
         incremental: Some(true),
+        region: String::new(),
     };
     let page = client.list_backups(everything).await.unwrap().into_inner();
     // Upstream echoed neither offset nor limit: the request's values come back.
@@ -607,6 +612,7 @@ async fn get_checkpoint_item_maps_the_csbs_seed_on_its_own_endpoint() {
         .get_checkpoint_item(pb::GetCheckpointItemRequest {
             project_id: PROJECT.into(),
             checkpoint_item_id: CHECKPOINT_ITEM.into(),
+            region: String::new(),
         })
         .await
         .unwrap();
@@ -712,6 +718,7 @@ async fn get_checkpoint_item_reads_the_otc_example_with_nulls() {
         .get_checkpoint_item(pb::GetCheckpointItemRequest {
             project_id: PROJECT.into(),
             checkpoint_item_id: "7b99acfd-18c3-4f26-9d39-b4ebd2ea3e12".into(),
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -752,6 +759,7 @@ async fn project_and_token_handling() {
     let req = || pb::GetBackupRequest {
         project_id: String::new(),
         backup_id: BACKUP.into(),
+        region: String::new(),
     };
     // Without a token: the gateway's own AK/SK signs; no X-Auth-Token at all.
     gw.backups().get_backup(req()).await.unwrap();

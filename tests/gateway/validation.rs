@@ -81,6 +81,7 @@ async fn hostile_ids_never_reach_upstream() {
             .get_checkpoint(pb::GetCheckpointRequest {
                 project_id: PROJECT.into(),
                 checkpoint_id: id.into(),
+                region: String::new(),
             })
             .await;
         assert_invalid(r, "checkpoint_id");
@@ -88,6 +89,7 @@ async fn hostile_ids_never_reach_upstream() {
             .get_checkpoint(pb::GetCheckpointRequest {
                 project_id: id.into(),
                 checkpoint_id: CHECKPOINT.into(),
+                region: String::new(),
             })
             .await;
         assert_invalid(r, "project_id");
@@ -95,6 +97,7 @@ async fn hostile_ids_never_reach_upstream() {
             .get_backup(pb::GetBackupRequest {
                 project_id: PROJECT.into(),
                 backup_id: id.into(),
+                region: String::new(),
             })
             .await;
         assert_invalid(r, "backup_id");
@@ -102,6 +105,7 @@ async fn hostile_ids_never_reach_upstream() {
             .get_checkpoint_item(pb::GetCheckpointItemRequest {
                 project_id: PROJECT.into(),
                 checkpoint_item_id: id.into(),
+                region: String::new(),
             })
             .await;
         assert_invalid(r, "checkpoint_item_id");
@@ -149,6 +153,7 @@ async fn required_ids_and_project() {
         .get_backup(pb::GetBackupRequest {
             project_id: String::new(),
             backup_id: BACKUP.into(),
+            region: String::new(),
         })
         .await;
     assert_invalid(r, "project_id");
@@ -157,6 +162,7 @@ async fn required_ids_and_project() {
         .get_backup(pb::GetBackupRequest {
             project_id: PROJECT.into(),
             backup_id: String::new(),
+            region: String::new(),
         })
         .await;
     assert_invalid(r, "backup_id");
@@ -177,6 +183,7 @@ fn create(parameters: pb::CheckpointParameters) -> pb::CreateCheckpointRequest {
         vault_id: VAULT.into(),
         parameters: Some(parameters),
         request_id: String::new(),
+        region: String::new(),
     }
 }
 
@@ -682,6 +689,7 @@ async fn malformed_tokens_are_refused_and_never_forwarded() {
     let mut req = tonic::Request::new(pb::GetBackupRequest {
         project_id: PROJECT.into(),
         backup_id: BACKUP.into(),
+        region: String::new(),
     });
     req.metadata_mut()
         .insert("x-auth-token", "has space".parse().unwrap());

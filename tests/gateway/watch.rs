@@ -164,6 +164,7 @@ async fn watch(
             project_id: String::new(),
             checkpoint_id: id.into(),
             include_backups,
+            region: String::new(),
         })
         .await
         .unwrap()
@@ -302,6 +303,7 @@ async fn watchers_with_different_credentials_never_share() {
         project_id: String::new(),
         checkpoint_id: id.clone(),
         include_backups: false,
+        region: String::new(),
     };
     let mut a = client
         .watch_checkpoint(with_token(req(), "token-a"))
@@ -412,6 +414,7 @@ async fn heartbeats_while_nothing_changes_and_the_stream_cap() {
             project_id: String::new(),
             checkpoint_id: id.clone(),
             include_backups: false,
+            region: String::new(),
         })
         .await;
     let status = match third {
@@ -428,6 +431,7 @@ async fn heartbeats_while_nothing_changes_and_the_stream_cap() {
                 project_id: String::new(),
                 checkpoint_id: id.clone(),
                 include_backups: false,
+                region: String::new(),
             })
             .await;
         if again.is_ok() {
@@ -468,6 +472,7 @@ async fn the_callers_deadline_ends_a_watch_with_deadline_exceeded() {
         project_id: String::new(),
         checkpoint_id: id,
         include_backups: false,
+        region: String::new(),
     });
     req.set_timeout(Duration::from_millis(700));
     let started = Instant::now();

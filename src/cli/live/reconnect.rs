@@ -31,6 +31,7 @@ pub(super) async fn subscribe(
         project_id: conn.project_id.clone(),
         checkpoint_id: target.id.clone(),
         include_backups: target.include_backups,
+        region: String::new(),
     };
     Ok(conn
         .checkpoints()

@@ -300,6 +300,7 @@ pub(super) fn list_request(valid: bool) -> BoxedStrategy<WithDefault<pb::ListBac
                     used_percent,
                     show_replication,
                     incremental,
+                    region: String::new(),
                 };
                 (req, default)
             },
@@ -442,6 +443,7 @@ pub(super) fn create_request(
                     vault_id,
                     parameters,
                     request_id,
+                    region: String::new(),
                 };
                 (req, default)
             },
@@ -560,6 +562,7 @@ pub(super) fn list_vaults_request(
                         status,
                         resource_ids,
                         availability_zone: az,
+                        region: String::new(),
                     },
                     default,
                 )
@@ -595,6 +598,7 @@ pub(super) fn list_operation_logs_request(
             )| {
                 (
                     pb::ListOperationLogsRequest {
+                        region: String::new(),
                         project_id,
                         operation_type: kind,
                         status,
