@@ -32,6 +32,9 @@ pub(crate) struct Connection {
     token: Option<AsciiMetadataValue>,
     /// `project_id` of every request; empty means the gateway's own.
     pub project_id: String,
+    /// `x-cbr-region` of every request (`--region`); none: the gateway's
+    /// default region.
+    region: Option<AsciiMetadataValue>,
     /// Deadline of unary calls.
     timeout: Duration,
     /// The gateway, as given (for messages).
@@ -83,9 +86,16 @@ impl Connection {
             gateway: gateway.clone(),
             reason: error_chain(&e),
         })?;
+        let region = match opts.region.as_deref().map(str::trim) {
+            Some(r) if !r.is_empty() => Some(MetadataValue::try_from(r).map_err(|_| {
+                CliError::Usage("--region must be printable ASCII, e.g. ap-southeast-1".into())
+            })?),
+            _ => None,
+        };
         Ok(Self {
             channel,
             token,
+            region,
             project_id: opts.project_id.clone(),
             timeout: opts.timeout,
             gateway,
@@ -149,6 +159,11 @@ impl Connection {
         let mut request = Request::new(message);
         if let Some(token) = &self.token {
             request.metadata_mut().insert("x-auth-token", token.clone());
+        }
+        if let Some(region) = &self.region {
+            request
+                .metadata_mut()
+                .insert("x-cbr-region", region.clone());
         }
         request
     }

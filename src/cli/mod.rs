@@ -148,6 +148,11 @@ pub struct ClientOptions {
     )]
     pub project_id: String,
 
+    /// Region to act in, e.g. `ap-southeast-3` (sent as `x-cbr-region`);
+    /// unset, the gateway's default region.
+    #[arg(long, env = "CBR_REGION", global = true)]
+    pub region: Option<String>,
+
     /// Output: `text` (tables and progress bars on a terminal, plain lines
     /// otherwise) or `json` (protobuf JSON, as grpcurl prints it; one message per
     /// line for streams).

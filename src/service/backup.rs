@@ -58,9 +58,7 @@ impl BackupService for BackupApi {
         request: Request<StreamBackupsRequest>,
     ) -> Result<Response<Self::StreamBackupsStream>, Status> {
         self.shared
-            .walk(&rpcs::STREAM_BACKUPS, request, |req, default_project| {
-                domain::check_stream_backups(req, default_project)
-            })
+            .walk(&rpcs::STREAM_BACKUPS, request, domain::check_stream_backups)
     }
 
     async fn get_backup(

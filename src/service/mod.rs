@@ -200,9 +200,13 @@ impl Shared {
             .upstreams
             .get(&asked)
             .map_err(|e| refuse(e.to_string()))?;
-        call.default_project = (*region == **self.upstreams.default_region())
-            .then(|| self.default_project.clone())
-            .flatten();
+        let home = *region == **self.upstreams.default_region();
+        // The gateway's IAM user logs in to the default region's project; its
+        // token means nothing elsewhere (per-region logins are not built yet).
+        if !home && matches!(call.auth, Auth::Iam(_)) {
+            return Err(GatewayError::RegionNeedsCredentials(region.to_string()));
+        }
+        call.default_project = home.then(|| self.default_project.clone()).flatten();
         call.region = region;
         call.upstream = upstream;
         Ok(())

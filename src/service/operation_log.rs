@@ -64,7 +64,7 @@ impl OperationLogService for OperationLogApi {
         self.shared.walk(
             &rpcs::STREAM_OPERATION_LOGS,
             request,
-            |req, default_project| domain::check_stream_operation_logs(req, default_project),
+            domain::check_stream_operation_logs,
         )
     }
 

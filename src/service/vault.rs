@@ -54,9 +54,7 @@ impl VaultService for VaultApi {
         request: Request<StreamVaultsRequest>,
     ) -> Result<Response<Self::StreamVaultsStream>, Status> {
         self.shared
-            .walk(&rpcs::STREAM_VAULTS, request, |req, default_project| {
-                domain::check_stream_vaults(req, default_project)
-            })
+            .walk(&rpcs::STREAM_VAULTS, request, domain::check_stream_vaults)
     }
 
     async fn get_vault(

@@ -392,3 +392,42 @@ async fn watchers_in_two_regions_never_share_a_poller() {
     assert_eq!(stack.sim().state.stats.snapshot()["get_checkpoint"], 1);
     assert_eq!(away.state.stats.snapshot()["get_checkpoint"], 1);
 }
+
+#[tokio::test]
+async fn the_cli_names_a_region_with_flag_or_environment() {
+    use crate::client_cli::{cli, code, json_lines, stderr};
+    let away = cbr_simulator::spawn(&sim(40)).await.unwrap();
+    let stack = two_regions(sim(10), &away, 64).await;
+    let addr = format!("http://{}", stack.addr);
+    let count = |out: &std::process::Output| json_lines(out)[0]["count"].as_i64().unwrap();
+    let args = [
+        "backups",
+        "list",
+        "--limit",
+        "1",
+        "-o",
+        "json",
+        "--project-id",
+        PROJECT,
+    ];
+    let home = cli(&addr, &args, &[]).await;
+    let mut flagged = args.to_vec();
+    flagged.extend(["--region", AWAY]);
+    let by_flag = cli(&addr, &flagged, &[]).await;
+    let by_env = cli(&addr, &args, &[("CBR_REGION", AWAY)]).await;
+    for out in [&home, &by_flag, &by_env] {
+        assert_eq!(code(out), 0, "{}", stderr(out));
+    }
+    assert_eq!(count(&by_flag), count(&by_env));
+    assert_ne!(count(&home), count(&by_flag));
+    // An unknown region: exit 1, the field and the known regions named.
+    let mut unknown = args.to_vec();
+    unknown.extend(["--region", "xx-nowhere-1"]);
+    let out = cli(&addr, &unknown, &[]).await;
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("region") && stderr(&out).contains(AWAY),
+        "{}",
+        stderr(&out)
+    );
+}
