@@ -32,6 +32,7 @@ struct HandledLabels {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct UpstreamLabels {
+    region: &'static str,
     service: &'static str,
     route: &'static str,
     /// The HTTP status code, or `connect_error`, `timeout`, `transport_error`.
@@ -40,12 +41,14 @@ struct UpstreamLabels {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RouteLabels {
+    region: &'static str,
     service: &'static str,
     route: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct ServiceLabels {
+    region: &'static str,
     service: &'static str,
 }
 
@@ -296,6 +299,7 @@ impl Metrics {
     /// One upstream attempt finished with `status` (an HTTP code or a failure kind).
     pub fn upstream_request(
         &self,
+        region: &'static str,
         service: &'static str,
         route: &'static str,
         status: UpstreamStatus,
@@ -309,33 +313,44 @@ impl Metrics {
         };
         self.upstream
             .get_or_create(&UpstreamLabels {
+                region,
                 service,
                 route,
                 status,
             })
             .inc();
         self.upstream_duration
-            .get_or_create(&RouteLabels { service, route })
+            .get_or_create(&RouteLabels {
+                region,
+                service,
+                route,
+            })
             .observe(seconds);
     }
 
     /// A retry is about to be sent.
-    pub fn retry(&self, service: &'static str, route: &'static str) {
+    pub fn retry(&self, region: &'static str, service: &'static str, route: &'static str) {
         self.retries
-            .get_or_create(&RouteLabels { service, route })
+            .get_or_create(&RouteLabels {
+                region,
+                service,
+                route,
+            })
             .inc();
     }
 
     /// A retry was not sent: the budget was spent.
-    pub fn retry_budget_exhausted(&self, service: &'static str) {
+    pub fn retry_budget_exhausted(&self, region: &'static str, service: &'static str) {
         self.budget_exhausted
-            .get_or_create(&ServiceLabels { service })
+            .get_or_create(&ServiceLabels { region, service })
             .inc();
     }
 
     /// A call was shed.
-    pub fn shed(&self, service: &'static str) {
-        self.shed.get_or_create(&ServiceLabels { service }).inc();
+    pub fn shed(&self, region: &'static str, service: &'static str) {
+        self.shed
+            .get_or_create(&ServiceLabels { region, service })
+            .inc();
     }
 
     /// An idempotent create was answered.
@@ -497,15 +512,21 @@ mod tests {
     fn the_text_format_names_every_family() {
         use std::fmt::Write as _;
         let m = Metrics::new();
-        m.upstream_request("cbr", "get_backup", UpstreamStatus::Http(503), 0.01);
-        m.retry("cbr", "get_backup");
+        m.upstream_request(
+            "ap-southeast-1",
+            "cbr",
+            "get_backup",
+            UpstreamStatus::Http(503),
+            0.01,
+        );
+        m.retry("ap-southeast-1", "cbr", "get_backup");
         m.idempotent_create(IdempotentResult::Deduplicated);
         let text = m.render();
         let mut missing = String::new();
         for name in [
-            "cbr_gateway_upstream_requests_total{service=\"cbr\",route=\"get_backup\",status=\"503\"} 1",
+            "cbr_gateway_upstream_requests_total{region=\"ap-southeast-1\",service=\"cbr\",route=\"get_backup\",status=\"503\"} 1",
             "cbr_gateway_upstream_request_duration_seconds_bucket",
-            "cbr_gateway_upstream_retries_total{service=\"cbr\",route=\"get_backup\"} 1",
+            "cbr_gateway_upstream_retries_total{region=\"ap-southeast-1\",service=\"cbr\",route=\"get_backup\"} 1",
             "cbr_gateway_idempotent_creates_total{result=\"deduplicated\"} 1",
         ] {
             if !text.contains(name) {

@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use url::Url;
 
+use super::regions;
 use super::{
     auth::Auth,
     dto,
@@ -88,6 +89,8 @@ pub struct UpstreamClient {
     budgets: Arc<[RetryBudget; 2]>,
     /// Where attempts, retries and shed calls are counted.
     metrics: Arc<Metrics>,
+    /// The region its metrics are labelled with.
+    region: &'static str,
 }
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -126,7 +129,14 @@ impl UpstreamClient {
             budgets: Arc::new([budget(), budget()]),
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::new()),
+            region: regions::UNNAMED_REGION,
         })
+    }
+
+    /// Labels its metrics with `region`.
+    pub fn in_region(mut self, region: &str) -> Self {
+        self.region = regions::intern(region);
+        self
     }
 
     /// Counts into `metrics` (by default, a private registry nobody scrapes).
@@ -476,10 +486,12 @@ impl UpstreamClient {
             }
             if !budget.try_withdraw() {
                 tracing::debug!(upstream = out.route.api.name(), "retry budget exhausted");
-                self.metrics.retry_budget_exhausted(out.route.api.name());
+                self.metrics
+                    .retry_budget_exhausted(self.region, out.route.api.name());
                 return Err(error);
             }
-            self.metrics.retry(out.route.api.name(), out.route.name);
+            self.metrics
+                .retry(self.region, out.route.api.name(), out.route.name);
             tracing::debug!(
                 upstream = out.route.api.name(),
                 attempt,
@@ -592,7 +604,7 @@ impl UpstreamClient {
             _ if give_up == budget.until() => Err(budget.expired()),
             _ => {
                 tracing::debug!(upstream = service.name(), "no in-flight slot; shedding");
-                self.metrics.shed(service.name());
+                self.metrics.shed(self.region, service.name());
                 Err(UpstreamError::Overloaded { service })
             }
         }
@@ -656,6 +668,7 @@ impl UpstreamClient {
             span.record("otel.status_code", "ERROR");
         }
         self.metrics.upstream_request(
+            self.region,
             out.route.api.name(),
             out.route.name,
             status,

@@ -54,7 +54,7 @@ impl Upstreams {
     ) -> Self {
         Self {
             default_region: default_region.into(),
-            default: client,
+            default: client.in_region(default_region),
             table,
             template,
             metrics,
@@ -96,7 +96,8 @@ impl Upstreams {
         // default region's client already did.
         let client = UpstreamClient::new(settings)
             .map_err(|_| unknown())?
-            .with_metrics(self.metrics.clone());
+            .with_metrics(self.metrics.clone())
+            .in_region(region);
         let name: Arc<str> = region.into();
         others.insert(name.clone(), client.clone());
         tracing::info!(region, cbr_endpoint = %endpoints.cbr.url, "first call to region: upstream client ready");

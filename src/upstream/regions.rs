@@ -72,6 +72,20 @@ const IAM_EXCEPTIONS: &[(&str, &str)] =
 /// at a host that names no region (the built-in simulator, a proxy).
 pub const UNNAMED_REGION: &str = "default";
 
+/// `region` as a `'static` string, for metrics labels: regions are a closed
+/// set (the table's, checked before any client is built), so each is leaked
+/// once and reused.
+pub fn intern(region: &str) -> &'static str {
+    static SEEN: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = seen.iter().find(|r| **r == region) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(region.to_owned().into_boxed_str());
+    seen.push(leaked);
+    leaked
+}
+
 /// The three services a region has endpoints for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegionService {
