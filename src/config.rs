@@ -666,6 +666,38 @@ impl Config {
         Ok(table)
     }
 
+    /// Serves the built-in simulator's regions (`regions`, the first the
+    /// default) and no other: the simulator's key opens no cloud region.
+    pub fn simulated_regions(
+        &mut self,
+        regions: &[cbr_simulator::RegionServer],
+    ) -> Result<(), String> {
+        let Some(first) = regions.first() else {
+            return Ok(());
+        };
+        let url = |r: &cbr_simulator::RegionServer| format!("http://{}", r.addr);
+        let first_url = Url::parse(&url(first)).map_err(|e| e.to_string())?;
+        let mut environment = Vec::new();
+        for r in &regions[1..] {
+            let id = r.name.to_uppercase().replace('-', "_");
+            for service in ["CBR", "CSBS", "IAM"] {
+                environment.push((format!("HUAWEICLOUD_SDK_REGION_{service}_{id}"), url(r)));
+            }
+        }
+        let table = RegionTable::resolve(&RegionInputs {
+            default_region: Some(&first.name),
+            cbr_endpoint: Some(&first_url),
+            csbs_endpoint: Some(&first_url),
+            environment,
+            ..Default::default()
+        })
+        .map_err(|e| e.to_string())?
+        .only(regions.iter().map(|r| r.name.as_str()));
+        self.regions.region = Some(first.name.clone());
+        self.region_table = Some(table);
+        Ok(())
+    }
+
     /// The CSBS endpoint: the configured one, else derived from the CBR endpoint.
     pub fn effective_csbs_endpoint(&self) -> Option<Url> {
         if let Some(url) = &self.csbs_endpoint {

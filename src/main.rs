@@ -63,6 +63,10 @@ async fn run_gateway(mut config: Config) -> ExitCode {
         // otherwise, the gateway signs with a fresh key pair that the simulator
         // verifies, so the default setup exercises real request signing.
         let mut settings = config.simulator.settings();
+        // Two regions by default, so that a region can be named at once.
+        if settings.regions.is_empty() {
+            settings.regions = vec!["ap-southeast-1".into(), "ap-southeast-3".into()];
+        }
         if !config.credentials.any_configured() {
             let pair = simulator::auth::KeyPair {
                 access_key: "CBRGATEWAYSIMULATOR".into(),
@@ -86,6 +90,10 @@ async fn run_gateway(mut config: Config) -> ExitCode {
         config.builtin_simulator = true;
         config.cbr_endpoint = url.parse().ok();
         config.csbs_endpoint = url.parse().ok();
+        if let Err(e) = config.simulated_regions(&sim.regions) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
         let project = config
             .project_id
             .get_or_insert_with(|| simulator::seed::PROJECT.to_owned());
@@ -93,6 +101,7 @@ async fn run_gateway(mut config: Config) -> ExitCode {
             listen = %addr,
             simulator = %url,
             default_project = %project,
+            regions = %sim.regions.iter().map(|r| format!("{}={}", r.name, r.addr)).collect::<Vec<_>>().join(","),
             fleet_size = config.simulator.fleet_size,
             "cbr-gateway serving gRPC from the built-in CBR simulator (no CBR_ENDPOINT set)"
         );
@@ -158,11 +167,16 @@ async fn run_simulator(args: SimulatorArgs) -> ExitCode {
         .map_or_else(|_| args.listen.to_string(), |a| a.to_string());
     let settings = args.settings.settings();
     let state = std::sync::Arc::new(simulator::SimState::new(&settings));
+    let regions = match listener.local_addr() {
+        Ok(first) => simulator::serve_more_regions(&settings, first, state.clone()).await,
+        Err(_) => Vec::new(),
+    };
     tracing::info!(
         listen = %addr,
         project = simulator::seed::PROJECT,
         fleet_size = settings.fleet_size,
         auth = state.credentials.enabled(),
+        regions = %regions.iter().map(|r| format!("{}={}", r.name, r.addr)).collect::<Vec<_>>().join(","),
         "CBR simulator serving the CBR v3 and CSBS v1 REST APIs"
     );
     simulator::serve(listener, state, shutdown::signal()).await;

@@ -386,6 +386,15 @@ impl RegionTable {
         self.regions.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The table with only the regions in `ids` (the default one kept).
+    pub fn only<'a>(mut self, ids: impl IntoIterator<Item = &'a str>) -> Self {
+        let keep: Vec<&str> = ids.into_iter().collect();
+        let default = self.default.clone();
+        self.regions
+            .retain(|id, _| keep.contains(&id.as_str()) || Some(id) == default.as_ref());
+        self
+    }
+
     /// The known region IDs, sorted and comma-separated (for messages).
     pub fn known(&self) -> String {
         self.regions.keys().cloned().collect::<Vec<_>>().join(", ")

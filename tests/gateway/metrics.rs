@@ -158,19 +158,19 @@ async fn the_metrics_endpoint_counts_rpcs_upstream_calls_streams_and_creates() {
             3.0,
         ),
         (
-            r#"cbr_gateway_upstream_requests_total{region="default",service="cbr",route="get_backup",status="200"}"#.to_owned(),
+            r#"cbr_gateway_upstream_requests_total{region="ap-southeast-1",service="cbr",route="get_backup",status="200"}"#.to_owned(),
             2.0,
         ),
         (
-            r#"cbr_gateway_upstream_retries_total{region="default",service="cbr",route="list_backups"}"#.to_owned(),
+            r#"cbr_gateway_upstream_retries_total{region="ap-southeast-1",service="cbr",route="list_backups"}"#.to_owned(),
             4.0,
         ),
         (
-            r#"cbr_gateway_upstream_requests_total{region="default",service="cbr",route="list_backups",status="503"}"#.to_owned(),
+            r#"cbr_gateway_upstream_requests_total{region="ap-southeast-1",service="cbr",route="list_backups",status="503"}"#.to_owned(),
             5.0,
         ),
         (
-            r#"cbr_gateway_upstream_requests_total{region="default",service="cbr",route="create_checkpoint",status="200"}"#.to_owned(),
+            r#"cbr_gateway_upstream_requests_total{region="ap-southeast-1",service="cbr",route="create_checkpoint",status="200"}"#.to_owned(),
             1.0,
         ),
         (
@@ -182,7 +182,7 @@ async fn the_metrics_endpoint_counts_rpcs_upstream_calls_streams_and_creates() {
             1.0,
         ),
         (
-            r#"cbr_gateway_upstream_shed_total{region="default",service="csbs"}"#.to_owned(),
+            r#"cbr_gateway_upstream_shed_total{region="ap-southeast-1",service="csbs"}"#.to_owned(),
             f64::from(shed),
         ),
         ("cbr_gateway_server_streams".to_owned(), 2.0),

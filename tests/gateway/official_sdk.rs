@@ -25,6 +25,8 @@ async fn the_official_python_sdk_works_against_the_simulator() {
         "1s",
         "--sim-delete-duration",
         "500ms",
+        "--sim-regions",
+        "ap-southeast-1,ap-southeast-3",
         "--log-format",
         "json",
     ])
@@ -66,6 +68,7 @@ async fn the_official_python_sdk_works_against_the_simulator() {
         "list_op_logs/show_op_log ->",
         "restore_backup -> 202 restoring -> success",
         "delete_backup -> 204 deleting -> gone, delete log success",
+        "two regions ->",
     ] {
         assert!(stdout.contains(line), "{line} in {stdout}");
     }

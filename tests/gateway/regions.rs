@@ -431,3 +431,53 @@ async fn the_cli_names_a_region_with_flag_or_environment() {
         stderr(&out)
     );
 }
+
+/// With no cloud configured the binary serves two simulated regions, the
+/// second on the first's port at 127.0.0.2, each with its own data.
+#[tokio::test]
+async fn the_built_in_simulator_serves_two_regions() {
+    let bin = Binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--sim-fleet-size",
+        "40",
+    ])
+    .await;
+    let first = &bin.log_lines()[0];
+    let regions = first["regions"].as_str().unwrap_or_default();
+    assert!(
+        regions.starts_with("ap-southeast-1=127.0.0.1:")
+            && regions.contains(",ap-southeast-3=127.0.0.2:"),
+        "{first}"
+    );
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", bin.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut backups = pb::backup_service_client::BackupServiceClient::new(channel);
+    let count = |region: &str| pb::ListBackupsRequest {
+        project_id: PROJECT.into(),
+        limit: Some(1),
+        region: region.into(),
+        ..Default::default()
+    };
+    let home = backups
+        .list_backups(count(""))
+        .await
+        .unwrap()
+        .into_inner()
+        .count;
+    let away = backups
+        .list_backups(count(AWAY))
+        .await
+        .unwrap()
+        .into_inner()
+        .count;
+    assert_ne!(home, away, "each simulated region has its own data");
+    // Only the simulator's regions: the built-in key opens no cloud.
+    let err = backups.list_backups(count("cn-north-4")).await.unwrap_err();
+    assert_eq!(bad_fields(&err), ["region"]);
+}

@@ -154,6 +154,7 @@ def main():
 
     lifecycle(cbr, created.id, backup.id)
     restore_and_delete(cbr, created.id, backup.id)
+    two_regions(endpoint, ak, sk)
 
     # A wrong secret key: 401 APIGW.0301.
     try:
@@ -250,6 +251,20 @@ def restore_and_delete(cbr, checkpoint_id, backup_id):
     log = wait_for("delete log listed", lambda: log_of(cbr, "delete", backup_id))
     assert log.status == "success", log.status
     print("delete_backup ->", deleted.status_code, "deleting -> gone, delete log", log.status)
+
+
+def two_regions(endpoint, ak, sk):
+    """The simulator's second region, at its own endpoint (the first's port on
+    127.0.0.2), as an SDK configured per region reaches it: its own data."""
+    second = endpoint.replace("127.0.0.1", "127.0.0.2")
+    assert second != endpoint, endpoint
+    first_count = client(endpoint, ak, sk).list_backups(ListBackupsRequest(limit=1)).count
+    other = client(second, ak, sk)
+    second_count = other.list_backups(ListBackupsRequest(limit=1)).count
+    assert first_count != second_count, (first_count, second_count)
+    # The documents' objects are seeded in every region.
+    assert other.show_backup(ShowBackupRequest(backup_id=SEED_BACKUP)).backup.id == SEED_BACKUP
+    print("two regions ->", first_count, "and", second_count, "backups")
 
 
 def expect_error(call, status, code):

@@ -80,6 +80,12 @@ pub struct Behaviour {
           value_parser = humantime::parse_duration)]
     pub delete_duration: Duration,
 
+    /// Regions to serve, each with its own data: the first on the listen
+    /// address, the next on 127.0.0.2, 127.0.0.3, … at the same port (the
+    /// `Host` a client uses tells them apart). Empty: one region.
+    #[arg(long = "sim-regions", env = "SIM_REGIONS", value_delimiter = ',')]
+    pub regions: Vec<String>,
+
     /// Answer a restore with a bare 202, as the documents say, instead of
     /// `{"job_id": …}`, as terraform expects.
     #[arg(
@@ -111,6 +117,7 @@ impl Behaviour {
             restore_duration: self.restore_duration,
             delete_duration: self.delete_duration,
             restore_job_id: !self.restore_without_job_id,
+            regions: self.regions.clone(),
             faults: self.faults.clone(),
             fault_seed: self.fault_seed,
             ..SimulatorSettings::default()
@@ -213,6 +220,8 @@ pub struct SimulatorSettings {
     /// Whether a restore's 202 carries `{"job_id": …}` (what terraform reads)
     /// rather than no body (what the documents say).
     pub restore_job_id: bool,
+    /// The regions served (see [`Behaviour::regions`]); empty: one.
+    pub regions: Vec<String>,
 }
 
 impl std::fmt::Debug for SimulatorSettings {
@@ -230,6 +239,7 @@ impl std::fmt::Debug for SimulatorSettings {
             restore_duration,
             delete_duration,
             restore_job_id,
+            regions,
         } = self;
         f.debug_struct("SimulatorSettings")
             .field("fleet_size", fleet_size)
@@ -244,6 +254,7 @@ impl std::fmt::Debug for SimulatorSettings {
             .field("restore_duration", restore_duration)
             .field("delete_duration", delete_duration)
             .field("restore_job_id", restore_job_id)
+            .field("regions", regions)
             .finish()
     }
 }
@@ -262,6 +273,7 @@ impl Default for SimulatorSettings {
             restore_duration: Duration::from_secs(10),
             delete_duration: Duration::from_secs(5),
             restore_job_id: true,
+            regions: vec![],
         }
     }
 }
@@ -292,12 +304,18 @@ pub struct SimState {
 impl SimState {
     /// State seeded per `settings`.
     pub fn new(settings: &SimulatorSettings) -> Self {
+        Self::in_region(settings, 0)
+    }
+
+    /// The state of the `region`th region served (its own data, see
+    /// [`seed::store_in`]).
+    pub fn in_region(settings: &SimulatorSettings, region: usize) -> Self {
         let iam = Arc::new(iam::Iam::new(
             &settings.iam_users,
             settings.iam_token_lifetime,
         ));
         Self {
-            store: RwLock::new(seed::store(settings.fleet_size)),
+            store: RwLock::new(seed::store_in(settings.fleet_size, region)),
             backup_duration: settings.backup_duration,
             restore_duration: settings.restore_duration,
             delete_duration: settings.delete_duration,
@@ -346,10 +364,12 @@ pub async fn serve(
 /// A simulator running in this process on a loopback port.
 #[derive(Debug)]
 pub struct Embedded {
-    /// Where it listens.
+    /// Where it listens (its first region, with several).
     pub addr: SocketAddr,
     /// Its state (counters, faults).
     pub state: Arc<SimState>,
+    /// Every region it serves, the first included; empty with one region.
+    pub regions: Vec<RegionServer>,
 }
 
 /// Starts a simulator on `127.0.0.1:0` in the background; it runs until the
@@ -359,7 +379,64 @@ pub async fn spawn(settings: &SimulatorSettings) -> std::io::Result<Embedded> {
     let addr = listener.local_addr()?;
     let state = Arc::new(SimState::new(settings));
     tokio::spawn(serve(listener, state.clone(), std::future::pending()));
-    Ok(Embedded { addr, state })
+    let regions = serve_more_regions(settings, addr, state.clone()).await;
+    Ok(Embedded {
+        addr,
+        state,
+        regions,
+    })
+}
+
+/// One region the simulator serves.
+#[derive(Debug, Clone)]
+pub struct RegionServer {
+    /// Its name.
+    pub name: String,
+    /// Where it listens: the first region's port on its own loopback address.
+    pub addr: SocketAddr,
+    /// Its state.
+    pub state: Arc<SimState>,
+}
+
+/// Serves `settings.regions` after the first on 127.0.0.2, 127.0.0.3, … at
+/// `first`'s port, each with its own data, and lists them all (the first
+/// included). A region whose address cannot be bound (not every system
+/// routes all of 127/8 to loopback) is left out, with a warning.
+pub async fn serve_more_regions(
+    settings: &SimulatorSettings,
+    first: SocketAddr,
+    first_state: Arc<SimState>,
+) -> Vec<RegionServer> {
+    let mut out = Vec::new();
+    let Some(name) = settings.regions.first() else {
+        return out;
+    };
+    out.push(RegionServer {
+        name: name.clone(),
+        addr: first,
+        state: first_state,
+    });
+    for (i, name) in settings.regions.iter().enumerate().skip(1) {
+        let Ok(octet) = u8::try_from(i + 1) else {
+            break;
+        };
+        let addr = SocketAddr::from(([127, 0, 0, octet], first.port()));
+        match TcpListener::bind(addr).await {
+            Ok(listener) => {
+                let state = Arc::new(SimState::in_region(settings, i));
+                tokio::spawn(serve(listener, state.clone(), std::future::pending()));
+                out.push(RegionServer {
+                    name: name.clone(),
+                    addr,
+                    state,
+                });
+            }
+            Err(e) => {
+                tracing::warn!(region = %name, %addr, error = %e, "cannot serve this simulated region");
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

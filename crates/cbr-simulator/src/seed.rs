@@ -44,10 +44,19 @@ fn at(rfc3339: &str) -> DateTime<Utc> {
 
 /// A store holding the seed objects and `fleet_size` generated backups.
 pub fn store(fleet_size: usize) -> Store {
+    store_in(fleet_size, 0)
+}
+
+/// The store of the simulator's `region`th region (0: the first): the same
+/// seed objects, and a fleet of its own — other backups (another random
+/// sequence) and fewer of them (a quarter less per region after the
+/// first), so that each region's data is told apart at a glance.
+pub fn store_in(fleet_size: usize, region: usize) -> Store {
     let mut store = Store::default();
+    let size = fleet_size - (fleet_size * region.min(3)) / 4;
     // The fleet fills an empty listing in order; the (older) seeds then find
     // their place in it.
-    generate_fleet(&mut store, fleet_size);
+    generate_fleet(&mut store, size, region as u64);
     seed_documents(&mut store);
     seed_lifecycle(&mut store);
     store
@@ -206,8 +215,8 @@ const FLEET_VAULTS_CREATED: &str = "2020-03-01T08:00:00.123456Z";
 const RESOURCES_PER_VAULT: usize = 20;
 const AZS: &[&str] = &["cn-north-4a", "cn-north-4b", "cn-north-4c"];
 
-fn generate_fleet(store: &mut Store, fleet_size: usize) {
-    let mut rng = Rng(0x00C0_FFEE_CB12_2026);
+fn generate_fleet(store: &mut Store, fleet_size: usize, region: u64) {
+    let mut rng = Rng(0x00C0_FFEE_CB12_2026 ^ region.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut vaults = Vec::new();
     for (n, (name, kind, dialect)) in FLEET_VAULTS.iter().enumerate() {
         let resources = (0..RESOURCES_PER_VAULT)
