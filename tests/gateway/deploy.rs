@@ -573,11 +573,14 @@ fn environment_and_flags_exist_in_the_binary() {
             }
         }
     }
-    // The values parse, and the pod talks to real CBR, not the built-in simulator.
-    let config = effective_config();
-    assert!(
-        config.cbr_endpoint.is_some(),
-        "CBR_ENDPOINT is set (without it the gateway serves its simulator)"
+    // The values parse, and the pod talks to real CBR, not the built-in
+    // simulator: the region names its endpoints.
+    let mut config = effective_config();
+    config.apply_region().expect("the region resolves");
+    assert_eq!(
+        config.cbr_endpoint.as_ref().map(url::Url::as_str),
+        Some("https://cbr.cn-north-4.myhuaweicloud.com/"),
+        "HUAWEICLOUD_SDK_REGION is set (without it the gateway serves its simulator)"
     );
     let env = effective_env();
     assert_eq!(env.get("LOG_FORMAT").map(String::as_str), Some("json"));
