@@ -143,6 +143,15 @@ pub async fn serve(
         None => None,
     };
     let request_timeout = upstream_settings.request_timeout;
+    let mut upstream_settings = upstream_settings;
+    // The project lookup's IAM: the configured one, else the default region's.
+    if upstream_settings.iam_endpoint.is_none() {
+        upstream_settings.iam_endpoint = regions
+            .table
+            .as_ref()
+            .and_then(|t| t.get(&regions.default))
+            .map(|e| e.iam.url.clone());
+    }
     let upstream = UpstreamClient::new(upstream_settings.clone())?.with_metrics(metrics.clone());
     let upstreams = Arc::new(upstream::regional::Upstreams::new(
         &regions.default,

@@ -622,6 +622,7 @@ impl Config {
     /// The upstream client's settings.
     pub fn upstream(&self) -> UpstreamSettings {
         UpstreamSettings {
+            iam_endpoint: self.credentials.iam_endpoint.clone(),
             cbr_endpoint: self.cbr_endpoint.clone(),
             csbs_endpoint: self.effective_csbs_endpoint(),
             connect_timeout: self.upstream_connect_timeout,

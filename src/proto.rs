@@ -38,6 +38,9 @@ mod packages {
 pub trait Regional {
     /// The `region` field; empty when unset.
     fn region(&self) -> &str;
+    /// Whether the request names its project (a `project_id`, or an
+    /// operation name that carries it).
+    fn names_project(&self) -> bool;
 }
 
 macro_rules! regional {
@@ -45,6 +48,9 @@ macro_rules! regional {
         $(impl Regional for $message {
             fn region(&self) -> &str {
                 &self.region
+            }
+            fn names_project(&self) -> bool {
+                !self.project_id.is_empty()
             }
         })*
     };
@@ -63,7 +69,6 @@ regional!(
     ListOperationLogsRequest,
     StreamOperationLogsRequest,
     GetOperationLogRequest,
-    WatchOperationRequest,
     ListPoliciesRequest,
     GetPolicyRequest,
     ListVaultsRequest,
@@ -71,11 +76,25 @@ regional!(
     GetVaultRequest,
 );
 
+// Its project is in the operation's name.
+impl Regional for WatchOperationRequest {
+    fn region(&self) -> &str {
+        &self.region
+    }
+    fn names_project(&self) -> bool {
+        true
+    }
+}
+
 macro_rules! metadata_region {
     ($($message:ty),* $(,)?) => {
         $(impl Regional for $message {
             fn region(&self) -> &str {
                 ""
+            }
+            // In the operation's name (or the collection's).
+            fn names_project(&self) -> bool {
+                true
             }
         })*
     };

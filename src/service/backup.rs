@@ -59,6 +59,7 @@ impl BackupService for BackupApi {
     ) -> Result<Response<Self::StreamBackupsStream>, Status> {
         self.shared
             .walk(&rpcs::STREAM_BACKUPS, request, domain::check_stream_backups)
+            .await
     }
 
     async fn get_backup(

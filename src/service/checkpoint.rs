@@ -100,6 +100,7 @@ impl CheckpointService for CheckpointApi {
         let rpc = &rpcs::WATCH_CHECKPOINT;
         let call = shared
             .stream_context(rpc, &request)
+            .await
             .map_err(|e| e.to_status())?;
         let req = request.get_ref();
         let target = domain::check_get(

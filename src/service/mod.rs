@@ -127,7 +127,10 @@ impl Shared {
         let outcome = match self.call_context(request.metadata(), deadline, admitted) {
             Ok(mut call) => {
                 let req = request.into_inner();
-                match self.place(&mut call, req.region()) {
+                match self
+                    .place(&mut call, req.region(), req.names_project())
+                    .await
+                {
                     Ok(()) => handler(call, req).await,
                     Err(err) => Err(err),
                 }
@@ -167,7 +170,7 @@ impl Shared {
 
     /// The context of a streaming call (credentials, deadline, admission),
     /// or the error that refuses it.
-    pub(crate) fn stream_context<Req: Regional>(
+    pub(crate) async fn stream_context<Req: Regional>(
         &self,
         rpc: &'static Rpc,
         request: &Request<Req>,
@@ -175,7 +178,9 @@ impl Shared {
         let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
         let admitted = self.admitted(rpc, request);
         let mut call = self.call_context(request.metadata(), deadline, admitted)?;
-        self.place(&mut call, request.get_ref().region())?;
+        let req = request.get_ref();
+        self.place(&mut call, req.region(), req.names_project())
+            .await?;
         Ok(call)
     }
 
@@ -183,7 +188,12 @@ impl Shared {
     /// field, or the `x-cbr-region` metadata the call context read, or the
     /// default region; both set and different, or a region the gateway does
     /// not know, is refused naming `region`.
-    fn place(&self, call: &mut Call, field: &str) -> Result<(), GatewayError> {
+    async fn place(
+        &self,
+        call: &mut Call,
+        field: &str,
+        names_project: bool,
+    ) -> Result<(), GatewayError> {
         let refuse = |what: String| {
             GatewayError::InvalidArgument(crate::domain::ValidationError::single("region", what))
         };
@@ -207,6 +217,15 @@ impl Shared {
             return Err(GatewayError::RegionNeedsCredentials(region.to_string()));
         }
         call.default_project = home.then(|| self.default_project.clone()).flatten();
+        // No project given or configured: the region's own, as Huawei's SDKs
+        // find it (IAM, with the gateway's AK/SK; a caller's token is bound
+        // to its project, so it must name it).
+        if !names_project && call.default_project.is_none() && matches!(call.auth, Auth::AkSk(_)) {
+            call.default_project = self
+                .upstreams
+                .project_of(&region, &upstream, &call.auth, call.deadline)
+                .await?;
+        }
         call.region = region;
         call.upstream = upstream;
         Ok(())
@@ -286,7 +305,7 @@ impl Shared {
     /// credentials, checks and authorization before the stream starts, so bad
     /// input fails the call itself rather than its first message; then the
     /// pager, whose end writes the call's one log line.
-    pub(crate) fn walk<Req: Regional, L: Listing>(
+    pub(crate) async fn walk<Req: Regional, L: Listing>(
         &self,
         rpc: &'static Rpc,
         request: Request<Req>,
@@ -307,7 +326,7 @@ impl Shared {
             });
             status
         };
-        let call = match self.stream_context(rpc, &request) {
+        let call = match self.stream_context(rpc, &request).await {
             Ok(call) => call,
             Err(e) => return Err(refuse(e, &trace)),
         };

@@ -61,11 +61,13 @@ impl OperationLogService for OperationLogApi {
         &self,
         request: Request<StreamOperationLogsRequest>,
     ) -> Result<Response<Self::StreamOperationLogsStream>, Status> {
-        self.shared.walk(
-            &rpcs::STREAM_OPERATION_LOGS,
-            request,
-            domain::check_stream_operation_logs,
-        )
+        self.shared
+            .walk(
+                &rpcs::STREAM_OPERATION_LOGS,
+                request,
+                domain::check_stream_operation_logs,
+            )
+            .await
     }
 
     async fn get_operation_log(
@@ -100,7 +102,7 @@ impl OperationLogService for OperationLogApi {
     ) -> Result<Response<Self::WatchOperationStream>, Status> {
         let shared = &self.shared;
         let rpc = &rpcs::WATCH_OPERATION;
-        let call = shared.stream_context(rpc, &request)?;
+        let call = shared.stream_context(rpc, &request).await?;
         let name = domain::check_operation_name("name", &request.get_ref().name)
             .map_err(crate::error::GatewayError::from)?;
         call.authorize(&name.project_id)?;

@@ -55,6 +55,7 @@ impl VaultService for VaultApi {
     ) -> Result<Response<Self::StreamVaultsStream>, Status> {
         self.shared
             .walk(&rpcs::STREAM_VAULTS, request, domain::check_stream_vaults)
+            .await
     }
 
     async fn get_vault(

@@ -142,7 +142,8 @@ fn sign(
         request.headers_mut(),
         &body,
         &credentials,
-        Some(project_id),
+        // IAM's project listing acts in no project: no `X-Project-Id`.
+        (!project_id.is_empty()).then_some(project_id),
         &date,
     )
     .map_err(|err| super::SecretError::Unusable(err.0))

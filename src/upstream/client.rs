@@ -41,6 +41,8 @@ pub struct UpstreamSettings {
     pub cbr_endpoint: Option<Url>,
     /// CSBS v1 base URL.
     pub csbs_endpoint: Option<Url>,
+    /// IAM v3 base URL (the region's project lookup).
+    pub iam_endpoint: Option<Url>,
     /// Time to open a connection.
     pub connect_timeout: Duration,
     /// Time for one request, including reading the body.
@@ -222,6 +224,29 @@ impl UpstreamClient {
         Ok(reply.map(|e| e.backup))
     }
 
+    /// `GET /v3/projects?name={region}` on IAM: the caller's project of
+    /// `region` (the SDKs' way of finding a region's project ID).
+    pub async fn region_project(
+        &self,
+        auth: &Auth,
+        deadline: Option<Instant>,
+        region: &str,
+    ) -> Result<Reply<Option<String>>, UpstreamError> {
+        let mut out = self.outgoing(&wire::IAM_PROJECTS, &[], None)?;
+        out.url
+            .set_query(Some(&paths::encode_query(&[("name", region)])));
+        let reply: Reply<dto::ProjectListDto> = self.send(out, auth, "", deadline).await?;
+        let region = region.to_owned();
+        Ok(reply.map(|list| {
+            list.projects
+                .0
+                .into_iter()
+                .find(|p| p.name.0.as_deref() == Some(region.as_str()))
+                .and_then(|p| p.id.0)
+                .filter(|id| crate::domain::is_valid_id(id))
+        }))
+    }
+
     /// `POST /v3/{project_id}/backups/{backup_id}/restore`: 202, with the
     /// restore's operation log id as `job_id` when upstream sends one
     /// (LIFECYCLE.md §3.4: the docs say no body, terraform reads `job_id`).
@@ -369,8 +394,8 @@ impl UpstreamClient {
         let endpoint = match service {
             Service::Cbr => self.settings.cbr_endpoint.as_ref(),
             Service::Csbs => self.settings.csbs_endpoint.as_ref(),
-            // IAM is called by the token provider, never through these routes.
-            Service::Iam => None,
+            // IAM: the project lookup (the token provider calls it itself).
+            Service::Iam => self.settings.iam_endpoint.as_ref(),
         }
         .ok_or(UpstreamError::NotConfigured { service })?;
         let url_error = |source| UpstreamError::Url { service, source };

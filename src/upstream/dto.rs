@@ -97,6 +97,24 @@ impl RestoreAccepted {
     }
 }
 
+/// IAM's `{"projects": […]}` (only what the project lookup reads).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ProjectListDto {
+    /// The projects.
+    pub projects: List<ProjectDto>,
+}
+
+/// One IAM project.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ProjectDto {
+    /// Project ID.
+    pub id: Text,
+    /// Its name: the region's ID for a region's default project.
+    pub name: Text,
+}
+
 /// Upstream `VaultBackup`.
 #[derive(Debug, Clone, Serialize)]
 pub struct VaultBackup {

@@ -31,6 +31,8 @@ pub struct Upstreams {
     template: UpstreamSettings,
     metrics: Arc<Metrics>,
     others: Mutex<HashMap<Arc<str>, UpstreamClient>>,
+    /// Each region's project as IAM named it, found once.
+    projects: Mutex<HashMap<Arc<str>, String>>,
 }
 
 impl std::fmt::Debug for Upstreams {
@@ -59,6 +61,7 @@ impl Upstreams {
             template,
             metrics,
             others: Mutex::new(HashMap::new()),
+            projects: Mutex::new(HashMap::new()),
         }
     }
 
@@ -92,6 +95,7 @@ impl Upstreams {
         let mut settings = self.template.clone();
         settings.cbr_endpoint = Some(endpoints.cbr.url.clone());
         settings.csbs_endpoint = Some(endpoints.csbs.url.clone());
+        settings.iam_endpoint = Some(endpoints.iam.url.clone());
         // Building a client only fails when TLS cannot be set up, which the
         // default region's client already did.
         let client = UpstreamClient::new(settings)
@@ -102,6 +106,39 @@ impl Upstreams {
         others.insert(name.clone(), client.clone());
         tracing::info!(region, cbr_endpoint = %endpoints.cbr.url, "first call to region: upstream client ready");
         Ok((name, client))
+    }
+
+    /// `region`'s project ID as IAM names it (`GET /v3/projects?name=`),
+    /// asked once per region and kept; `None` when IAM lists none.
+    pub async fn project_of(
+        &self,
+        region: &Arc<str>,
+        client: &UpstreamClient,
+        auth: &super::Auth,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Option<String>, super::UpstreamError> {
+        if let Some(id) = self
+            .projects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(region)
+        {
+            return Ok(Some(id.clone()));
+        }
+        let found = match client.region_project(auth, deadline, region).await {
+            Ok(reply) => reply.value,
+            // No IAM endpoint: nothing to ask; the call must name its project.
+            Err(super::UpstreamError::NotConfigured { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if let Some(id) = &found {
+            tracing::info!(region = %region, project_id = %id, "found the region's project ID with IAM; calls naming no project act in it");
+            self.projects
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(region.clone(), id.clone());
+        }
+        Ok(found)
     }
 
     /// The known regions, comma-separated.

@@ -514,6 +514,28 @@ mod tests {
     }
 
     #[test]
+    fn an_iam_override_of_a_built_in_region() {
+        let t = RegionTable::resolve(&RegionInputs {
+            default_region: Some("ap-southeast-1"),
+            environment: vec![
+                (
+                    "HUAWEICLOUD_SDK_REGION_CBR_AP_SOUTHEAST_3".into(),
+                    "http://127.0.0.1:9".into(),
+                ),
+                (
+                    "HUAWEICLOUD_SDK_REGION_IAM_AP_SOUTHEAST_3".into(),
+                    "http://127.0.0.1:9".into(),
+                ),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+        let r = t.get("ap-southeast-3").unwrap();
+        assert_eq!(r.iam.url.as_str(), "http://127.0.0.1:9/");
+        assert_eq!(r.iam.source, Source::Environment);
+    }
+
+    #[test]
     fn bad_inputs_are_named() {
         let err = RegionTable::resolve(&RegionInputs {
             default_region: Some("xx-nowhere-1"),

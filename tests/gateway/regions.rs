@@ -209,7 +209,8 @@ const AWAY: &str = "ap-southeast-3";
 
 /// A gateway whose default region (`HOME`) is its in-process simulator and
 /// whose `AWAY` region is `away` (another simulator, with other data), as
-/// `HUAWEICLOUD_SDK_REGION_CBR_AP_SOUTHEAST_3` would set it.
+/// `HUAWEICLOUD_SDK_REGION_{CBR,IAM}_AP_SOUTHEAST_3` would set them (its IAM
+/// for the project lookup).
 async fn two_regions(
     home: SimulatorSettings,
     away: &cbr_simulator::Embedded,
@@ -224,7 +225,13 @@ async fn two_regions(
             let table = RegionTable::resolve(&RegionInputs {
                 default_region: Some(HOME),
                 cbr_endpoint: Some(&home_url),
-                environment: vec![("HUAWEICLOUD_SDK_REGION_CBR_AP_SOUTHEAST_3".into(), away_url)],
+                environment: vec![
+                    (
+                        "HUAWEICLOUD_SDK_REGION_CBR_AP_SOUTHEAST_3".into(),
+                        away_url.clone(),
+                    ),
+                    ("HUAWEICLOUD_SDK_REGION_IAM_AP_SOUTHEAST_3".into(), away_url),
+                ],
                 ..Default::default()
             })
             .unwrap();
@@ -300,13 +307,36 @@ async fn calls_name_their_region_and_each_region_has_its_own_data() {
     );
 
     // Projects belong to one region: the configured one is the default
-    // region's, a call elsewhere names its own.
+    // region's; a call elsewhere naming none acts in the region's own
+    // project, found with IAM (`GET /v3/projects?name=`) once and kept.
+    for _ in 0..2 {
+        let b = backups
+            .get_backup(pb::GetBackupRequest {
+                backup_id: BACKUP.into(),
+                region: AWAY.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(b.backup.unwrap().id, BACKUP);
+    }
+    assert_eq!(away.state.stats.snapshot()["iam_projects"], 1, "asked once");
+    assert_eq!(
+        stack.sim().state.stats.snapshot()["iam_projects"],
+        0,
+        "HOME has its project"
+    );
+    // A caller's token is bound to its own project: it must name it.
     let err = backups
-        .get_backup(pb::GetBackupRequest {
-            backup_id: BACKUP.into(),
-            region: AWAY.into(),
-            ..Default::default()
-        })
+        .get_backup(with_token(
+            pb::GetBackupRequest {
+                backup_id: BACKUP.into(),
+                region: AWAY.into(),
+                ..Default::default()
+            },
+            "caller-token",
+        ))
         .await
         .unwrap_err();
     assert_eq!(bad_fields(&err), ["project_id"]);

@@ -291,6 +291,9 @@ pub struct SimState {
     pub delete_duration: Duration,
     /// Whether a restore answers with its `job_id`.
     pub restore_job_id: bool,
+    /// The names of the regions the simulator serves (IAM lists the project
+    /// of each); empty: one unnamed region.
+    pub regions: Vec<String>,
     /// Fault rules.
     pub faults: faults::Faults,
     /// Request counters.
@@ -320,6 +323,7 @@ impl SimState {
             restore_duration: settings.restore_duration,
             delete_duration: settings.delete_duration,
             restore_job_id: settings.restore_job_id,
+            regions: settings.regions.clone(),
             faults: faults::Faults::new(settings.faults.clone(), settings.fault_seed),
             stats: faults::Stats::default(),
             credentials: auth::Credentials::new(&settings.credentials, &settings.tokens)

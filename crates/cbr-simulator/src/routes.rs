@@ -43,6 +43,7 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route(&wire::LIST_OPERATION_LOGS.template(), get(list_op_logs))
         .route(&wire::GET_OPERATION_LOG.template(), get(show_op_log))
         .route(&wire::IAM_TOKENS.template(), post(iam_tokens))
+        .route(&wire::IAM_PROJECTS.template(), get(iam_projects))
         .route("/_simulator/stats", get(stats))
         .route("/_simulator/faults", get(get_faults).put(put_faults))
         .route(
@@ -206,6 +207,46 @@ async fn show_op_log(
 
 async fn iam_tokens(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
     state.iam.create_token(&body, Utc::now())
+}
+
+/// IAM's `GET /v3/projects?name=…`: the simulated project, named after the
+/// region asked for when the simulator serves it (or any region, with one
+/// unnamed region); an unknown name lists nothing, as IAM does.
+async fn iam_projects(
+    State(state): State<Arc<SimState>>,
+    RawQuery(query): RawQuery,
+) -> Json<Value> {
+    let name = query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|p| p.strip_prefix("name="))
+        .map(|n| {
+            percent_encoding::percent_decode_str(n)
+                .decode_utf8_lossy()
+                .into_owned()
+        });
+    let served = |n: &str| state.regions.is_empty() || state.regions.iter().any(|r| r == n);
+    let projects: Vec<Value> = name
+        .filter(|n| !n.is_empty() && served(n))
+        .map(|n| {
+            json!({
+                "id": super::seed::PROJECT,
+                "name": n,
+                "domain_id": "d78cbac186b744899480f25bd022f468",
+                "enabled": true,
+                "is_domain": false,
+                "parent_id": "d78cbac186b744899480f25bd022f468",
+                "description": "",
+                "links": {"self": format!("https://iam.myhuaweicloud.com/v3/projects/{}", super::seed::PROJECT)},
+            })
+        })
+        .into_iter()
+        .collect();
+    Json(json!({
+        "projects": projects,
+        "links": {"self": "https://iam.myhuaweicloud.com/v3/projects", "previous": null, "next": null},
+    }))
 }
 
 async fn stats(State(state): State<Arc<SimState>>) -> Json<Value> {

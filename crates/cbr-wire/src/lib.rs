@@ -237,6 +237,15 @@ pub static IAM_TOKENS: Route = Route {
     path: &[Lit("v3"), Lit("auth"), Lit("tokens")],
 };
 
+/// `GET /v3/projects?name={region}` (IAM): the caller's projects, here the
+/// one of a region, as Huawei's SDKs find a region's project ID.
+pub static IAM_PROJECTS: Route = Route {
+    name: "iam_projects",
+    api: Api::Iam,
+    method: "GET",
+    path: &[Lit("v3"), Lit("projects")],
+};
+
 /// `POST /v3/{project_id}/backups/{backup_id}/restore` (CBR): 202, with
 /// `{"job_id"}` (the restore's operation log) or no body.
 pub static RESTORE_BACKUP: Route = Route {
@@ -282,6 +291,7 @@ pub static ALL: &[&Route] = &[
     &GET_OPERATION_LOG,
     &GET_CHECKPOINT_ITEM,
     &IAM_TOKENS,
+    &IAM_PROJECTS,
 ];
 
 /// The operation a request is, if any.
@@ -319,6 +329,7 @@ mod tests {
             Some("get_checkpoint_item")
         );
         assert_eq!(name("POST", "/v3/auth/tokens"), Some("iam_tokens"));
+        assert_eq!(name("GET", "/v3/projects"), Some("iam_projects"));
         assert_eq!(name("GET", "/v3/p/vaults"), Some("list_vaults"));
         assert_eq!(name("GET", "/v3/p/vaults/v"), Some("get_vault"));
         assert_eq!(name("GET", "/v3/p/policies"), Some("list_policies"));
