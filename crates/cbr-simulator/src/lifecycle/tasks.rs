@@ -80,6 +80,12 @@ pub struct Task {
     pub duration: Duration,
     /// Whether it ends `failed`.
     pub fails: bool,
+    /// A deletion's: the backup's own `backup` operation log as it had
+    /// ended, listed on once the backup is gone. Upstream keeps a deleted
+    /// backup's operation logs (its list is a history, not an inventory);
+    /// the simulator renders that log from the backup, so it keeps the last
+    /// rendering here, bounded with the tasks ([`MAX_TASKS`]).
+    pub backup_log: Option<Value>,
 }
 
 impl Task {
@@ -281,7 +287,10 @@ impl Store {
         if !matches!(b.state(now).0, "available" | "error") {
             return Err(ApiError::cannot_delete(backup_id));
         }
-        let task = self.task_on(b, TaskKind::Delete, now, duration);
+        let mut task = self.task_on(b, TaskKind::Delete, now, duration);
+        // Only an `available` or `error` backup gets here, so its log has
+        // ended and this rendering is final.
+        task.backup_log = Some(self.backup_log(b, now));
         let busy = Busy {
             status: "deleting",
             until: task.ends(),
@@ -313,6 +322,7 @@ impl Store {
             resource: (b.resource_id.clone(), b.resource_name.clone(), b.kind),
             target: (String::new(), String::new()),
             fails: false,
+            backup_log: None,
             started: now,
             duration,
         }
@@ -360,6 +370,14 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// The `backup` operation logs of backups deleted from `project`.
+    pub fn deleted_backup_logs<'a>(&'a self, project: &'a str) -> impl Iterator<Item = &'a Value> {
+        self.tasks
+            .iter()
+            .filter(move |t| t.project_id == project && !self.backups.contains_key(&t.backup_id))
+            .filter_map(|t| t.backup_log.as_ref())
     }
 
     /// The restore or deletion whose operation log is `id`, in `project`.
@@ -498,6 +516,49 @@ mod tests {
             (Some("delete"), Some("success"))
         );
         assert_eq!(log["extra_info"]["delete"]["backup_id"], seed::BACKUP);
+    }
+
+    #[test]
+    fn a_deleted_backups_own_log_is_still_listed_and_shown() {
+        let mut store = seed::store(0);
+        let t0 = Utc::now();
+        let log_id = crate::lifecycle::operation_logs::log_id(seed::BACKUP).unwrap();
+        let before = store.show_op_log(seed::PROJECT, &log_id, t0).unwrap();
+        store
+            .delete_backup(seed::PROJECT, seed::BACKUP, t0, ms(100))
+            .unwrap();
+        let later = t0 + chrono::Duration::seconds(1);
+        store.sweep(later);
+        assert!(!store.backups.contains_key(seed::BACKUP));
+        let after = store.show_op_log(seed::PROJECT, &log_id, later).unwrap();
+        assert_eq!(after, before, "as it had ended");
+        assert_eq!(after["operation_log"]["status"], "success");
+        let q = format!("operation_type=backup&resource_id={}", seed::SERVER);
+        let listed = store.list_op_logs(seed::PROJECT, Some(&q), later).unwrap();
+        let ids: Vec<&Value> = listed["operation_logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| &l["id"])
+            .collect();
+        assert_eq!(ids.iter().filter(|i| **i == &log_id).count(), 1, "{ids:?}");
+        // Filtered out like any other log.
+        let failed = store
+            .list_op_logs(
+                seed::PROJECT,
+                Some("operation_type=backup&status=failed"),
+                later,
+            )
+            .unwrap();
+        assert!(
+            failed["operation_logs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|l| l["id"] != log_id.as_str())
+        );
+        // Another project does not see it.
+        assert!(store.show_op_log("other", &log_id, later).is_err());
     }
 
     #[test]
