@@ -253,7 +253,14 @@ impl Store {
         let target = restore_target(b, restore, &b.children)?;
         let mut task = self.task_on(b, TaskKind::Restore, now, duration);
         task.fails = target.starts_with(FAIL_PREFIX);
-        task.target = (target.clone(), target);
+        // The simulator knows no names but its resources': restored onto
+        // itself, the target is named as the resource is; elsewhere, by its ID.
+        let target_name = if target == b.resource_id {
+            b.resource_name.clone()
+        } else {
+            target.clone()
+        };
+        task.target = (target, target_name);
         let busy = Busy {
             status: "restoring",
             until: task.ends(),
