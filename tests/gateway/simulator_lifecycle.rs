@@ -34,10 +34,16 @@ struct Answer {
 
 impl Sim {
     async fn start(job_id: bool) -> Sim {
+        Sim::taking(job_id, TAKES).await
+    }
+
+    /// A simulator whose backups take `backups` (restores and deletions
+    /// [`TAKES`]).
+    async fn taking(job_id: bool, backups: Duration) -> Sim {
         cbr_gateway::install_crypto_provider();
         let sim = simulator::spawn(&SimulatorSettings {
             fleet_size: 60,
-            backup_duration: TAKES,
+            backup_duration: backups,
             restore_duration: TAKES,
             delete_duration: TAKES,
             restore_job_id: job_id,
@@ -209,6 +215,11 @@ async fn a_restore_answers_202_with_its_job_id_and_its_log_runs_to_success() {
         cp.body["checkpoint"]["vault"]["resources"][0]["protect_status"],
         "restoring"
     );
+    let vault = sim.get(&format!("vaults/{VAULT}")).await;
+    assert_eq!(
+        vault.body["vault"]["resources"][0]["protect_status"],
+        "restoring"
+    );
     let log = sim.get(&format!("operation-logs/{job}")).await.body["operation_log"].clone();
     assert_eq!(log["operation_type"], "restore");
     assert_eq!(log["status"], "running");
@@ -336,7 +347,8 @@ async fn a_restore_onto_a_sim_error_target_is_accepted_then_fails_with_2008() {
 #[tokio::test]
 async fn every_bad_restore_gets_upstreams_code_and_changes_nothing() {
     // Borrowed, so that the helper closures below can be called again.
-    let sim = &Sim::start(true).await;
+    // Backups long enough to be seen `protecting` on a loaded machine.
+    let sim = &Sim::taking(true, Duration::from_millis(1500)).await;
     let bad = |body: Value| async move { sim.restore(BACKUP, &body).await };
     // 9900: the body.
     let not_json = sim
@@ -438,6 +450,9 @@ async fn every_bad_restore_gets_upstreams_code_and_changes_nothing() {
         )
         .await;
     assert_error(&a, 400, "BackupService.2005", "protecting");
+    // Nor another backup of the server while this one is being taken.
+    let a = sim.restore(BACKUP, &server_restore(SERVER)).await;
+    assert_error(&a, 400, "BackupService.2002", "server being backed up");
     let cp = sim.create("sim-error-restore").await;
     let failed = sim.backup_of(&cp, "error").await;
     let a = sim

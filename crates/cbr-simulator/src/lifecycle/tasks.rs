@@ -7,7 +7,8 @@
 //!   `restoring` for the restore's duration, then `available` again; its
 //!   `restore` operation log runs (`running`, progress rising) to `success`,
 //!   or to `failed` with `BackupService.2008` when the target's ID starts
-//!   with `sim-error`.
+//!   with `sim-error`. A resource is restored once at a time (2010), and
+//!   not while one of its backups is being taken (2002).
 //! * A delete answers 204 with no body. The backup (with its disk backups)
 //!   shows `deleting` for the deletion's duration, then is gone (404
 //!   `BackupService.6200`); a checkpoint whose last backup went is gone too
@@ -251,6 +252,22 @@ impl Store {
             _ => return Err(ApiError::restore_not_allowed()),
         }
         let target = restore_target(b, restore, &b.children)?;
+        // Upstream restores one resource at a time (2010, "Concurrent data
+        // restoration is not supported") and not while it is being backed
+        // up (2002), whichever of its backups is involved.
+        let siblings = || {
+            self.listing
+                .iter()
+                .filter_map(|id| self.backups.get(id))
+                .filter(|o| o.project_id == project && o.resource_id == b.resource_id)
+                .map(|o| o.state(now).0)
+        };
+        if siblings().any(|s| s == "restoring") {
+            return Err(ApiError::restoring(&b.resource_id));
+        }
+        if siblings().any(|s| matches!(s, "protecting" | "waiting_protect")) {
+            return Err(ApiError::being_backed_up());
+        }
         let mut task = self.task_on(b, TaskKind::Restore, now, duration);
         task.fails = target.starts_with(FAIL_PREFIX);
         // The simulator knows no names but its resources': restored onto
@@ -523,6 +540,75 @@ mod tests {
             (Some("delete"), Some("success"))
         );
         assert_eq!(log["extra_info"]["delete"]["backup_id"], seed::BACKUP);
+    }
+
+    #[test]
+    fn a_resource_is_restored_once_at_a_time_and_not_while_backed_up() {
+        let mut store = seed::store(0);
+        let t0 = Utc::now();
+        // A second backup of the example server, being taken for a second.
+        let body = json!({"checkpoint": {"vault_id": seed::VAULT}});
+        let cp = store
+            .create_checkpoint(seed::PROJECT, &body, t0, Duration::from_secs(1))
+            .unwrap();
+        let cp = cp["checkpoint"]["id"].as_str().unwrap().to_owned();
+        let (_, second) = store.checkpoints[&cp].resources[0].clone();
+        let second_disk = store.backups[&second].children[0].clone();
+        let restore = |disk: &str| {
+            json!({"restore": {"server_id": seed::SERVER, "mappings": [
+                {"backup_id": disk, "volume_id": "v-1"}]}})
+        };
+        let refused = store
+            .restore_backup(
+                seed::PROJECT,
+                seed::BACKUP,
+                &restore_body(seed::SERVER),
+                t0,
+                ms(1000),
+            )
+            .unwrap_err();
+        assert_eq!(refused.code, "BackupService.2002");
+        assert_eq!(refused.status, http::StatusCode::BAD_REQUEST);
+        // Taken: the first backup is restored, and the resource shows it.
+        let t1 = t0 + chrono::Duration::seconds(1);
+        store
+            .restore_backup(
+                seed::PROJECT,
+                seed::BACKUP,
+                &restore_body(seed::SERVER),
+                t1,
+                ms(1000),
+            )
+            .unwrap();
+        let vault = store.show_vault(seed::PROJECT, seed::VAULT, t1).unwrap();
+        assert_eq!(
+            vault["vault"]["resources"][0]["protect_status"],
+            "restoring"
+        );
+        // The second backup of the same server must wait for it.
+        let busy = store
+            .restore_backup(seed::PROJECT, &second, &restore(&second_disk), t1, ms(1000))
+            .unwrap_err();
+        assert_eq!(busy.code, "BackupService.2010");
+        assert_eq!(
+            busy.message,
+            format!("Resource {} is restoring.", seed::SERVER)
+        );
+        let t2 = t1 + chrono::Duration::seconds(1);
+        store
+            .restore_backup(seed::PROJECT, &second, &restore(&second_disk), t2, ms(1000))
+            .unwrap();
+        let vault = store
+            .show_vault(
+                seed::PROJECT,
+                seed::VAULT,
+                t2 + chrono::Duration::seconds(1),
+            )
+            .unwrap();
+        assert_eq!(
+            vault["vault"]["resources"][0]["protect_status"],
+            "available"
+        );
     }
 
     #[test]
