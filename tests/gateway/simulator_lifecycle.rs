@@ -2,8 +2,8 @@
 //! as any CBR client sees them (LIFECYCLE.md §3, §4, §5): the 202 with and
 //! without `job_id`, the 204, the backup's `restoring` and `deleting`, the
 //! restore and delete operation logs with their filters, a restore failed by
-//! a `sim-error` target, every refusal with upstream's code, and faults and
-//! counters by the new routes' names.
+//! a `sim-error` target (2008 for a server, 2011 for a disk), every refusal
+//! with upstream's code, and faults and counters by the new routes' names.
 //!
 //! Durations are a few hundred milliseconds and every wait is a bounded poll
 //! of the simulator's own answers, never one long sleep.
@@ -294,7 +294,7 @@ async fn a_restore_can_answer_a_bare_202_as_the_documents_say() {
 }
 
 #[tokio::test]
-async fn a_restore_onto_a_sim_error_target_is_accepted_then_fails_with_2008() {
+async fn a_restore_onto_a_sim_error_target_is_accepted_then_fails_with_2008_or_2011() {
     let sim = Sim::start(true).await;
     // A server target …
     let a = sim
@@ -329,7 +329,7 @@ async fn a_restore_onto_a_sim_error_target_is_accepted_then_fails_with_2008() {
     assert_eq!(sim.backup_status(id).await.as_deref(), Some("restoring"));
     let log = sim.ended_log(a.body["job_id"].as_str().unwrap()).await;
     assert_eq!(log["status"], "failed");
-    assert_eq!(log["error_info"]["code"], "BackupService.2008");
+    assert_eq!(log["error_info"]["code"], "BackupService.2011");
     assert_eq!(log["extra_info"]["resource"]["type"], "OS::Cinder::Volume");
     assert_eq!(sim.backup_status(id).await.as_deref(), Some("available"));
 

@@ -6,8 +6,8 @@
 //!   [`crate::SimulatorSettings::restore_job_id`]. The backup shows
 //!   `restoring` for the restore's duration, then `available` again; its
 //!   `restore` operation log runs (`running`, progress rising) to `success`,
-//!   or to `failed` with `BackupService.2008` when the target's ID starts
-//!   with `sim-error`. A resource is restored once at a time (2010), and
+//!   or to `failed` with `BackupService.2008` (a disk: `2011`) when the
+//!   target's ID starts with `sim-error`. A resource is restored once at a time (2010), and
 //!   not while one of its backups is being taken (2002).
 //! * A delete answers 204 with no body. The backup (with its disk backups)
 //!   shows `deleting` for the deletion's duration, then is gone (404
@@ -35,12 +35,21 @@ use crate::{
 /// ones go first.
 pub const MAX_TASKS: usize = 10_000;
 
-/// The `error_info` of a restore the simulator fails: the target server's
-/// status does not allow it (LIFECYCLE.md §3.6, 2008).
-const RESTORE_FAILURE: (&str, &str) = (
-    "BackupService.2008",
-    "The ECS status does not allow restoration.",
-);
+/// The `error_info` of a restore the simulator fails, by what it restores
+/// (LIFECYCLE.md §3.6): a server's status does not allow it (2008), a
+/// disk's (2011); other targets fail as servers do.
+fn restore_failure(kind: ResourceKind) -> (&'static str, &'static str) {
+    match kind {
+        ResourceKind::Volume => (
+            "BackupService.2011",
+            "The disk status does not allow restoration.",
+        ),
+        ResourceKind::Server | ResourceKind::SfsTurbo => (
+            "BackupService.2008",
+            "The ECS status does not allow restoration.",
+        ),
+    }
+}
 
 /// Restore or deletion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +133,8 @@ impl Task {
         let done = status != "running";
         let ts = |t: DateTime<Utc>| TimeStyle::Naive.render(t);
         let error_info = if status == "failed" {
-            json!({"code": RESTORE_FAILURE.0, "message": RESTORE_FAILURE.1})
+            let (code, message) = restore_failure(self.resource.2);
+            json!({"code": code, "message": message})
         } else {
             json!({"code": "", "message": ""})
         };
