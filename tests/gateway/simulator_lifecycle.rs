@@ -383,6 +383,10 @@ async fn every_bad_restore_gets_upstreams_code_and_changes_nothing() {
             json!({"restore": {"server_id": SERVER, "mappings": [{"backup_id": BACKUP, "volume_id": "v"}]}}),
         ),
         (
+            "details without destination_path",
+            json!({"restore": {"server_id": SERVER, "mappings": mapping, "details": {}}}),
+        ),
+        (
             "power_on not a boolean",
             json!({"restore": {"server_id": SERVER, "mappings": mapping, "power_on": "yes"}}),
         ),

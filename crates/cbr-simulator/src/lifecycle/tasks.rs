@@ -199,6 +199,20 @@ fn restore_target(b: &Backup, restore: &Value, children: &[String]) -> Result<St
     if !matches!(restore["power_on"], Value::Null | Value::Bool(_)) {
         return Err(ApiError::parameter("restore.power_on must be a boolean."));
     }
+    // `details` (file backups, §3.1) is checked for its shape only: no
+    // backup of the simulator is restored by path.
+    match &restore["details"] {
+        Value::Null => {}
+        Value::Object(d)
+            if d.get("destination_path")
+                .and_then(Value::as_str)
+                .is_some_and(|p| (1..=255).contains(&p.chars().count())) => {}
+        _ => {
+            return Err(ApiError::parameter(
+                "restore.details.destination_path is invalid.",
+            ));
+        }
+    }
     let (server, volume, resource) = (text("server_id")?, text("volume_id")?, text("resource_id")?);
     match b.kind {
         ResourceKind::Server => {
@@ -440,14 +454,10 @@ mod tests {
     fn a_restore_shows_restoring_then_available_and_its_log_runs_to_the_end() {
         let mut store = seed::store(0);
         let t0 = Utc::now();
+        let mut body = restore_body(seed::SERVER);
+        body["restore"]["details"] = json!({"destination_path": "/data"});
         let id = store
-            .restore_backup(
-                seed::PROJECT,
-                seed::BACKUP,
-                &restore_body(seed::SERVER),
-                t0,
-                ms(1000),
-            )
+            .restore_backup(seed::PROJECT, seed::BACKUP, &body, t0, ms(1000))
             .unwrap();
         let b = &store.backups[seed::BACKUP];
         assert_eq!(
@@ -506,6 +516,11 @@ mod tests {
             ),
             "BackupService.9900"
         );
+        for details in [json!("/data"), json!({}), json!({"destination_path": ""})] {
+            let mut body = restore_body("s");
+            body["restore"]["details"] = details;
+            assert_eq!(code(body, seed::BACKUP), "BackupService.9900");
+        }
         assert_eq!(code(restore_body("s"), "nope"), "BackupService.6200");
         assert_eq!(
             code(restore_body("s"), seed::CHILD_BACKUP),
