@@ -38,6 +38,7 @@ mod resilience;
 mod security;
 mod shutdown;
 mod simulator;
+mod simulator_lifecycle;
 mod stream_backups;
 mod tls;
 mod trace_context;

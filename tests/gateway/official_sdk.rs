@@ -3,7 +3,9 @@
 //! create, show until available, list with filters and paging, show, a 404 with
 //! its error code, and a wrong-SK 401; then vaults, policies and operation logs
 //! (every list with filters and paging, every show, their 400 and 404 codes);
-//! then a restore and a deletion of the created backup, followed to their end.
+//! then a restore and a deletion of the created backup, followed to their end;
+//! and, on a second simulator answering restores with a bare 202 (no
+//! `job_id`), a restore that fails.
 //! The script is `tests/sdk/official_sdk.py`.
 
 use crate::common;
@@ -31,6 +33,22 @@ async fn the_official_python_sdk_works_against_the_simulator() {
         "json",
     ])
     .await;
+    // Restores answered as the documents say, with no body.
+    let bare = Binary::start(&[
+        "simulator",
+        "--listen",
+        "127.0.0.1:0",
+        "--sim-credentials",
+        "SDKTESTAK:SDKTESTSK",
+        "--sim-fleet-size",
+        "10",
+        "--sim-restore-duration",
+        "500ms",
+        "--sim-restore-without-job-id",
+        "--log-format",
+        "json",
+    ])
+    .await;
     let script = format!("{}/tests/sdk/official_sdk.py", env!("CARGO_MANIFEST_DIR"));
     let run = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
         .args([
@@ -40,6 +58,7 @@ async fn the_official_python_sdk_works_against_the_simulator() {
             &format!("http://{}", sim.addr),
             "SDKTESTAK",
             "SDKTESTSK",
+            &format!("http://{}", bare.addr),
         ])
         .kill_on_drop(true)
         .output();
@@ -67,6 +86,7 @@ async fn the_official_python_sdk_works_against_the_simulator() {
         "list_policies/show_policy -> 2 bound to the vault",
         "list_op_logs/show_op_log ->",
         "restore_backup -> 202 restoring -> success",
+        "restore_backup without job_id -> 202 restoring -> failed BackupService.2008",
         "delete_backup -> 204 deleting -> gone, delete log success",
         "two regions ->",
     ] {

@@ -1,6 +1,9 @@
 """Drives the cbr-gateway simulator with Huawei's official Python SDK.
 
-Usage: official_sdk.py ENDPOINT AK SK
+Usage: official_sdk.py ENDPOINT AK SK [BARE_RESTORE_ENDPOINT]
+
+BARE_RESTORE_ENDPOINT, when given, is a second simulator run with
+--sim-restore-without-job-id: its restores answer a bare 202, as the documents say.
 
 Run by tests/gateway/official_sdk.rs against `cbr-gateway simulator` with signature
 checking on. Every request below is SDK-HMAC-SHA256 signed by the SDK itself.
@@ -68,6 +71,7 @@ def client(endpoint, ak, sk):
 
 def main():
     endpoint, ak, sk = sys.argv[1], sys.argv[2], sys.argv[3]
+    bare_restore_endpoint = sys.argv[4] if len(sys.argv) > 4 else None
     cbr = client(endpoint, ak, sk)
 
     # Create: the seed request of the API documents, plus resource_details.
@@ -154,6 +158,8 @@ def main():
 
     lifecycle(cbr, created.id, backup.id)
     restore_and_delete(cbr, created.id, backup.id)
+    if bare_restore_endpoint:
+        failing_restore_without_job_id(client(bare_restore_endpoint, ak, sk))
     two_regions(endpoint, ak, sk)
 
     # A wrong secret key: 401 APIGW.0301.
@@ -213,6 +219,9 @@ def restore_and_delete(cbr, checkpoint_id, backup_id):
     )
     accepted = cbr.restore_backup(RestoreBackupRequest(backup_id=backup_id, body=restore))
     assert accepted.status_code == 202, accepted.status_code
+    # The simulator's default answer is terraform's {"job_id": …}, which the SDK's
+    # RestoreBackupResponse has no field for: it is read, and ignored.
+    job_id = accepted.to_json_object()["job_id"]
     assert cbr.show_backup(ShowBackupRequest(backup_id=backup_id)).backup.status == "restoring"
     # One restore of a backup at a time.
     expect_error(
@@ -221,6 +230,7 @@ def restore_and_delete(cbr, checkpoint_id, backup_id):
         "BackupService.2010",
     )
     log = wait_for("restore log listed", lambda: log_of(cbr, "restore", backup_id))
+    assert log.id == job_id, (log.id, job_id)
     assert log.extra_info.restore.target_resource_id == SERVER
     done = wait_for(
         "restore succeeded",
@@ -251,6 +261,39 @@ def restore_and_delete(cbr, checkpoint_id, backup_id):
     log = wait_for("delete log listed", lambda: log_of(cbr, "delete", backup_id))
     assert log.status == "success", log.status
     print("delete_backup ->", deleted.status_code, "deleting -> gone, delete log", log.status)
+
+
+def failing_restore_without_job_id(cbr):
+    """A restore answered as the documents say (202, no body) onto a target the
+    simulator fails (`sim-error…`): the SDK takes the bare 202, and show_backup and
+    list_op_logs see it run and end failed with BackupService.2008."""
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+    disk = cbr.show_backup(ShowBackupRequest(backup_id=SEED_BACKUP)).backup.children[0]
+    restore = BackupRestoreReq(
+        restore=BackupRestore(
+            server_id="sim-error-server",
+            mappings=[BackupRestoreServerMapping(backup_id=disk.id, volume_id=disk.resource_id)],
+        )
+    )
+    accepted = cbr.restore_backup(RestoreBackupRequest(backup_id=SEED_BACKUP, body=restore))
+    assert accepted.status_code == 202, accepted.status_code
+    assert not accepted.raw_content, accepted.raw_content
+    assert cbr.show_backup(ShowBackupRequest(backup_id=SEED_BACKUP)).backup.status == "restoring"
+
+    def ended():
+        # A start time leaves out the documents' seeded restore log.
+        logs = cbr.list_op_logs(ListOpLogsRequest(operation_type="restore", start_time=since)).operation_logs
+        assert len(logs) == 1, logs
+        return logs[0] if logs[0].status not in ("waiting", "running") else None
+
+    log = wait_for("restore ended", ended)
+    assert log.status == "failed", log.status
+    assert log.error_info.code == "BackupService.2008", log.error_info
+    assert log.extra_info.restore.target_resource_id == "sim-error-server"
+    assert log.extra_info.restore.backup_id == SEED_BACKUP
+    assert cbr.show_op_log(ShowOpLogRequest(operation_log_id=log.id)).operation_log.status == "failed"
+    assert cbr.show_backup(ShowBackupRequest(backup_id=SEED_BACKUP)).backup.status == "available"
+    print("restore_backup without job_id ->", accepted.status_code, "restoring ->", log.status, log.error_info.code)
 
 
 def two_regions(endpoint, ak, sk):

@@ -53,6 +53,15 @@ impl ApiError {
             message: format!("Resource {resource_id} is restoring."),
         }
     }
+    /// 400 `BackupService.2002`: the resource is being backed up, so it
+    /// cannot be restored (LIFECYCLE.md §3.6).
+    pub fn being_backed_up() -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "BackupService.2002",
+            message: "The resource is being backed up and cannot be restored.".into(),
+        }
+    }
     /// 400 `BackupService.2005`: the backup's status does not allow a restore.
     pub fn restore_not_allowed() -> Self {
         Self {

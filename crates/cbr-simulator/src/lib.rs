@@ -16,7 +16,10 @@
 //!              ▼
 //!            store.rs   vaults, checkpoints, backups; create; list (query.rs)
 //!            lifecycle/ vaults, policies, operation logs: computed from the
-//!                       store at read time, plus the documents' seeds
+//!                       store at read time, plus the documents' seeds;
+//!                       tasks.rs: RestoreBackup (POST …/backups/{id}/restore,
+//!                       202) and DeleteBackup (DELETE …/backups/{id}, 204),
+//!                       timed by restore_duration / delete_duration
 //!              ▼
 //!            model.rs   records → upstream JSON, with upstream's quirks
 //! ```

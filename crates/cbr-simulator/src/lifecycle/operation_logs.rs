@@ -12,7 +12,9 @@
 //! bounded.
 //!
 //! Restores and deletions the simulator accepted (`tasks.rs`) are logs of
-//! their own, kept after their backup is gone.
+//! their own, kept after their backup is gone; so is the `backup` log of a
+//! backup deleted with DeleteBackup (as upstream keeps it), unlike that of a
+//! backup the store evicted.
 //!
 //! The documents' example log and the constructed restore, delete,
 //! vault_delete and replication logs of §5.5, plus a sync and a
@@ -119,7 +121,7 @@ impl Store {
     }
 
     /// The `backup` operation log of top-level backup `b` at `now`.
-    fn backup_log(&self, b: &Backup, now: DateTime<Utc>) -> Value {
+    pub(crate) fn backup_log(&self, b: &Backup, now: DateTime<Utc>) -> Value {
         let (backup_status, progress) = b.state(now);
         let status = log_status(backup_status);
         let ts = |t: DateTime<Utc>| TimeStyle::Naive.render(t);
@@ -189,10 +191,15 @@ impl Store {
         if let Some(task) = self.task(project, id) {
             return Ok(json!({"operation_log": task.render(now)}));
         }
-        backup_id(id)
+        if let Some(b) = backup_id(id)
             .and_then(|b| self.backups.get(&b))
             .filter(|b| b.project_id == project && b.parent_id.is_none())
-            .map(|b| json!({"operation_log": self.backup_log(b, now)}))
+        {
+            return Ok(json!({"operation_log": self.backup_log(b, now)}));
+        }
+        self.deleted_backup_logs(project)
+            .find(|l| l["id"] == id)
+            .map(|log| json!({"operation_log": log}))
             .ok_or_else(ApiError::operation_log_not_found)
     }
 
@@ -231,10 +238,13 @@ impl Store {
                 }
             }
         }
+        // Served as stored: the documents' logs, and those of deleted backups.
+        let deleted = self.deleted_backup_logs(project);
         for log in self
             .literal_logs
             .iter()
             .filter(|l| l["project_id"] == project)
+            .chain(deleted)
         {
             fn text(v: &Value) -> &str {
                 v.as_str().unwrap_or("")

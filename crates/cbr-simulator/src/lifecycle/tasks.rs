@@ -6,8 +6,9 @@
 //!   [`crate::SimulatorSettings::restore_job_id`]. The backup shows
 //!   `restoring` for the restore's duration, then `available` again; its
 //!   `restore` operation log runs (`running`, progress rising) to `success`,
-//!   or to `failed` with `BackupService.2008` when the target's ID starts
-//!   with `sim-error`.
+//!   or to `failed` with `BackupService.2008` (a disk: `2011`) when the
+//!   target's ID starts with `sim-error`. A resource is restored once at a time (2010), and
+//!   not while one of its backups is being taken (2002).
 //! * A delete answers 204 with no body. The backup (with its disk backups)
 //!   shows `deleting` for the deletion's duration, then is gone (404
 //!   `BackupService.6200`); a checkpoint whose last backup went is gone too
@@ -34,12 +35,21 @@ use crate::{
 /// ones go first.
 pub const MAX_TASKS: usize = 10_000;
 
-/// The `error_info` of a restore the simulator fails: the target server's
-/// status does not allow it (LIFECYCLE.md §3.6, 2008).
-const RESTORE_FAILURE: (&str, &str) = (
-    "BackupService.2008",
-    "The ECS status does not allow restoration.",
-);
+/// The `error_info` of a restore the simulator fails, by what it restores
+/// (LIFECYCLE.md §3.6): a server's status does not allow it (2008), a
+/// disk's (2011); other targets fail as servers do.
+fn restore_failure(kind: ResourceKind) -> (&'static str, &'static str) {
+    match kind {
+        ResourceKind::Volume => (
+            "BackupService.2011",
+            "The disk status does not allow restoration.",
+        ),
+        ResourceKind::Server | ResourceKind::SfsTurbo => (
+            "BackupService.2008",
+            "The ECS status does not allow restoration.",
+        ),
+    }
+}
 
 /// Restore or deletion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +90,12 @@ pub struct Task {
     pub duration: Duration,
     /// Whether it ends `failed`.
     pub fails: bool,
+    /// A deletion's: the backup's own `backup` operation log as it had
+    /// ended, listed on once the backup is gone. Upstream keeps a deleted
+    /// backup's operation logs (its list is a history, not an inventory);
+    /// the simulator renders that log from the backup, so it keeps the last
+    /// rendering here, bounded with the tasks ([`MAX_TASKS`]).
+    pub backup_log: Option<Value>,
 }
 
 impl Task {
@@ -117,7 +133,8 @@ impl Task {
         let done = status != "running";
         let ts = |t: DateTime<Utc>| TimeStyle::Naive.render(t);
         let error_info = if status == "failed" {
-            json!({"code": RESTORE_FAILURE.0, "message": RESTORE_FAILURE.1})
+            let (code, message) = restore_failure(self.resource.2);
+            json!({"code": code, "message": message})
         } else {
             json!({"code": "", "message": ""})
         };
@@ -182,6 +199,20 @@ fn restore_target(b: &Backup, restore: &Value, children: &[String]) -> Result<St
     if !matches!(restore["power_on"], Value::Null | Value::Bool(_)) {
         return Err(ApiError::parameter("restore.power_on must be a boolean."));
     }
+    // `details` (file backups, §3.1) is checked for its shape only: no
+    // backup of the simulator is restored by path.
+    match &restore["details"] {
+        Value::Null => {}
+        Value::Object(d)
+            if d.get("destination_path")
+                .and_then(Value::as_str)
+                .is_some_and(|p| (1..=255).contains(&p.chars().count())) => {}
+        _ => {
+            return Err(ApiError::parameter(
+                "restore.details.destination_path is invalid.",
+            ));
+        }
+    }
     let (server, volume, resource) = (text("server_id")?, text("volume_id")?, text("resource_id")?);
     match b.kind {
         ResourceKind::Server => {
@@ -245,9 +276,32 @@ impl Store {
             _ => return Err(ApiError::restore_not_allowed()),
         }
         let target = restore_target(b, restore, &b.children)?;
+        // Upstream restores one resource at a time (2010, "Concurrent data
+        // restoration is not supported") and not while it is being backed
+        // up (2002), whichever of its backups is involved.
+        let siblings = || {
+            self.listing
+                .iter()
+                .filter_map(|id| self.backups.get(id))
+                .filter(|o| o.project_id == project && o.resource_id == b.resource_id)
+                .map(|o| o.state(now).0)
+        };
+        if siblings().any(|s| s == "restoring") {
+            return Err(ApiError::restoring(&b.resource_id));
+        }
+        if siblings().any(|s| matches!(s, "protecting" | "waiting_protect")) {
+            return Err(ApiError::being_backed_up());
+        }
         let mut task = self.task_on(b, TaskKind::Restore, now, duration);
         task.fails = target.starts_with(FAIL_PREFIX);
-        task.target = (target.clone(), target);
+        // The simulator knows no names but its resources': restored onto
+        // itself, the target is named as the resource is; elsewhere, by its ID.
+        let target_name = if target == b.resource_id {
+            b.resource_name.clone()
+        } else {
+            target.clone()
+        };
+        task.target = (target, target_name);
         let busy = Busy {
             status: "restoring",
             until: task.ends(),
@@ -281,7 +335,10 @@ impl Store {
         if !matches!(b.state(now).0, "available" | "error") {
             return Err(ApiError::cannot_delete(backup_id));
         }
-        let task = self.task_on(b, TaskKind::Delete, now, duration);
+        let mut task = self.task_on(b, TaskKind::Delete, now, duration);
+        // Only an `available` or `error` backup gets here, so its log has
+        // ended and this rendering is final.
+        task.backup_log = Some(self.backup_log(b, now));
         let busy = Busy {
             status: "deleting",
             until: task.ends(),
@@ -313,6 +370,7 @@ impl Store {
             resource: (b.resource_id.clone(), b.resource_name.clone(), b.kind),
             target: (String::new(), String::new()),
             fails: false,
+            backup_log: None,
             started: now,
             duration,
         }
@@ -362,6 +420,14 @@ impl Store {
         }
     }
 
+    /// The `backup` operation logs of backups deleted from `project`.
+    pub fn deleted_backup_logs<'a>(&'a self, project: &'a str) -> impl Iterator<Item = &'a Value> {
+        self.tasks
+            .iter()
+            .filter(move |t| t.project_id == project && !self.backups.contains_key(&t.backup_id))
+            .filter_map(|t| t.backup_log.as_ref())
+    }
+
     /// The restore or deletion whose operation log is `id`, in `project`.
     pub fn task(&self, project: &str, id: &str) -> Option<&Task> {
         self.tasks
@@ -388,14 +454,10 @@ mod tests {
     fn a_restore_shows_restoring_then_available_and_its_log_runs_to_the_end() {
         let mut store = seed::store(0);
         let t0 = Utc::now();
+        let mut body = restore_body(seed::SERVER);
+        body["restore"]["details"] = json!({"destination_path": "/data"});
         let id = store
-            .restore_backup(
-                seed::PROJECT,
-                seed::BACKUP,
-                &restore_body(seed::SERVER),
-                t0,
-                ms(1000),
-            )
+            .restore_backup(seed::PROJECT, seed::BACKUP, &body, t0, ms(1000))
             .unwrap();
         let b = &store.backups[seed::BACKUP];
         assert_eq!(
@@ -454,6 +516,11 @@ mod tests {
             ),
             "BackupService.9900"
         );
+        for details in [json!("/data"), json!({}), json!({"destination_path": ""})] {
+            let mut body = restore_body("s");
+            body["restore"]["details"] = details;
+            assert_eq!(code(body, seed::BACKUP), "BackupService.9900");
+        }
         assert_eq!(code(restore_body("s"), "nope"), "BackupService.6200");
         assert_eq!(
             code(restore_body("s"), seed::CHILD_BACKUP),
@@ -498,6 +565,118 @@ mod tests {
             (Some("delete"), Some("success"))
         );
         assert_eq!(log["extra_info"]["delete"]["backup_id"], seed::BACKUP);
+    }
+
+    #[test]
+    fn a_resource_is_restored_once_at_a_time_and_not_while_backed_up() {
+        let mut store = seed::store(0);
+        let t0 = Utc::now();
+        // A second backup of the example server, being taken for a second.
+        let body = json!({"checkpoint": {"vault_id": seed::VAULT}});
+        let cp = store
+            .create_checkpoint(seed::PROJECT, &body, t0, Duration::from_secs(1))
+            .unwrap();
+        let cp = cp["checkpoint"]["id"].as_str().unwrap().to_owned();
+        let (_, second) = store.checkpoints[&cp].resources[0].clone();
+        let second_disk = store.backups[&second].children[0].clone();
+        let restore = |disk: &str| {
+            json!({"restore": {"server_id": seed::SERVER, "mappings": [
+                {"backup_id": disk, "volume_id": "v-1"}]}})
+        };
+        let refused = store
+            .restore_backup(
+                seed::PROJECT,
+                seed::BACKUP,
+                &restore_body(seed::SERVER),
+                t0,
+                ms(1000),
+            )
+            .unwrap_err();
+        assert_eq!(refused.code, "BackupService.2002");
+        assert_eq!(refused.status, http::StatusCode::BAD_REQUEST);
+        // Taken: the first backup is restored, and the resource shows it.
+        let t1 = t0 + chrono::Duration::seconds(1);
+        store
+            .restore_backup(
+                seed::PROJECT,
+                seed::BACKUP,
+                &restore_body(seed::SERVER),
+                t1,
+                ms(1000),
+            )
+            .unwrap();
+        let vault = store.show_vault(seed::PROJECT, seed::VAULT, t1).unwrap();
+        assert_eq!(
+            vault["vault"]["resources"][0]["protect_status"],
+            "restoring"
+        );
+        // The second backup of the same server must wait for it.
+        let busy = store
+            .restore_backup(seed::PROJECT, &second, &restore(&second_disk), t1, ms(1000))
+            .unwrap_err();
+        assert_eq!(busy.code, "BackupService.2010");
+        assert_eq!(
+            busy.message,
+            format!("Resource {} is restoring.", seed::SERVER)
+        );
+        let t2 = t1 + chrono::Duration::seconds(1);
+        store
+            .restore_backup(seed::PROJECT, &second, &restore(&second_disk), t2, ms(1000))
+            .unwrap();
+        let vault = store
+            .show_vault(
+                seed::PROJECT,
+                seed::VAULT,
+                t2 + chrono::Duration::seconds(1),
+            )
+            .unwrap();
+        assert_eq!(
+            vault["vault"]["resources"][0]["protect_status"],
+            "available"
+        );
+    }
+
+    #[test]
+    fn a_deleted_backups_own_log_is_still_listed_and_shown() {
+        let mut store = seed::store(0);
+        let t0 = Utc::now();
+        let log_id = crate::lifecycle::operation_logs::log_id(seed::BACKUP).unwrap();
+        let before = store.show_op_log(seed::PROJECT, &log_id, t0).unwrap();
+        store
+            .delete_backup(seed::PROJECT, seed::BACKUP, t0, ms(100))
+            .unwrap();
+        let later = t0 + chrono::Duration::seconds(1);
+        store.sweep(later);
+        assert!(!store.backups.contains_key(seed::BACKUP));
+        let after = store.show_op_log(seed::PROJECT, &log_id, later).unwrap();
+        assert_eq!(after, before, "as it had ended");
+        assert_eq!(after["operation_log"]["status"], "success");
+        let q = format!("operation_type=backup&resource_id={}", seed::SERVER);
+        let listed = store.list_op_logs(seed::PROJECT, Some(&q), later).unwrap();
+        let ids: Vec<&Value> = listed["operation_logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| &l["id"])
+            .collect();
+        assert_eq!(ids.iter().filter(|i| **i == &log_id).count(), 1, "{ids:?}");
+        // Filtered out like any other log.
+        let failed = store
+            .list_op_logs(
+                seed::PROJECT,
+                Some("operation_type=backup&status=failed"),
+                later,
+            )
+            .unwrap();
+        assert!(
+            failed["operation_logs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|l| l["id"] != log_id.as_str())
+        );
+        // Another project does not see it.
+        assert!(store.show_op_log("other", &log_id, later).is_err());
     }
 
     #[test]

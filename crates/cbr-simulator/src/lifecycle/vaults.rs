@@ -6,7 +6,8 @@
 //! upstream documents and the one the simulator's checkpoint items use for
 //! the same backups), each resource's `backup_count` and `backup_size` the
 //! same for that resource's backups, and its `protect_status` `protecting`
-//! while one of them is being taken. So `used` is always the sum of the
+//! while one of them is being taken (`restoring` while one is being
+//! restored: LIFECYCLE.md §3.5). So `used` is always the sum of the
 //! resources' `backup_size`, and `backup_count` what ListBackups finds for
 //! that vault and resource.
 //!
@@ -74,9 +75,23 @@ pub struct Held {
     pub size_mb: i64,
     /// Whether one is being taken.
     pub protecting: bool,
+    /// Whether one is being restored.
+    pub restoring: bool,
 }
 
 impl Held {
+    /// The resource's `protect_status`: being backed up first (a restore
+    /// waits for that, 2002, but a backup may start during a restore).
+    fn protect_status(&self) -> &'static str {
+        if self.protecting {
+            "protecting"
+        } else if self.restoring {
+            "restoring"
+        } else {
+            "available"
+        }
+    }
+
     fn add(&mut self, b: &Backup, now: DateTime<Utc>) {
         let (status, _) = b.state(now);
         self.count += 1;
@@ -85,6 +100,9 @@ impl Held {
         }
         if matches!(status, "protecting" | "waiting_protect") {
             self.protecting = true;
+        }
+        if matches!(status, "restoring" | "waiting_restore") {
+            self.restoring = true;
         }
     }
 }
@@ -120,7 +138,7 @@ impl Store {
                     "id": r.id,
                     "name": r.name,
                     "type": r.kind.type_name(),
-                    "protect_status": if h.protecting { "protecting" } else { "available" },
+                    "protect_status": h.protect_status(),
                     "size": r.size_gb,
                     "backup_size": h.size_mb,
                     "backup_count": h.count,
