@@ -24,7 +24,7 @@ use tonic::Code;
 use super::{
     CliError, OutputFormat,
     connect::Connection,
-    live::{Outcome, reconnectable},
+    live::{Outcome, human, reconnectable, reopen},
     render::{Out, enum_name, time},
 };
 use crate::proto::{self as pb, google::longrunning as lro};
@@ -168,6 +168,8 @@ pub(crate) async fn wait_for(
 
 /// WatchOperation to the end, shown live.
 async fn follow(conn: &Connection, out: &mut Out, name: String) -> Result<Outcome, CliError> {
+    // Registered before the first message is printed: a Ctrl-C right after it
+    // must find the handler, not the default action.
     let mut interrupt =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
     let interrupted = async move {
@@ -179,7 +181,7 @@ async fn follow(conn: &Connection, out: &mut Out, name: String) -> Result<Outcom
         }
     };
     tokio::pin!(interrupted);
-    let bar = out.interactive().then(|| {
+    let bar = (out.format == OutputFormat::Text && out.interactive()).then(|| {
         let bar = indicatif::ProgressBar::new(100);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
@@ -188,29 +190,38 @@ async fn follow(conn: &Connection, out: &mut Out, name: String) -> Result<Outcom
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
         );
+        bar.set_message(format!("waiting for {name}"));
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
     });
-    let mut stream = subscribe(conn, &name).await?;
+    // Notices go to stderr above the bar, never through it.
+    let notice = |text: &str| match &bar {
+        Some(bar) => bar.suspend(|| eprintln!("{text}")),
+        None => eprintln!("{text}"),
+    };
+    let abandon = || {
+        if let Some(bar) = &bar {
+            bar.abandon();
+        }
+    };
+    let mut stream = subscribe(conn, &name).await.map_err(CliError::call)?;
     let mut last: Option<lro::Operation> = None;
-    let mut failures = 0u32;
     loop {
         tokio::select! {
             message = stream.message() => match message {
                 Ok(Some(event)) => {
-                    failures = 0;
                     if out.format == OutputFormat::Json {
                         out.json(&event)?;
                     } else if event.kind() != pb::WatchEventKind::Heartbeat
                         && let Some(op) = &event.operation
                     {
-                        let line = progress_line(op);
                         match &bar {
                             Some(bar) => {
-                                bar.set_position(u64::try_from(metadata(op).progress.unwrap_or(0)).unwrap_or(0));
-                                bar.set_message(line);
+                                let m = metadata(op);
+                                bar.set_position(u64::try_from(m.progress.unwrap_or(0).clamp(0, 100)).unwrap_or(0));
+                                bar.set_message(bar_message(&m));
                             }
-                            None => out.line(&line)?,
+                            None => out.line(&progress_line(op, event.observed_at.as_ref()))?,
                         }
                     }
                     if let Some(op) = event.operation {
@@ -218,34 +229,41 @@ async fn follow(conn: &Connection, out: &mut Out, name: String) -> Result<Outcom
                     }
                 }
                 Ok(None) => break,
-                Err(status) if reconnectable(&status) && failures < 6 => {
-                    failures += 1;
-                    eprintln!("watch interrupted ({}); reconnecting", status.code().description());
-                    tokio::time::sleep(Duration::from_millis(250) * 2u32.pow(failures)).await;
-                    stream = subscribe(conn, &name).await?;
+                // The gateway went away (restart, drain): the stream is
+                // re-opened as `checkpoint watch` does; its first message
+                // brings the view up to date.
+                Err(status) if reconnectable(&status) => {
+                    notice(&format!(
+                        "watch interrupted ({}); reconnecting",
+                        CliError::call(status).to_string().lines().next().unwrap_or_default()
+                    ));
+                    stream = match reopen(|| subscribe(conn, &name)).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            abandon();
+                            return Err(e);
+                        }
+                    };
                 }
                 Err(status) => {
-                    if let Some(bar) = &bar {
-                        bar.abandon();
-                    }
+                    abandon();
                     return Err(CliError::call(status));
                 }
             },
             _ = &mut interrupted => {
-                if let Some(bar) = &bar {
-                    bar.abandon();
-                }
+                abandon();
                 eprintln!("interrupted: the operation goes on; wait for it with: cbr-gateway operation wait {name}");
                 return Ok(Outcome::Interrupted);
             }
         }
     }
+    let Some(op) = last.filter(|op| op.done) else {
+        abandon();
+        return Err(CliError::OperationUnfinished(name));
+    };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let op = last
-        .filter(|op| op.done)
-        .ok_or_else(|| CliError::OperationUnfinished(name))?;
     if out.format == OutputFormat::Text {
         out.line(&summary(&op))?;
     }
@@ -255,7 +273,7 @@ async fn follow(conn: &Connection, out: &mut Out, name: String) -> Result<Outcom
 async fn subscribe(
     conn: &Connection,
     name: &str,
-) -> Result<tonic::Streaming<pb::WatchOperationResponse>, CliError> {
+) -> Result<tonic::Streaming<pb::WatchOperationResponse>, tonic::Status> {
     let request = pb::WatchOperationRequest {
         name: name.to_owned(),
         region: String::new(),
@@ -263,8 +281,7 @@ async fn subscribe(
     Ok(conn
         .operation_logs()
         .watch_operation(conn.streaming(request))
-        .await
-        .map_err(CliError::call)?
+        .await?
         .into_inner())
 }
 
@@ -307,21 +324,46 @@ fn status(m: &pb::OperationMetadata) -> String {
     enum_name(m.status().as_str_name(), "OPERATION_LOG_STATUS_")
 }
 
-/// One line per state: `restore running 35% backup … -> target …`.
-fn progress_line(op: &lro::Operation) -> String {
+/// One line per state: `restore running 35% backup … -> target … 12s`
+/// (the run so far by upstream's clock, when its start is known).
+fn progress_line(op: &lro::Operation, observed_at: Option<&prost_types::Timestamp>) -> String {
     let m = metadata(op);
     let progress = m.progress.map_or(String::new(), |p| format!(" {p}%"));
+    let elapsed = elapsed(&m, observed_at).map_or(String::new(), |d| format!(" {}", human(d)));
+    format!(
+        "{} {}{progress} {}{elapsed}",
+        kind(&m),
+        status(&m),
+        subject(&m)
+    )
+}
+
+/// The bar's text: its percentage and clock are the bar's own.
+fn bar_message(m: &pb::OperationMetadata) -> String {
+    format!("{} {} {}", kind(m), status(m), subject(m))
+}
+
+/// `backup … -> target`.
+fn subject(m: &pb::OperationMetadata) -> String {
     let target = if m.target_resource_id.is_empty() {
         String::new()
     } else {
         format!(" -> {}", m.target_resource_id)
     };
-    format!(
-        "{} {}{progress} backup {}{target}",
-        kind(&m),
-        status(&m),
-        m.backup_id
-    )
+    format!("backup {}{target}", m.backup_id)
+}
+
+/// From upstream's start to its end, or to when the gateway last looked;
+/// nothing when either is unknown or the clocks disagree.
+fn elapsed(
+    m: &pb::OperationMetadata,
+    observed_at: Option<&prost_types::Timestamp>,
+) -> Option<Duration> {
+    let start = m.start_time.as_ref()?;
+    let end = m.end_time.as_ref().or(observed_at)?;
+    u64::try_from(end.seconds.checked_sub(start.seconds)?)
+        .ok()
+        .map(Duration::from_secs)
 }
 
 /// The last line: what ended, and how.
@@ -401,7 +443,7 @@ mod tests {
             done: false,
             result: None,
         };
-        assert_eq!(progress_line(&op), "operation - backup ");
+        assert_eq!(progress_line(&op, None), "operation - backup ");
         assert_eq!(ended(&op), Outcome::Done);
     }
 }
