@@ -1,5 +1,6 @@
-//! `backup restore`, `backup delete` and `operation wait`: long-running
-//! operations (RestoreBackup, DeleteBackup, google.longrunning.Operations).
+//! `backup restore`, `backup delete`, `operation wait`, `operation get NAME`
+//! and `operation list`: long-running operations (RestoreBackup,
+//! DeleteBackup, google.longrunning.Operations).
 //!
 //! Each command prints the operation first (its name is what to keep), then,
 //! when asked to, follows it to its end:
@@ -166,6 +167,109 @@ pub(crate) async fn wait_for(
     }
 }
 
+/// `operation get NAME`: GetOperation. A read: exit 0 whatever the
+/// operation's state (its error, if any, is in what is printed).
+pub(crate) async fn get(
+    conn: &Connection,
+    out: &mut Out,
+    name: String,
+) -> Result<Outcome, CliError> {
+    let op = conn
+        .operations()
+        .get_operation(conn.unary(lro::GetOperationRequest { name }))
+        .await
+        .map_err(CliError::call)?
+        .into_inner();
+    print(out, &op)?;
+    Ok(Outcome::Done)
+}
+
+const LIST_COLUMNS: &[&str] = &[
+    "NAME", "TYPE", "STATUS", "PROGRESS", "BACKUP", "TARGET", "DONE",
+];
+
+/// Most pages `operation list --all` reads: a gateway handing out tokens
+/// without end must not keep the command running forever.
+const MAX_PAGES: usize = 10_000;
+
+/// `operation list`: one page of ListOperations, or every page (`--all`).
+pub(crate) async fn list(
+    conn: &Connection,
+    out: &mut Out,
+    a: super::LongRunningListArgs,
+) -> Result<Outcome, CliError> {
+    let mut request = lro::ListOperationsRequest {
+        // Empty: the gateway's configured project, as every other command.
+        name: if conn.project_id.is_empty() {
+            String::new()
+        } else {
+            format!("projects/{}/operations", conn.project_id)
+        },
+        filter: a.filter.unwrap_or_default(),
+        page_size: a.page_size.unwrap_or(0),
+        page_token: a.page_token.unwrap_or_default(),
+        return_partial_success: false,
+    };
+    if !a.all {
+        let page = conn
+            .operations()
+            .list_operations(conn.unary(request))
+            .await
+            .map_err(CliError::call)?
+            .into_inner();
+        let rows: Vec<Vec<String>> = page.operations.iter().map(list_row).collect();
+        let hint = if page.next_page_token.is_empty() {
+            format!("{} operation(s)", rows.len())
+        } else {
+            format!(
+                "{} operation(s); next page: --page-token {}",
+                rows.len(),
+                page.next_page_token
+            )
+        };
+        out.page(&page, LIST_COLUMNS, &rows, &hint)?;
+        return Ok(Outcome::Done);
+    }
+    let mut rows = Vec::new();
+    for _ in 0..MAX_PAGES {
+        let page = conn
+            .operations()
+            .list_operations(conn.unary(request.clone()))
+            .await
+            .map_err(CliError::call)?
+            .into_inner();
+        for op in &page.operations {
+            if out.format == OutputFormat::Json {
+                out.json(op)?;
+            } else {
+                rows.push(list_row(op));
+            }
+        }
+        // The end, or a token that would read the same page again.
+        if page.next_page_token.is_empty() || page.next_page_token == request.page_token {
+            break;
+        }
+        request.page_token = page.next_page_token;
+    }
+    if out.format == OutputFormat::Text {
+        out.rows(LIST_COLUMNS, &rows, &format!("{} operation(s)", rows.len()))?;
+    }
+    Ok(Outcome::Done)
+}
+
+fn list_row(op: &lro::Operation) -> Vec<String> {
+    let m = metadata(op);
+    vec![
+        op.name.clone(),
+        kind(&m).to_owned(),
+        status(&m),
+        m.progress.map_or(String::new(), |p| format!("{p}%")),
+        m.backup_id.clone(),
+        m.target_resource_id.clone(),
+        if op.done { "yes" } else { "no" }.to_owned(),
+    ]
+}
+
 /// WatchOperation to the end, shown live.
 async fn follow(conn: &Connection, out: &mut Out, name: String) -> Result<Outcome, CliError> {
     // Registered before the first message is printed: a Ctrl-C right after it
@@ -290,17 +394,33 @@ async fn subscribe(
 fn ended(op: &lro::Operation) -> Outcome {
     match &op.result {
         Some(lro::operation::Result::Error(e)) => {
-            let status = tonic::Status::with_details(
-                Code::from(e.code),
-                e.message.clone(),
-                e.encode_to_vec().into(),
-            );
-            let report = CliError::call(status).to_string();
+            let report = CliError::call(as_status(e)).to_string();
             eprintln!("{} failed: {report}", kind(&metadata(op)));
             Outcome::Failed(e.message.clone())
         }
         _ => Outcome::Done,
     }
+}
+
+/// The status carried in an operation's error, as the CLI reports a failed
+/// call's (details decoded by the same code).
+fn as_status(e: &crate::proto::google::rpc::Status) -> tonic::Status {
+    tonic::Status::with_details(
+        Code::from(e.code),
+        e.message.clone(),
+        e.encode_to_vec().into(),
+    )
+}
+
+/// Upstream's error code (`BackupService.2008`) in an operation's error,
+/// when its details carry one.
+fn error_reason(e: &crate::proto::google::rpc::Status) -> Option<String> {
+    use tonic_types::StatusExt;
+    as_status(e)
+        .get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .filter(|r| !r.is_empty())
 }
 
 /// The operation's metadata; an unreadable one reads as empty (never a
@@ -402,6 +522,9 @@ fn print(out: &mut Out, op: &lro::Operation) -> Result<(), CliError> {
     }
     if let Some(lro::operation::Result::Error(e)) = &op.result {
         rows.push(("error", e.message.clone()));
+        if let Some(reason) = error_reason(e) {
+            rows.push(("error code", reason));
+        }
     }
     out.record(op, &rows, &[])
 }

@@ -15,7 +15,7 @@ use cbr_simulator::SimulatorSettings;
 use common::*;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
-    matchers::{body_json, method, path},
+    matchers::{body_json, method, path, query_param},
 };
 
 const LOG: &str = "4827f2da-b008-4507-ab7d-42d0df5ed912";
@@ -460,6 +460,17 @@ async fn restore_watch_against_upstream_runs_to_success_or_to_its_failure_code()
     assert!(err.contains("restore failed"), "{err}");
     assert!(err.contains("BackupService.2008"), "{err}");
     assert!(err.contains("The server cannot be restored."), "{err}");
+    // As JSON: the last message's operation carries upstream's code in its
+    // error's details (google.rpc.ErrorInfo, printed as protobuf JSON).
+    let out = cli(&addr(&gw), &restore_args(&["--watch", "-o", "json"]), &[]).await;
+    assert_eq!(code(&out), 3, "{}\n{}", stdout(&out), stderr(&out));
+    let lines = json_lines(&out);
+    let last = &lines.last().unwrap()["operation"];
+    assert_eq!(last["done"], true, "{last}");
+    assert_eq!(
+        last["error"]["details"][0]["reason"], "BackupService.2008",
+        "{last}"
+    );
 }
 
 #[tokio::test]
@@ -579,9 +590,18 @@ async fn operation_wait_on_running_done_failed_and_too_slow_operations() {
         stderr(&out)
     );
     assert!(
-        stdout(&out).lines().any(|l| l.starts_with("error")),
+        stdout(&out)
+            .lines()
+            .any(|l| l.starts_with("error code") && l.ends_with("BackupService.2008")),
         "{}",
         stdout(&out)
+    );
+    let out = cli(&addr(&gw), &["operation", "wait", &name, "-o", "json"], &[]).await;
+    assert_eq!(code(&out), 3, "{}\n{}", stdout(&out), stderr(&out));
+    let op = &json_lines(&out)[0];
+    assert_eq!(
+        op["error"]["details"][0]["reason"], "BackupService.2008",
+        "{op}"
     );
 
     // Never done within --timeout: the latest state, then exit 1.
@@ -760,4 +780,176 @@ async fn restore_watch_survives_a_gateway_restart() {
         &format!("restore of backup {BACKUP} succeeded"),
         "{rest:?}"
     );
+}
+
+#[tokio::test]
+async fn operation_get_reads_a_name_and_operation_list_walks_restores_then_deletes() {
+    let upstream = MockServer::start().await;
+    let logs = format!("/v3/{PROJECT}/operation-logs");
+    Mock::given(method("GET"))
+        .and(path(&logs))
+        .and(query_param("operation_type", "restore"))
+        .respond_with(answer(
+            200,
+            serde_json::json!({"operation_logs": [restore_log("running", 35, ("", ""))["operation_log"]],
+                "count": 1}),
+        ))
+        .mount(&upstream)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(&logs))
+        .and(query_param("operation_type", "delete"))
+        .respond_with(answer(
+            200,
+            serde_json::json!({"operation_logs": [{"id": "d-log", "project_id": PROJECT,
+                "operation_type": "delete", "status": "success", "error_info": {"code": "", "message": ""},
+                "extra_info": {"common": {"progress": 100},
+                    "resource": {"id": SERVER, "type": "OS::Nova::Server"},
+                    "delete": {"backup_id": "gone-backup", "backup_name": "x"}}}],
+                "count": 1}),
+        ))
+        .mount(&upstream)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{logs}/{LOG}")))
+        .respond_with(answer(
+            200,
+            restore_log(
+                "failed",
+                40,
+                ("BackupService.2008", "The server cannot be restored."),
+            ),
+        ))
+        .mount(&upstream)
+        .await;
+    let gw = Gateway::against(&upstream).await;
+    let restore = format!("projects/{PROJECT}/operations/restore.{LOG}");
+    let delete = format!("projects/{PROJECT}/operations/delete.gone-backup");
+    let filter = format!("vault_id = {VAULT}");
+
+    // One page, as a script reads it: tab-separated rows.
+    let out = cli(
+        &addr(&gw),
+        &[
+            "operation",
+            "list",
+            "--filter",
+            &filter,
+            "--page-size",
+            "1",
+            "--project-id",
+            PROJECT,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{restore}\trestore\trunning\t35%\t{BACKUP}\t{SERVER}\tno\n")
+    );
+    // As JSON: the page, with the token of the next one.
+    let out = cli(
+        &addr(&gw),
+        &[
+            "operation",
+            "list",
+            "--page-size",
+            "1",
+            "--project-id",
+            PROJECT,
+            "-o",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let page = &json_lines(&out)[0];
+    assert_eq!(page["operations"][0]["name"], restore.as_str());
+    assert_eq!(page["nextPageToken"], "delete:0");
+    // --all: every page, NDJSON of operations with -o json.
+    let out = cli(
+        &addr(&gw),
+        &[
+            "operation",
+            "list",
+            "--all",
+            "--page-size",
+            "1",
+            "--project-id",
+            PROJECT,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let names: Vec<&str> = text.lines().filter_map(|l| l.split('\t').next()).collect();
+    assert_eq!(names, [restore.as_str(), delete.as_str()]);
+    let out = cli(
+        &addr(&gw),
+        &[
+            "operation",
+            "list",
+            "--all",
+            "--project-id",
+            PROJECT,
+            "-o",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let ops = json_lines(&out);
+    assert_eq!(ops.len(), 2);
+    assert_eq!(ops[1]["name"], delete.as_str());
+    assert_eq!(ops[1]["done"], true);
+
+    // get NAME: GetOperation, a read (exit 0) showing the failure's code.
+    let out = cli(&addr(&gw), &["operation", "get", &restore], &[]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.lines().next().unwrap().ends_with(&restore), "{text}");
+    for (label, value) in [
+        ("done", "yes"),
+        ("status", "failed"),
+        ("error code", "BackupService.2008"),
+        (
+            "error",
+            "the operation failed upstream (BackupService.2008): The server cannot be restored.",
+        ),
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(label) && l.ends_with(value)),
+            "{label} {value} in:\n{text}"
+        );
+    }
+    let out = cli(
+        &addr(&gw),
+        &["operation", "get", &restore, "-o", "json"],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let op = &json_lines(&out)[0];
+    assert_eq!(op["name"], restore.as_str());
+    assert_eq!(
+        op["error"]["message"],
+        "the operation failed upstream (BackupService.2008): The server cannot be restored."
+    );
+
+    // A filter the gateway refuses: exit 1 naming it, nothing sent upstream.
+    let before = upstream.received_requests().await.unwrap().len();
+    let out = cli(
+        &addr(&gw),
+        &["operation", "list", "--filter", "colour = red"],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("filter"), "{}", stderr(&out));
+    assert_eq!(upstream.received_requests().await.unwrap().len(), before);
 }
