@@ -308,7 +308,8 @@ pub struct OperationArgs {
     pub command: OperationCommand,
 }
 
-/// Reading one operation log, or waiting for a long-running operation.
+/// Reading one operation log; reading, listing and waiting for long-running
+/// operations (restores and deletions).
 #[derive(Debug, Clone, Subcommand)]
 pub enum OperationCommand {
     /// Read an operation log: status, progress, error, what it worked on.

@@ -98,7 +98,8 @@ pub enum ClientCommand {
     /// List operation logs: CBR's tasks (backups, restores, deletions, …).
     #[command(after_help = CLIENT_HELP)]
     Operations(OperationsArgs),
-    /// Read one operation log.
+    /// Read one operation log, or a restore or deletion by its operation
+    /// name; list restores and deletions; wait for one to end.
     #[command(after_help = CLIENT_HELP)]
     Operation(OperationArgs),
 }
