@@ -308,16 +308,26 @@ pub struct OperationArgs {
     pub command: OperationCommand,
 }
 
-/// Reading one operation log, or waiting for a long-running operation.
+/// Reading one operation log; reading, listing and waiting for long-running
+/// operations (restores and deletions).
 #[derive(Debug, Clone, Subcommand)]
 pub enum OperationCommand {
     /// Read an operation log: status, progress, error, what it worked on.
+    /// Given a restore's or deletion's operation NAME instead
+    /// (`projects/{project_id}/operations/{id}`, as `backup restore` and
+    /// `backup delete` print it), read that operation (GetOperation).
     #[command(after_help = CLIENT_HELP)]
     Get {
-        /// Operation log ID.
+        /// Operation log ID (a UUID), or an operation NAME (it contains `/`,
+        /// which no log ID does).
         #[arg(value_name = "OPERATION_LOG_ID")]
         id: String,
     },
+    /// List restores and deletions as long-running operations
+    /// (ListOperations): their names, for `operation get` and `operation
+    /// wait`. `operations list` lists CBR's operation logs instead.
+    #[command(after_help = CLIENT_HELP)]
+    List(LongRunningListArgs),
     /// Wait for a restore or deletion (the operation NAME `backup restore`
     /// or `backup delete` printed) to end, then print it. Exits 0 when it
     /// succeeded, 3 when it failed, 1 when --timeout passed first.
@@ -330,6 +340,25 @@ pub enum OperationCommand {
         #[arg(long, value_parser = humantime::parse_duration)]
         timeout: Option<std::time::Duration>,
     },
+}
+
+/// `operation list`: ListOperations' filter and paging.
+#[derive(Debug, Clone, Args)]
+pub struct LongRunningListArgs {
+    /// `field = value` terms joined by ` AND `, over `type` (`restore`,
+    /// `delete`), `status` (upstream's words: `running`, `success`, `failed`,
+    /// …), `resource_id` and `vault_id`; e.g. `type = restore AND status = running`.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Operations per page (the gateway's default and maximum when unset).
+    #[arg(long)]
+    pub page_size: Option<i32>,
+    /// The page after the one whose hint printed this token.
+    #[arg(long, conflicts_with = "all")]
+    pub page_token: Option<String>,
+    /// Every page, one call after another (NDJSON of operations with `-o json`).
+    #[arg(long)]
+    pub all: bool,
 }
 
 // ---------------------------------------------------------------- commands
@@ -629,7 +658,14 @@ pub(crate) async fn operation(args: OperationArgs) -> Result<Outcome, CliError> 
     let conn = Connection::open(&args.client).await?;
     let mut out = Out::stdout(args.client.output);
     let id = match args.command {
+        // A name always has a `/`, an operation log ID never.
+        OperationCommand::Get { id } if id.contains('/') => {
+            return super::operations::get(&conn, &mut out, id).await;
+        }
         OperationCommand::Get { id } => id,
+        OperationCommand::List(list) => {
+            return super::operations::list(&conn, &mut out, list).await;
+        }
         OperationCommand::Wait { name, timeout } => {
             return super::operations::wait_for(&conn, &mut out, name, timeout).await;
         }

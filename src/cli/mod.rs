@@ -17,7 +17,8 @@
 //! - `live`: `checkpoint watch` and `checkpoint create --watch`: progress bars
 //!   on a terminal, one plain line per change otherwise, a summary, and the exit
 //!   code of the checkpoint's fate;
-//! - `operations`: `backup restore`, `backup delete` and `operation wait`,
+//! - `operations`: `backup restore`, `backup delete`, `operation wait`,
+//!   `operation get NAME` and `operation list`:
 //!   long-running operations followed live (WatchOperation) or waited for
 //!   (WaitOperation);
 //! - `error`: every failure as one or two readable lines and an exit code.
@@ -42,11 +43,11 @@ use prost_types::Timestamp;
 
 pub use self::error::CliError;
 pub use self::lifecycle::{
-    CloudTypeArg, ObjectTypeArg, OperationArgs, OperationCommand, OperationListArgs,
-    OperationStatusArg, OperationTypeArg, OperationsArgs, OperationsCommand, PoliciesArgs,
-    PoliciesCommand, PolicyArgs, PolicyCommand, PolicyListArgs, PolicyOperationTypeArg,
-    ProtectTypeArg, VaultArgs, VaultCommand, VaultListArgs, VaultStatusArg, VaultsArgs,
-    VaultsCommand,
+    CloudTypeArg, LongRunningListArgs, ObjectTypeArg, OperationArgs, OperationCommand,
+    OperationListArgs, OperationStatusArg, OperationTypeArg, OperationsArgs, OperationsCommand,
+    PoliciesArgs, PoliciesCommand, PolicyArgs, PolicyCommand, PolicyListArgs,
+    PolicyOperationTypeArg, ProtectTypeArg, VaultArgs, VaultCommand, VaultListArgs, VaultStatusArg,
+    VaultsArgs, VaultsCommand,
 };
 use self::{
     connect::Connection,
@@ -97,7 +98,8 @@ pub enum ClientCommand {
     /// List operation logs: CBR's tasks (backups, restores, deletions, …).
     #[command(after_help = CLIENT_HELP)]
     Operations(OperationsArgs),
-    /// Read one operation log.
+    /// Read one operation log, or a restore or deletion by its operation
+    /// name; list restores and deletions; wait for one to end.
     #[command(after_help = CLIENT_HELP)]
     Operation(OperationArgs),
 }

@@ -1,5 +1,6 @@
-//! `backup restore`, `backup delete` and `operation wait`: long-running
-//! operations (RestoreBackup, DeleteBackup, google.longrunning.Operations).
+//! `backup restore`, `backup delete`, `operation wait`, `operation get NAME`
+//! and `operation list`: long-running operations (RestoreBackup,
+//! DeleteBackup, google.longrunning.Operations).
 //!
 //! Each command prints the operation first (its name is what to keep), then,
 //! when asked to, follows it to its end:
@@ -24,7 +25,7 @@ use tonic::Code;
 use super::{
     CliError, OutputFormat,
     connect::Connection,
-    live::{Outcome, reconnectable},
+    live::{Outcome, human, reconnectable, reopen},
     render::{Out, enum_name, time},
 };
 use crate::proto::{self as pb, google::longrunning as lro};
@@ -166,8 +167,113 @@ pub(crate) async fn wait_for(
     }
 }
 
+/// `operation get NAME`: GetOperation. A read: exit 0 whatever the
+/// operation's state (its error, if any, is in what is printed).
+pub(crate) async fn get(
+    conn: &Connection,
+    out: &mut Out,
+    name: String,
+) -> Result<Outcome, CliError> {
+    let op = conn
+        .operations()
+        .get_operation(conn.unary(lro::GetOperationRequest { name }))
+        .await
+        .map_err(CliError::call)?
+        .into_inner();
+    print(out, &op)?;
+    Ok(Outcome::Done)
+}
+
+const LIST_COLUMNS: &[&str] = &[
+    "NAME", "TYPE", "STATUS", "PROGRESS", "BACKUP", "TARGET", "DONE",
+];
+
+/// Most pages `operation list --all` reads: a gateway handing out tokens
+/// without end must not keep the command running forever.
+const MAX_PAGES: usize = 10_000;
+
+/// `operation list`: one page of ListOperations, or every page (`--all`).
+pub(crate) async fn list(
+    conn: &Connection,
+    out: &mut Out,
+    a: super::LongRunningListArgs,
+) -> Result<Outcome, CliError> {
+    let mut request = lro::ListOperationsRequest {
+        // Empty: the gateway's configured project, as every other command.
+        name: if conn.project_id.is_empty() {
+            String::new()
+        } else {
+            format!("projects/{}/operations", conn.project_id)
+        },
+        filter: a.filter.unwrap_or_default(),
+        page_size: a.page_size.unwrap_or(0),
+        page_token: a.page_token.unwrap_or_default(),
+        return_partial_success: false,
+    };
+    if !a.all {
+        let page = conn
+            .operations()
+            .list_operations(conn.unary(request))
+            .await
+            .map_err(CliError::call)?
+            .into_inner();
+        let rows: Vec<Vec<String>> = page.operations.iter().map(list_row).collect();
+        let hint = if page.next_page_token.is_empty() {
+            format!("{} operation(s)", rows.len())
+        } else {
+            format!(
+                "{} operation(s); next page: --page-token {}",
+                rows.len(),
+                page.next_page_token
+            )
+        };
+        out.page(&page, LIST_COLUMNS, &rows, &hint)?;
+        return Ok(Outcome::Done);
+    }
+    let mut rows = Vec::new();
+    for _ in 0..MAX_PAGES {
+        let page = conn
+            .operations()
+            .list_operations(conn.unary(request.clone()))
+            .await
+            .map_err(CliError::call)?
+            .into_inner();
+        for op in &page.operations {
+            if out.format == OutputFormat::Json {
+                out.json(op)?;
+            } else {
+                rows.push(list_row(op));
+            }
+        }
+        // The end, or a token that would read the same page again.
+        if page.next_page_token.is_empty() || page.next_page_token == request.page_token {
+            break;
+        }
+        request.page_token = page.next_page_token;
+    }
+    if out.format == OutputFormat::Text {
+        out.rows(LIST_COLUMNS, &rows, &format!("{} operation(s)", rows.len()))?;
+    }
+    Ok(Outcome::Done)
+}
+
+fn list_row(op: &lro::Operation) -> Vec<String> {
+    let m = metadata(op);
+    vec![
+        op.name.clone(),
+        kind(&m).to_owned(),
+        status(&m),
+        m.progress.map_or(String::new(), |p| format!("{p}%")),
+        m.backup_id.clone(),
+        m.target_resource_id.clone(),
+        if op.done { "yes" } else { "no" }.to_owned(),
+    ]
+}
+
 /// WatchOperation to the end, shown live.
 async fn follow(conn: &Connection, out: &mut Out, name: String) -> Result<Outcome, CliError> {
+    // Registered before the first message is printed: a Ctrl-C right after it
+    // must find the handler, not the default action.
     let mut interrupt =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
     let interrupted = async move {
@@ -179,7 +285,7 @@ async fn follow(conn: &Connection, out: &mut Out, name: String) -> Result<Outcom
         }
     };
     tokio::pin!(interrupted);
-    let bar = out.interactive().then(|| {
+    let bar = (out.format == OutputFormat::Text && out.interactive()).then(|| {
         let bar = indicatif::ProgressBar::new(100);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
@@ -188,29 +294,38 @@ async fn follow(conn: &Connection, out: &mut Out, name: String) -> Result<Outcom
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
         );
+        bar.set_message(format!("waiting for {name}"));
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
     });
-    let mut stream = subscribe(conn, &name).await?;
+    // Notices go to stderr above the bar, never through it.
+    let notice = |text: &str| match &bar {
+        Some(bar) => bar.suspend(|| eprintln!("{text}")),
+        None => eprintln!("{text}"),
+    };
+    let abandon = || {
+        if let Some(bar) = &bar {
+            bar.abandon();
+        }
+    };
+    let mut stream = subscribe(conn, &name).await.map_err(CliError::call)?;
     let mut last: Option<lro::Operation> = None;
-    let mut failures = 0u32;
     loop {
         tokio::select! {
             message = stream.message() => match message {
                 Ok(Some(event)) => {
-                    failures = 0;
                     if out.format == OutputFormat::Json {
                         out.json(&event)?;
                     } else if event.kind() != pb::WatchEventKind::Heartbeat
                         && let Some(op) = &event.operation
                     {
-                        let line = progress_line(op);
                         match &bar {
                             Some(bar) => {
-                                bar.set_position(u64::try_from(metadata(op).progress.unwrap_or(0)).unwrap_or(0));
-                                bar.set_message(line);
+                                let m = metadata(op);
+                                bar.set_position(u64::try_from(m.progress.unwrap_or(0).clamp(0, 100)).unwrap_or(0));
+                                bar.set_message(bar_message(&m));
                             }
-                            None => out.line(&line)?,
+                            None => out.line(&progress_line(op, event.observed_at.as_ref()))?,
                         }
                     }
                     if let Some(op) = event.operation {
@@ -218,34 +333,41 @@ async fn follow(conn: &Connection, out: &mut Out, name: String) -> Result<Outcom
                     }
                 }
                 Ok(None) => break,
-                Err(status) if reconnectable(&status) && failures < 6 => {
-                    failures += 1;
-                    eprintln!("watch interrupted ({}); reconnecting", status.code().description());
-                    tokio::time::sleep(Duration::from_millis(250) * 2u32.pow(failures)).await;
-                    stream = subscribe(conn, &name).await?;
+                // The gateway went away (restart, drain): the stream is
+                // re-opened as `checkpoint watch` does; its first message
+                // brings the view up to date.
+                Err(status) if reconnectable(&status) => {
+                    notice(&format!(
+                        "watch interrupted ({}); reconnecting",
+                        CliError::call(status).to_string().lines().next().unwrap_or_default()
+                    ));
+                    stream = match reopen(|| subscribe(conn, &name)).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            abandon();
+                            return Err(e);
+                        }
+                    };
                 }
                 Err(status) => {
-                    if let Some(bar) = &bar {
-                        bar.abandon();
-                    }
+                    abandon();
                     return Err(CliError::call(status));
                 }
             },
             _ = &mut interrupted => {
-                if let Some(bar) = &bar {
-                    bar.abandon();
-                }
+                abandon();
                 eprintln!("interrupted: the operation goes on; wait for it with: cbr-gateway operation wait {name}");
                 return Ok(Outcome::Interrupted);
             }
         }
     }
+    let Some(op) = last.filter(|op| op.done) else {
+        abandon();
+        return Err(CliError::OperationUnfinished(name));
+    };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let op = last
-        .filter(|op| op.done)
-        .ok_or_else(|| CliError::OperationUnfinished(name))?;
     if out.format == OutputFormat::Text {
         out.line(&summary(&op))?;
     }
@@ -255,7 +377,7 @@ async fn follow(conn: &Connection, out: &mut Out, name: String) -> Result<Outcom
 async fn subscribe(
     conn: &Connection,
     name: &str,
-) -> Result<tonic::Streaming<pb::WatchOperationResponse>, CliError> {
+) -> Result<tonic::Streaming<pb::WatchOperationResponse>, tonic::Status> {
     let request = pb::WatchOperationRequest {
         name: name.to_owned(),
         region: String::new(),
@@ -263,8 +385,7 @@ async fn subscribe(
     Ok(conn
         .operation_logs()
         .watch_operation(conn.streaming(request))
-        .await
-        .map_err(CliError::call)?
+        .await?
         .into_inner())
 }
 
@@ -273,17 +394,33 @@ async fn subscribe(
 fn ended(op: &lro::Operation) -> Outcome {
     match &op.result {
         Some(lro::operation::Result::Error(e)) => {
-            let status = tonic::Status::with_details(
-                Code::from(e.code),
-                e.message.clone(),
-                e.encode_to_vec().into(),
-            );
-            let report = CliError::call(status).to_string();
+            let report = CliError::call(as_status(e)).to_string();
             eprintln!("{} failed: {report}", kind(&metadata(op)));
             Outcome::Failed(e.message.clone())
         }
         _ => Outcome::Done,
     }
+}
+
+/// The status carried in an operation's error, as the CLI reports a failed
+/// call's (details decoded by the same code).
+fn as_status(e: &crate::proto::google::rpc::Status) -> tonic::Status {
+    tonic::Status::with_details(
+        Code::from(e.code),
+        e.message.clone(),
+        e.encode_to_vec().into(),
+    )
+}
+
+/// Upstream's error code (`BackupService.2008`) in an operation's error,
+/// when its details carry one.
+fn error_reason(e: &crate::proto::google::rpc::Status) -> Option<String> {
+    use tonic_types::StatusExt;
+    as_status(e)
+        .get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .filter(|r| !r.is_empty())
 }
 
 /// The operation's metadata; an unreadable one reads as empty (never a
@@ -307,21 +444,46 @@ fn status(m: &pb::OperationMetadata) -> String {
     enum_name(m.status().as_str_name(), "OPERATION_LOG_STATUS_")
 }
 
-/// One line per state: `restore running 35% backup … -> target …`.
-fn progress_line(op: &lro::Operation) -> String {
+/// One line per state: `restore running 35% backup … -> target … 12s`
+/// (the run so far by upstream's clock, when its start is known).
+fn progress_line(op: &lro::Operation, observed_at: Option<&prost_types::Timestamp>) -> String {
     let m = metadata(op);
     let progress = m.progress.map_or(String::new(), |p| format!(" {p}%"));
+    let elapsed = elapsed(&m, observed_at).map_or(String::new(), |d| format!(" {}", human(d)));
+    format!(
+        "{} {}{progress} {}{elapsed}",
+        kind(&m),
+        status(&m),
+        subject(&m)
+    )
+}
+
+/// The bar's text: its percentage and clock are the bar's own.
+fn bar_message(m: &pb::OperationMetadata) -> String {
+    format!("{} {} {}", kind(m), status(m), subject(m))
+}
+
+/// `backup … -> target`.
+fn subject(m: &pb::OperationMetadata) -> String {
     let target = if m.target_resource_id.is_empty() {
         String::new()
     } else {
         format!(" -> {}", m.target_resource_id)
     };
-    format!(
-        "{} {}{progress} backup {}{target}",
-        kind(&m),
-        status(&m),
-        m.backup_id
-    )
+    format!("backup {}{target}", m.backup_id)
+}
+
+/// From upstream's start to its end, or to when the gateway last looked;
+/// nothing when either is unknown or the clocks disagree.
+fn elapsed(
+    m: &pb::OperationMetadata,
+    observed_at: Option<&prost_types::Timestamp>,
+) -> Option<Duration> {
+    let start = m.start_time.as_ref()?;
+    let end = m.end_time.as_ref().or(observed_at)?;
+    u64::try_from(end.seconds.checked_sub(start.seconds)?)
+        .ok()
+        .map(Duration::from_secs)
 }
 
 /// The last line: what ended, and how.
@@ -360,6 +522,9 @@ fn print(out: &mut Out, op: &lro::Operation) -> Result<(), CliError> {
     }
     if let Some(lro::operation::Result::Error(e)) = &op.result {
         rows.push(("error", e.message.clone()));
+        if let Some(reason) = error_reason(e) {
+            rows.push(("error code", reason));
+        }
     }
     out.record(op, &rows, &[])
 }
@@ -401,7 +566,7 @@ mod tests {
             done: false,
             result: None,
         };
-        assert_eq!(progress_line(&op), "operation - backup ");
+        assert_eq!(progress_line(&op, None), "operation - backup ");
         assert_eq!(ended(&op), Outcome::Done);
     }
 }

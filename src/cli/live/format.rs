@@ -12,7 +12,7 @@ pub(super) fn suffixed(text: &str, sep: &str) -> String {
 }
 
 /// `7s`, `1m05s`, `2h03m`.
-pub(super) fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0..60 => format!("{s}s"),

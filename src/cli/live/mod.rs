@@ -17,7 +17,10 @@ mod views;
 
 use std::time::Duration;
 
-pub(crate) use self::reconnect::reconnectable;
+pub(crate) use self::{
+    format::human,
+    reconnect::{reconnectable, reopen},
+};
 use self::{
     reconnect::{resubscribe, subscribe},
     state::State,

@@ -46,6 +46,18 @@ pub(super) async fn resubscribe(
     conn: &Connection,
     target: &WatchTarget,
 ) -> Result<Streaming<pb::WatchCheckpointResponse>, CliError> {
+    reopen(|| subscribe(conn, target)).await
+}
+
+/// Calls `open` until it succeeds while the gateway is away (restarting,
+/// draining: a [`reconnectable`] failure), with backoff of about 30 s in all;
+/// any other refusal, or the gateway still away after that, ends the command.
+/// Shared by every live view so that they all ride out a restart alike.
+pub(crate) async fn reopen<T, F, Fut>(mut open: F) -> Result<T, CliError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Status>>,
+{
     let mut delays = ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(250))
         .with_max_delay(Duration::from_secs(8))
@@ -53,8 +65,8 @@ pub(super) async fn resubscribe(
         .with_jitter()
         .build();
     loop {
-        match subscribe(conn, target).await {
-            Ok(stream) => return Ok(stream),
+        match open().await {
+            Ok(opened) => return Ok(opened),
             Err(status) if reconnectable(&status) => match delays.next() {
                 Some(delay) => tokio::time::sleep(delay).await,
                 None => return Err(CliError::call(status)),
