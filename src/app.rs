@@ -153,26 +153,30 @@ pub async fn serve(
             .map(|e| e.iam.url.clone());
     }
     let upstream = UpstreamClient::new(upstream_settings.clone())?.with_metrics(metrics.clone());
-    let upstreams = Arc::new(upstream::regional::Upstreams::new(
-        &regions.default,
-        upstream.clone(),
-        regions.table,
-        upstream_settings,
-        metrics.clone(),
-    ));
-    let iam = held.iam.map(|user| {
+    let iam_settings = held.iam.map(|user| upstream::iam::IamSettings {
+        endpoint: user.endpoint,
+        domain: user.domain,
+        user: user.user,
+        password: Arc::new(user.password),
+        refresh_ahead: user.refresh_ahead,
+        request_timeout,
+    });
+    let iam = iam_settings.clone().map(|settings| {
         Arc::new(upstream::iam::IamTokenProvider::new(
             upstream.http().clone(),
-            upstream::iam::IamSettings {
-                endpoint: user.endpoint,
-                domain: user.domain,
-                user: user.user,
-                password: user.password,
-                refresh_ahead: user.refresh_ahead,
-                request_timeout,
-            },
+            settings,
         ))
     });
+    let upstreams = Arc::new(
+        upstream::regional::Upstreams::new(
+            &regions.default,
+            upstream.clone(),
+            regions.table,
+            upstream_settings,
+            metrics.clone(),
+        )
+        .with_iam(iam_settings),
+    );
     let watch_heartbeat = watch_settings.heartbeat;
     let watch_hub = watch::hub::WatchHub::new(upstreams.clone(), watch_settings);
     let operation_hub = watch::hub::WatchHub::new(upstreams.clone(), watch_settings);

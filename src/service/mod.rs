@@ -211,10 +211,14 @@ impl Shared {
             .get(&asked)
             .map_err(|e| refuse(e.to_string()))?;
         let home = *region == **self.upstreams.default_region();
-        // The gateway's IAM user logs in to the default region's project; its
-        // token means nothing elsewhere (per-region logins are not built yet).
+        // The gateway's IAM user logs in per region: its tokens come from
+        // the region's own IAM endpoint, and are kept per region.
         if !home && matches!(call.auth, Auth::Iam(_)) {
-            return Err(GatewayError::RegionNeedsCredentials(region.to_string()));
+            let provider = self
+                .upstreams
+                .iam_for(&region, &upstream)
+                .ok_or_else(|| GatewayError::RegionNeedsCredentials(region.to_string()))?;
+            call.auth = Auth::Iam(provider);
         }
         call.default_project = home.then(|| self.default_project.clone()).flatten();
         // No project given or configured: the region's own, as Huawei's SDKs

@@ -68,7 +68,7 @@ const JSON_UTF8: HeaderValue = HeaderValue::from_static("application/json;charse
 const X_SUBJECT_TOKEN: &str = "x-subject-token";
 
 /// Where and as whom the gateway logs in to IAM. `Debug` never shows the password.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct IamSettings {
     /// IAM base URL, e.g. `https://iam.myhuaweicloud.com`.
     pub endpoint: Url,
@@ -76,8 +76,9 @@ pub struct IamSettings {
     pub domain: String,
     /// IAM user name.
     pub user: String,
-    /// The user's password, inline or from a file re-read when it changes.
-    pub password: SecretSource,
+    /// The user's password, inline or from a file re-read when it changes
+    /// (shared by every region's login).
+    pub password: std::sync::Arc<SecretSource>,
     /// Refresh a token this long before it expires (at most half its lifetime).
     pub refresh_ahead: Duration,
     /// Time allowed for one token request.
@@ -693,7 +694,7 @@ mod tests {
                 endpoint: Url::parse("http://127.0.0.1:9").unwrap(),
                 domain: "acme".into(),
                 user: "alice".into(),
-                password,
+                password: std::sync::Arc::new(password),
                 refresh_ahead: Duration::from_secs(600),
                 request_timeout: Duration::from_secs(5),
             },
@@ -865,7 +866,7 @@ mod tests {
             endpoint: Url::parse("https://iam.example.com").unwrap(),
             domain: "acme".into(),
             user: "alice".into(),
-            password: SecretSource::Inline(Secret::new("hunter2")),
+            password: std::sync::Arc::new(SecretSource::Inline(Secret::new("hunter2"))),
             refresh_ahead: Duration::from_secs(600),
             request_timeout: Duration::from_secs(5),
         };

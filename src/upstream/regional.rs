@@ -33,6 +33,10 @@ pub struct Upstreams {
     others: Mutex<HashMap<Arc<str>, UpstreamClient>>,
     /// Each region's project as IAM named it, found once.
     projects: Mutex<HashMap<Arc<str>, String>>,
+    /// The gateway's IAM user, if it logs in: each other region gets a token
+    /// provider of its own, on that region's IAM endpoint.
+    iam: Option<super::iam::IamSettings>,
+    iam_providers: Mutex<HashMap<Arc<str>, Arc<super::iam::IamTokenProvider>>>,
 }
 
 impl std::fmt::Debug for Upstreams {
@@ -62,7 +66,37 @@ impl Upstreams {
             metrics,
             others: Mutex::new(HashMap::new()),
             projects: Mutex::new(HashMap::new()),
+            iam: None,
+            iam_providers: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Logs in as the gateway's IAM user in every region (`settings` are the
+    /// default region's; other regions use their own IAM endpoints).
+    pub fn with_iam(mut self, settings: Option<super::iam::IamSettings>) -> Self {
+        self.iam = settings;
+        self
+    }
+
+    /// The IAM token provider of `region` (not the default one: the caller
+    /// holds that), built on first use with `client`'s connection pool.
+    pub fn iam_for(
+        &self,
+        region: &Arc<str>,
+        client: &UpstreamClient,
+    ) -> Option<Arc<super::iam::IamTokenProvider>> {
+        let template = self.iam.as_ref()?;
+        let endpoint = self.table.as_ref()?.get(region)?.iam.url.clone();
+        let mut providers = self.iam_providers.lock().unwrap_or_else(|e| e.into_inner());
+        let provider = providers.entry(region.clone()).or_insert_with(|| {
+            let mut settings = template.clone();
+            settings.endpoint = endpoint;
+            Arc::new(super::iam::IamTokenProvider::new(
+                client.http().clone(),
+                settings,
+            ))
+        });
+        Some(provider.clone())
     }
 
     /// The region a call without one goes to.

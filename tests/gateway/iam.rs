@@ -146,7 +146,7 @@ fn unshared_provider(
             endpoint: base.parse().unwrap(),
             domain: domain.into(),
             user: USER.into(),
-            password,
+            password: std::sync::Arc::new(password),
             refresh_ahead,
             request_timeout,
         },

@@ -216,6 +216,16 @@ async fn two_regions(
     away: &cbr_simulator::Embedded,
     max_inflight: usize,
 ) -> TestStack {
+    two_regions_with(home, away, max_inflight, |_| {}).await
+}
+
+/// [`two_regions`], with `edit` applied to the gateway's settings last.
+async fn two_regions_with(
+    home: SimulatorSettings,
+    away: &cbr_simulator::Embedded,
+    max_inflight: usize,
+    edit: impl FnOnce(&mut cbr_gateway::settings::Settings) + Send + 'static,
+) -> TestStack {
     let away_url = format!("http://{}", away.addr);
     TestStack::builder()
         .simulator(home)
@@ -241,6 +251,7 @@ async fn two_regions(
             s.watch.poll_interval = std::time::Duration::from_millis(50);
             s.watch.max_poll_interval = std::time::Duration::from_millis(100);
         })
+        .settings(edit)
         .spawn()
         .await
 }
@@ -510,4 +521,45 @@ async fn the_built_in_simulator_serves_two_regions() {
     // Only the simulator's regions: the built-in key opens no cloud.
     let err = backups.list_backups(count("cn-north-4")).await.unwrap_err();
     assert_eq!(bad_fields(&err), ["region"]);
+}
+
+/// The gateway's IAM user logs in to each region at that region's IAM (here
+/// two simulators, each accepting only the tokens its own IAM issued).
+#[tokio::test]
+async fn the_gateways_iam_user_logs_in_per_region() {
+    let with_iam = |fleet_size| SimulatorSettings {
+        iam_users: vec![cbr_simulator::iam::IamUser {
+            domain: "acme".into(),
+            user: "alice".into(),
+            password: "alice-password".into(),
+        }],
+        ..sim(fleet_size)
+    };
+    let away = cbr_simulator::spawn(&with_iam(40)).await.unwrap();
+    let stack = two_regions_with(with_iam(10), &away, 64, |s| {
+        let home = s.upstream.cbr_endpoint.clone().unwrap();
+        s.credentials = cbr_gateway::upstream::Held {
+            aksk: None,
+            iam: Some(iam_user(&home, "acme", "alice", inline("alice-password"))),
+        };
+    })
+    .await;
+    let mut backups = stack.backups();
+    let home = backups
+        .list_backups(count_in("", false))
+        .await
+        .unwrap()
+        .into_inner()
+        .count;
+    let other = backups
+        .list_backups(count_in(AWAY, false))
+        .await
+        .unwrap()
+        .into_inner()
+        .count;
+    assert_ne!(home, other);
+    // One login at each region's IAM; the second call in each reuses it.
+    backups.list_backups(count_in(AWAY, false)).await.unwrap();
+    assert_eq!(stack.sim().state.stats.snapshot()["iam_tokens"], 1);
+    assert_eq!(away.state.stats.snapshot()["iam_tokens"], 1);
 }
