@@ -146,12 +146,6 @@ pub enum GatewayError {
     /// remembered failure.
     #[error(transparent)]
     Idempotency(#[from] IdempotencyError),
-    /// A call to another region than the default one, acting with the
-    /// gateway's IAM user, whose token is scoped to the default region.
-    #[error(
-        "region {0}: the gateway's IAM login is for its default region only; send x-auth-token or configure AK/SK"
-    )]
-    RegionNeedsCredentials(String),
     /// CancelOperation and DeleteOperation: CBR has nothing to do them with;
     /// the text says why.
     #[error("{0}")]
@@ -265,11 +259,6 @@ impl GatewayError {
             GatewayError::ShuttingDown => {
                 gateway_status(Code::Unavailable, "SHUTTING_DOWN", &self.to_string())
             }
-            GatewayError::RegionNeedsCredentials(_) => gateway_status(
-                Code::FailedPrecondition,
-                "REGION_NEEDS_CREDENTIALS",
-                &self.to_string(),
-            ),
             GatewayError::OperationsCannot(_) => {
                 gateway_status(Code::Unimplemented, "OPERATIONS_CANNOT", &self.to_string())
             }

@@ -203,21 +203,20 @@ impl Shared {
                     "is {f} in the request but {m} in x-cbr-region metadata"
                 )));
             }
-            ("", Some(m)) => m.to_owned(),
-            (f, _) => f.to_owned(),
+            ("", Some(m)) => m,
+            (f, _) => f,
         };
         let (region, upstream) = self
             .upstreams
-            .get(&asked)
+            .get(asked)
             .map_err(|e| refuse(e.to_string()))?;
         let home = *region == **self.upstreams.default_region();
         // The gateway's IAM user logs in per region: its tokens come from
         // the region's own IAM endpoint, and are kept per region.
-        if !home && matches!(call.auth, Auth::Iam(_)) {
-            let provider = self
-                .upstreams
-                .iam_for(&region, &upstream)
-                .ok_or_else(|| GatewayError::RegionNeedsCredentials(region.to_string()))?;
+        if !home
+            && matches!(call.auth, Auth::Iam(_))
+            && let Some(provider) = self.upstreams.iam_for(&region, &upstream)
+        {
             call.auth = Auth::Iam(provider);
         }
         call.default_project = home.then(|| self.default_project.clone()).flatten();

@@ -407,31 +407,46 @@ async fn an_outage_in_one_region_leaves_the_other_untouched() {
 
 #[tokio::test]
 async fn watchers_in_two_regions_never_share_a_poller() {
-    let away = cbr_simulator::spawn(&sim(10)).await.unwrap();
-    let stack = two_regions(sim(10), &away, 64).await;
-    let watch = |region: &str| pb::WatchCheckpointRequest {
-        project_id: PROJECT.into(),
-        checkpoint_id: CHECKPOINT.into(),
-        include_backups: false,
-        region: region.into(),
+    // Deletions that run long: the watchers below stay on running pollers.
+    let slow = || SimulatorSettings {
+        delete_duration: std::time::Duration::from_secs(60),
+        ..sim(10)
     };
-    // The seeded checkpoint exists in both under one ID; it is already
-    // done, so each watch ends after its first state — read in its own
-    // region, by that region's poller.
+    let away = cbr_simulator::spawn(&slow()).await.unwrap();
+    let stack = two_regions(slow(), &away, 64).await;
+    // The seeded backup exists in both regions under one ID, so its deletion
+    // has one operation name in both: only the region tells the pollers apart.
+    let mut streams = Vec::new();
     for region in [HOME, AWAY] {
-        let mut s = stack
-            .checkpoints()
-            .watch_checkpoint(watch(region))
+        let op = stack
+            .backups()
+            .delete_backup(pb::DeleteBackupRequest {
+                project_id: PROJECT.into(),
+                backup_id: BACKUP.into(),
+                request_id: String::new(),
+                region: region.into(),
+            })
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(
-            s.message().await.unwrap().unwrap().kind(),
-            pb::WatchEventKind::Initial
-        );
+        let mut s = stack
+            .operation_logs()
+            .watch_operation(pb::WatchOperationRequest {
+                name: op.name,
+                region: region.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let first = s.message().await.unwrap().unwrap();
+        assert_eq!(first.kind(), pb::WatchEventKind::Initial);
+        assert!(!first.operation.unwrap().done);
+        streams.push(s);
     }
-    assert_eq!(stack.sim().state.stats.snapshot()["get_checkpoint"], 1);
-    assert_eq!(away.state.stats.snapshot()["get_checkpoint"], 1);
+    // Both watchers are live at once, and each region's backup was read by
+    // a poller of its own (a shared one would have read one region only).
+    assert!(stack.sim().state.stats.snapshot()["get_backup"] >= 1);
+    assert!(away.state.stats.snapshot()["get_backup"] >= 1);
 }
 
 #[tokio::test]

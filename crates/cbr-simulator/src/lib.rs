@@ -346,7 +346,7 @@ impl SimState {
         // A deletion ended since the last request: its backup goes now, so
         // that no read sees it after its time.
         drop(store);
-        self.write().sweep(now);
+        drop(self.write());
         self.store.read().unwrap_or_else(|e| e.into_inner())
     }
 
