@@ -33,14 +33,23 @@ mod packages {
 }
 
 /// A request that may name its region (contract §10): the gateway's own have
-/// a `region` field; Google's `Operations` requests have none (their region
-/// comes from `x-cbr-region` metadata).
+/// a `region` field; Google's `Operations` requests carry it in the
+/// operation's name (`…@{region}`, for a region other than the gateway's
+/// default) or in `x-cbr-region` metadata.
 pub trait Regional {
-    /// The `region` field; empty when unset.
+    /// Where [`Regional::region`] comes from, for error messages.
+    const REGION_IN: &'static str = "the request's region field";
+    /// The region the request names; empty when it names none.
     fn region(&self) -> &str;
     /// Whether the request names its project (a `project_id`, or an
     /// operation name that carries it).
     fn names_project(&self) -> bool;
+}
+
+/// The region an operation name carries after its `@`, if any (checked with
+/// the rest of the name by the handler; routed by this).
+fn region_of_name(name: &str) -> &str {
+    name.rsplit_once('@').map_or("", |(_, region)| region)
 }
 
 macro_rules! regional {
@@ -76,21 +85,24 @@ regional!(
     GetVaultRequest,
 );
 
-// Its project is in the operation's name.
 impl Regional for WatchOperationRequest {
     fn region(&self) -> &str {
-        &self.region
+        match self.region.as_str() {
+            "" => region_of_name(&self.name),
+            field => field,
+        }
     }
     fn names_project(&self) -> bool {
         true
     }
 }
 
-macro_rules! metadata_region {
+macro_rules! named_region {
     ($($message:ty),* $(,)?) => {
         $(impl Regional for $message {
+            const REGION_IN: &'static str = "the operation's name";
             fn region(&self) -> &str {
-                ""
+                region_of_name(&self.name)
             }
             // In the operation's name (or the collection's).
             fn names_project(&self) -> bool {
@@ -100,13 +112,22 @@ macro_rules! metadata_region {
     };
 }
 
-metadata_region!(
+named_region!(
     google::longrunning::GetOperationRequest,
-    google::longrunning::ListOperationsRequest,
     google::longrunning::WaitOperationRequest,
     google::longrunning::CancelOperationRequest,
     google::longrunning::DeleteOperationRequest,
 );
+
+// The collection's name has no region: only metadata names it.
+impl Regional for google::longrunning::ListOperationsRequest {
+    fn region(&self) -> &str {
+        ""
+    }
+    fn names_project(&self) -> bool {
+        true
+    }
+}
 
 /// Encoded `FileDescriptorSet` of `proto/`, written by `build.rs`.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

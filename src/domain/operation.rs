@@ -90,11 +90,19 @@ pub struct OperationName {
     pub project_id: String,
     /// What it follows.
     pub id: OperationId,
+    /// The region, written `@{region}` after the id, when it is not the
+    /// gateway's default: a name alone then finds its region, even through
+    /// Google's `Operations` requests, which have no region field.
+    pub region: Option<String>,
 }
 
 impl fmt::Display for OperationName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "projects/{}/operations/{}", self.project_id, self.id)
+        write!(f, "projects/{}/operations/{}", self.project_id, self.id)?;
+        match &self.region {
+            Some(region) => write!(f, "@{region}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -110,8 +118,8 @@ pub fn check_operation_name(field: &str, raw: &str) -> Result<OperationName, Val
 }
 
 fn parse_name(raw: &str) -> Option<OperationName> {
-    // Longest possible name: two 64-character ids and a timestamp.
-    if raw.len() > 200 {
+    // Longest possible name: three 64-character ids and a timestamp.
+    if raw.len() > 270 {
         return None;
     }
     let mut parts = raw.split('/');
@@ -127,6 +135,11 @@ fn parse_name(raw: &str) -> Option<OperationName> {
     if !is_valid_id(project) {
         return None;
     }
+    let (id, region) = match id.split_once('@') {
+        Some((id, region)) if is_valid_id(region) => (id, Some(region.to_owned())),
+        Some(_) => return None,
+        None => (id, None),
+    };
     let mut pieces = id.split('.');
     let id = match (pieces.next(), pieces.next(), pieces.next(), pieces.next()) {
         (Some("restore"), Some(log), None, None) if is_valid_id(log) => {
@@ -150,6 +163,7 @@ fn parse_name(raw: &str) -> Option<OperationName> {
     Some(OperationName {
         project_id: project.to_owned(),
         id,
+        region,
     })
 }
 
@@ -547,9 +561,11 @@ pub fn read_log(project_id: &str, log: pb::OperationLog) -> Reading {
 }
 
 /// The operation of a restore upstream just accepted at `since` (Unix
-/// seconds), with the operation log upstream named (`job_id`), if any.
+/// seconds), with the operation log upstream named (`job_id`), if any, in
+/// `region` (none: the default region).
 pub fn accepted_restore(
     input: &RestoreBackup,
+    region: Option<&str>,
     job_id: Option<String>,
     since: i64,
 ) -> (OperationName, Reading) {
@@ -582,6 +598,7 @@ pub fn accepted_restore(
     let name = OperationName {
         project_id: input.project_id.clone(),
         id,
+        region: region.map(str::to_owned),
     };
     (
         name,
@@ -593,9 +610,11 @@ pub fn accepted_restore(
 }
 
 /// The operation of deleting `backup_id`, just accepted (or already
-/// running: `backup` is what upstream showed of it).
+/// running: `backup` is what upstream showed of it), in `region` (none: the
+/// default region).
 pub fn accepted_delete(
     project_id: &str,
+    region: Option<&str>,
     backup_id: &str,
     backup: Option<&pb::Backup>,
 ) -> (OperationName, Reading) {
@@ -617,6 +636,7 @@ pub fn accepted_delete(
     let name = OperationName {
         project_id: project_id.to_owned(),
         id: OperationId::Delete(backup_id.to_owned()),
+        region: region.map(str::to_owned),
     };
     (
         name,
@@ -682,8 +702,13 @@ pub fn delete_log_query(resource_id: &str) -> OperationLogQuery {
 
 /// The name ListOperations gives an operation log of a restore or deletion
 /// (`None` for other types, or a log without the ids a name needs): the same
-/// name RestoreBackup (with `job_id`) and DeleteBackup returned.
-pub fn name_of_log(project_id: &str, log: &pb::OperationLog) -> Option<OperationName> {
+/// name RestoreBackup (with `job_id`) and DeleteBackup returned in `region`
+/// (none: the default region).
+pub fn name_of_log(
+    project_id: &str,
+    region: Option<&str>,
+    log: &pb::OperationLog,
+) -> Option<OperationName> {
     let id = match log.operation_type() {
         pb::OperationType::Restore if is_valid_id(&log.id) => {
             OperationId::RestoreLog(log.id.clone())
@@ -697,6 +722,7 @@ pub fn name_of_log(project_id: &str, log: &pb::OperationLog) -> Option<Operation
     Some(OperationName {
         project_id: project_id.to_owned(),
         id,
+        region: region.map(str::to_owned),
     })
 }
 
@@ -710,6 +736,8 @@ mod tests {
             "projects/p1/operations/restore.4827f2da-b008-4507-ab7d-42d0df5ed912",
             "projects/p1/operations/restore.b-1.1764900000",
             "projects/p1/operations/delete.b_2",
+            "projects/p1/operations/delete.b_2@ap-southeast-3",
+            "projects/p1/operations/restore.b-1.1764900000@eu-west-101",
         ] {
             assert_eq!(
                 check_operation_name("name", name).unwrap().to_string(),
@@ -728,6 +756,10 @@ mod tests {
             "projects/p1/operations/delete.x/extra",
             "projects/p1/operations/delete.",
             "projects/../operations/delete.x",
+            "projects/p1/operations/delete.x@",
+            "projects/p1/operations/delete.x@a@b",
+            "projects/p1/operations/delete.x@a.b",
+            "projects/p1/operations/delete.x@a/b",
         ] {
             let err = check_operation_name("name", bad).unwrap_err();
             assert_eq!(err.violations[0].field, "name", "{bad}");

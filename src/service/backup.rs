@@ -107,6 +107,7 @@ impl BackupService for BackupApi {
                 let upstream = call.upstream.clone();
                 let auth = call.auth.clone();
                 let accepted = input.clone();
+                let region = call.named_region().map(str::to_owned);
                 let start = |deadline| async move {
                     let since = chrono::Utc::now().timestamp();
                     let reply = upstream
@@ -119,7 +120,8 @@ impl BackupService for BackupApi {
                         )
                         .await?;
                     Ok(reply.map(|job_id| {
-                        let (name, reading) = domain::accepted_restore(&accepted, job_id, since);
+                        let (name, reading) =
+                            domain::accepted_restore(&accepted, region.as_deref(), job_id, since);
                         OperationState::new(&name, reading).operation
                     }))
                 };
@@ -151,13 +153,14 @@ impl BackupService for BackupApi {
                 let upstream = call.upstream.clone();
                 let auth = call.auth.clone();
                 let (project, backup) = (input.project_id.clone(), input.backup_id.clone());
+                let region = call.named_region().map(str::to_owned);
                 let start = |deadline| async move {
                     let deleted = upstream
                         .delete_backup(&auth, deadline, &project, &backup)
                         .await;
                     match deleted {
                         Ok(reply) => Ok(reply.map(|()| {
-                            let (name, reading) = domain::accepted_delete(&project, &backup, None);
+                            let (name, reading) = domain::accepted_delete(&project, region.as_deref(), &backup, None);
                             OperationState::new(&name, reading).operation
                         })),
                         // Upstream refuses to delete a backup it is already
@@ -178,7 +181,7 @@ impl BackupService for BackupApi {
                             }
                             tracing::info!(backup = %backup, "backup already being deleted; answering that deletion");
                             let (name, reading) =
-                                domain::accepted_delete(&project, &backup, Some(&shown));
+                                domain::accepted_delete(&project, region.as_deref(), &backup, Some(&shown));
                             Ok(Reply {
                                 value: OperationState::new(&name, reading).operation,
                                 request_id: refused.request_id().map(str::to_owned),

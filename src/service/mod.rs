@@ -128,7 +128,7 @@ impl Shared {
             Ok(mut call) => {
                 let req = request.into_inner();
                 match self
-                    .place(&mut call, req.region(), req.names_project())
+                    .place(&mut call, req.region(), Req::REGION_IN, req.names_project())
                     .await
                 {
                     Ok(()) => handler(call, req).await,
@@ -179,7 +179,7 @@ impl Shared {
         let admitted = self.admitted(rpc, request);
         let mut call = self.call_context(request.metadata(), deadline, admitted)?;
         let req = request.get_ref();
-        self.place(&mut call, req.region(), req.names_project())
+        self.place(&mut call, req.region(), Req::REGION_IN, req.names_project())
             .await?;
         Ok(call)
     }
@@ -192,6 +192,7 @@ impl Shared {
         &self,
         call: &mut Call,
         field: &str,
+        field_in: &str,
         names_project: bool,
     ) -> Result<(), GatewayError> {
         let refuse = |what: String| {
@@ -200,7 +201,7 @@ impl Shared {
         let asked = match (field, call.asked_region.as_deref()) {
             (f, Some(m)) if !f.is_empty() && f != m => {
                 return Err(refuse(format!(
-                    "is {f} in the request but {m} in x-cbr-region metadata"
+                    "is {f} in {field_in} but {m} in x-cbr-region metadata"
                 )));
             }
             ("", Some(m)) => m,
@@ -231,6 +232,7 @@ impl Shared {
         }
         call.region = region;
         call.upstream = upstream;
+        call.home = home;
         Ok(())
     }
 
@@ -268,6 +270,7 @@ impl Shared {
             admitted,
             asked_region,
             region: self.upstreams.default_region().clone(),
+            home: true,
             upstream: self.upstreams.default_client().clone(),
             default_project: self.default_project.clone(),
         })
@@ -394,6 +397,8 @@ pub(crate) struct Call {
     asked_region: Option<String>,
     /// The region the call acts in.
     pub region: Arc<str>,
+    /// Whether that is the gateway's default region.
+    home: bool,
     /// That region's upstream client.
     pub upstream: UpstreamClient,
     /// The project of calls that name none: the configured one, in the
@@ -406,6 +411,36 @@ impl Call {
     /// `--allowed-projects`), before any upstream call.
     pub(crate) fn authorize(&self, project_id: &str) -> Result<(), GatewayError> {
         self.admitted.authorize(project_id)
+    }
+
+    /// The region the names of this call's operations carry: none in the
+    /// default region (so those names read as before regions existed), the
+    /// call's in any other, so a name alone finds its region again.
+    pub(crate) fn named_region(&self) -> Option<&str> {
+        (!self.home).then_some(&*self.region)
+    }
+
+    /// Judges an operation `name` sent in the request: its region must be
+    /// the call's (a name without one is taken in the call's region) and its
+    /// project one the caller may use.
+    pub(crate) fn authorize_operation(
+        &self,
+        name: &crate::domain::OperationName,
+    ) -> Result<(), GatewayError> {
+        if let Some(region) = name.region.as_deref()
+            && *region != *self.region
+        {
+            return Err(GatewayError::InvalidArgument(
+                crate::domain::ValidationError::single(
+                    "name",
+                    format!(
+                        "belongs to region {region}, but the call is to region {}",
+                        self.region
+                    ),
+                ),
+            ));
+        }
+        self.authorize(&name.project_id)
     }
 
     /// Whose outcome an idempotent create is: the caller and the credentials

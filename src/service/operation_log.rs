@@ -105,7 +105,7 @@ impl OperationLogService for OperationLogApi {
         let call = shared.stream_context(rpc, &request).await?;
         let name = domain::check_operation_name("name", &request.get_ref().name)
             .map_err(crate::error::GatewayError::from)?;
-        call.authorize(&name.project_id)?;
+        call.authorize_operation(&name)?;
         tracing::info!(rpc = rpc.method, caller = %call.admitted.caller.identity, operation = %name, "watch started");
         let key = OperationKey {
             region: call.region.clone(),

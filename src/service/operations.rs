@@ -56,7 +56,7 @@ impl Operations for OperationsApi {
         self.shared
             .unary(&rpcs::GET_OPERATION, request, |call, req| async move {
                 let name = domain::check_operation_name("name", &req.name)?;
-                call.authorize(&name.project_id)?;
+                call.authorize_operation(&name)?;
                 let state = observe(&call.upstream, &call.auth, call.deadline, &name).await?;
                 Ok(Reply {
                     value: state.operation,
@@ -107,7 +107,7 @@ impl Operations for OperationsApi {
                     let operations = logs
                         .into_iter()
                         .filter_map(|log| {
-                            let name = domain::name_of_log(&project, &log)?;
+                            let name = domain::name_of_log(&project, call.named_region(), &log)?;
                             let reading = domain::read_log(&project, log);
                             Some(OperationState::new(&name, reading).operation)
                         })
@@ -133,7 +133,7 @@ impl Operations for OperationsApi {
             .unary(&rpcs::WAIT_OPERATION, request, |call, req| async move {
                 let name = domain::check_operation_name("name", &req.name)?;
                 let timeout = domain::check_wait_timeout(req.timeout.as_ref())?;
-                call.authorize(&name.project_id)?;
+                call.authorize_operation(&name)?;
                 // The answer is due at the timeout or shortly before the
                 // call's deadline (always set for unary calls), whichever
                 // comes first.

@@ -414,8 +414,8 @@ async fn watchers_in_two_regions_never_share_a_poller() {
     };
     let away = cbr_simulator::spawn(&slow()).await.unwrap();
     let stack = two_regions(slow(), &away, 64).await;
-    // The seeded backup exists in both regions under one ID, so its deletion
-    // has one operation name in both: only the region tells the pollers apart.
+    // The seeded backup exists in both regions under one ID: only the region
+    // (in AWAY's name, and in the pollers' keys) tells the deletions apart.
     let mut streams = Vec::new();
     for region in [HOME, AWAY] {
         let op = stack
@@ -432,7 +432,7 @@ async fn watchers_in_two_regions_never_share_a_poller() {
         let mut s = stack
             .operation_logs()
             .watch_operation(pb::WatchOperationRequest {
-                name: op.name,
+                name: op.name.clone(),
                 region: region.into(),
             })
             .await
@@ -440,13 +440,149 @@ async fn watchers_in_two_regions_never_share_a_poller() {
             .into_inner();
         let first = s.message().await.unwrap().unwrap();
         assert_eq!(first.kind(), pb::WatchEventKind::Initial);
-        assert!(!first.operation.unwrap().done);
+        let followed = first.operation.unwrap();
+        assert!(!followed.done);
+        assert_eq!(followed.name, op.name);
         streams.push(s);
     }
     // Both watchers are live at once, and each region's backup was read by
     // a poller of its own (a shared one would have read one region only).
     assert!(stack.sim().state.stats.snapshot()["get_backup"] >= 1);
     assert!(away.state.stats.snapshot()["get_backup"] >= 1);
+}
+
+#[tokio::test]
+async fn an_operation_name_carries_its_region_so_the_name_alone_finds_it() {
+    use cbr_gateway::proto::google::longrunning as lro;
+    let deleting = |millis| SimulatorSettings {
+        delete_duration: std::time::Duration::from_millis(millis),
+        ..sim(10)
+    };
+    let away = cbr_simulator::spawn(&deleting(400)).await.unwrap();
+    let stack = two_regions(deleting(60_000), &away, 64).await;
+    let delete_in = |region: &str| pb::DeleteBackupRequest {
+        project_id: PROJECT.into(),
+        backup_id: BACKUP.into(),
+        request_id: String::new(),
+        region: region.into(),
+    };
+    // The default region's names read as before regions existed; another
+    // region's end in `@{region}`.
+    let home = stack.backups().delete_backup(delete_in("")).await.unwrap();
+    let home = home.into_inner().name;
+    assert_eq!(
+        home,
+        format!("projects/{PROJECT}/operations/delete.{BACKUP}")
+    );
+    let away_op = stack
+        .backups()
+        .delete_backup(delete_in(AWAY))
+        .await
+        .unwrap();
+    let name = away_op.into_inner().name;
+    assert_eq!(name, format!("{home}@{AWAY}"));
+
+    // Google's Operations requests have no region field: the name alone
+    // routes them, to AWAY's upstream only.
+    let reads = |sim: &cbr_simulator::Embedded| sim.state.stats.snapshot()["get_backup"];
+    let (home_reads, away_reads) = (reads(stack.sim()), reads(&away));
+    let got = stack
+        .operations()
+        .get_operation(lro::GetOperationRequest { name: name.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.name, name);
+    assert_eq!(reads(&away), away_reads + 1);
+    assert_eq!(reads(stack.sim()), home_reads, "HOME was not asked");
+    let waited = stack
+        .operations()
+        .wait_operation(lro::WaitOperationRequest {
+            name: name.clone(),
+            timeout: Some(prost_types::Duration {
+                seconds: 20,
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(waited.done, "AWAY's deletion ends; HOME's still runs");
+    assert_eq!(waited.name, name);
+    let home_now = stack
+        .operations()
+        .get_operation(lro::GetOperationRequest { name: home.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!home_now.done);
+
+    // The name and the metadata disagree; the name and the call's region
+    // field disagree: both refused, naming what disagrees.
+    let mut other = tonic::Request::new(lro::GetOperationRequest { name: name.clone() });
+    other
+        .metadata_mut()
+        .insert("x-cbr-region", HOME.parse().unwrap());
+    let err = stack.operations().get_operation(other).await.unwrap_err();
+    assert_eq!(bad_fields(&err), ["region"]);
+    assert!(
+        err.message().contains("operation's name"),
+        "{}",
+        err.message()
+    );
+    let err = stack
+        .operation_logs()
+        .watch_operation(pb::WatchOperationRequest {
+            name: name.clone(),
+            region: HOME.into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&err), ["name"]);
+    assert!(err.message().contains(AWAY), "{}", err.message());
+
+    // WatchOperation by name alone follows AWAY's (finished) deletion.
+    let mut watch = stack
+        .operation_logs()
+        .watch_operation(pb::WatchOperationRequest {
+            name: name.clone(),
+            region: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert!(first.operation.unwrap().done);
+
+    // ListOperations in AWAY (its collection names no region: metadata
+    // does) gives names that carry it, the deletion's among them.
+    let mut names = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let mut list = tonic::Request::new(lro::ListOperationsRequest {
+            name: format!("projects/{PROJECT}/operations"),
+            page_token,
+            ..Default::default()
+        });
+        list.metadata_mut()
+            .insert("x-cbr-region", AWAY.parse().unwrap());
+        let page = stack
+            .operations()
+            .list_operations(list)
+            .await
+            .unwrap()
+            .into_inner();
+        names.extend(page.operations.into_iter().map(|o| o.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert!(names.contains(&name), "{names:?}");
+    assert!(
+        names.iter().all(|n| n.ends_with(&format!("@{AWAY}"))),
+        "{names:?}"
+    );
 }
 
 #[tokio::test]
