@@ -177,6 +177,7 @@ pub async fn serve(
         )
         .with_iam(iam_settings),
     );
+    let default_region = upstreams.default_client().region();
     let watch_heartbeat = watch_settings.heartbeat;
     let watch_hub = watch::hub::WatchHub::new(upstreams.clone(), watch_settings);
     let operation_hub = watch::hub::WatchHub::new(upstreams.clone(), watch_settings);
@@ -275,7 +276,10 @@ pub async fn serve(
     let service = ServiceBuilder::new()
         .option_layer(transport::web::cors_layer(&transport.cors_allowed_origins))
         .layer(tonic_web::GrpcWebLayer::new())
-        .layer(metrics::RpcMetricsLayer::new(metrics.clone()))
+        .layer(metrics::RpcMetricsLayer::new(
+            metrics.clone(),
+            default_region,
+        ))
         .layer(access::OriginGate::layer(
             transport.cors_allowed_origins.clone(),
         ))

@@ -21,12 +21,15 @@ use tonic::Code;
 pub(super) struct MethodLabels {
     pub(super) grpc_service: &'static str,
     pub(super) grpc_method: &'static str,
+    /// The region the call acted in (contract §10).
+    pub(super) region: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct HandledLabels {
     grpc_service: &'static str,
     grpc_method: &'static str,
+    region: &'static str,
     grpc_code: &'static str,
 }
 
@@ -416,8 +419,8 @@ impl Metrics {
         self.registry.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(super) fn rpc_started(&self, method: MethodLabels) {
-        self.started.get_or_create(&method).inc();
+    pub(super) fn rpc_started(&self, method: &MethodLabels) {
+        self.started.get_or_create(method).inc();
     }
 
     pub(super) fn rpc_handled(&self, method: &MethodLabels, code: Code, seconds: f64) {
@@ -425,6 +428,7 @@ impl Metrics {
             .get_or_create(&HandledLabels {
                 grpc_service: method.grpc_service,
                 grpc_method: method.grpc_method,
+                region: method.region,
                 grpc_code: code_name(code),
             })
             .inc();

@@ -4,7 +4,7 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, OnceLock},
     task::{Context, Poll},
 };
 
@@ -17,17 +17,53 @@ use tower::{Layer, Service};
 
 use super::registry::{MethodLabels, Metrics};
 
-/// The labels of a request path; `unknown` for anything the gateway does not serve.
-fn method_of(path: &str) -> MethodLabels {
-    match crate::rpcs::by_path(path) {
-        Some(rpc) => MethodLabels {
-            grpc_service: rpc.service,
-            grpc_method: rpc.method,
-        },
-        None => MethodLabels {
-            grpc_service: "unknown",
-            grpc_method: "unknown",
-        },
+/// The labels of a request path in `region`; `unknown` for anything the
+/// gateway does not serve.
+fn method_of(path: &str, region: &'static str) -> MethodLabels {
+    let (grpc_service, grpc_method) = match crate::rpcs::by_path(path) {
+        Some(rpc) => (rpc.service, rpc.method),
+        None => ("unknown", "unknown"),
+    };
+    MethodLabels {
+        grpc_service,
+        grpc_method,
+        region,
+    }
+}
+
+/// The region of one RPC, settled by its handler once the request says it
+/// (in the request's extensions); the RPC counts as started then. An RPC
+/// that ends unsettled counts in the default region.
+#[derive(Debug, Clone)]
+pub(crate) struct RpcRegion(Arc<Settled>);
+
+#[derive(Debug)]
+struct Settled {
+    region: OnceLock<&'static str>,
+    metrics: Arc<Metrics>,
+    method: MethodLabels,
+}
+
+impl RpcRegion {
+    /// The RPC acts in `region`: it counts as started there (once; a
+    /// second call changes nothing).
+    pub(crate) fn settle(&self, region: &'static str) {
+        let mut fresh = false;
+        self.0.region.get_or_init(|| {
+            fresh = true;
+            region
+        });
+        if fresh {
+            self.0.metrics.rpc_started(&self.labels());
+        }
+    }
+
+    /// The labels, in the settled region or the default one.
+    fn labels(&self) -> MethodLabels {
+        MethodLabels {
+            region: self.0.region.get().copied().unwrap_or(self.0.method.region),
+            ..self.0.method.clone()
+        }
     }
 }
 
@@ -41,12 +77,17 @@ fn code_in(headers: &HeaderMap) -> Option<Code> {
 #[derive(Debug, Clone)]
 pub(crate) struct RpcMetricsLayer {
     metrics: Arc<Metrics>,
+    default_region: &'static str,
 }
 
 impl RpcMetricsLayer {
-    /// The layer recording into `metrics`.
-    pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
+    /// The layer recording into `metrics`; RPCs whose handler settles no
+    /// region count in `default_region`.
+    pub(crate) fn new(metrics: Arc<Metrics>, default_region: &'static str) -> Self {
+        Self {
+            metrics,
+            default_region,
+        }
     }
 }
 
@@ -56,6 +97,7 @@ impl<S> Layer<S> for RpcMetricsLayer {
         RpcMetrics {
             inner,
             metrics: self.metrics.clone(),
+            default_region: self.default_region,
         }
     }
 }
@@ -65,6 +107,7 @@ impl<S> Layer<S> for RpcMetricsLayer {
 pub(crate) struct RpcMetrics<S> {
     inner: S,
     metrics: Arc<Metrics>,
+    default_region: &'static str,
 }
 
 impl<S, B> Service<Request<B>> for RpcMetrics<S>
@@ -80,16 +123,18 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let method = method_of(req.uri().path());
-        let metrics = self.metrics.clone();
-        metrics.rpc_started(method.clone());
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let region = RpcRegion(Arc::new(Settled {
+            region: OnceLock::new(),
+            metrics: self.metrics.clone(),
+            method: method_of(req.uri().path(), self.default_region),
+        }));
+        req.extensions_mut().insert(region.clone());
         let started = Instant::now();
         let fut = self.inner.call(req);
         Box::pin(async move {
             let mut record = Record {
-                metrics,
-                method,
+                region,
                 started,
                 done: false,
             };
@@ -105,8 +150,7 @@ where
 
 /// Records one RPC once: with its code, or as cancelled if dropped first.
 struct Record {
-    metrics: Arc<Metrics>,
-    method: MethodLabels,
+    region: RpcRegion,
     started: Instant,
     done: bool,
 }
@@ -116,7 +160,12 @@ impl Record {
         if !self.done {
             self.done = true;
             let seconds = self.started.elapsed().as_secs_f64();
-            self.metrics.rpc_handled(&self.method, code, seconds);
+            // Refused before its region was known: the default region's.
+            self.region.settle(self.region.0.method.region);
+            self.region
+                .0
+                .metrics
+                .rpc_handled(&self.region.labels(), code, seconds);
         }
     }
 }
@@ -174,7 +223,7 @@ mod tests {
 
     #[test]
     fn only_served_methods_become_labels() {
-        let m = method_of("/cbr.gateway.v1.BackupService/GetBackup");
+        let m = method_of("/cbr.gateway.v1.BackupService/GetBackup", "r");
         assert_eq!(
             (m.grpc_service, m.grpc_method),
             ("cbr.gateway.v1.BackupService", "GetBackup")
@@ -186,7 +235,7 @@ mod tests {
             "",
             "/a",
         ] {
-            assert_eq!(method_of(junk).grpc_method, "unknown", "{junk}");
+            assert_eq!(method_of(junk, "r").grpc_method, "unknown", "{junk}");
         }
     }
 }

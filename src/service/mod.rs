@@ -17,14 +17,12 @@ pub(crate) mod vault;
 use std::{future::Future, sync::Arc};
 
 use tokio::time::Instant;
-use tonic::{
-    Request, Response, Status,
-    metadata::{MetadataMap, MetadataValue},
-};
+use tonic::{Request, Response, Status, metadata::MetadataValue};
 
 use crate::{
     access::{Access, Admitted},
     error::GatewayError,
+    metrics::RpcRegion,
     proto::Regional,
     rpcs::Rpc,
     transport::deadline::Deadline,
@@ -124,7 +122,7 @@ impl Shared {
                 .map_or(started + self.default_deadline, |d| d)
                 .min(longest),
         );
-        let outcome = match self.call_context(request.metadata(), deadline, admitted) {
+        let outcome = match self.call_context(&request, deadline, admitted) {
             Ok(mut call) => {
                 let req = request.into_inner();
                 match self
@@ -177,7 +175,7 @@ impl Shared {
     ) -> Result<Call, GatewayError> {
         let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
         let admitted = self.admitted(rpc, request);
-        let mut call = self.call_context(request.metadata(), deadline, admitted)?;
+        let mut call = self.call_context(request, deadline, admitted)?;
         let req = request.get_ref();
         self.place(&mut call, req.region(), Req::REGION_IN, req.names_project())
             .await?;
@@ -230,6 +228,9 @@ impl Shared {
                 .project_of(&region, &upstream, &call.auth, call.deadline)
                 .await?;
         }
+        if let Some(settled) = &call.metrics_region {
+            settled.settle(upstream.region());
+        }
         call.region = region;
         call.upstream = upstream;
         call.home = home;
@@ -238,12 +239,13 @@ impl Shared {
 
     /// Who the call acts as (contract §3): the caller's token, else the
     /// gateway's AK/SK, else its IAM user, else nobody — which is refused.
-    fn call_context(
+    fn call_context<Req>(
         &self,
-        md: &MetadataMap,
+        request: &Request<Req>,
         deadline: Option<Instant>,
         admitted: Admitted,
     ) -> Result<Call, GatewayError> {
+        let md = request.metadata();
         let auth = match md.get("x-auth-token") {
             Some(v) => {
                 let token = v
@@ -271,6 +273,7 @@ impl Shared {
             asked_region,
             region: self.upstreams.default_region().clone(),
             home: true,
+            metrics_region: request.extensions().get::<RpcRegion>().cloned(),
             upstream: self.upstreams.default_client().clone(),
             default_project: self.default_project.clone(),
         })
@@ -399,6 +402,9 @@ pub(crate) struct Call {
     pub region: Arc<str>,
     /// Whether that is the gateway's default region.
     home: bool,
+    /// Where the RPC metrics learn the region (absent outside the server's
+    /// layers: a handler called directly).
+    metrics_region: Option<RpcRegion>,
     /// That region's upstream client.
     pub upstream: UpstreamClient,
     /// The project of calls that name none: the configured one, in the

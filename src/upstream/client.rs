@@ -141,6 +141,11 @@ impl UpstreamClient {
         self
     }
 
+    /// The region its metrics are labelled with.
+    pub fn region(&self) -> &'static str {
+        self.region
+    }
+
     /// Counts into `metrics` (by default, a private registry nobody scrapes).
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = metrics;

@@ -62,6 +62,15 @@ async fn the_metrics_endpoint_counts_rpcs_upstream_calls_streams_and_creates() {
     backups.get_backup(get(BACKUP)).await.unwrap();
     let bad = backups.get_backup(get("../x")).await.unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
+    // The built-in simulator's second region, then a region nobody knows
+    // (refused before it is settled: counted in the default region).
+    let mut away = get(BACKUP);
+    away.region = "ap-southeast-3".into();
+    backups.get_backup(away).await.unwrap();
+    let mut nowhere = get(BACKUP);
+    nowhere.region = "xx-nowhere-1".into();
+    let unknown = backups.get_backup(nowhere).await.unwrap_err();
+    assert_eq!(unknown.code(), Code::InvalidArgument);
     // Every list attempt fails: retried, then UNAVAILABLE.
     let down = backups
         .list_backups(pb::ListBackupsRequest::default())
@@ -138,24 +147,38 @@ async fn the_metrics_endpoint_counts_rpcs_upstream_calls_streams_and_creates() {
     );
     let text = response.text().await.unwrap();
 
-    let get_backup = r#"grpc_service="cbr.gateway.v1.BackupService",grpc_method="GetBackup""#;
+    let get_backup = r#"grpc_service="cbr.gateway.v1.BackupService",grpc_method="GetBackup",region="ap-southeast-1""#;
+    let get_away = r#"grpc_service="cbr.gateway.v1.BackupService",grpc_method="GetBackup",region="ap-southeast-3""#;
     for (series, want) in [
-        (format!("grpc_server_started_total{{{get_backup}}}"), 3.0),
+        (format!("grpc_server_started_total{{{get_backup}}}"), 4.0),
         (
             format!(r#"grpc_server_handled_total{{{get_backup},grpc_code="OK"}}"#),
             2.0,
         ),
         (
             format!(r#"grpc_server_handled_total{{{get_backup},grpc_code="InvalidArgument"}}"#),
+            2.0,
+        ),
+        (format!("grpc_server_started_total{{{get_away}}}"), 1.0),
+        (
+            format!(r#"grpc_server_handled_total{{{get_away},grpc_code="OK"}}"#),
             1.0,
         ),
         (
-            r#"grpc_server_handled_total{grpc_service="cbr.gateway.v1.BackupService",grpc_method="ListBackups",grpc_code="Unavailable"}"#.to_owned(),
+            format!(r#"grpc_server_handling_seconds_count{{{get_away}}}"#),
+            1.0,
+        ),
+        (
+            r#"cbr_gateway_upstream_requests_total{region="ap-southeast-3",service="cbr",route="get_backup",status="200"}"#.to_owned(),
+            1.0,
+        ),
+        (
+            r#"grpc_server_handled_total{grpc_service="cbr.gateway.v1.BackupService",grpc_method="ListBackups",region="ap-southeast-1",grpc_code="Unavailable"}"#.to_owned(),
             1.0,
         ),
         (
             format!(r#"grpc_server_handling_seconds_count{{{get_backup}}}"#),
-            3.0,
+            4.0,
         ),
         (
             r#"cbr_gateway_upstream_requests_total{region="ap-southeast-1",service="cbr",route="get_backup",status="200"}"#.to_owned(),
