@@ -220,9 +220,12 @@ impl Shared {
         }
         call.default_project = home.then(|| self.default_project.clone()).flatten();
         // No project given or configured: the region's own, as Huawei's SDKs
-        // find it (IAM, with the gateway's AK/SK; a caller's token is bound
-        // to its project, so it must name it).
-        if !names_project && call.default_project.is_none() && matches!(call.auth, Auth::AkSk(_)) {
+        // find it (IAM, with the gateway's AK/SK or its IAM user; a caller's
+        // token is bound to its project, so it must name it).
+        if !names_project
+            && call.default_project.is_none()
+            && matches!(call.auth, Auth::AkSk(_) | Auth::Iam(_))
+        {
             call.default_project = self
                 .upstreams
                 .project_of(&region, &upstream, &call.auth, call.deadline)

@@ -143,6 +143,8 @@ pub struct IamTokenProvider {
     settings: IamSettings,
     backoff: LoginBackoff,
     projects: Mutex<HashMap<String, Arc<Slot>>>,
+    /// Project IDs found by name ([`IamTokenProvider::project_named`]).
+    named: Mutex<HashMap<String, String>>,
 }
 
 impl fmt::Debug for IamTokenProvider {
@@ -234,6 +236,7 @@ impl IamTokenProvider {
             settings,
             backoff: LoginBackoff::default(),
             projects: Mutex::new(HashMap::new()),
+            named: Mutex::new(HashMap::new()),
         }
     }
 
@@ -460,13 +463,27 @@ impl IamTokenProvider {
         slot
     }
 
-    /// One token request with `password`.
+    /// One token request with `password`, scoped to `project_id`.
     async fn fetch(
         &self,
         project_id: &str,
         budget: &Budget,
         password: Result<Secret, SecretError>,
     ) -> Result<Cached, UpstreamError> {
+        self.fetch_scoped(Scope::Id(project_id), budget, password)
+            .await
+            .map(|(cached, _)| cached)
+    }
+
+    /// One token request with `password`, scoped to `scope`: the token, and
+    /// the ID of the project IAM scoped it to (from the answer's body).
+    async fn fetch_scoped(
+        &self,
+        scope: Scope<'_>,
+        budget: &Budget,
+        password: Result<Secret, SecretError>,
+    ) -> Result<(Cached, Option<String>), UpstreamError> {
+        let project_id = scope.label();
         if budget.spent() {
             return Err(budget.expired());
         }
@@ -494,7 +511,7 @@ impl IamTokenProvider {
                     "password": password.expose(),
                 }},
             },
-            "scope": {"project": {"id": project_id}},
+            "scope": {"project": scope.json()},
         }});
         let request = self
             .http
@@ -552,11 +569,64 @@ impl IamTokenProvider {
         };
         let lifetime = token_lifetime(&answer.bytes, sent_at).unwrap_or(DEFAULT_LIFETIME);
         let (refresh_in, expires_in) = schedule(lifetime, self.settings.refresh_ahead);
-        Ok(Cached {
+        let cached = Cached {
             token,
             refresh_at: started + refresh_in,
             expires_at: started + expires_in,
-        })
+        };
+        Ok((cached, scoped_project(&answer.bytes)))
+    }
+
+    /// The ID of the project IAM names `name` (a region's project is named
+    /// after the region), found the way a password login can: a token scoped
+    /// to the project by name, whose answer gives the project's ID. The token
+    /// is kept as that project's, so the call that asked uses it at once;
+    /// the ID is kept for good (one login per name however many calls ask).
+    pub async fn project_named(
+        &self,
+        name: &str,
+        deadline: Option<Instant>,
+    ) -> Result<String, UpstreamError> {
+        if let Some(id) = lock(&self.named).get(name) {
+            return Ok(id.clone());
+        }
+        let budget = self.budget(deadline);
+        // A key no project ID can be: the name's logins have their own flight
+        // lock and backoff.
+        let key = format!("@{name}");
+        let slot = self.slot(&key);
+        if let Some(Err(failed)) = self.paused(&slot) {
+            return Err(failed);
+        }
+        let _flight = budget.run(slot.refresh.lock()).await?;
+        if let Some(id) = lock(&self.named).get(name) {
+            return Ok(id.clone());
+        }
+        let password = self.settings.password.current();
+        let used = password.as_ref().ok().map(fingerprint);
+        let result = self
+            .fetch_scoped(Scope::Name(name), &budget, password)
+            .await
+            .and_then(|(cached, id)| match id {
+                Some(id) => Ok((cached, id)),
+                None => Err(UpstreamError::Decode {
+                    service: SERVICE,
+                    request_id: None,
+                }),
+            });
+        self.record(
+            &key,
+            &slot,
+            &result
+                .as_ref()
+                .map(|(c, _)| c.clone())
+                .map_err(Clone::clone),
+            used,
+        );
+        let (cached, id) = result?;
+        self.slot(&id).state().cached = Some(cached);
+        lock(&self.named).insert(name.to_owned(), id.clone());
+        Ok(id)
     }
 }
 
@@ -598,6 +668,44 @@ fn token_lifetime(body: &[u8], requested_at: DateTime<Utc>) -> Option<Duration> 
         .filter(|issued| *issued <= expires)
         .unwrap_or(requested_at);
     Some((expires - issued).to_std().unwrap_or(Duration::ZERO))
+}
+
+/// The ID of the project a token answer is scoped to (`token.project.id`).
+fn scoped_project(body: &[u8]) -> Option<String> {
+    let doc: Value = serde_json::from_slice(body).ok()?;
+    let id = doc.pointer("/token/project/id")?.as_str()?;
+    // An ID that goes into URLs and keys: IAM's are 32 hex digits.
+    let plain = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    plain.then(|| id.to_owned())
+}
+
+/// What a login is scoped to.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    /// A project, by ID.
+    Id(&'a str),
+    /// A project, by name (a region's project is named after the region).
+    Name(&'a str),
+}
+
+impl<'a> Scope<'a> {
+    /// `scope.project` of the login.
+    fn json(self) -> Value {
+        match self {
+            Scope::Id(id) => json!({ "id": id }),
+            Scope::Name(name) => json!({ "name": name }),
+        }
+    }
+
+    /// How log lines name it.
+    fn label(self) -> &'a str {
+        match self {
+            Scope::Id(id) | Scope::Name(id) => id,
+        }
+    }
 }
 
 /// An ISO 8601 time as IAM writes it (`2026-11-24T10:00:00.000000Z`); without an
@@ -666,6 +774,26 @@ mod tests {
         ] {
             assert_eq!(token_lifetime(bad, local), None);
         }
+    }
+
+    #[test]
+    fn a_login_by_project_name_gives_the_projects_id() {
+        let body = br#"{"token":{"project":{"id":"4229d7a45436489f8c3dc2b1d35d4987","name":"ap-southeast-3"}}}"#;
+        assert_eq!(
+            scoped_project(body).as_deref(),
+            Some("4229d7a45436489f8c3dc2b1d35d4987")
+        );
+        for bad in [
+            &b""[..],
+            br#"{"token":{}}"#,
+            br#"{"token":{"project":{"id":42}}}"#,
+            br#"{"token":{"project":{"id":""}}}"#,
+            br#"{"token":{"project":{"id":"../x"}}}"#,
+        ] {
+            assert_eq!(scoped_project(bad), None);
+        }
+        assert_eq!(Scope::Name("r").json(), json!({"name": "r"}));
+        assert_eq!(Scope::Id("p").json(), json!({"id": "p"}));
     }
 
     #[test]

@@ -142,8 +142,10 @@ impl Upstreams {
         Ok((name, client))
     }
 
-    /// `region`'s project ID as IAM names it (`GET /v3/projects?name=`),
-    /// asked once per region and kept; `None` when IAM lists none.
+    /// `region`'s project ID as IAM names it, asked once per region and
+    /// kept: `GET /v3/projects?name=` signed with AK/SK, or, for the
+    /// gateway's IAM user, a login scoped to the project by name. `None`
+    /// when IAM lists none.
     pub async fn project_of(
         &self,
         region: &Arc<str>,
@@ -159,11 +161,16 @@ impl Upstreams {
         {
             return Ok(Some(id.clone()));
         }
-        let found = match client.region_project(auth, deadline, region).await {
-            Ok(reply) => reply.value,
-            // No IAM endpoint: nothing to ask; the call must name its project.
-            Err(super::UpstreamError::NotConfigured { .. }) => return Ok(None),
-            Err(e) => return Err(e),
+        let found = match auth {
+            // A password login scoped to the project named after the region
+            // answers with its ID (and a token for it).
+            super::Auth::Iam(provider) => Some(provider.project_named(region, deadline).await?),
+            _ => match client.region_project(auth, deadline, region).await {
+                Ok(reply) => reply.value,
+                // No IAM endpoint: nothing to ask; the call must name its project.
+                Err(super::UpstreamError::NotConfigured { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            },
         };
         if let Some(id) = &found {
             tracing::info!(region = %region, project_id = %id, "found the region's project ID with IAM; calls naming no project act in it");

@@ -696,6 +696,26 @@ async fn the_gateways_iam_user_logs_in_per_region() {
     })
     .await;
     let mut backups = stack.backups();
+    // A call in AWAY naming no project: the IAM user's login scoped to the
+    // project named after the region finds its ID, and its token serves.
+    for _ in 0..2 {
+        let b = backups
+            .get_backup(pb::GetBackupRequest {
+                backup_id: BACKUP.into(),
+                region: AWAY.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(b.backup.unwrap().id, BACKUP);
+    }
+    assert_eq!(
+        away.state.stats.snapshot()["iam_tokens"],
+        1,
+        "one login found it"
+    );
+    assert_eq!(away.state.stats.snapshot()["iam_projects"], 0);
     let home = backups
         .list_backups(count_in("", false))
         .await
@@ -709,7 +729,8 @@ async fn the_gateways_iam_user_logs_in_per_region() {
         .into_inner()
         .count;
     assert_ne!(home, other);
-    // One login at each region's IAM; the second call in each reuses it.
+    // One login at each region's IAM (AWAY's the one that found its
+    // project); the later calls in each reuse it.
     backups.list_backups(count_in(AWAY, false)).await.unwrap();
     assert_eq!(stack.sim().state.stats.snapshot()["iam_tokens"], 1);
     assert_eq!(away.state.stats.snapshot()["iam_tokens"], 1);
