@@ -990,3 +990,107 @@ fn dockerfile_builds_a_small_non_root_image_with_the_same_ports() {
         }
     }
 }
+
+/// One YAML document of `overlays/two-regions/{file}`.
+fn overlay(file: &str) -> Yaml {
+    let path = Path::new(ROOT)
+        .join("deploy/kubernetes/overlays/two-regions")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let mut docs = YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert_eq!(docs.len(), 1, "{file} holds one document");
+    docs.remove(0)
+}
+
+#[test]
+fn the_two_region_overlay_patches_the_base_and_resolves_both_regions() {
+    let kustomization = overlay("kustomization.yaml");
+    let resources: Vec<&str> = seq(&kustomization["resources"])
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(resources, ["../..", "regions.yaml"]);
+    let patches: Vec<&str> = seq(&kustomization["patches"])
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(patches, ["configmap-patch.yaml", "deployment-patch.yaml"]);
+
+    // The settings patch targets the ConfigMap the pod's environment comes
+    // from, and adds only variables of the binary.
+    let settings = overlay("configmap-patch.yaml");
+    let injected = seq(&container()["envFrom"])[0]["configMapRef"]["name"]
+        .as_str()
+        .unwrap();
+    assert_eq!(settings["metadata"]["name"].as_str(), Some(injected));
+    let mut env = effective_env();
+    env.extend(data_of(&settings));
+    for name in env.keys() {
+        assert!(help().env_to_flag.contains_key(name), "{name}");
+    }
+    let file = Path::new(&env["HUAWEICLOUD_SDK_REGIONS_FILE"]);
+
+    // The Deployment patch mounts the regions ConfigMap where that file is,
+    // in the base's container.
+    let patch = overlay("deployment-patch.yaml");
+    assert_eq!(
+        patch["metadata"]["name"].as_str(),
+        Some(deployment()["metadata"]["name"].as_str().unwrap())
+    );
+    let patched = &seq(&patch["spec"]["template"]["spec"]["containers"])[0];
+    assert_eq!(patched["name"], container()["name"]);
+    let mount = &seq(&patched["volumeMounts"])[0];
+    assert_eq!(mount["mountPath"].as_str().map(Path::new), file.parent());
+    let volume = &seq(&patch["spec"]["template"]["spec"]["volumes"])[0];
+    assert_eq!(volume["name"], mount["name"]);
+    let regions = overlay("regions.yaml");
+    assert_eq!(
+        volume["configMap"]["name"].as_str(),
+        regions["metadata"]["name"].as_str()
+    );
+    let key = file.file_name().unwrap().to_str().unwrap();
+    let content = data_of(&regions)
+        .remove(key)
+        .unwrap_or_else(|| panic!("the regions ConfigMap has no {key}"));
+
+    // The binary, configured as the pod is, resolves both regions: the
+    // default from the SDKs' table, the second from the mounted file.
+    let dir = std::env::temp_dir().join(format!("cbr-overlay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(key), content).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cbr-gateway"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HUAWEICLOUD_SDK_REGION") || k.ends_with("_ENDPOINT") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .args(["regions", "-o", "json"])
+        .env("HUAWEICLOUD_SDK_REGION", &env["HUAWEICLOUD_SDK_REGION"])
+        .env("HUAWEICLOUD_SDK_REGIONS_FILE", dir.join(key))
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let row = |id: &str| rows.iter().find(|r| r["region"] == id).unwrap().clone();
+    let home = row("ap-southeast-1");
+    assert_eq!(home["default"], true);
+    assert_eq!(home["cbr"], "https://cbr.ap-southeast-1.myhuaweicloud.com/");
+    let away = row("ap-southeast-3");
+    assert_eq!(
+        away["cbr"],
+        "https://cbr.vpcep.ap-southeast-3.example.internal/"
+    );
+    assert_eq!(
+        away["iam"],
+        "https://iam.vpcep.ap-southeast-3.example.internal/"
+    );
+}
