@@ -586,6 +586,53 @@ async fn an_operation_name_carries_its_region_so_the_name_alone_finds_it() {
 }
 
 #[tokio::test]
+async fn the_simulator_tells_its_regions_apart_by_address_or_by_host() {
+    let sim = cbr_simulator::spawn(&SimulatorSettings {
+        regions: vec![HOME.into(), AWAY.into()],
+        ..sim(30)
+    })
+    .await
+    .unwrap();
+    assert_eq!(sim.regions.len(), 2, "{:?}", sim.regions);
+    let away_addr = sim.regions[1].addr;
+    cbr_gateway::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let count = |addr: std::net::SocketAddr, host: Option<&'static str>| {
+        let mut req = http.get(format!("http://{addr}/v3/{PROJECT}/backups?limit=1"));
+        if let Some(host) = host {
+            req = req.header("host", host);
+        }
+        async move {
+            let body: Value = req.send().await.unwrap().json().await.unwrap();
+            body["count"].as_i64().unwrap()
+        }
+    };
+    let home = count(sim.addr, None).await;
+    let away = count(away_addr, None).await;
+    assert_ne!(home, away, "each region has its own data");
+    // The endpoint Huawei's SDKs build for AWAY, or `{region}.localhost`,
+    // reaches AWAY's data at HOME's address; a host naming no region served
+    // is the address's own region.
+    assert_eq!(
+        count(sim.addr, Some("cbr.ap-southeast-3.myhuaweicloud.com")).await,
+        away
+    );
+    assert_eq!(
+        count(sim.addr, Some("ap-southeast-3.localhost:8443")).await,
+        away
+    );
+    assert_eq!(
+        count(away_addr, Some("cbr.ap-southeast-1.myhuaweicloud.com")).await,
+        home
+    );
+    assert_eq!(
+        count(sim.addr, Some("cbr.cn-north-4.myhuaweicloud.com")).await,
+        home
+    );
+    assert_eq!(sim.regions[1].state.stats.snapshot()["list_backups"], 3);
+}
+
+#[tokio::test]
 async fn the_cli_names_a_region_with_flag_or_environment() {
     use crate::client_cli::{cli, code, json_lines, stderr};
     let away = cbr_simulator::spawn(&sim(40)).await.unwrap();

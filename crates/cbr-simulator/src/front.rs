@@ -50,8 +50,10 @@ impl Service<Request<Incoming>> for Front {
     }
 
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
-        let router = self.router.clone();
-        let state = self.state.clone();
+        let (router, state) = match sibling_named(&self.state, &req) {
+            Some(sibling) => (super::routes::router(sibling.clone()), sibling),
+            None => (self.router.clone(), self.state.clone()),
+        };
         Box::pin(async move {
             let request_id = uuid::Uuid::new_v4().simple().to_string();
             let mut response = match door(req.method(), req.uri().path()) {
@@ -67,6 +69,24 @@ impl Service<Request<Incoming>> for Front {
             Ok(response)
         })
     }
+}
+
+/// The other region the request's host names, if any: one of the host's
+/// dot-separated labels is the region's name (`cbr.{region}.myhuaweicloud.com`
+/// as Huawei's SDKs build endpoints, or `{region}.localhost`).
+fn sibling_named(state: &SimState, req: &Request<Incoming>) -> Option<Arc<SimState>> {
+    let siblings = state.siblings.get().filter(|s| !s.is_empty())?;
+    let host = req.uri().host().or_else(|| {
+        let raw = req.headers().get(http::header::HOST)?.to_str().ok()?;
+        // Without the port (an IPv6 literal names no region anyway).
+        Some(raw.rsplit_once(':').map_or(raw, |(host, _)| host))
+    })?;
+    host.split('.').find_map(|label| {
+        siblings
+            .iter()
+            .find(|(name, _)| name == label)
+            .and_then(|(_, state)| state.upgrade())
+    })
 }
 
 /// Where a request goes past the front door.

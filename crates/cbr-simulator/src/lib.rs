@@ -305,6 +305,11 @@ pub struct SimState {
     pub credentials: auth::Credentials,
     /// IAM users and the tokens issued to them (also consulted by `credentials`).
     pub iam: Arc<iam::Iam>,
+    /// The other regions served, by name: a request whose `Host` names one
+    /// (`cbr.ap-southeast-3.myhuaweicloud.com`, `ap-southeast-3.localhost`)
+    /// is answered from its data, whichever address it reached. Weak: the
+    /// regions name each other.
+    pub siblings: std::sync::OnceLock<Vec<(String, std::sync::Weak<SimState>)>>,
 }
 
 impl SimState {
@@ -332,6 +337,7 @@ impl SimState {
             credentials: auth::Credentials::new(&settings.credentials, &settings.tokens)
                 .with_iam(iam.clone()),
             iam,
+            siblings: std::sync::OnceLock::new(),
         }
     }
 
@@ -408,7 +414,9 @@ pub struct RegionServer {
 /// Serves `settings.regions` after the first on 127.0.0.2, 127.0.0.3, … at
 /// `first`'s port, each with its own data, and lists them all (the first
 /// included). A region whose address cannot be bound (not every system
-/// routes all of 127/8 to loopback) is left out, with a warning.
+/// routes all of 127/8 to loopback) is left out, with a warning. Every
+/// region is also reachable at any of the addresses by a `Host` naming it
+/// (see [`SimState::siblings`]).
 pub async fn serve_more_regions(
     settings: &SimulatorSettings,
     first: SocketAddr,
@@ -442,6 +450,14 @@ pub async fn serve_more_regions(
                 tracing::warn!(region = %name, %addr, error = %e, "cannot serve this simulated region");
             }
         }
+    }
+    for region in &out {
+        let others = out
+            .iter()
+            .filter(|o| !Arc::ptr_eq(&o.state, &region.state))
+            .map(|o| (o.name.clone(), Arc::downgrade(&o.state)))
+            .collect();
+        let _ = region.state.siblings.set(others);
     }
     out
 }
