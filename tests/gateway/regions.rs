@@ -263,6 +263,23 @@ fn sim(fleet_size: usize) -> SimulatorSettings {
     }
 }
 
+/// GetBackup of the seeded backup in `region`, naming no project: it is found.
+async fn get_without_project(
+    backups: &mut pb::backup_service_client::BackupServiceClient<tonic::transport::Channel>,
+    region: &str,
+) {
+    let b = backups
+        .get_backup(pb::GetBackupRequest {
+            backup_id: BACKUP.into(),
+            region: region.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(b.backup.unwrap().id, BACKUP);
+}
+
 fn count_in(region: &str, via_metadata: bool) -> tonic::Request<pb::ListBackupsRequest> {
     let mut req = pb::ListBackupsRequest {
         project_id: PROJECT.into(),
@@ -321,16 +338,7 @@ async fn calls_name_their_region_and_each_region_has_its_own_data() {
     // region's; a call elsewhere naming none acts in the region's own
     // project, found with IAM (`GET /v3/projects?name=`) once and kept.
     for _ in 0..2 {
-        let b = backups
-            .get_backup(pb::GetBackupRequest {
-                backup_id: BACKUP.into(),
-                region: AWAY.into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(b.backup.unwrap().id, BACKUP);
+        get_without_project(&mut backups, AWAY).await;
     }
     assert_eq!(away.state.stats.snapshot()["iam_projects"], 1, "asked once");
     assert_eq!(
@@ -746,16 +754,7 @@ async fn the_gateways_iam_user_logs_in_per_region() {
     // A call in AWAY naming no project: the IAM user's login scoped to the
     // project named after the region finds its ID, and its token serves.
     for _ in 0..2 {
-        let b = backups
-            .get_backup(pb::GetBackupRequest {
-                backup_id: BACKUP.into(),
-                region: AWAY.into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(b.backup.unwrap().id, BACKUP);
+        get_without_project(&mut backups, AWAY).await;
     }
     assert_eq!(
         away.state.stats.snapshot()["iam_tokens"],
