@@ -594,6 +594,38 @@ async fn an_operation_name_carries_its_region_so_the_name_alone_finds_it() {
 }
 
 #[tokio::test]
+async fn a_request_id_is_remembered_per_region() {
+    let slow = || SimulatorSettings {
+        delete_duration: std::time::Duration::from_secs(60),
+        ..sim(10)
+    };
+    let away = cbr_simulator::spawn(&slow()).await.unwrap();
+    let stack = two_regions(slow(), &away, 64).await;
+    let delete_in = |region: &str| pb::DeleteBackupRequest {
+        project_id: PROJECT.into(),
+        backup_id: BACKUP.into(),
+        request_id: "0b5e2a4c-6f1d-4e0a-9c3b-7d8e9f0a1b2c".into(),
+        region: region.into(),
+    };
+    // One request_id in two regions: two deletions, each sent once; the
+    // repeat in each region is answered from what that region remembered.
+    let mut names = Vec::new();
+    for region in [HOME, AWAY, HOME, AWAY] {
+        let op = stack
+            .backups()
+            .delete_backup(delete_in(region))
+            .await
+            .unwrap();
+        names.push(op.into_inner().name);
+    }
+    assert_eq!(names[0], names[2]);
+    assert_eq!(names[1], names[3]);
+    assert_ne!(names[0], names[1]);
+    assert_eq!(stack.sim().state.stats.snapshot()["delete_backup"], 1);
+    assert_eq!(away.state.stats.snapshot()["delete_backup"], 1);
+}
+
+#[tokio::test]
 async fn the_simulator_tells_its_regions_apart_by_address_or_by_host() {
     let sim = cbr_simulator::spawn(&SimulatorSettings {
         regions: vec![HOME.into(), AWAY.into()],
