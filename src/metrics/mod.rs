@@ -9,6 +9,7 @@
 //! | `cbr_gateway_upstream_requests_total` | counter | `region`, `service`, `route`, `status` |
 //! | `cbr_gateway_upstream_request_duration_seconds` | histogram | `region`, `service`, `route` |
 //! | `cbr_gateway_upstream_retries_total` | counter | `region`, `service`, `route` |
+//! | `cbr_gateway_upstream_shared_total` | counter | `region`, `service`, `route` |
 //! | `cbr_gateway_upstream_retry_budget_exhausted_total` | counter | `region`, `service` |
 //! | `cbr_gateway_upstream_shed_total` | counter | `region`, `service` |
 //! | `cbr_gateway_upstream_inflight` | gauge | |

@@ -159,6 +159,7 @@ pub struct Metrics {
     upstream: Family<UpstreamLabels, Counter>,
     upstream_duration: Family<RouteLabels, Histogram, Buckets>,
     retries: Family<RouteLabels, Counter>,
+    shared: Family<RouteLabels, Counter>,
     budget_exhausted: Family<ServiceLabels, Counter>,
     shed: Family<ServiceLabels, Counter>,
     idempotent: Family<ResultLabels, Counter>,
@@ -197,6 +198,7 @@ impl Metrics {
             upstream: Family::default(),
             upstream_duration: Family::new_with_constructor(rpc_buckets),
             retries: Family::default(),
+            shared: Family::default(),
             budget_exhausted: Family::default(),
             shed: Family::default(),
             idempotent: Family::default(),
@@ -239,6 +241,11 @@ impl Metrics {
                 "cbr_gateway_upstream_retries",
                 "Upstream requests sent again after a transient failure",
                 m.retries.clone(),
+            );
+            r.register(
+                "cbr_gateway_upstream_shared",
+                "Calls answered by joining an identical read already in flight (same credentials, region and URL): no upstream request of their own",
+                m.shared.clone(),
             );
             r.register(
                 "cbr_gateway_upstream_retry_budget_exhausted",
@@ -334,6 +341,22 @@ impl Metrics {
     /// A retry is about to be sent.
     pub fn retry(&self, region: &'static str, service: &'static str, route: &'static str) {
         self.retries
+            .get_or_create(&RouteLabels {
+                region,
+                service,
+                route,
+            })
+            .inc();
+    }
+
+    /// A read joined an identical one in flight instead of sending its own.
+    pub fn upstream_shared(
+        &self,
+        region: &'static str,
+        service: &'static str,
+        route: &'static str,
+    ) {
+        self.shared
             .get_or_create(&RouteLabels {
                 region,
                 service,

@@ -14,6 +14,7 @@
 use std::{sync::Arc, time::Duration};
 
 use cbr_wire::{self as wire, Route};
+use futures_util::FutureExt as _;
 use reqwest::{
     Method, StatusCode,
     header::{ACCEPT, CONTENT_TYPE, HeaderValue},
@@ -93,6 +94,8 @@ pub struct UpstreamClient {
     metrics: Arc<Metrics>,
     /// The region its metrics are labelled with.
     region: &'static str,
+    /// Identical reads in flight, shared ([`super::flight`]).
+    flights: Arc<super::flight::Flights>,
 }
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -132,6 +135,7 @@ impl UpstreamClient {
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::new()),
             region: regions::UNNAMED_REGION,
+            flights: Arc::default(),
         })
     }
 
@@ -450,7 +454,7 @@ impl UpstreamClient {
         let Reply {
             value: bytes,
             request_id,
-        } = self.send_raw(out, auth, project_id, deadline).await?;
+        } = self.read_or_send(out, auth, project_id, deadline).await?;
         match serde_json::from_slice::<T>(&bytes) {
             Ok(value) => Ok(Reply { value, request_id }),
             Err(err) => {
@@ -470,6 +474,36 @@ impl UpstreamClient {
                 })
             }
         }
+    }
+
+    /// A read joins an identical one in flight ([`super::flight`]); anything
+    /// else is sent as it is.
+    async fn read_or_send(
+        &self,
+        out: Outgoing,
+        auth: &Auth,
+        project_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Reply<hyper::body::Bytes>, UpstreamError> {
+        if out.method != Method::GET {
+            let reply = self.send_raw(out, auth, project_id, deadline).await?;
+            return Ok(reply.map(hyper::body::Bytes::from));
+        }
+        let (api, route) = (out.route.api, out.route.name);
+        let key = super::flight::FlightKey::new(&out.url, project_id, auth);
+        let (this, auth, project) = (self.clone(), auth.clone(), project_id.to_owned());
+        let start = move |deadline| {
+            async move {
+                let reply = this.send_raw(out, &auth, &project, deadline).await?;
+                Ok(reply.map(hyper::body::Bytes::from))
+            }
+            .boxed()
+        };
+        let (outcome, joined) = self.flights.run(key, deadline, api, start).await;
+        if joined {
+            self.metrics.upstream_shared(self.region, api.name(), route);
+        }
+        outcome
     }
 
     /// Sends one request, retrying per [`super::retry`], and returns a 2xx

@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod dto;
 pub(crate) mod error;
 pub(crate) mod exchange;
+pub(crate) mod flight;
 pub(crate) mod iam;
 pub mod lenient;
 pub mod paths;

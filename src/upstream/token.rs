@@ -60,6 +60,14 @@ impl PartialEq for AuthToken {
 
 impl Eq for AuthToken {}
 
+// Agrees with `PartialEq` (the same bytes); keyed by the map's random
+// SipHash key, so a hash tells nothing about the token.
+impl std::hash::Hash for AuthToken {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_bytes().hash(state);
+    }
+}
+
 impl fmt::Debug for AuthToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AuthToken(<redacted>)")

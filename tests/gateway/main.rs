@@ -43,5 +43,6 @@ mod stream_backups;
 mod tls;
 mod trace_context;
 mod unary;
+mod upstream_economy;
 mod validation;
 mod watch;

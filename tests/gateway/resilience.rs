@@ -54,9 +54,13 @@ impl Stack {
 }
 
 fn get_backup(timeout: Option<Duration>) -> tonic::Request<pb::GetBackupRequest> {
+    get_backup_of(BACKUP, timeout)
+}
+
+fn get_backup_of(id: &str, timeout: Option<Duration>) -> tonic::Request<pb::GetBackupRequest> {
     let mut req = tonic::Request::new(pb::GetBackupRequest {
         project_id: String::new(),
-        backup_id: BACKUP.into(),
+        backup_id: id.into(),
         region: String::new(),
     });
     if let Some(t) = timeout {
@@ -65,7 +69,26 @@ fn get_backup(timeout: Option<Duration>) -> tonic::Request<pb::GetBackupRequest>
     req
 }
 
-/// `calls` GetBackup calls over `workers` concurrent clients; the outcome of each.
+/// `n` backup IDs the upstream has.
+async fn backup_ids(gw: &Gateway, n: usize) -> Vec<String> {
+    let listed = gw
+        .backups()
+        .list_backups(pb::ListBackupsRequest {
+            limit: Some(n as i32),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<String> = listed.backups.into_iter().map(|b| b.id).collect();
+    assert_eq!(ids.len(), n);
+    ids
+}
+
+/// `calls` GetBackup calls over `workers` concurrent clients, each worker
+/// reading a backup of its own (identical reads at once would share one
+/// upstream request, and these tests count each call's attempts); the
+/// outcome of each.
 async fn reads(
     gw: &Gateway,
     calls: usize,
@@ -74,13 +97,16 @@ async fn reads(
 ) -> Vec<(Result<(), tonic::Status>, Duration)> {
     let per_worker = calls / workers;
     let mut tasks = Vec::new();
-    for _ in 0..workers {
+    for id in backup_ids(gw, workers).await {
         let mut client = gw.backups();
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::with_capacity(per_worker);
             for _ in 0..per_worker {
                 let started = Instant::now();
-                let r = client.get_backup(get_backup(timeout)).await.map(|_| ());
+                let r = client
+                    .get_backup(get_backup_of(&id, timeout))
+                    .await
+                    .map(|_| ());
                 out.push((r, started.elapsed()));
             }
             out
@@ -361,10 +387,14 @@ async fn calls_beyond_the_in_flight_cap_are_shed_quickly() {
         s.upstream.queue_timeout = Duration::from_millis(50);
     })
     .await;
-    let slow: Vec<_> = (0..2)
-        .map(|_| {
+    // Three different backups: identical reads would share one request.
+    let ids = backup_ids(&s.gw, 3).await;
+    let slow: Vec<_> = ids[..2]
+        .iter()
+        .map(|id| {
             let mut c = s.gw.backups();
-            tokio::spawn(async move { c.get_backup(get_backup(None)).await })
+            let req = get_backup_of(id, None);
+            tokio::spawn(async move { c.get_backup(req).await })
         })
         .collect();
     wait_until("two upstream requests in flight", || {
@@ -374,7 +404,7 @@ async fn calls_beyond_the_in_flight_cap_are_shed_quickly() {
     let started = Instant::now();
     let status =
         s.gw.backups()
-            .get_backup(get_backup(None))
+            .get_backup(get_backup_of(&ids[2], None))
             .await
             .unwrap_err();
     let took = started.elapsed();
