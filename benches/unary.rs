@@ -1,46 +1,42 @@
-//! GetBackup, side by side in one run: direct REST to the built-in simulator
-//! (keep-alive HTTP/1.1, the JSON parsed) against gRPC through the gateway,
-//! and against a "tonic floor", at the same concurrency, in alternating rounds
-//! (REST, gateway, floor; three rounds of each per concurrency).
+//! GetBackup, side by side in one run, every path driven by `h2load`
+//! (Debian's `nghttp2-client`), a load generator written in C that costs the
+//! shared two cores little, so the figures are the servers' and not the load
+//! generator's own:
 //!
-//! The simulator and the gateway run as separate processes of the built binary
-//! (`cbr-gateway simulator`, and the gateway pointed at it), so the gateway's
-//! CPU time per request is read from its own `/proc/<pid>/stat`. The tonic
-//! floor is this bench binary re-executed with `UNARY_BENCH_ROLE=tonic-floor`
-//! (and `UNARY_BENCH_ADDR`, `UNARY_BENCH_MESSAGE`): a minimal tonic server
-//! whose `GetBackup` returns a fixed `GetBackupResponse` (the one the gateway
-//! returned for the seed backup at start-up), on a default multi-thread tokio
-//! runtime, as the gateway's. This process is only the load generator.
+//! - **direct REST**: keep-alive HTTP/1.1 to the simulator, `c` connections
+//!   with one request each in flight (`h2load --h1`);
+//! - **through the gateway**: gRPC, one HTTP/2 connection with `c` streams in
+//!   flight, the body a GetBackupRequest frame serialised from the gateway's
+//!   own types;
+//! - optionally a **second gateway** (`UNARY_BENCH_B_BIN`, `UNARY_BENCH_B_ENV`):
+//!   another build or setting, in the same alternating rounds, for A/B;
+//! - the **tonic floor**: this bench binary re-executed as a bare tonic
+//!   server answering a fixed GetBackupResponse (the server half any tonic
+//!   gateway pays);
+//! - the **passthrough floor**: the same tonic server, but each call makes the
+//!   upstream GET with reqwest and parses the JSON (`serde_json::Value`): the
+//!   least a tonic-serving, reqwest-calling gateway can do.
 //!
-//! Prints, per concurrency:
-//! - req/s, p50/p90/p99 of the REST and gateway paths, the throughput ratio
-//!   (gateway / direct), the added p50 latency, and the gateway's CPU µs per
-//!   request (as before);
-//! - "floors": the tonic floor's req/s, p50/p99 and server CPU µs per request;
-//!   the load generator's own CPU µs per request during the REST rounds (what a
-//!   reqwest GET plus the JSON parse costs a client); their sum, the naive
-//!   floor that any tonic-serving, reqwest-calling gateway spends at least; the
-//!   gateway's CPU over that floor; and, for context, the load generator's CPU
-//!   per request as a tonic client (gateway rounds, floor rounds).
+//! Every call acts with a caller token (`x-auth-token`, forwarded as
+//! `X-Auth-Token`; the simulator accepts it), so no path signs. Rounds
+//! alternate between the paths (three of each per concurrency): runs minutes
+//! apart differ by ±20 % on a shared VM, alternating rounds in one run do not.
 //!
-//! CPU times come from `/proc/<pid>/stat` in 10 ms ticks, so short rounds give
-//! coarse CPU figures.
-//!
-//! Writes the results to `target/bench/unary.csv` (under `$CARGO_TARGET_DIR`
-//! if set) and a latency chart (p50 solid, p99 dashed, log scales, for REST and
-//! the gateway, plus the floor's p50) to `$UNARY_BENCH_PNG`, by default
-//! `docs/bench/unary-latency.png`. The chart needs
-//! `/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf` (Debian's
-//! `fonts-dejavu-core`); without it the chart is skipped with a note.
+//! Per path and concurrency it prints req/s, mean, p50/p90/p99 (from h2load's
+//! per-request log), and the server process's CPU per request (from
+//! `/proc/<pid>/stat`, 10 ms ticks); then the ratio (gateway / REST req/s) and
+//! the added mean and p50 latency. Writes `target/bench/unary.csv` and the
+//! latency chart `docs/bench/unary-latency.png` (`$UNARY_BENCH_PNG`; needs
+//! `fonts-dejavu-core`).
 //!
 //! Run: `cargo bench --bench unary` (or `-- <seconds per round>`; default 2).
-//! `UNARY_BENCH_CONCURRENCY=1,16` overrides the concurrency list (default
-//! 1,4,16,64). The gateway runs with its default settings (log level `info`,
-//! one line per RPC, written to /dev/null) apart from the metrics listener;
-//! `UNARY_BENCH_LOG_LEVEL=warn` measures it without the per-RPC lines, and
-//! `UNARY_BENCH_GATEWAY_BIN=<path>` measures another build of the gateway
-//! (e.g. a copy of an older commit's binary) against the same simulator, for
-//! before/after comparisons.
+//! `UNARY_BENCH_CONCURRENCY=1,16` sets the concurrency list (default
+//! 1,4,16,64); `UNARY_BENCH_GATEWAY_BIN` measures another build as the
+//! gateway; `UNARY_BENCH_GATEWAY_ENV="K=V,K=V"` sets its environment (e.g.
+//! `TOKIO_WORKER_THREADS=1`); `UNARY_BENCH_LOG_LEVEL` its log level (default
+//! `info`, one line per RPC, to /dev/null). The gateways run with
+//! `UPSTREAM_SHARE_READS=false` unless told otherwise: h2load repeats one
+//! request, and shared reads would make the figures not per call.
 
 mod common;
 use common::*;
@@ -50,33 +46,33 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::Arc,
     time::{Duration, Instant},
 };
 
 use base64::Engine as _;
 use cbr_gateway::proto::{
     self as pb,
-    backup_service_client::BackupServiceClient,
     backup_service_server::{BackupService, BackupServiceServer},
 };
 use cbr_simulator::seed::PROJECT;
 use prost::Message as _;
-use tonic::{
-    Request, Response, Status,
-    transport::{Channel, Server},
-};
+use tonic::{Request, Response, Status, transport::Server};
 
 const BACKUP: &str = "6df2b54c-dd62-4059-a07c-1b8f24f2725d";
+const TOKEN: &str = "MIIbenchmark-caller-token-0123456789abcdef";
 const ROUNDS: usize = 3;
 const CONCURRENCY: &[usize] = &[1, 4, 16, 64];
+const GET_BACKUP: &str = "/cbr.gateway.v1.BackupService/GetBackup";
 
-/// Environment of the re-executed tonic floor server.
+/// Environment of the re-executed floor servers.
 const ROLE_ENV: &str = "UNARY_BENCH_ROLE";
 const FLOOR_ROLE: &str = "tonic-floor";
+const PASSTHROUGH_ROLE: &str = "passthrough-floor";
 const ADDR_ENV: &str = "UNARY_BENCH_ADDR";
-/// Base64 of the prost-encoded `GetBackupResponse` the floor serves.
+/// Base64 of the prost-encoded `GetBackupResponse` the floors answer.
 const MESSAGE_ENV: &str = "UNARY_BENCH_MESSAGE";
+/// The upstream URL the passthrough floor GETs.
+const UPSTREAM_ENV: &str = "UNARY_BENCH_UPSTREAM";
 
 const CONCURRENCY_ENV: &str = "UNARY_BENCH_CONCURRENCY";
 const PNG_ENV: &str = "UNARY_BENCH_PNG";
@@ -93,141 +89,176 @@ impl Drop for Proc {
     }
 }
 
-async fn wait_for(addr: SocketAddr) {
+fn wait_for(addr: SocketAddr) {
     let started = Instant::now();
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
+    while std::net::TcpStream::connect(addr).is_err() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "{addr} never listened"
         );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
-#[derive(Default)]
-struct Round {
-    latencies: Vec<Duration>,
-    elapsed: Duration,
-}
-
-impl Round {
-    fn rps(&self) -> f64 {
-        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
-        return Duration::ZERO;
+        return 0.0;
     }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// Runs `call` from `concurrency` tasks for `duration`.
-async fn load<F, Fut>(concurrency: usize, duration: Duration, call: F) -> Round
-where
-    F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let call = Arc::new(call);
-    let started = Instant::now();
-    let until = started + duration;
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let call = call.clone();
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                while Instant::now() < until {
-                    let t = Instant::now();
-                    call().await;
-                    lat.push(t.elapsed());
-                }
-                lat
-            })
-        })
-        .collect();
-    let mut round = Round::default();
-    for t in tasks {
-        round.latencies.extend(t.await.expect("load task"));
-    }
-    round.elapsed = started.elapsed();
-    round
+/// How h2load reaches one path.
+#[derive(Clone)]
+enum Load {
+    /// HTTP/1.1 GET of a URL, one request per connection in flight.
+    Rest(String),
+    /// gRPC POST of the pre-serialised frame in `body` to a URL, one HTTP/2
+    /// connection.
+    Grpc { url: String, body: PathBuf },
 }
 
-/// One path's rounds at one concurrency, with the CPU spent meanwhile by the
-/// server process and by this load generator.
+/// One path: how to load it and which process serves it.
+struct Target {
+    name: &'static str,
+    load: Load,
+    pid: u32,
+}
+
+/// One path's rounds at one concurrency.
 #[derive(Default)]
 struct PathRun {
-    round: Round,
+    latencies_us: Vec<f64>,
+    elapsed: Duration,
+    done: u64,
+    failed: u64,
     server_cpu: Duration,
     client_cpu: Duration,
 }
 
+/// h2load's CPU time, from the children's times of this process.
+fn children_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // cutime [13], cstime [14] (after the command name; state is [0]).
+    Duration::from_millis((ticks(13) + ticks(14)) * 10)
+}
+
 impl PathRun {
-    /// Runs one round of `call`, charging `server`'s CPU and ours to it.
-    async fn run<F, Fut>(&mut self, server: u32, concurrency: usize, time: Duration, call: F)
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: std::future::Future<Output = ()> + Send,
-    {
-        let me = std::process::id();
-        let (server0, client0) = (cpu_time(server), cpu_time(me));
-        let r = load(concurrency, time, call).await;
-        self.server_cpu += cpu_time(server).saturating_sub(server0);
-        self.client_cpu += cpu_time(me).saturating_sub(client0);
-        self.round.latencies.extend(r.latencies);
-        self.round.elapsed += r.elapsed;
+    /// One h2load round of `time` against `target` at `concurrency`.
+    fn run(&mut self, target: &Target, concurrency: usize, time: Duration) {
+        let log = std::env::temp_dir().join(format!("unary-bench-{}.log", std::process::id()));
+        let mut cmd = Command::new("h2load");
+        cmd.arg(format!("--duration={}", time.as_secs()))
+            .arg("--warm-up-time=0")
+            .arg(format!("--log-file={}", log.display()))
+            .args(["-H", &format!("x-auth-token: {TOKEN}")]);
+        match &target.load {
+            Load::Rest(url) => {
+                cmd.args(["--h1", "-c", &concurrency.to_string(), "-m", "1", url]);
+            }
+            Load::Grpc { url, body } => {
+                cmd.args(["-c", "1", "-m", &concurrency.to_string()])
+                    .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
+                    .arg(format!("--data={}", body.display()))
+                    .arg(url);
+            }
+        }
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let (server0, client0) = (cpu_time(target.pid), children_cpu());
+        let started = Instant::now();
+        let status = cmd
+            .status()
+            .expect("h2load (Debian: apt install nghttp2-client)");
+        let elapsed = started.elapsed();
+        assert!(status.success(), "h2load failed against {}", target.name);
+        self.server_cpu += cpu_time(target.pid).saturating_sub(server0);
+        self.client_cpu += children_cpu().saturating_sub(client0);
+        let text = std::fs::read_to_string(&log).expect("h2load's log");
+        let _ = std::fs::remove_file(&log);
+        let mut first = u64::MAX;
+        let mut last = 0u64;
+        for line in text.lines() {
+            let mut cols = line.split('\t');
+            let (Some(start), Some(code), Some(us)) = (cols.next(), cols.next(), cols.next())
+            else {
+                continue;
+            };
+            let (Ok(start), Ok(us)) = (start.parse::<u64>(), us.parse::<u64>()) else {
+                continue;
+            };
+            if code != "200" {
+                self.failed += 1;
+                continue;
+            }
+            first = first.min(start);
+            last = last.max(start + us);
+            self.latencies_us.push(us as f64);
+            self.done += 1;
+        }
+        // The span of the requests themselves (h2load's own start-up and
+        // connection set-up excluded), else the wall time.
+        self.elapsed += if last > first {
+            Duration::from_micros(last - first)
+        } else {
+            elapsed
+        };
     }
 
     fn stats(mut self) -> Stats {
-        self.round.latencies.sort_unstable();
-        let n = self.round.latencies.len().max(1) as f64;
+        self.latencies_us.sort_unstable_by(f64::total_cmp);
+        let n = (self.done.max(1)) as f64;
         let us = |d: Duration| d.as_secs_f64() * 1e6;
-        let p = |q: f64| us(percentile(&self.round.latencies, q));
         Stats {
-            rps: self.round.rps(),
-            p50: p(0.5),
-            p90: p(0.9),
-            p99: p(0.99),
+            rps: self.done as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            mean: self.latencies_us.iter().sum::<f64>() / n,
+            p50: percentile(&self.latencies_us, 0.5),
+            p90: percentile(&self.latencies_us, 0.9),
+            p99: percentile(&self.latencies_us, 0.99),
             server_cpu: us(self.server_cpu) / n,
             client_cpu: us(self.client_cpu) / n,
+            failed: self.failed,
         }
     }
 }
 
-/// Summary of one path at one concurrency; latencies and CPU in µs (CPU per
-/// request).
+/// Summary of one path at one concurrency; latencies in µs, CPU in µs per
+/// request.
+#[derive(Clone, Copy, Default)]
 struct Stats {
     rps: f64,
+    mean: f64,
     p50: f64,
     p90: f64,
     p99: f64,
     server_cpu: f64,
     client_cpu: f64,
+    failed: u64,
 }
 
 /// Results at one concurrency.
 struct Row {
     concurrency: usize,
-    /// Direct REST: server = the simulator, client = reqwest + JSON parse.
     rest: Stats,
-    /// Through the gateway: server = the gateway, client = tonic client.
     gateway: Stats,
-    /// Tonic floor: server = the floor, client = tonic client.
+    /// The second gateway, if measured.
+    b: Option<Stats>,
     floor: Stats,
+    passthrough: Stats,
 }
 
-impl Row {
-    /// Tonic floor server CPU + reqwest client CPU, µs per request.
-    fn naive_floor(&self) -> f64 {
-        self.floor.server_cpu + self.rest.client_cpu
-    }
+/// The floors: `GetBackup` answers a fixed message (after an upstream GET,
+/// for the passthrough); the rest is unimplemented.
+struct Floor {
+    message: pb::GetBackupResponse,
+    upstream: Option<(reqwest::Client, String)>,
 }
-
-/// The tonic floor: `GetBackup` answers a fixed message; the rest is
-/// unimplemented.
-struct Floor(pb::GetBackupResponse);
 
 #[tonic::async_trait]
 impl BackupService for Floor {
@@ -235,7 +266,7 @@ impl BackupService for Floor {
         &self,
         _: Request<pb::ListBackupsRequest>,
     ) -> Result<Response<pb::ListBackupsResponse>, Status> {
-        Err(Status::unimplemented("tonic floor serves GetBackup only"))
+        Err(Status::unimplemented("the floor serves GetBackup only"))
     }
 
     type StreamBackupsStream = tokio_stream::Empty<Result<pb::StreamBackupsResponse, Status>>;
@@ -244,33 +275,51 @@ impl BackupService for Floor {
         &self,
         _: Request<pb::StreamBackupsRequest>,
     ) -> Result<Response<Self::StreamBackupsStream>, Status> {
-        Err(Status::unimplemented("tonic floor serves GetBackup only"))
+        Err(Status::unimplemented("the floor serves GetBackup only"))
     }
 
     async fn get_backup(
         &self,
-        _: Request<pb::GetBackupRequest>,
+        request: Request<pb::GetBackupRequest>,
     ) -> Result<Response<pb::GetBackupResponse>, Status> {
-        Ok(Response::new(self.0.clone()))
+        if let Some((http, url)) = &self.upstream {
+            let token = request
+                .metadata()
+                .get("x-auth-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let body = http
+                .get(url)
+                .header("x-auth-token", token)
+                .send()
+                .await
+                .map_err(|e| Status::unavailable(e.to_string()))?
+                .bytes()
+                .await
+                .map_err(|e| Status::unavailable(e.to_string()))?;
+            let _: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| Status::internal(e.to_string()))?;
+        }
+        Ok(Response::new(self.message.clone()))
     }
 
     async fn restore_backup(
         &self,
         _: Request<pb::RestoreBackupRequest>,
     ) -> Result<Response<pb::google::longrunning::Operation>, Status> {
-        Err(Status::unimplemented("tonic floor serves GetBackup only"))
+        Err(Status::unimplemented("the floor serves GetBackup only"))
     }
 
     async fn delete_backup(
         &self,
         _: Request<pb::DeleteBackupRequest>,
     ) -> Result<Response<pb::google::longrunning::Operation>, Status> {
-        Err(Status::unimplemented("tonic floor serves GetBackup only"))
+        Err(Status::unimplemented("the floor serves GetBackup only"))
     }
 }
 
-/// Body of the re-executed floor process: serves until killed.
-fn serve_floor() {
+/// Body of a re-executed floor process: serves until killed.
+fn serve_floor(passthrough: bool) {
     let addr: SocketAddr = std::env::var(ADDR_ENV)
         .expect("UNARY_BENCH_ADDR")
         .parse()
@@ -279,6 +328,16 @@ fn serve_floor() {
         .decode(std::env::var(MESSAGE_ENV).expect("UNARY_BENCH_MESSAGE"))
         .expect("UNARY_BENCH_MESSAGE is base64");
     let message = pb::GetBackupResponse::decode(encoded.as_slice()).expect("a GetBackupResponse");
+    let upstream = passthrough.then(|| {
+        cbr_gateway::install_crypto_provider();
+        (
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(256)
+                .build()
+                .expect("http client"),
+            std::env::var(UPSTREAM_ENV).expect("UNARY_BENCH_UPSTREAM"),
+        )
+    });
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -286,10 +345,10 @@ fn serve_floor() {
         .block_on(
             Server::builder()
                 .tcp_nodelay(true)
-                .add_service(BackupServiceServer::new(Floor(message)))
+                .add_service(BackupServiceServer::new(Floor { message, upstream }))
                 .serve(addr),
         )
-        .expect("tonic floor server");
+        .expect("floor server");
 }
 
 fn concurrency_list() -> Vec<usize> {
@@ -317,46 +376,108 @@ fn target_dir() -> PathBuf {
 fn write_csv(rows: &[Row], path: &Path) -> std::io::Result<()> {
     use std::fmt::Write as _;
     let mut out = String::from(
-        "concurrency,rest_rps,rest_p50_us,rest_p90_us,rest_p99_us,\
-         grpc_rps,grpc_p50_us,grpc_p90_us,grpc_p99_us,ratio,added_p50_us,\
-         gateway_cpu_us_per_req,floor_rps,floor_p50_us,floor_p90_us,floor_p99_us,\
-         floor_server_cpu_us_per_req,reqwest_client_cpu_us_per_req,naive_floor_cpu_us_per_req,\
-         grpc_client_cpu_us_per_req,floor_client_cpu_us_per_req,simulator_cpu_us_per_req\n",
+        "concurrency,path,rps,mean_us,p50_us,p90_us,p99_us,server_cpu_us_per_req,h2load_cpu_us_per_req,failed\n",
     );
     for r in rows {
-        let (s, g, f) = (&r.rest, &r.gateway, &r.floor);
-        let _ = writeln!(
-            out,
-            "{},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.4},{:.1},{:.2},\
-             {:.1},{:.1},{:.1},{:.1},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2}",
-            r.concurrency,
-            s.rps,
-            s.p50,
-            s.p90,
-            s.p99,
-            g.rps,
-            g.p50,
-            g.p90,
-            g.p99,
-            g.rps / s.rps,
-            g.p50 - s.p50,
-            g.server_cpu,
-            f.rps,
-            f.p50,
-            f.p90,
-            f.p99,
-            f.server_cpu,
-            s.client_cpu,
-            r.naive_floor(),
-            g.client_cpu,
-            f.client_cpu,
-            s.server_cpu,
-        );
+        let mut paths = vec![("rest", r.rest), ("gateway", r.gateway)];
+        if let Some(b) = r.b {
+            paths.push(("gateway_b", b));
+        }
+        paths.push(("tonic_floor", r.floor));
+        paths.push(("passthrough_floor", r.passthrough));
+        for (name, s) in paths {
+            let _ = writeln!(
+                out,
+                "{},{name},{:.1},{:.1},{:.1},{:.1},{:.1},{:.2},{:.2},{}",
+                r.concurrency,
+                s.rps,
+                s.mean,
+                s.p50,
+                s.p90,
+                s.p99,
+                s.server_cpu,
+                s.client_cpu,
+                s.failed
+            );
+        }
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(path, out)
+}
+
+/// A GetBackupRequest as one gRPC frame (uncompressed, length-prefixed).
+fn grpc_frame() -> Vec<u8> {
+    let message = pb::GetBackupRequest {
+        project_id: PROJECT.into(),
+        backup_id: BACKUP.into(),
+        region: String::new(),
+    }
+    .encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&message);
+    frame
+}
+
+/// `KEY=VALUE,KEY=VALUE` from `var`.
+fn env_pairs(var: &str) -> Vec<(String, String)> {
+    std::env::var(var)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+/// Starts a gateway from `bin` on `addr` against `sim_url`, with `env`.
+fn start_gateway(
+    bin: &str,
+    addr: SocketAddr,
+    sim_url: &str,
+    log_level: &str,
+    env: &[(String, String)],
+) -> Proc {
+    let mut gw = Command::new(bin);
+    gw.args(["--listen", &addr.to_string()])
+        .args(["--cbr-endpoint", sim_url, "--csbs-endpoint", sim_url])
+        .args(["--metrics-listen", "off", "--log-level", log_level])
+        .args(["--shutdown-delay", "0s"])
+        // Callers bring tokens: the gateway holds no credentials.
+        .env_remove("HUAWEICLOUD_SDK_AK")
+        .env_remove("HUAWEICLOUD_SDK_SK")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    Proc(gw.spawn().expect("start a gateway"))
+}
+
+/// One GetBackup through `addr` with a tonic client, checked to be a real
+/// answer (h2load sees HTTP 200 even for a gRPC error).
+fn get_once(addr: SocketAddr) -> pb::GetBackupResponse {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(async {
+            let mut client =
+                pb::backup_service_client::BackupServiceClient::connect(format!("http://{addr}"))
+                    .await
+                    .expect("connect");
+            let mut req = Request::new(pb::GetBackupRequest {
+                project_id: PROJECT.into(),
+                backup_id: BACKUP.into(),
+                region: String::new(),
+            });
+            req.metadata_mut()
+                .insert("x-auth-token", TOKEN.parse().unwrap());
+            client
+                .get_backup(req)
+                .await
+                .unwrap_or_else(|s| panic!("GetBackup through {addr}: {s:?}"))
+                .into_inner()
+        })
 }
 
 /// 1-2-5 ticks from `lo` to `hi`, for a log axis.
@@ -405,6 +526,7 @@ fn draw_chart(rows: &[Row], path: &Path) -> Result<(), Box<dyn Error>> {
                 r.gateway.p50,
                 r.gateway.p99,
                 r.floor.p50,
+                r.passthrough.p50,
             ]
         })
         .filter(|&y| y > 0.0);
@@ -414,7 +536,7 @@ fn draw_chart(rows: &[Row], path: &Path) -> Result<(), Box<dyn Error>> {
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            "GetBackup latency vs concurrency (2 cores)",
+            "GetBackup latency vs concurrency (2 cores, h2load)",
             ("sans-serif", 28),
         )
         .margin(20)
@@ -482,6 +604,15 @@ fn draw_chart(rows: &[Row], path: &Path) -> Result<(), Box<dyn Error>> {
         .draw_series(LineSeries::new(floor, green.stroke_width(3)).point_size(4))?
         .label("tonic floor, p50")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], green.stroke_width(3)));
+    let grey = RGBColor(127, 127, 127);
+    let passthrough: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|r| (r.concurrency as f64, r.passthrough.p50))
+        .collect();
+    chart
+        .draw_series(LineSeries::new(passthrough, grey.stroke_width(3)).point_size(4))?
+        .label("tonic + reqwest passthrough, p50")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], grey.stroke_width(3)));
 
     chart
         .configure_series_labels()
@@ -494,10 +625,18 @@ fn draw_chart(rows: &[Row], path: &Path) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+fn print_row(c: usize, name: &str, s: &Stats) {
+    println!(
+        "{c:>4} {name:<18} {:>9.0} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>9.1} {:>9.1} {:>6}",
+        s.rps, s.mean, s.p50, s.p90, s.p99, s.server_cpu, s.client_cpu, s.failed
+    );
+}
+
 fn main() {
-    if std::env::var(ROLE_ENV).as_deref() == Ok(FLOOR_ROLE) {
-        serve_floor();
-        return;
+    match std::env::var(ROLE_ENV).as_deref() {
+        Ok(FLOOR_ROLE) => return serve_floor(false),
+        Ok(PASSTHROUGH_ROLE) => return serve_floor(true),
+        _ => {}
     }
     let seconds: u64 = std::env::args()
         .skip(1)
@@ -506,206 +645,181 @@ fn main() {
     let round_time = Duration::from_secs(seconds);
     let concurrency = concurrency_list();
     let bin = env!("CARGO_BIN_EXE_cbr-gateway");
-    let sim_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let gw_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let floor_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let quiet = |c: &mut Command| {
-        c.stdout(Stdio::null()).stderr(Stdio::inherit());
-    };
+    let addr = || -> SocketAddr { format!("127.0.0.1:{}", free_port()).parse().unwrap() };
+    let (sim_addr, gw_addr, b_addr, floor_addr, pass_addr) =
+        (addr(), addr(), addr(), addr(), addr());
+
     let mut sim = Command::new(bin);
     sim.args(["simulator", "--listen", &sim_addr.to_string()])
-        .args(["--sim-fleet-size", "100", "--log-level", "warn"]);
-    quiet(&mut sim);
+        .args(["--sim-fleet-size", "100", "--log-level", "warn"])
+        .args(["--sim-tokens", TOKEN])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
     let sim = Proc(sim.spawn().expect("start the simulator"));
-    let sim_pid = sim.0.id();
     let sim_url = format!("http://{sim_addr}");
-    let gw_bin = std::env::var("UNARY_BENCH_GATEWAY_BIN").unwrap_or_else(|_| bin.to_owned());
+    wait_for(sim_addr);
+
     let log_level = std::env::var("UNARY_BENCH_LOG_LEVEL").unwrap_or_else(|_| "info".to_owned());
-    let mut gw = Command::new(&gw_bin);
-    gw.args(["--listen", &gw_addr.to_string()])
-        .args(["--cbr-endpoint", &sim_url, "--csbs-endpoint", &sim_url])
-        .args([
-            "--project-id",
-            PROJECT,
-            "--ak",
-            "BENCHAK",
-            "--sk",
-            "BENCHSK",
-        ])
-        .args(["--metrics-listen", "off", "--log-level", &log_level])
-        .args(["--shutdown-delay", "0s"]);
-    quiet(&mut gw);
-    let gw = Proc(gw.spawn().expect("start the gateway"));
-    let gw_pid = gw.0.id();
+    let gw_bin = std::env::var("UNARY_BENCH_GATEWAY_BIN").unwrap_or_else(|_| bin.to_owned());
+    let mut gw_env = env_pairs("UNARY_BENCH_GATEWAY_ENV");
+    // h2load repeats one request: with shared reads, concurrent calls would
+    // join one upstream request and the figures would not be per call.
+    if !gw_env.iter().any(|(k, _)| k == "UPSTREAM_SHARE_READS") {
+        gw_env.push(("UPSTREAM_SHARE_READS".into(), "false".into()));
+    }
+    let gw = start_gateway(&gw_bin, gw_addr, &sim_url, &log_level, &gw_env);
+    let b_bin = std::env::var("UNARY_BENCH_B_BIN").ok();
+    let mut b_env = env_pairs("UNARY_BENCH_B_ENV");
+    if !b_env.is_empty() && !b_env.iter().any(|(k, _)| k == "UPSTREAM_SHARE_READS") {
+        b_env.push(("UPSTREAM_SHARE_READS".into(), "false".into()));
+    }
+    let b = (b_bin.is_some() || !b_env.is_empty()).then(|| {
+        let bin = b_bin.clone().unwrap_or_else(|| gw_bin.clone());
+        start_gateway(&bin, b_addr, &sim_url, &log_level, &b_env)
+    });
+    wait_for(gw_addr);
+    if b.is_some() {
+        wait_for(b_addr);
+    }
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let rows = runtime.block_on(async move {
-        wait_for(sim_addr).await;
-        wait_for(gw_addr).await;
-        cbr_gateway::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(256)
-            .build()
-            .expect("http client");
-        let rest_url = Arc::new(format!("{sim_url}/v3/{PROJECT}/backups/{BACKUP}"));
-        let channel = Channel::from_shared(format!("http://{gw_addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connect to the gateway");
-        let grpc = BackupServiceClient::new(channel);
-        let request = || pb::GetBackupRequest {
-            project_id: String::new(),
-            backup_id: BACKUP.into(),region: String::new(),
-
-        };
-
-        // The floor serves exactly what the gateway answers for the seed backup.
-        let seed = grpc
-            .clone()
-            .get_backup(request())
-            .await
-            .expect("GetBackup through the gateway")
-            .into_inner();
-        let mut floor_cmd = Command::new(std::env::current_exe().expect("the bench binary"));
-        floor_cmd
-            .env(ROLE_ENV, FLOOR_ROLE)
-            .env(ADDR_ENV, floor_addr.to_string())
+    // The floors answer exactly what the gateway answers for the seed backup.
+    let seed = get_once(gw_addr);
+    let floor = |role: &str, at: SocketAddr| {
+        let mut cmd = Command::new(std::env::current_exe().expect("the bench binary"));
+        cmd.env(ROLE_ENV, role)
+            .env(ADDR_ENV, at.to_string())
+            .env(
+                UPSTREAM_ENV,
+                format!("{sim_url}/v3/{PROJECT}/backups/{BACKUP}"),
+            )
             .env(
                 MESSAGE_ENV,
                 base64::engine::general_purpose::STANDARD.encode(seed.encode_to_vec()),
-            );
-        quiet(&mut floor_cmd);
-        let floor = Proc(floor_cmd.spawn().expect("start the tonic floor"));
-        let floor_pid = floor.0.id();
-        wait_for(floor_addr).await;
-        let floor_channel = Channel::from_shared(format!("http://{floor_addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connect to the tonic floor");
-        let floor_grpc = BackupServiceClient::new(floor_channel);
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let p = Proc(cmd.spawn().expect("start a floor"));
+        wait_for(at);
+        p
+    };
+    let tonic_floor = floor(FLOOR_ROLE, floor_addr);
+    let passthrough = floor(PASSTHROUGH_ROLE, pass_addr);
+    for at in [floor_addr, pass_addr]
+        .into_iter()
+        .chain(b.as_ref().map(|_| b_addr))
+    {
+        get_once(at);
+    }
 
-        let direct = {
-            let (http, url) = (http.clone(), rest_url.clone());
-            move || {
-                let (http, url) = (http.clone(), url.clone());
-                async move {
-                    let body = http.get(url.as_str()).send().await.unwrap().bytes().await.unwrap();
-                    let _: serde_json::Value = serde_json::from_slice(&body).unwrap();
-                }
-            }
-        };
-        let grpc_call = |client: &BackupServiceClient<Channel>| {
-            let client = client.clone();
-            move || {
-                let mut client = client.clone();
-                async move {
-                    client.get_backup(request()).await.unwrap();
-                }
-            }
-        };
-        let through = grpc_call(&grpc);
-        let floored = grpc_call(&floor_grpc);
-        // Warm up every path (connections, pools, caches).
-        load(4, Duration::from_millis(500), direct.clone()).await;
-        load(4, Duration::from_millis(500), through.clone()).await;
-        load(4, Duration::from_millis(500), floored.clone()).await;
-
-        println!(
-            "GetBackup, {ROUNDS} alternating rounds of {seconds} s per path and concurrency\n\
-             gateway: {gw_bin} (log level {log_level})\n"
-        );
-        println!(
-            "{:>4} | {:>9} {:>8} {:>8} {:>8} | {:>9} {:>8} {:>8} {:>8} | {:>6} {:>9} {:>9}",
-            "conc",
-            "REST r/s",
-            "p50 µs",
-            "p90 µs",
-            "p99 µs",
-            "gRPC r/s",
-            "p50 µs",
-            "p90 µs",
-            "p99 µs",
-            "ratio",
-            "+p50 µs",
-            "CPU µs/r"
-        );
-        let mut rows = Vec::new();
-        for &c in &concurrency {
-            let (mut rest, mut gate, mut flo) =
-                (PathRun::default(), PathRun::default(), PathRun::default());
-            for _ in 0..ROUNDS {
-                rest.run(sim_pid, c, round_time, direct.clone()).await;
-                gate.run(gw_pid, c, round_time, through.clone()).await;
-                flo.run(floor_pid, c, round_time, floored.clone()).await;
-            }
-            let row = Row {
-                concurrency: c,
-                rest: rest.stats(),
-                gateway: gate.stats(),
-                floor: flo.stats(),
-            };
-            let (s, g) = (&row.rest, &row.gateway);
-            println!(
-                "{c:>4} | {:>9.0} {:>8.0} {:>8.0} {:>8.0} | {:>9.0} {:>8.0} {:>8.0} {:>8.0} | {:>6.2} {:>9.0} {:>9.1}",
-                s.rps,
-                s.p50,
-                s.p90,
-                s.p99,
-                g.rps,
-                g.p50,
-                g.p90,
-                g.p99,
-                g.rps / s.rps,
-                g.p50 - s.p50,
-                g.server_cpu,
-            );
-            rows.push(row);
-        }
-        drop(floor);
-        rows
+    let body = std::env::temp_dir().join(format!("unary-bench-{}.grpc", std::process::id()));
+    std::fs::write(&body, grpc_frame()).expect("write the request frame");
+    let grpc = |at: SocketAddr| Load::Grpc {
+        url: format!("http://{at}{GET_BACKUP}"),
+        body: body.clone(),
+    };
+    let mut targets = vec![
+        Target {
+            name: "direct REST",
+            load: Load::Rest(format!("{sim_url}/v3/{PROJECT}/backups/{BACKUP}")),
+            pid: sim.0.id(),
+        },
+        Target {
+            name: "gateway",
+            load: grpc(gw_addr),
+            pid: gw.0.id(),
+        },
+    ];
+    if let Some(b) = &b {
+        targets.push(Target {
+            name: "gateway B",
+            load: grpc(b_addr),
+            pid: b.0.id(),
+        });
+    }
+    targets.push(Target {
+        name: "tonic floor",
+        load: grpc(floor_addr),
+        pid: tonic_floor.0.id(),
+    });
+    targets.push(Target {
+        name: "passthrough floor",
+        load: grpc(pass_addr),
+        pid: passthrough.0.id(),
     });
 
-    println!("\nfloors (CPU µs per request; naive = tonic floor server + reqwest client)\n");
-    println!(
-        "{:>4} | {:>9} {:>8} {:>8} | {:>9} {:>9} {:>9} | {:>9} {:>8} | {:>9} {:>9}",
-        "conc",
-        "floor r/s",
-        "p50 µs",
-        "p99 µs",
-        "floor CPU",
-        "reqw CPU",
-        "naive",
-        "gw CPU",
-        "gw/naive",
-        "cli gw",
-        "cli floor"
-    );
-    for r in &rows {
-        let f = &r.floor;
-        println!(
-            "{:>4} | {:>9.0} {:>8.0} {:>8.0} | {:>9.1} {:>9.1} {:>9.1} | {:>9.1} {:>8.2} | {:>9.1} {:>9.1}",
-            r.concurrency,
-            f.rps,
-            f.p50,
-            f.p99,
-            f.server_cpu,
-            r.rest.client_cpu,
-            r.naive_floor(),
-            r.gateway.server_cpu,
-            r.gateway.server_cpu / r.naive_floor(),
-            r.gateway.client_cpu,
-            f.client_cpu,
-        );
+    // Warm-up: connections, pools, caches.
+    for t in &targets {
+        PathRun::default().run(t, 4, Duration::from_secs(1));
     }
     println!(
-        "\nfloor CPU = the tonic floor process; reqw CPU = this load generator during REST rounds \
-         (reqwest GET + JSON parse);\ncli gw / cli floor = this load generator as a tonic client \
-         during gateway / floor rounds."
+        "GetBackup with a caller token, h2load, {ROUNDS} alternating rounds of {seconds} s per path and concurrency\n\
+         gateway: {gw_bin} {gw_env:?} (log level {log_level}){}\n",
+        b.as_ref()
+            .map(|_| format!(
+                "\ngateway B: {} {b_env:?}",
+                b_bin.as_deref().unwrap_or(&gw_bin)
+            ))
+            .unwrap_or_default()
+    );
+    println!(
+        "{:>4} {:<18} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>6}",
+        "conc",
+        "path",
+        "req/s",
+        "mean µs",
+        "p50 µs",
+        "p90 µs",
+        "p99 µs",
+        "srv CPU",
+        "h2l CPU",
+        "failed"
+    );
+    let mut rows = Vec::new();
+    for &c in &concurrency {
+        let mut runs: Vec<PathRun> = targets.iter().map(|_| PathRun::default()).collect();
+        for _ in 0..ROUNDS {
+            for (t, run) in targets.iter().zip(runs.iter_mut()) {
+                run.run(t, c, round_time);
+            }
+        }
+        let mut stats: Vec<Stats> = runs.into_iter().map(PathRun::stats).collect();
+        for (t, s) in targets.iter().zip(&stats) {
+            print_row(c, t.name, s);
+        }
+        let passthrough = stats.pop().unwrap();
+        let floor = stats.pop().unwrap();
+        let b = (stats.len() == 3).then(|| stats.pop().unwrap());
+        let row = Row {
+            concurrency: c,
+            rest: stats[0],
+            gateway: stats[1],
+            b,
+            floor,
+            passthrough,
+        };
+        let (s, g) = (&row.rest, &row.gateway);
+        print!(
+            "     ratio {:.2}, added mean {:+.0} µs, added p50 {:+.0} µs",
+            g.rps / s.rps,
+            g.mean - s.mean,
+            g.p50 - s.p50
+        );
+        if let Some(b) = &row.b {
+            print!(
+                " | B: ratio {:.2}, added mean {:+.0} µs, CPU {:.1} vs {:.1} µs",
+                b.rps / s.rps,
+                b.mean - s.mean,
+                b.server_cpu,
+                g.server_cpu
+            );
+        }
+        println!("\n");
+        rows.push(row);
+    }
+    let _ = std::fs::remove_file(&body);
+    println!(
+        "srv CPU = the serving process's CPU µs per request (the simulator for direct REST); \
+         h2l CPU = h2load's own."
     );
 
     let csv = target_dir().join("bench").join("unary.csv");
@@ -724,5 +838,5 @@ fn main() {
             Err(e) => eprintln!("chart skipped: {e}"),
         }
     }
-    drop((gw, sim));
+    drop((tonic_floor, passthrough, b, gw, sim));
 }

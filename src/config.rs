@@ -241,6 +241,15 @@ pub struct Config {
     #[arg(long, env = "UPSTREAM_QUEUE_TIMEOUT", default_value = "100ms", value_parser = parse_duration)]
     pub upstream_queue_timeout: Duration,
 
+    /// Identical reads in flight at the same moment (same URL, project,
+    /// region and credentials) share one upstream request. `false` sends
+    /// each call's own (for measuring, or an upstream that must see every
+    /// read).
+    #[arg(long, env = "UPSTREAM_SHARE_READS", num_args = 0..=1, require_equals = true,
+          default_value = "true", default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub upstream_share_reads: bool,
+
     /// Largest gRPC request message accepted, in bytes (RESOURCE_EXHAUSTED beyond).
     #[arg(long, env = "MAX_REQUEST_BYTES", default_value_t = 4 * 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(1024..=256 * 1024 * 1024))]
@@ -639,6 +648,7 @@ impl Config {
             },
             max_inflight: self.max_upstream_inflight as usize,
             queue_timeout: self.upstream_queue_timeout,
+            share_reads: self.upstream_share_reads,
         }
     }
 

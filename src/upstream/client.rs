@@ -58,6 +58,8 @@ pub struct UpstreamSettings {
     pub max_inflight: usize,
     /// Longest wait for an in-flight slot before the call is shed.
     pub queue_timeout: Duration,
+    /// Whether identical reads in flight share one request ([`super::flight`]).
+    pub share_reads: bool,
 }
 
 /// A successful upstream call: the parsed body and upstream's request id.
@@ -485,7 +487,7 @@ impl UpstreamClient {
         project_id: &str,
         deadline: Option<Instant>,
     ) -> Result<Reply<hyper::body::Bytes>, UpstreamError> {
-        if out.method != Method::GET {
+        if out.method != Method::GET || !self.settings.share_reads {
             let reply = self.send_raw(out, auth, project_id, deadline).await?;
             return Ok(reply.map(hyper::body::Bytes::from));
         }
