@@ -31,6 +31,14 @@ use crate::{
     error::GatewayError,
 };
 
+/// The response encoder's buffer: tonic allocates it per RPC up front (8 KiB
+/// by default) and keeps it for the RPC's life, which for a watch stream is
+/// hours. Most answers are well under 1 KiB; a larger one grows the buffer.
+/// The default yield threshold stays (it only bounds batching).
+fn encode_buffer() -> BufferSettings {
+    BufferSettings::new(1024, 32 * 1024)
+}
+
 /// Deepest nesting walked; prost itself stops at 100.
 const MAX_DEPTH: u32 = 64;
 /// Cap of a repeated field missing from [`REPEATED_CAPS`] (a test keeps the
@@ -58,7 +66,7 @@ where
     type Decoder = Decoder<U>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        ProstCodec::<T, U>::raw_encoder(BufferSettings::default())
+        ProstCodec::<T, U>::raw_encoder(encode_buffer())
     }
 
     fn decoder(&mut self) -> Self::Decoder {
