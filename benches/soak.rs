@@ -74,15 +74,26 @@ fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
-/// Calls by gRPC code name.
+/// Calls by gRPC code name, and the first message of each failing code.
 #[derive(Default)]
-struct Codes(Mutex<BTreeMap<String, u64>>);
+struct Codes(
+    Mutex<BTreeMap<String, u64>>,
+    Mutex<BTreeMap<String, String>>,
+);
 
 impl Codes {
     fn count<T>(&self, r: &Result<T, tonic::Status>) {
         let code = match r {
             Ok(_) => "Ok".to_owned(),
-            Err(s) => format!("{:?}", s.code()),
+            Err(s) => {
+                let code = format!("{:?}", s.code());
+                self.1
+                    .lock()
+                    .unwrap()
+                    .entry(code.clone())
+                    .or_insert_with(|| s.message().to_owned());
+                code
+            }
         };
         *self.0.lock().unwrap().entry(code).or_default() += 1;
     }
@@ -415,4 +426,7 @@ async fn main() {
         upstream as f64 / calls.max(1) as f64
     );
     println!("by code: {:?}", codes.0.lock().unwrap());
+    for (code, message) in codes.1.lock().unwrap().iter() {
+        println!("  first {code}: {message}");
+    }
 }

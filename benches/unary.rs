@@ -669,13 +669,15 @@ fn main() {
     }
     let gw = start_gateway(&gw_bin, gw_addr, &sim_url, &log_level, &gw_env);
     let b_bin = std::env::var("UNARY_BENCH_B_BIN").ok();
+    let b_log_level =
+        std::env::var("UNARY_BENCH_B_LOG_LEVEL").unwrap_or_else(|_| log_level.clone());
     let mut b_env = env_pairs("UNARY_BENCH_B_ENV");
-    if !b_env.is_empty() && !b_env.iter().any(|(k, _)| k == "UPSTREAM_SHARE_READS") {
+    if !b_env.iter().any(|(k, _)| k == "UPSTREAM_SHARE_READS") {
         b_env.push(("UPSTREAM_SHARE_READS".into(), "false".into()));
     }
-    let b = (b_bin.is_some() || !b_env.is_empty()).then(|| {
+    let b = (b_bin.is_some() || b_env.len() > 1 || b_log_level != log_level).then(|| {
         let bin = b_bin.clone().unwrap_or_else(|| gw_bin.clone());
-        start_gateway(&bin, b_addr, &sim_url, &log_level, &b_env)
+        start_gateway(&bin, b_addr, &sim_url, &b_log_level, &b_env)
     });
     wait_for(gw_addr);
     if b.is_some() {

@@ -172,6 +172,14 @@ pub struct Config {
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_parser = parse_endpoint)]
     pub otlp_endpoint: Option<Url>,
 
+    /// Threads serving calls. Default: `TOKIO_WORKER_THREADS` if set, else
+    /// one less than the CPUs available (at least one): on two vCPUs, one
+    /// worker spent 15-27 % less CPU per call than two and answered faster,
+    /// the other core left to the network stack and a sidecar (BENCHMARKS.md).
+    #[arg(long, env = "GATEWAY_WORKER_THREADS",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub worker_threads: Option<u16>,
+
     /// Log filter in `tracing` syntax, e.g. `info` or `cbr_gateway=debug`.
     #[arg(long, env = "LOG_LEVEL", default_value = "info", value_parser = parse_filter)]
     pub log_level: String,
@@ -652,6 +660,23 @@ impl Config {
         }
     }
 
+    /// The worker threads of the runtime (see `--worker-threads`).
+    pub fn runtime_workers(&self) -> usize {
+        if let Some(n) = self.worker_threads {
+            return usize::from(n);
+        }
+        if let Some(n) = std::env::var("TOKIO_WORKER_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+        {
+            return n;
+        }
+        // Respects the cgroup's CPU quota (a pod's limit), not only the host's cores.
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        cpus.saturating_sub(1).max(1)
+    }
+
     /// Resolves the regions (contract §10) and, when a region is named
     /// without CBR_ENDPOINT, takes its CBR, CSBS and IAM endpoints as
     /// Huawei's SDKs resolve them (an endpoint set explicitly stays). Errors
@@ -909,6 +934,20 @@ mod tests {
         let mut argv = vec!["cbr-gateway"];
         argv.extend_from_slice(args);
         Config::try_parse_from(argv)
+    }
+
+    #[test]
+    fn worker_threads_are_one_less_than_the_cpus_unless_set() {
+        assert_eq!(parse(&["--worker-threads", "3"]).unwrap().runtime_workers(), 3);
+        assert!(parse(&["--worker-threads", "0"]).is_err());
+        // Unset (and TOKIO_WORKER_THREADS unset in the test environment, or
+        // set: either way at least one).
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let workers = parse(&[]).unwrap().runtime_workers();
+        assert!(workers >= 1);
+        if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+            assert_eq!(workers, cpus.saturating_sub(1).max(1));
+        }
     }
 
     #[test]

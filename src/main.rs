@@ -16,10 +16,26 @@ use cbr_gateway::{
 use cbr_simulator as simulator;
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     // clap prints usage errors and exits with code 2 by itself.
     let cli = Cli::parse();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    // The gateway's own choice (`--worker-threads`); the simulator and the
+    // client commands keep tokio's default.
+    if cli.command.is_none() {
+        builder.worker_threads(cli.gateway.runtime_workers());
+    }
+    let runtime = builder.enable_all().build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(run(cli)),
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Command::Simulator(args)) => run_simulator(args).await,
         Some(Command::Regions(args)) => args.run(),
