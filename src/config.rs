@@ -938,7 +938,10 @@ mod tests {
 
     #[test]
     fn worker_threads_are_one_less_than_the_cpus_unless_set() {
-        assert_eq!(parse(&["--worker-threads", "3"]).unwrap().runtime_workers(), 3);
+        assert_eq!(
+            parse(&["--worker-threads", "3"]).unwrap().runtime_workers(),
+            3
+        );
         assert!(parse(&["--worker-threads", "0"]).is_err());
         // Unset (and TOKIO_WORKER_THREADS unset in the test environment, or
         // set: either way at least one).

@@ -52,6 +52,13 @@ impl Telemetry {
 /// Installs the global subscriber: log lines per `format` and `filter` (checked
 /// by the config parser) and, with `otlp`, an OpenTelemetry layer exporting the
 /// gateway's spans (every RPC and upstream request) to that OTLP/gRPC endpoint.
+/// Whether text logs may use colours: stdout is a terminal and `NO_COLOR`
+/// (<https://no-color.org>) is unset or empty.
+fn colours() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Must run inside the tokio runtime (the exporter's channel lives there).
 pub fn init(
     format: LogFormat,
@@ -60,7 +67,9 @@ pub fn init(
 ) -> Result<Telemetry, TelemetryError> {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = match format {
-        LogFormat::Text => fmt::layer().with_target(false).boxed(),
+        // Colours only on a terminal (and never with NO_COLOR): escape codes
+        // in a file or a log collector are noise to every reader and parser.
+        LogFormat::Text => fmt::layer().with_target(false).with_ansi(colours()).boxed(),
         LogFormat::Json => fmt::layer()
             .with_target(false)
             .json()

@@ -1,7 +1,8 @@
 //! The Prometheus endpoint of the real binary, scraped over HTTP after real
 //! calls: RPCs by method and code, upstream requests by route and status,
 //! retries, shed calls, watch streams and pollers, idempotent creates — and no
-//! identifier in any label.
+//! identifier in any label. And the text log lines as a log collector reads
+//! them: no colour codes in a pipe.
 
 use crate::common;
 
@@ -258,4 +259,27 @@ async fn the_metrics_endpoint_counts_rpcs_upstream_calls_streams_and_creates() {
         assert!(!text.contains(id), "{id} leaked into the metrics");
     }
     drop(streams);
+}
+
+#[tokio::test]
+async fn text_logs_written_to_a_pipe_carry_no_colour_codes() {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cbr-gateway"))
+        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "off"])
+        .args(["--log-format", "text", "--shutdown-delay", "0s"])
+        .env_remove("NO_COLOR")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    assert!(
+        first.contains("INFO") && first.contains("listen="),
+        "{first}"
+    );
+    assert!(
+        !first.contains('\u{1b}'),
+        "colour codes in a pipe: {first:?}"
+    );
 }
