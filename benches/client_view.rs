@@ -15,32 +15,11 @@ use common::*;
 
 use std::{
     net::SocketAddr,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    process::{Command, Stdio},
 };
 
 const AK: &str = "CLIENTVIEWAK";
 const SK: &str = "client-view-secret-key";
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for(addr: SocketAddr) {
-    let started = Instant::now();
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{addr} never listened"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 fn main() {
     let seconds: u64 = std::env::args()

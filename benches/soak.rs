@@ -32,7 +32,7 @@ use common::*;
 use std::{
     collections::BTreeMap,
     net::SocketAddr,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -49,26 +49,6 @@ use tonic::transport::Channel;
 
 const VAULT: &str = "3b5816b5-f29c-4172-9d9a-76c719a659ce";
 const CHECKPOINT: &str = "8b0851a8-adf3-4f4c-a914-dead08bf9664";
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for(addr: SocketAddr) {
-    let started = Instant::now();
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{addr} never listened"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())

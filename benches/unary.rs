@@ -45,7 +45,7 @@ use std::{
     error::Error,
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -78,27 +78,6 @@ const CONCURRENCY_ENV: &str = "UNARY_BENCH_CONCURRENCY";
 const PNG_ENV: &str = "UNARY_BENCH_PNG";
 const DEFAULT_PNG: &str = "docs/bench/unary-latency.png";
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
-
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for(addr: SocketAddr) {
-    let started = Instant::now();
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{addr} never listened"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {

@@ -40,3 +40,25 @@ pub fn cpu_time(pid: impl Display) -> Duration {
     // Clock ticks are 1/100 s on Linux (USER_HZ).
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
+
+/// A child process killed (and reaped) when dropped.
+pub struct Proc(pub std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits (at most 30 s) until something accepts connections on `addr`.
+pub fn wait_for(addr: std::net::SocketAddr) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{addr} never listened"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
