@@ -164,6 +164,7 @@ impl ListBackupsRequest {
             used_percent,
             show_replication,
             incremental,
+            existed_quantity_based_retention_backups,
             region,
         } = self;
         StreamBackupsRequest {
@@ -190,6 +191,7 @@ impl ListBackupsRequest {
             used_percent,
             show_replication,
             incremental,
+            existed_quantity_based_retention_backups,
             region,
         }
     }

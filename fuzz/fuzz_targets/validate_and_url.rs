@@ -151,6 +151,7 @@ struct ListReq {
     used_percent: Option<N>,
     show_replication: Option<bool>,
     incremental: Option<bool>,
+    existed_quantity_based_retention_backups: Option<bool>,
 }
 
 impl ListReq {
@@ -180,6 +181,7 @@ impl ListReq {
             used_percent: n(self.used_percent),
             show_replication: self.show_replication,
             incremental: self.incremental,
+            existed_quantity_based_retention_backups: self.existed_quantity_based_retention_backups,
             region: String::new(),
         }
     }

@@ -342,6 +342,10 @@ pub struct ListArgs {
     /// Incremental (`true`) or full (`false`) backups only.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub incremental: Option<bool>,
+    /// Automatic backups a policy keeps by count or forever (`true`), or by
+    /// number of days (`false`), only.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub existed_quantity_based_retention_backups: Option<bool>,
     /// Backups of resources whose used capacity is at least this percentage.
     #[arg(long)]
     pub used_percent: Option<i32>,
@@ -744,6 +748,7 @@ fn list_request(conn: &Connection, a: ListArgs) -> pb::ListBackupsRequest {
         used_percent: a.used_percent,
         show_replication: a.show_replication,
         incremental: a.incremental,
+        existed_quantity_based_retention_backups: a.existed_quantity_based_retention_backups,
         region: String::new(),
     }
 }

@@ -175,6 +175,7 @@ impl Out {
             ),
             ("incremental", flag(b.incremental.or(ext.incremental))),
             ("auto trigger", flag(ext.auto_trigger)),
+            ("policy", b.scheduled_operation_id.clone()),
             ("created", time(b.created_at.as_ref())),
             ("updated", time(b.updated_at.as_ref())),
             ("protected", time(b.protected_at.as_ref())),

@@ -112,6 +112,7 @@ pub fn check_list_backups(
         used_percent: req.used_percent,
         show_replication: req.show_replication,
         incremental: req.incremental,
+        existed_quantity_based_retention_backups: req.existed_quantity_based_retention_backups,
     };
     c.finish((project_id, query))
 }
@@ -156,6 +157,7 @@ pub fn check_stream_backups(
         used_percent,
         show_replication,
         incremental,
+        existed_quantity_based_retention_backups,
         region,
     } = req.clone();
     let list = pb::ListBackupsRequest {
@@ -183,6 +185,7 @@ pub fn check_stream_backups(
         used_percent,
         show_replication,
         incremental,
+        existed_quantity_based_retention_backups,
         region,
     };
     super::as_stream(
@@ -269,6 +272,7 @@ impl From<dto::BackupDto> for pb::Backup {
             children: d.children.0.into_iter().map(pb::Backup::from).collect(),
             incremental: d.incremental.0,
             version: d.version.as_i32(),
+            scheduled_operation_id: d.scheduled_operation_id.into_string(),
         }
     }
 }

@@ -359,6 +359,8 @@ pub struct BackupDto {
     pub incremental: Flag,
     /// Snapshot type.
     pub version: Int,
+    /// The policy that triggered it (often absent or `null`).
+    pub scheduled_operation_id: Text,
 }
 
 /// Upstream `BackupExtendInfo` plus the fields seen beyond the SDK model.

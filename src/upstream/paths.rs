@@ -98,6 +98,10 @@ pub fn backup_query_pairs(q: &BackupQuery) -> Vec<(&'static str, String)> {
     put("dec", q.dec.map(b));
     put("end_time", q.end_time.clone());
     put("enterprise_project_id", q.enterprise_project_id.clone());
+    put(
+        "existed_quantity_based_retention_backups",
+        q.existed_quantity_based_retention_backups.map(b),
+    );
     put("image_type", q.image_type.map(str::to_owned));
     put("incremental", q.incremental.map(b));
     put("limit", q.limit.map(|v| v.to_string()));

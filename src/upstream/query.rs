@@ -51,6 +51,8 @@ pub struct BackupQuery {
     pub show_replication: Option<bool>,
     /// `incremental`
     pub incremental: Option<bool>,
+    /// `existed_quantity_based_retention_backups`
+    pub existed_quantity_based_retention_backups: Option<bool>,
 }
 
 /// Checked ListVaults filters, in upstream's wire form; `None` (or empty)

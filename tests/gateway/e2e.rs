@@ -176,6 +176,90 @@ async fn a_failing_backup_ends_in_error() {
     );
 }
 
+/// Fields Huawei added after the pages the gateway was built from (issue 21):
+/// each automatic backup names its policy in `scheduled_operation_id` (disk
+/// children too), and `existed_quantity_based_retention_backups` splits the
+/// automatic backups by how their policy keeps them, in ListBackups and
+/// StreamBackups alike.
+#[tokio::test]
+async fn automatic_backups_name_their_policy_and_filter_by_its_retention() {
+    use futures_util::StreamExt as _;
+    const DAILY_POLICY: &str = "5c8b1c52-7a3e-4d3f-9a57-2f0e6a2b7c11";
+    const COUNT_POLICY: &str = "e2a9c7d4-51b6-4f08-a3c2-8d7e6f5a4b10";
+    let s = stack(quick()).await;
+    let mut backups = s.backups();
+    let seed = backups
+        .get_backup(pb::GetBackupRequest {
+            backup_id: BACKUP.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .backup
+        .unwrap();
+    assert_eq!(seed.scheduled_operation_id, DAILY_POLICY);
+    assert_eq!(seed.children[0].scheduled_operation_id, DAILY_POLICY);
+
+    let list = |kept_by_count: Option<bool>| {
+        let mut backups = backups.clone();
+        async move {
+            backups
+                .list_backups(pb::ListBackupsRequest {
+                    existed_quantity_based_retention_backups: kept_by_count,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let all = list(None).await;
+    let by_count = list(Some(true)).await;
+    let by_days = list(Some(false)).await;
+    let automatic = |b: &&pb::Backup| b.extend_info.as_ref().unwrap().auto_trigger == Some(true);
+    assert!(
+        all.backups
+            .iter()
+            .filter(|b| !automatic(b))
+            .all(|b| b.scheduled_operation_id.is_empty())
+    );
+    let policies = |page: &pb::ListBackupsResponse| -> std::collections::BTreeSet<String> {
+        page.backups
+            .iter()
+            .map(|b| b.scheduled_operation_id.clone())
+            .collect()
+    };
+    assert_eq!(policies(&by_count), [COUNT_POLICY.to_owned()].into());
+    assert_eq!(policies(&by_days), [DAILY_POLICY.to_owned()].into());
+    assert!(
+        by_count
+            .backups
+            .iter()
+            .chain(&by_days.backups)
+            .all(|b| automatic(&b))
+    );
+    assert_eq!(
+        by_count.count + by_days.count,
+        i32::try_from(all.backups.iter().filter(automatic).count()).unwrap()
+    );
+
+    // The stream sends the same filter on every page.
+    let streamed: Vec<pb::Backup> = backups
+        .stream_backups(pb::StreamBackupsRequest {
+            existed_quantity_based_retention_backups: Some(true),
+            page_size: Some(7),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|m| m.unwrap().backup.unwrap())
+        .collect()
+        .await;
+    assert_eq!(streamed, by_count.backups);
+}
+
 #[tokio::test]
 async fn seeds_paging_and_upstream_errors() {
     let s = stack(quick()).await;

@@ -515,6 +515,7 @@ async fn list_backups_sends_exactly_the_filters_set() {
         used_percent: Some(80),
         show_replication: Some(true),
         incremental: Some(true),
+        existed_quantity_based_retention_backups: Some(false),
         region: String::new(),
     };
     let page = client.list_backups(everything).await.unwrap().into_inner();
@@ -558,6 +559,7 @@ async fn list_backups_sends_exactly_the_filters_set() {
                     "dec=false",
                     "end_time=2018-02-01T12%3A00%3A00Z",
                     "enterprise_project_id=all_granted_eps",
+                    "existed_quantity_based_retention_backups=false",
                     "image_type=replication",
                     "incremental=true",
                     "limit=1000",

@@ -24,7 +24,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
 pub use operation_logs::{DOCUMENTED_LOG, log_id};
-pub use policies::{DAILY_POLICY, DOCUMENTED_POLICY, REPLICATION_POLICY};
+pub use policies::{
+    COUNT_POLICY, COUNT_POLICY_VAULT, DAILY_POLICY, DOCUMENTED_POLICY, REPLICATION_POLICY,
+};
 pub use vaults::{DOCUMENTED_VAULT, DOCUMENTED_VAULT_SHOWN};
 
 use super::error::ApiError;

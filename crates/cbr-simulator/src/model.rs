@@ -277,8 +277,16 @@ impl Backup {
         }
     }
 
-    /// Upstream `BackupResp` JSON; `children` are the rendered child backups.
-    pub fn render(&self, now: DateTime<Utc>, children: Vec<Value>, replication: bool) -> Value {
+    /// Upstream `BackupResp` JSON; `children` are the rendered child backups,
+    /// `policy` the policy that triggered it (`scheduled_operation_id`, sent
+    /// only when there is one).
+    pub fn render(
+        &self,
+        now: DateTime<Utc>,
+        children: Vec<Value>,
+        replication: bool,
+        policy: Option<&str>,
+    ) -> Value {
         let (status, progress) = self.state(now);
         let ts = |t: DateTime<Utc>| self.time_style.render(t);
         let finished = match &self.lifecycle {
@@ -343,6 +351,9 @@ impl Backup {
         });
         if replication {
             v["replication_records"] = json!([]);
+        }
+        if let Some(policy) = policy {
+            v["scheduled_operation_id"] = json!(policy);
         }
         v
     }

@@ -1,6 +1,7 @@
-//! ListBackups query parameters: all 23 are accepted and checked; the filters
-//! the simulator implements are applied (REFERENCE.md §2.3). Bad values are
-//! 400 `BackupService.9900`.
+//! ListBackups query parameters: all 24 are accepted and checked (REFERENCE.md
+//! §2.3's 23 and `existed_quantity_based_retention_backups`, which Huawei
+//! added since); the filters the simulator implements are applied. Bad values
+//! are 400 `BackupService.9900`.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -75,6 +76,9 @@ pub struct ListQuery {
     pub incremental: Option<bool>,
     /// `show_replication`
     pub show_replication: bool,
+    /// `existed_quantity_based_retention_backups`: only automatic backups
+    /// their policy keeps by count or forever (true) or by days (false).
+    pub kept_by_count: Option<bool>,
     /// `sort`: keys with "descending" flags.
     pub sort: Vec<(SortKey, bool)>,
     /// `limit`, default 1000.
@@ -103,6 +107,7 @@ impl ListQuery {
             end_time: None,
             incremental: None,
             show_replication: false,
+            kept_by_count: None,
             sort: vec![(SortKey::CreatedAt, true)],
             limit: 1000,
             offset: 0,
@@ -135,6 +140,12 @@ impl ListQuery {
                 }
                 "show_replication" => {
                     q.show_replication = parse_bool(&v).ok_or_else(|| bad("show_replication"))?
+                }
+                "existed_quantity_based_retention_backups" => {
+                    q.kept_by_count = Some(
+                        parse_bool(&v)
+                            .ok_or_else(|| bad("existed_quantity_based_retention_backups"))?,
+                    )
                 }
                 "incremental" => {
                     q.incremental = Some(parse_bool(&v).ok_or_else(|| bad("incremental"))?)

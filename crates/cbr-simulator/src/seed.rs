@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    lifecycle::DAILY_POLICY,
+    lifecycle::{COUNT_POLICY, COUNT_POLICY_VAULT, DAILY_POLICY},
     model::{
         Backup, Checkpoint, Dialect, Disk, Lifecycle, Resource, ResourceKind, TimeStyle, Vault,
     },
@@ -76,17 +76,24 @@ fn seed_lifecycle(store: &mut Store) {
     store.policies = seeds(include_str!("seeds/policies.json"));
     let mut own: Vec<&Vault> = store.vaults.values().filter(|v| v.id != VAULT).collect();
     own.sort_by(|a, b| a.name.cmp(&b.name));
-    let fleet: Vec<Value> = own
-        .iter()
-        .map(|v| serde_json::json!({"vault_id": v.id}))
-        .collect();
-    if let Some(bound) = store
-        .policies
-        .iter_mut()
-        .find(|p| p["id"] == DAILY_POLICY)
-        .and_then(|p| p["associated_vaults"].as_array_mut())
-    {
-        bound.extend(fleet);
+    let (by_count, daily): (Vec<&Vault>, Vec<&Vault>) =
+        own.into_iter().partition(|v| v.name == COUNT_POLICY_VAULT);
+    let bind = |vaults: Vec<&Vault>| -> Vec<Value> {
+        vaults
+            .iter()
+            .map(|v| serde_json::json!({"vault_id": v.id}))
+            .collect()
+    };
+    let (by_count, daily) = (bind(by_count), bind(daily));
+    for (policy, vaults) in [(DAILY_POLICY, daily), (COUNT_POLICY, by_count)] {
+        if let Some(bound) = store
+            .policies
+            .iter_mut()
+            .find(|p| p["id"] == policy)
+            .and_then(|p| p["associated_vaults"].as_array_mut())
+        {
+            bound.extend(vaults);
+        }
     }
 }
 
@@ -387,7 +394,7 @@ mod tests {
         let s = store(0);
         assert_eq!(s.literal_vaults.len(), 2);
         assert_eq!(s.literal_logs.len(), 7);
-        assert_eq!(s.policies.len(), 3);
+        assert_eq!(s.policies.len(), 4);
         for v in s.literal_vaults.iter().chain(&s.literal_logs) {
             assert_eq!(v["project_id"], PROJECT, "every seed is in the project");
         }
@@ -399,8 +406,13 @@ mod tests {
             .map(|a| a["vault_id"].as_str().unwrap())
             .collect();
         assert_eq!(bound[0], VAULT);
-        assert_eq!(bound.len(), s.vaults.len());
-        assert!(s.vaults.keys().all(|id| bound.contains(&id.as_str())));
+        // Every vault but the one kept by count.
+        assert_eq!(bound.len(), s.vaults.len() - 1);
+        assert!(
+            s.vaults
+                .values()
+                .all(|v| bound.contains(&v.id.as_str()) == (v.name != COUNT_POLICY_VAULT))
+        );
         // The fleet's vault IDs do not depend on its size.
         let mut big: Vec<String> = store(50).vaults.into_keys().collect();
         let mut small: Vec<String> = s.vaults.into_keys().collect();

@@ -173,9 +173,9 @@ impl Store {
             .children
             .iter()
             .filter_map(|c| self.backups.get(c))
-            .map(|c| c.render(now, vec![], false))
+            .map(|c| c.render(now, vec![], false, self.policy_of(c)))
             .collect();
-        Ok(json!({"backup": b.render(now, children, false)}))
+        Ok(json!({"backup": b.render(now, children, false, self.policy_of(b))}))
     }
 
     /// `{"checkpoint_item": …}` or 404 `CSBS.3001`.
@@ -226,6 +226,10 @@ impl Store {
             .filter(|b| b.project_id == project)
             .map(|b| (b, b.state(now).0))
             .filter(|(b, status)| q.matches(b, status))
+            .filter(|(b, _)| {
+                q.kept_by_count
+                    .is_none_or(|want| self.kept_by_count(b) == Some(want))
+            })
             .collect();
         // `listing` is already newest first, so the default order needs no sort.
         if !q.is_default_order() {
@@ -262,7 +266,7 @@ impl Store {
             .iter()
             .skip(start)
             .take(q.limit)
-            .map(|(b, _)| b.render(now, vec![], q.show_replication))
+            .map(|(b, _)| b.render(now, vec![], q.show_replication, self.policy_of(b)))
             .collect();
         Ok(json!({
             "backups": page,
@@ -605,6 +609,69 @@ mod tests {
                     && store.checkpoint_item(p, b, now).is_err()
                     && !store.listing.contains(b)
             })
+    }
+
+    /// `scheduled_operation_id` names the policy of each automatic backup
+    /// (children too) and matches its operation log's `policy_id`;
+    /// `existed_quantity_based_retention_backups` splits the automatic
+    /// backups by how their policy keeps them and leaves out manual ones.
+    #[test]
+    fn automatic_backups_name_their_policy_and_filter_by_its_retention() {
+        use crate::lifecycle::{COUNT_POLICY, DAILY_POLICY};
+        let s = seed::store(200);
+        let now = Utc::now();
+        let page = |q: &str| {
+            let q = ListQuery::parse(Some(q)).unwrap();
+            s.list(seed::PROJECT, &q, now).unwrap()
+        };
+        let all = page("limit=1000");
+        let backups = all["backups"].as_array().unwrap();
+        let policy = |b: &Value| b["scheduled_operation_id"].as_str().map(str::to_owned);
+        let (auto, manual): (Vec<&Value>, Vec<&Value>) = backups
+            .iter()
+            .partition(|b| b["extend_info"]["auto_trigger"] == true);
+        assert!(!auto.is_empty() && !manual.is_empty());
+        assert!(
+            manual
+                .iter()
+                .all(|b| b.get("scheduled_operation_id").is_none())
+        );
+        assert!(auto.iter().all(|b| policy(b).is_some()));
+        let ids = |v: &Value| -> Vec<String> {
+            v["backups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let by_count = page("existed_quantity_based_retention_backups=true&limit=1000");
+        let by_days = page("existed_quantity_based_retention_backups=False&limit=1000");
+        let (by_count, by_days) = (ids(&by_count), ids(&by_days));
+        assert!(!by_count.is_empty() && !by_days.is_empty());
+        for b in &auto {
+            let id = b["id"].as_str().unwrap().to_owned();
+            let kept_by_count = policy(b).as_deref() == Some(COUNT_POLICY);
+            assert_eq!(by_count.contains(&id), kept_by_count, "{id}");
+            assert_eq!(by_days.contains(&id), !kept_by_count, "{id}");
+            if !kept_by_count {
+                assert_eq!(policy(b).as_deref(), Some(DAILY_POLICY));
+            }
+            // Its operation log names the same policy.
+            let log = s.backup_log(s.backups.get(id.as_str()).unwrap(), now);
+            assert_eq!(log["policy_id"].as_str().map(str::to_owned), policy(b));
+        }
+        assert_eq!(by_count.len() + by_days.len(), auto.len());
+        // A server backup's disk children carry the policy too.
+        let shown = s.backup(seed::PROJECT, seed::BACKUP, now).unwrap();
+        assert_eq!(shown["backup"]["scheduled_operation_id"], DAILY_POLICY);
+        assert_eq!(
+            shown["backup"]["children"][0]["scheduled_operation_id"],
+            DAILY_POLICY
+        );
+        let bad =
+            ListQuery::parse(Some("existed_quantity_based_retention_backups=yes")).unwrap_err();
+        assert_eq!(bad.code, "BackupService.9900");
     }
 
     #[test]

@@ -241,6 +241,7 @@ pub(super) fn list_request(valid: bool) -> BoxedStrategy<WithDefault<pb::ListBac
             opt_int(valid, 1..=100),
             any::<Option<bool>>(),
             any::<Option<bool>>(),
+            any::<Option<bool>>(),
         ),
     )
         .prop_map(
@@ -273,6 +274,7 @@ pub(super) fn list_request(valid: bool) -> BoxedStrategy<WithDefault<pb::ListBac
                     used_percent,
                     show_replication,
                     incremental,
+                    existed_quantity_based_retention_backups,
                 ),
             )| {
                 let req = pb::ListBackupsRequest {
@@ -300,6 +302,7 @@ pub(super) fn list_request(valid: bool) -> BoxedStrategy<WithDefault<pb::ListBac
                     used_percent,
                     show_replication,
                     incremental,
+                    existed_quantity_based_retention_backups,
                     region: String::new(),
                 };
                 (req, default)

@@ -130,10 +130,7 @@ impl Store {
         } else {
             json!({"code": "", "message": ""})
         };
-        let policy_id = b
-            .auto_trigger
-            .then(|| self.backup_policy_of(&b.vault_id))
-            .flatten();
+        let policy_id = self.policy_of(b);
         json!({
             "id": log_id(&b.id).unwrap_or_default(),
             "project_id": b.project_id,

@@ -16,7 +16,7 @@
 use serde_json::{Value, json};
 
 use super::Params;
-use crate::{error::ApiError, seed::PROJECT, store::Store};
+use crate::{error::ApiError, model::Backup, seed::PROJECT, store::Store};
 
 /// The documents' example policy (`policy001`, bound to nothing).
 pub const DOCUMENTED_POLICY: &str = "cbb3ce6f-3332-4e7c-b98e-77290d8471ff";
@@ -26,6 +26,12 @@ pub const DAILY_POLICY: &str = "5c8b1c52-7a3e-4d3f-9a57-2f0e6a2b7c11";
 /// The simulator's replication policy, bound to the example vault with a
 /// destination vault.
 pub const REPLICATION_POLICY: &str = "b1d4e2c0-0a8e-4cfa-bb6f-3cb9d0b1a001";
+/// The simulator's backup policy that keeps a number of backups (seven), not
+/// days' worth: bound to the fleet's volume vault, so that ListBackups'
+/// `existed_quantity_based_retention_backups` has backups on both sides.
+pub const COUNT_POLICY: &str = "e2a9c7d4-51b6-4f08-a3c2-8d7e6f5a4b10";
+/// The fleet's vault [`COUNT_POLICY`] protects instead of the daily policy.
+pub const COUNT_POLICY_VAULT: &str = "vault-volumes";
 
 /// The IDs of the vaults policy `p` is bound to.
 fn bound_vaults(p: &Value) -> impl Iterator<Item = &str> {
@@ -45,6 +51,28 @@ impl Store {
             .filter(|p| bound_vaults(p).any(|v| v == vault_id))
             .find(|p| p["operation_type"] == "backup" && p["enabled"] == true)
             .and_then(|p| p["id"].as_str())
+    }
+
+    /// The policy that triggered backup `b`: its vault's backup policy, for
+    /// an automatic backup (upstream's `scheduled_operation_id`, and its
+    /// operation log's `policy_id`).
+    pub fn policy_of(&self, b: &Backup) -> Option<&str> {
+        b.auto_trigger
+            .then(|| self.backup_policy_of(&b.vault_id))
+            .flatten()
+    }
+
+    /// Whether backup `b` is automatic and kept by its policy's count or
+    /// forever (`Some(true)`), or for its policy's number of days
+    /// (`Some(false)`); `None` for backups no policy keeps. ListBackups'
+    /// `existed_quantity_based_retention_backups` filters on it.
+    pub fn kept_by_count(&self, b: &Backup) -> Option<bool> {
+        let policy = self.policy_of(b)?;
+        let p = self.policies.iter().find(|p| p["id"] == policy)?;
+        let days = p["operation_definition"]["retention_duration_days"]
+            .as_i64()
+            .unwrap_or(-1);
+        Some(days <= 0)
     }
 
     /// The IDs of the vaults policy `policy_id` is bound to.
@@ -102,14 +130,19 @@ mod tests {
         let store = seed::store(0);
         let list = |q: &str| store.list_policies(PROJECT, Some(q)).unwrap();
         let all = list("");
-        assert_eq!(all["count"], 3);
+        assert_eq!(all["count"], 4);
         assert_eq!(
             ids(&all),
-            [DOCUMENTED_POLICY, DAILY_POLICY, REPLICATION_POLICY]
+            [
+                DOCUMENTED_POLICY,
+                DAILY_POLICY,
+                REPLICATION_POLICY,
+                COUNT_POLICY
+            ]
         );
         assert_eq!(
             ids(&list("operation_type=backup")),
-            [DOCUMENTED_POLICY, DAILY_POLICY]
+            [DOCUMENTED_POLICY, DAILY_POLICY, COUNT_POLICY]
         );
         assert_eq!(
             ids(&list("operation_type=replication")),
@@ -126,7 +159,7 @@ mod tests {
         );
         assert_eq!(list("vault_id=nope")["count"], 0);
         // Unknown parameters are ignored; a bad type is 9900.
-        assert_eq!(list("limit=1")["count"], 3);
+        assert_eq!(list("limit=1")["count"], 4);
         let e = store
             .list_policies(PROJECT, Some("operation_type=restore"))
             .unwrap_err();
@@ -139,16 +172,18 @@ mod tests {
     fn vaults_and_policies_point_at_each_other() {
         let store = seed::store(0);
         assert_eq!(store.backup_policy_of(VAULT), Some(DAILY_POLICY));
-        // Every vault of the simulator's own has the daily policy.
+        // Every vault of the simulator's own has the daily policy but the
+        // one the count policy protects.
         for v in store.vaults.values() {
-            assert_eq!(
-                store.backup_policy_of(&v.id),
-                Some(DAILY_POLICY),
-                "{}",
-                v.name
-            );
-            assert!(store.policy_vaults(DAILY_POLICY).contains(&v.id.as_str()));
+            let policy = if v.name == COUNT_POLICY_VAULT {
+                COUNT_POLICY
+            } else {
+                DAILY_POLICY
+            };
+            assert_eq!(store.backup_policy_of(&v.id), Some(policy), "{}", v.name);
+            assert!(store.policy_vaults(policy).contains(&v.id.as_str()));
         }
+        assert_eq!(store.policy_vaults(COUNT_POLICY).len(), 1);
         assert_eq!(store.policy_vaults(REPLICATION_POLICY), [VAULT]);
         assert!(store.policy_vaults(DOCUMENTED_POLICY).is_empty());
         assert_eq!(store.backup_policy_of("nope"), None);
