@@ -32,6 +32,7 @@ mod lifecycle;
 mod metrics;
 mod official_sdk;
 mod operations;
+mod parity;
 mod properties;
 mod regions;
 mod resilience;
