@@ -368,8 +368,39 @@ async fn reads_print_blocks_or_json() {
         "{text}"
     );
 
+    // The policy that made it (`scheduled_operation_id`).
+    assert!(
+        text.contains("\npolicy:         5c8b1c52-7a3e-4d3f-9a57-2f0e6a2b7c11\n"),
+        "{text}"
+    );
+
     let out = s.cli(&["backup", "get", BACKUP, "-o", "json"]).await;
     assert_eq!(json_lines(&out)[0]["backup"]["id"], BACKUP);
+    assert_eq!(
+        json_lines(&out)[0]["backup"]["scheduledOperationId"],
+        "5c8b1c52-7a3e-4d3f-9a57-2f0e6a2b7c11"
+    );
+
+    // Only the automatic backups their policy keeps by count.
+    let out = s
+        .cli(&[
+            "backups",
+            "list",
+            "--existed-quantity-based-retention-backups",
+            "-o",
+            "json",
+        ])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let page = &json_lines(&out)[0];
+    let listed = page["backups"].as_array().expect("a page of backups");
+    assert!(!listed.is_empty(), "{page}");
+    assert!(
+        listed
+            .iter()
+            .all(|b| b["scheduledOperationId"] == "e2a9c7d4-51b6-4f08-a3c2-8d7e6f5a4b10"),
+        "{page}"
+    );
 
     let out = s.cli(&["checkpoint", "get", CHECKPOINT]).await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));

@@ -234,6 +234,7 @@ fn backup_template(with_children: bool) -> Value {
         "children": children,
         "incremental": true,
         "version": 4,
+        "scheduled_operation_id": "5c8b1c52-7a3e-4d3f-9a57-2f0e6a2b7c11",
     })
 }
 
