@@ -14,7 +14,7 @@ use cbr_wire::{self as wire, Api};
 use prost_reflect::{DescriptorPool, FieldDescriptor, Kind as ProtoKind, MessageDescriptor};
 
 use definitions::{Kind, Operation, Schema, definitions};
-use exceptions::{NOT_DEFINED, OMITTED};
+use exceptions::{NOT_DEFINED, OMITTED, UNMAPPED_VALUES};
 
 mod requests;
 mod simulator;
@@ -68,6 +68,9 @@ struct Coverage {
     missing: Vec<String>,
     /// `Message.field` whose shape (message, list, scalar) differs.
     misshapen: Vec<String>,
+    /// Upstream enum values a proto enum has no value for, as
+    /// `Message.field: value`.
+    unnamed: Vec<String>,
     /// Omissions used, so that a stale one is noticed.
     used: BTreeSet<&'static str>,
 }
@@ -89,6 +92,44 @@ impl Coverage {
                     None => self.missing.push(key),
                 }
                 None
+            }
+        }
+    }
+
+    /// Every upstream value of an enum has its proto value: the gateway's
+    /// enums name each upstream string in upper case after their prefix
+    /// (`waiting_protect` is `BACKUP_STATUS_WAITING_PROTECT`), so a value
+    /// Huawei adds would otherwise reach callers as `…_UNSPECIFIED`.
+    fn enum_values(
+        &mut self,
+        key: &str,
+        values: &[serde_json::Value],
+        e: &prost_reflect::EnumDescriptor,
+    ) {
+        for v in values.iter().filter_map(|v| v.as_str()) {
+            let upper: String = v
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            if e.values()
+                .any(|ev| ev.name().ends_with(&format!("_{upper}")))
+            {
+                continue;
+            }
+            let listed = format!("{key}={v}");
+            match UNMAPPED_VALUES.iter().find(|(k, _)| *k == listed) {
+                Some((k, _)) => {
+                    self.used.insert(k);
+                }
+                None => self
+                    .unnamed
+                    .push(format!("{key}: {v} (no {}_…{upper})", e.name())),
             }
         }
     }
@@ -126,6 +167,9 @@ impl Coverage {
                 }
                 _ => property,
             };
+            if let (Some(values), ProtoKind::Enum(e)) = (item.allowed(), field.kind()) {
+                self.enum_values(&key, values, &e);
+            }
             match (item.kind(), field.kind()) {
                 (Kind::Object, ProtoKind::Message(m)) if !item.properties().is_empty() => {
                     self.walk(item, &m, seen)
@@ -152,8 +196,11 @@ impl Coverage {
 /// pinned definitions (found by method and path) or listed in
 /// [`NOT_DEFINED`] with the reason; and every one defined is served with every
 /// query and path parameter and every answer field, nested, in the gateway's
-/// own descriptor set (the one reflection serves) — but for the omissions of
-/// [`OMITTED`], each with its reason. Prints the coverage per operation.
+/// own descriptor set (the one reflection serves), in the same shape (object
+/// ↔ message, array ↔ repeated), every upstream enum value with its proto
+/// enum value — but for the omissions of [`OMITTED`] and
+/// [`UNMAPPED_VALUES`], each with its reason. Prints the coverage per
+/// operation.
 #[test]
 fn the_protos_carry_every_parameter_and_field_huawei_defines() {
     let pool = pool();
@@ -206,6 +253,11 @@ fn the_protos_carry_every_parameter_and_field_huawei_defines() {
                             c.misshapen
                                 .push(format!("{}.{name}: an array upstream", request.name()));
                         }
+                        let values = p["enum"].as_array().or(p["items"]["enum"].as_array());
+                        if let (Some(values), ProtoKind::Enum(e)) = (values, field.kind()) {
+                            let key = format!("{}.{name}", request.name());
+                            c.enum_values(&key, values, &e);
+                        }
                     }
                 }
             }
@@ -249,6 +301,7 @@ fn the_protos_carry_every_parameter_and_field_huawei_defines() {
                 .map(|m| format!("{}: {m} is missing", op.name)),
         );
         problems.extend(c.misshapen.iter().map(|m| format!("{}: {m}", op.name)));
+        problems.extend(c.unnamed.iter().map(|m| format!("{}: {m}", op.name)));
         used.extend(c.used);
     }
     report.push(format!(
@@ -264,12 +317,13 @@ fn the_protos_carry_every_parameter_and_field_huawei_defines() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     let stale: Vec<_> = OMITTED
         .iter()
+        .chain(UNMAPPED_VALUES)
         .filter(|(k, _)| !used.contains(k))
         .map(|(k, _)| *k)
         .collect();
     assert!(
         stale.is_empty(),
-        "listed in OMITTED but carried or no longer defined: {stale:?}"
+        "listed in OMITTED or UNMAPPED_VALUES but carried or no longer defined: {stale:?}"
     );
 }
 
@@ -298,6 +352,19 @@ fn the_checks_notice_what_differs() {
         &mut BTreeSet::new(),
     );
     assert!(c.missing.is_empty() && c.carried > 50, "{c:?}");
+    // A status Huawei adds is noticed, not mapped to BACKUP_STATUS_UNSPECIFIED.
+    let status = pool
+        .get_enum_by_name("cbr.gateway.v1.BackupStatus")
+        .unwrap();
+    c.enum_values(
+        "Backup.status",
+        &[json!("waiting_protect"), json!("frozen")],
+        &status,
+    );
+    assert_eq!(
+        c.unnamed,
+        ["Backup.status: frozen (no BackupStatus_…FROZEN)"]
+    );
 
     let wrong = json!({"backup": {
         "id": 7,
@@ -373,7 +440,11 @@ fn the_checks_notice_what_differs() {
 #[test]
 fn every_exception_is_listed_once_with_its_reason() {
     use exceptions::{QUIRKS, REQUEST_EXTRAS};
-    let keyed = NOT_DEFINED.iter().chain(OMITTED).chain(REQUEST_EXTRAS);
+    let keyed = NOT_DEFINED
+        .iter()
+        .chain(OMITTED)
+        .chain(UNMAPPED_VALUES)
+        .chain(REQUEST_EXTRAS);
     let quirks = QUIRKS.iter().map(|q| (q.name, q.why));
     let mut names = BTreeSet::new();
     for (name, why) in keyed.copied().chain(quirks) {
