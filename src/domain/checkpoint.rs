@@ -4,8 +4,8 @@
 use uuid::Uuid;
 
 use super::{
-    Checker, ID_RULE, MAX_RESOURCES, MAX_TEXT, MAX_VOLUMES, ValidationError, enums::*, project,
-    request_id, timestamp,
+    Checker, ID_RULE, MAX_RESOURCES, MAX_TEXT, MAX_VOLUMES, ValidationError, enums::*, is_valid_id,
+    project, request_id, timestamp,
 };
 use crate::{proto as pb, upstream::dto};
 
@@ -44,11 +44,8 @@ pub fn check_create_checkpoint(
 
 fn check_parameters(c: &mut Checker, p: &pb::CheckpointParameters) {
     if let Some(name) = &p.name {
-        let ok = (1..=64).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !ok {
+        // Upstream's rule for a checkpoint's name is its rule for IDs.
+        if !is_valid_id(name) {
             c.fail("parameters.name", ID_RULE);
         }
     }

@@ -254,7 +254,7 @@ impl UpstreamClient {
                 .into_iter()
                 .find(|p| p.name.0.as_deref() == Some(region.as_str()))
                 .and_then(|p| p.id.0)
-                .filter(|id| crate::domain::is_valid_id(id))
+                .filter(|id| paths::is_valid_id(id))
         }))
     }
 

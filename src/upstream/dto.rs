@@ -88,12 +88,7 @@ impl RestoreAccepted {
             .ok()?
             .job_id
             .0?;
-        let usable = !id.is_empty()
-            && id.len() <= 64
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        usable.then_some(id)
+        super::paths::is_valid_id(&id).then_some(id)
     }
 }
 

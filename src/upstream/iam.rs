@@ -675,11 +675,7 @@ fn scoped_project(body: &[u8]) -> Option<String> {
     let doc: Value = serde_json::from_slice(body).ok()?;
     let id = doc.pointer("/token/project/id")?.as_str()?;
     // An ID that goes into URLs and keys: IAM's are 32 hex digits.
-    let plain = (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    plain.then(|| id.to_owned())
+    super::paths::is_valid_id(id).then(|| id.to_owned())
 }
 
 /// What a login is scoped to.

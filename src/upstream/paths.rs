@@ -31,6 +31,14 @@ pub enum PathError {
     Escaped,
 }
 
+/// Whether `s` is an identifier the gateway will put in an upstream URL:
+/// 1-64 ASCII letters, digits, `-` or `_`.
+pub fn is_valid_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// `endpoint` + `/`-joined encoded `segments`.
 pub fn build(endpoint: &Url, segments: &[&str]) -> Result<Url, PathError> {
     // URL parsing silently drops ASCII tab, LF and CR, so "a\tb" would become
@@ -132,6 +140,33 @@ mod tests {
 
     fn ep(s: &str) -> Url {
         Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn ids_are_allow_listed() {
+        for ok in [
+            "a",
+            "8b0851a8-adf3-4f4c-a914-dead08bf9664",
+            "A_b-9",
+            &"x".repeat(64),
+        ] {
+            assert!(is_valid_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "..",
+            ".",
+            "a/b",
+            "a?b",
+            "%2e%2e",
+            "a b",
+            "a.b",
+            "é",
+            "a\n",
+            &"x".repeat(65),
+        ] {
+            assert!(!is_valid_id(bad), "{bad:?}");
+        }
     }
 
     #[test]
