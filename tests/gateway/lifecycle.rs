@@ -316,7 +316,7 @@ async fn policies_map_field_for_field_and_send_their_filters() {
       "max_backups":-1,"retention_duration_days":-1,"enable_acceleration":true,"full_backup_interval":-1,
       "advanced_retention_rules":{{"weekly_retention_rules":{{"days_of_week":["MO","FR"],"retention_duration_periods":4}},
         "monthly_retention_rules":{{"retention_type":"MONTHLY","days_of_month":[1,-1],"retention_duration_periods":12}},
-        "yearly_retention_rules":{{"retention_type":"WEEKLY","retention_months":["1"],"retention_weeks":["1"],"days_of_week":["MO"],"retention_duration_periods":-1}}}}}},
+        "yearly_retention_rules":{{"retention_type":"WEEKLY","retention_months":["JANUARY"],"retention_weeks":["FIRST"],"days_of_week":["MO"],"retention_duration_periods":-1}}}}}},
     "trigger":{{"id":"t2","name":"default","type":"time",
       "properties":{{"pattern":["FREQ=DAILY;INTERVAL=1;BYHOUR=6;BYMINUTE=00"],"start_time":"2019-05-08T06:57:05.000+00:00","start_window_minutes":60}}}},
     "associated_vaults":[{{"vault_id":"3b5816b5-f29c-4172-9d9a-76c719a659ce","destination_vault_id":"0ca3eb86-8800-46da-9c37-9d657a825274"}}]}}]}}"#,
@@ -415,6 +415,11 @@ async fn policies_map_field_for_field_and_send_their_filters() {
     assert_eq!(monthly.days_of_month, vec![1, -1]);
     let yearly = rules.yearly_retention_rules.unwrap();
     assert_eq!(yearly.retention_type(), pb::RetentionType::Weekly);
+    // Spelled as the definitions spell them, passed through as they come.
+    assert_eq!(
+        (yearly.retention_months, yearly.retention_weeks),
+        (vec!["JANUARY".to_owned()], vec!["FIRST".to_owned()])
+    );
     assert_eq!(yearly.retention_duration_periods, Some(-1));
     let trigger = replication.trigger.clone().unwrap().properties.unwrap();
     assert_eq!(trigger.start_time, ts(1_557_298_625, 0));

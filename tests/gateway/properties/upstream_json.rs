@@ -303,10 +303,10 @@ fn policy_template() -> Value {
         "enable_acceleration": false, "cross_account_urn": "u",
         "advanced_retention_rules": {
           "weekly_retention_rules": {"days_of_week": ["MO"], "retention_duration_periods": 4},
-          "monthly_retention_rules": {"retention_type": "MONTHLY", "retention_weeks": ["1"],
+          "monthly_retention_rules": {"retention_type": "MONTHLY", "retention_weeks": ["FIRST"],
             "days_of_week": ["MO"], "days_of_month": [1, -1], "retention_duration_periods": 6},
-          "yearly_retention_rules": {"retention_type": "WEEKLY", "retention_months": ["1"],
-            "retention_weeks": ["1"], "days_of_week": ["MO"], "days_of_month": [1],
+          "yearly_retention_rules": {"retention_type": "WEEKLY", "retention_months": ["JANUARY"],
+            "retention_weeks": ["FIRST"], "days_of_week": ["MO"], "days_of_month": [1],
             "retention_duration_periods": 1}}},
       "operation_type": "backup",
       "trigger": {"id": "d67269a6-5369-42d7-8150-5254bd446328", "name": "default", "type": "time",
