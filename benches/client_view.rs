@@ -13,10 +13,7 @@
 mod common;
 use common::*;
 
-use std::{
-    net::SocketAddr,
-    process::{Command, Stdio},
-};
+use std::{net::SocketAddr, process::Command};
 
 const AK: &str = "CLIENTVIEWAK";
 const SK: &str = "client-view-secret-key";
@@ -53,27 +50,21 @@ fn main() {
 
     let sim_url = format!("http://{sim_addr}");
     let sim = Proc(
-        Command::new(bin)
-            .args(["simulator", "--listen", &sim_addr.to_string()])
-            .args(["--sim-fleet-size", "100", "--log-level", "warn"])
+        simulator_command(bin, sim_addr)
+            .args(["--sim-fleet-size", "100"])
             .args(["--sim-credentials", &format!("{AK}:{SK}")])
-            .stdout(Stdio::null())
             .spawn()
             .expect("start the simulator"),
     );
     let gw = Proc(
-        Command::new(bin)
-            .args(["--listen", &gw_addr.to_string()])
-            .args(["--cbr-endpoint", &sim_url, "--csbs-endpoint", &sim_url])
+        gateway_command(bin, gw_addr, &sim_url)
             .args(["--project-id", cbr_simulator::seed::PROJECT])
-            .args(["--metrics-listen", "off", "--shutdown-delay", "0s"])
             // Every call reads the same backup: with shared reads the
             // threads' concurrent calls would join one upstream request,
             // which a service reading different backups would not get.
             .env("UPSTREAM_SHARE_READS", "false")
             .env("HUAWEICLOUD_SDK_AK", AK)
             .env("HUAWEICLOUD_SDK_SK", SK)
-            .stdout(Stdio::null())
             .spawn()
             .expect("start the gateway"),
     );

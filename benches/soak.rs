@@ -32,7 +32,6 @@ use common::*;
 use std::{
     collections::BTreeMap,
     net::SocketAddr,
-    process::{Command, Stdio},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -98,18 +97,11 @@ impl Rng {
 }
 
 async fn upstream_requests(http: &reqwest::Client, sim: &str) -> u64 {
-    let stats: serde_json::Value = http
-        .get(format!("{sim}/_simulator/stats"))
-        .send()
+    simulator_requests(http, sim)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    stats["requests"]
-        .as_object()
-        .map(|o| o.values().filter_map(|v| v.as_u64()).sum())
-        .unwrap_or(0)
+        .values()
+        .filter_map(|v| v.as_u64())
+        .sum()
 }
 
 async fn worker(
@@ -265,23 +257,18 @@ async fn main() {
     let (sim_addr, gw_addr) = (addr(), addr());
     let sim_url = format!("http://{sim_addr}");
     let _sim = Proc(
-        Command::new(bin)
-            .args(["simulator", "--listen", &sim_addr.to_string()])
-            .args(["--sim-fleet-size", "1000", "--log-level", "warn"])
+        simulator_command(bin, sim_addr)
+            .args(["--sim-fleet-size", "1000"])
             // Checkpoints stay in progress: the watchers' one never ends.
             .args(["--sim-backup-duration", "1h"])
             .args(["--sim-fault", "route=*,error_rate=0.05,status=503"])
             .args(["--sim-fault-seed", "42"])
-            .stdout(Stdio::null())
             .spawn()
             .expect("start the simulator"),
     );
     let gw = Proc(
-        Command::new(bin)
-            .args(["--listen", &gw_addr.to_string()])
-            .args(["--cbr-endpoint", &sim_url, "--csbs-endpoint", &sim_url])
+        gateway_command(bin, gw_addr, &sim_url)
             .args(["--project-id", cbr_simulator::seed::PROJECT])
-            .args(["--metrics-listen", "off", "--shutdown-delay", "0s"])
             .args(["--watch-poll-interval", "2s"])
             // Remembered request_ids are bounded state by design (1 h, up to
             // 100,000 by default): a small cap fills during the warm-up, so
@@ -289,7 +276,6 @@ async fn main() {
             .args(["--idempotency-max-entries", "1000"])
             .env("HUAWEICLOUD_SDK_AK", "SOAKAK")
             .env("HUAWEICLOUD_SDK_SK", "SOAKSK")
-            .stdout(Stdio::null())
             .spawn()
             .expect("start the gateway"),
     );

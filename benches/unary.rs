@@ -114,21 +114,6 @@ struct PathRun {
     client_cpu: Duration,
 }
 
-/// h2load's CPU time, from the children's times of this process.
-fn children_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // cutime [13], cstime [14] (after the command name; state is [0]).
-    Duration::from_millis((ticks(13) + ticks(14)) * 10)
-}
-
 impl PathRun {
     /// One h2load round of `time` against `target` at `concurrency`.
     fn run(&mut self, target: &Target, concurrency: usize, time: Duration) {
@@ -150,7 +135,7 @@ impl PathRun {
             }
         }
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        let (server0, client0) = (cpu_time(target.pid), children_cpu());
+        let (server0, client0) = (cpu_time(target.pid), children_cpu_time());
         let started = Instant::now();
         let status = cmd
             .status()
@@ -158,7 +143,7 @@ impl PathRun {
         let elapsed = started.elapsed();
         assert!(status.success(), "h2load failed against {}", target.name);
         self.server_cpu += cpu_time(target.pid).saturating_sub(server0);
-        self.client_cpu += children_cpu().saturating_sub(client0);
+        self.client_cpu += children_cpu_time().saturating_sub(client0);
         let text = std::fs::read_to_string(&log).expect("h2load's log");
         let _ = std::fs::remove_file(&log);
         let mut first = u64::MAX;
@@ -418,16 +403,12 @@ fn start_gateway(
     log_level: &str,
     env: &[(String, String)],
 ) -> Proc {
-    let mut gw = Command::new(bin);
-    gw.args(["--listen", &addr.to_string()])
-        .args(["--cbr-endpoint", sim_url, "--csbs-endpoint", sim_url])
-        .args(["--metrics-listen", "off", "--log-level", log_level])
-        .args(["--shutdown-delay", "0s"])
+    let mut gw = gateway_command(bin, addr, sim_url);
+    gw.args(["--log-level", log_level])
         // Callers bring tokens: the gateway holds no credentials.
         .env_remove("HUAWEICLOUD_SDK_AK")
         .env_remove("HUAWEICLOUD_SDK_SK")
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     Proc(gw.spawn().expect("start a gateway"))
 }
@@ -628,11 +609,8 @@ fn main() {
     let (sim_addr, gw_addr, b_addr, floor_addr, pass_addr) =
         (addr(), addr(), addr(), addr(), addr());
 
-    let mut sim = Command::new(bin);
-    sim.args(["simulator", "--listen", &sim_addr.to_string()])
-        .args(["--sim-fleet-size", "100", "--log-level", "warn"])
-        .args(["--sim-tokens", TOKEN])
-        .stdout(Stdio::null())
+    let mut sim = simulator_command(bin, sim_addr);
+    sim.args(["--sim-fleet-size", "100", "--sim-tokens", TOKEN])
         .stderr(Stdio::inherit());
     let sim = Proc(sim.spawn().expect("start the simulator"));
     let sim_url = format!("http://{sim_addr}");

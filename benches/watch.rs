@@ -27,15 +27,11 @@ const VAULT: &str = "3b5816b5-f29c-4172-9d9a-76c719a659ce";
 const PER_CONNECTION: usize = 1000;
 
 async fn polls(http: &reqwest::Client, sim: &str) -> u64 {
-    let stats: serde_json::Value = http
-        .get(format!("{sim}/_simulator/stats"))
-        .send()
+    simulator_requests(http, sim)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    stats["requests"]["get_checkpoint"].as_u64().unwrap_or(0)
+        .get("get_checkpoint")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0)
 }
 
 #[tokio::main]
