@@ -268,6 +268,8 @@ pub enum Violation {
     Range(&'static str),
     /// A request property the definition does not have.
     Unknown,
+    /// A body where the definition's answer has none.
+    Body,
 }
 
 /// A difference between a value and its schema.
@@ -354,26 +356,23 @@ fn check(
         Value::Object(fields) => {
             let properties = schema.properties();
             for (name, property) in &properties {
-                let child_key = format!("{key}.{name}");
-                match fields.get(*name) {
-                    None if schema.requires(name) => out.push(Finding {
-                        at: format!("{at}.{name}"),
-                        key: child_key,
-                        violation: Violation::Missing,
-                    }),
-                    None | Some(Value::Null) if !schema.requires(name) => {}
-                    Some(Value::Null) => out.push(Finding {
-                        at: format!("{at}.{name}"),
-                        key: child_key,
-                        violation: Violation::Null,
-                    }),
+                let (child_at, child_key) = (format!("{at}.{name}"), format!("{key}.{name}"));
+                let violation = match fields.get(*name) {
+                    None | Some(Value::Null) if !schema.requires(name) => continue,
+                    None => Violation::Missing,
+                    Some(Value::Null) => Violation::Null,
                     Some(v) => {
                         // A named definition starts a key of its own.
                         let next = property.name.map_or(child_key, str::to_owned);
-                        check(*property, v, &format!("{at}.{name}"), &next, extra, out);
+                        check(*property, v, &child_at, &next, extra, out);
+                        continue;
                     }
-                    None => unreachable!(),
-                }
+                };
+                out.push(Finding {
+                    at: child_at,
+                    key: child_key,
+                    violation,
+                });
             }
             if extra == Extra::Refused {
                 for name in fields.keys() {

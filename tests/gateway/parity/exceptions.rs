@@ -127,7 +127,7 @@ fn allowed(allows: &Allows, violation: &Violation) -> bool {
                     || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
             }
             (Allows::Values(values), Violation::NotInEnum(v)) => values.contains(&v.as_str()),
-            (Allows::Body, Violation::Unknown) => true,
+            (Allows::Body, Violation::Body) => true,
             _ => false,
         }
     }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::{
     defined,
-    definitions::{Extra, Finding, validate},
+    definitions::{Extra, Finding, Violation, validate},
     exceptions::{QUIRKS, Quirk},
 };
 use crate::common::PROJECT;
@@ -59,11 +59,10 @@ impl Crawler {
         let findings: Vec<Finding> = match schema {
             Some(schema) => validate(schema, &value, Extra::Allowed),
             None if value.is_null() => vec![],
-            // A body where the definition has none.
             None => vec![Finding {
                 at: "$".into(),
                 key: format!("{}.body", op.name),
-                violation: super::definitions::Violation::Unknown,
+                violation: Violation::Body,
             }],
         };
         for f in findings {
